@@ -1,0 +1,73 @@
+"""drapto as doit tasks: `doit encode input=movie.mkv` builds every artifact of one input.
+
+Variables: input= output= work= profile= config= and any setting of profiles/default.yaml.
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+from doit import create_after, doit_cmd, get_initial_workdir
+
+from drapto import pipeline, runtime
+from drapto.errors import DraptoError
+from drapto.job import (
+    READ_ONLY_COMMANDS,
+    doit_command,
+    from_vars,
+    requested_workers,
+    svt_threads,
+    worker_count,
+)
+from drapto.workdir import read_json
+
+try:
+    JOB = from_vars(dict(doit_cmd._CMDLINE_VARS or {}), Path(get_initial_workdir()))
+    COMMAND = doit_command(sys.argv)
+    if JOB is not None and COMMAND not in READ_ONLY_COMMANDS:
+        LOCK = runtime.start(JOB)
+except DraptoError as exc:
+    runtime.fail(exc)
+
+_height = read_json(JOB.work.probe)["video"]["height"] if JOB and JOB.work.probe.exists() else 1080
+WORKERS = worker_count(_height)
+THREADS = svt_threads(requested_workers(sys.argv) or WORKERS)
+
+DOIT_CONFIG = {
+    "default_tasks": ["encode"],
+    "backend": "sqlite3",
+    # doit's own record is not used to decide what is done (see drapto/workdir.py).
+    "dep_file": str(JOB.work.state if JOB else Path(tempfile.gettempdir()) / "drapto-doit.db"),
+    "num_process": WORKERS,
+    "par_type": "thread",
+    "reporter": runtime.Reporter,
+}
+
+
+def task_probe():
+    """probe.json: streams, tracks, colour and chapters of the input (MediaInfo)."""
+    if JOB:
+        return pipeline.task_probe(JOB)
+
+
+def task_scenes():
+    """scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers."""
+    if JOB:
+        return pipeline.task_scenes(JOB)
+
+
+# Tasks after scene detection exist only once scenes.json does. They come from one creator
+# because doit resolves a task_dep on a subtask (segment:0003) only among loaded tasks.
+LATE_TASKS = ["encode", "segment", "audio", "concat", "mux", "validate"]
+
+
+@create_after(executed="scenes", creates=LATE_TASKS)
+def task_encode():
+    """Encode input= to an AV1 + Opus MKV (the whole pipeline); encode:N is segment N."""
+    yield {"basename": "encode", "name": None, "task_dep": ["validate"]}
+    yield from pipeline.tasks_segment(JOB)
+    yield from pipeline.tasks_encode(JOB, THREADS)
+    yield from pipeline.tasks_audio(JOB)
+    yield from pipeline.tasks_concat(JOB)
+    yield from pipeline.tasks_mux(JOB)
+    yield from pipeline.tasks_validate(JOB)

@@ -1,0 +1,110 @@
+"""One encode job: the input, output and work paths and settings, from doit's variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from . import settings as settings_mod
+from .errors import DraptoError
+from .settings import Settings
+from .workdir import WorkDir
+
+DEFAULT_WORK = "drapto-work"
+OUTPUT_SUFFIX = ".av1.mkv"
+# Rough peak memory of one SVT-AV1 encode by output height (MiB); issue-5 work refines this.
+MEMORY_ESTIMATE_MIB = ((576, 700), (1080, 1500), (2160, 4500), (10**9, 9000))
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    output: Path
+    work: WorkDir
+    profile: str
+    settings: Settings
+
+
+def _resolve(base: Path, value: str) -> Path:
+    return Path(os.path.abspath(base / os.path.expanduser(value)))
+
+
+def from_vars(vars: Mapping[str, str], base: Path,
+              env: Mapping[str, str] | None = None) -> Job | None:
+    """Build the job from ``doit ... input=… output=… work=… profile=… config=… key=value``.
+
+    Returns None without ``input=`` (``doit list``, ``doit help``). Relative paths are
+    relative to *base*, the directory the user ran doit in.
+    """
+    env = os.environ if env is None else env
+    if not vars.get("input"):
+        settings_mod.load(vars.get("profile") or env.get("DRAPTO_PROFILE") or "default",
+                          None, env, vars)  # still report bad settings early
+        return None
+    source = _resolve(base, vars["input"])
+    if not source.exists():
+        raise DraptoError(f"{source}: no such file")
+    if source.is_dir():
+        raise DraptoError(f"{source}: is a directory; give one video file as input=")
+    profile = vars.get("profile") or env.get("DRAPTO_PROFILE") or "default"
+    config_value = vars.get("config") or env.get("DRAPTO_CONFIG")
+    config = _resolve(base, config_value) if config_value else None
+    settings = settings_mod.load(profile, config, env, vars)
+    out_value = vars.get("output")
+    if out_value:
+        output = _resolve(base, out_value)
+        if out_value.endswith(("/", os.sep)) or output.is_dir():
+            output = output / (source.stem + OUTPUT_SUFFIX)
+    else:
+        output = base / (source.stem + OUTPUT_SUFFIX)
+    if output.suffix.lower() != ".mkv":
+        raise DraptoError(f"output {output}: must end in .mkv")
+    if output == source or (output.exists() and os.path.samefile(output, source)):
+        raise DraptoError(f"output {output} is the input; choose another output= "
+                          "(drapto never overwrites its input)")
+    work_root = _resolve(base, vars.get("work") or env.get("DRAPTO_WORK") or DEFAULT_WORK)
+    return Job(source, output, WorkDir(work_root, source), profile, settings)
+
+
+def worker_count(height: int, cores: int | None = None,
+                 available: int | None = None) -> int:
+    """Parallel encodes: bounded by cores and by available memory over one encode's peak."""
+    cores = cores or os.cpu_count() or 1
+    available = psutil.virtual_memory().available if available is None else available
+    need = next(mib for h, mib in MEMORY_ESTIMATE_MIB if height <= h) * 2**20
+    return max(1, min(cores, int(available * 0.7 // need)))
+
+
+def svt_threads(workers: int, cores: int | None = None) -> int:
+    """SVT-AV1 ``lp`` per encode so that the workers together fill the cores."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+
+
+def requested_workers(argv: list[str]) -> int | None:
+    """The ``-n N``/``--process=N`` given to doit, if any."""
+    for i, arg in enumerate(argv):
+        value = None
+        if arg in ("-n", "--process") and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--process="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-n") and arg[2:].isdigit():
+            value = arg[2:]
+        if value is not None and value.isdigit():
+            return int(value)
+    return None
+
+
+DOIT_COMMANDS = {"run", "list", "clean", "forget", "help", "info", "auto", "dumpdb",
+                 "ignore", "reset-dep", "strace", "tabcompletion"}
+READ_ONLY_COMMANDS = {"list", "help", "info", "dumpdb", "tabcompletion", "strace"}
+
+
+def doit_command(argv: list[str]) -> str:
+    """Which doit sub-command this process runs (``run`` when none is named)."""
+    return next((a for a in argv[1:] if a in DOIT_COMMANDS), "run")
+

@@ -1,0 +1,218 @@
+"""Task creators: the pipeline as doit tasks, one target each, up-to-date by stamps.
+
+Every task carries a *key*: a hash of the settings its action reads and the keys of the
+tasks it depends on. A task is up to date when its stamp holds that key and its target is
+the file stamped (see :mod:`drapto.workdir`); doit's own database is never consulted, so
+resume works after kill -9 and a no-op rerun hashes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from .errors import DraptoError
+from .job import Job
+from .stages.audio import run_audio
+from .stages.encode import run_concat, run_encode, run_segment
+from .stages.mux import run_mux
+from .stages.probe import run_probe
+from .stages.scenes import run_scenes
+from .stages.validate import run_validate
+from .workdir import is_done, make_key, mark_done, read_json, stamp_key
+
+Task = dict[str, Any]
+
+
+def _action(stamp: Path, key: str, target: Path, fn: Callable[..., None],
+            kwargs: dict[str, Any] | Callable[[], dict[str, Any]]) -> TaskFailed | None:
+    try:
+        fn(**(kwargs() if callable(kwargs) else kwargs))
+    except DraptoError as exc:
+        return TaskFailed(str(exc))
+    mark_done(stamp, key, target)
+    return None
+
+
+def _clean(*paths: Path) -> None:
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
+              fn: Callable[..., None], kwargs: dict[str, Any] | Callable[[], dict[str, Any]],
+              task_dep: list[str], doc: str) -> Task:
+    full = f"{basename}:{name}" if name else basename
+    stamp = job.work.stamp(full)
+    task: Task = {
+        "basename": basename,
+        "actions": [(_action, [stamp, key, target, fn, kwargs])],
+        "targets": [str(target)],
+        "uptodate": [functools.partial(is_done, stamp, key, target)],
+        "task_dep": task_dep,
+        "clean": [(_clean, [target, stamp])],
+        "doc": doc,
+    }
+    if name:
+        task["name"] = name
+    return task
+
+
+def probe_key(job: Job) -> str:
+    st = job.source.stat()
+    return make_key("probe", str(job.source), st.st_size, st.st_mtime_ns)
+
+
+def scene_settings(job: Job) -> dict[str, Any]:
+    s = job.settings
+    return {"threshold": s.scene_threshold, "min_segment": s.min_segment,
+            "max_segment": s.max_segment}
+
+
+def task_probe(job: Job) -> Task:
+    return make_task(job, "probe", None, job.work.probe, probe_key(job), run_probe,
+                     {"source": job.source, "target": job.work.probe}, [],
+                     "probe.json: streams, tracks, colour, chapters of the input")
+
+
+def task_scenes(job: Job) -> Task:
+    params = scene_settings(job)
+    key = make_key("scenes", probe_key(job), params)
+    return make_task(job, "scenes", None, job.work.scenes, key, run_scenes,
+                     lambda: {"source": job.source, "probe": read_json(job.work.probe),
+                              "target": job.work.scenes, **params},
+                     ["probe"], "scenes.json: scene cuts and segment boundaries")
+
+
+def _loaded(job: Job | None) -> tuple[dict[str, Any], dict[str, Any], str, str] | None:
+    """probe.json, scenes.json and their keys, once the scenes task has run."""
+    if job is None:
+        return None
+    pkey, skey = stamp_key(job.work.stamp("probe")), stamp_key(job.work.stamp("scenes"))
+    if not (pkey and skey and job.work.probe.exists() and job.work.scenes.exists()):
+        return None
+    return read_json(job.work.probe), read_json(job.work.scenes), pkey, skey
+
+
+def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
+    s = job.settings
+    return {"preset": s.preset, "crf": s.crf_for(probe["video"]["height"]),
+            "pixel_format": s.pixel_format, "svt_params": s.svt_params}
+
+
+def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],
+                 skey: str) -> list[tuple[str, str]]:
+    """(segment key, encode key) per segment."""
+    video = video_settings(job, probe)
+    keys = []
+    for seg in scenes["segments"]:
+        seg_key = make_key("segment", skey, seg)
+        keys.append((seg_key, make_key("encode", seg_key, video)))
+    return keys
+
+
+def audio_keys(job: Job, probe: dict[str, Any], pkey: str) -> list[str]:
+    return [make_key("audio", pkey, t, job.settings.audio_bitrate(t["channels"]))
+            for t in probe["audio"]]
+
+
+def tasks_segment(job: Job | None) -> Iterator[Task]:
+    """The frame range of each segment (segment:N)."""
+    loaded = _loaded(job)
+    if job is None or loaded is None:
+        return
+    probe, scenes, _, skey = loaded
+    for seg, (seg_key, _) in zip(scenes["segments"], segment_keys(job, probe, scenes, skey)):
+        i = seg["index"]
+        yield make_task(job, "segment", f"{i:04d}", job.work.segment(i), seg_key, run_segment,
+                        {"scenes": scenes, "index": i, "target": job.work.segment(i)},
+                        ["scenes"], f"frames {seg['start']}..{seg['start'] + seg['frames'] - 1}")
+
+
+def tasks_encode(job: Job | None, threads: int) -> Iterator[Task]:
+    """The AV1 encode of each segment (encode:N)."""
+    loaded = _loaded(job)
+    if job is None or loaded is None:
+        return
+    probe, scenes, _, skey = loaded
+    video = video_settings(job, probe)
+    for seg, (_, enc_key) in zip(scenes["segments"], segment_keys(job, probe, scenes, skey)):
+        i, name = seg["index"], f"{seg['index']:04d}"
+        yield make_task(job, "encode", name, job.work.encoded(i), enc_key, run_encode,
+                        {"source": job.source, "segment": job.work.segment(i),
+                         "target": job.work.encoded(i), "video": video, "threads": threads},
+                        [f"segment:{name}"], f"AV1 encode of segment {name}")
+
+
+def tasks_audio(job: Job | None) -> Iterator[Task]:
+    """One Opus track per source audio track (audio:N)."""
+    loaded = _loaded(job)
+    if job is None or loaded is None:
+        return
+    probe, _, pkey, _ = loaded
+    for track, key in zip(probe["audio"], audio_keys(job, probe, pkey)):
+        i = track["index"]
+        yield make_task(job, "audio", str(i), job.work.audio(i), key, run_audio,
+                        {"source": job.source, "track": track, "target": job.work.audio(i),
+                         "bitrate_k": job.settings.audio_bitrate(track["channels"])},
+                        ["probe"], f"Opus track from audio track {i}")
+
+
+def _finish_keys(job: Job, loaded: tuple[dict[str, Any], dict[str, Any], str, str]
+                 ) -> tuple[str, str]:
+    probe, scenes, pkey, skey = loaded
+    concat_key = make_key("concat", [k for _, k in segment_keys(job, probe, scenes, skey)])
+    mux_key = make_key("mux", concat_key, audio_keys(job, probe, pkey), str(job.output),
+                       scenes["first_pts_us"])
+    return concat_key, mux_key
+
+
+def tasks_concat(job: Job | None) -> Iterator[Task]:
+    """video.mkv: the encoded segments joined (concat)."""
+    loaded = _loaded(job)
+    if job is None or loaded is None:
+        return
+    n = len(loaded[1]["segments"])
+    yield make_task(job, "concat", None, job.work.video, _finish_keys(job, loaded)[0],
+                    run_concat, {"encoded": [job.work.encoded(i) for i in range(n)],
+                                 "listing": job.work.concat_list, "target": job.work.video},
+                    [f"encode:{i:04d}" for i in range(n)], "video.mkv: the joined AV1 video")
+
+
+def tasks_mux(job: Job | None) -> Iterator[Task]:
+    """The output MKV: video, Opus tracks, subtitles, chapters, attachments, tags (mux)."""
+    loaded = _loaded(job)
+    if job is None or loaded is None:
+        return
+    probe, scenes = loaded[0], loaded[1]
+    yield make_task(job, "mux", None, job.output, _finish_keys(job, loaded)[1], run_mux,
+                    {"source": job.source, "probe": probe, "video": job.work.video,
+                     "audio": [job.work.audio(t["index"]) for t in probe["audio"]],
+                     "first_pts_us": scenes["first_pts_us"], "target": job.output},
+                    ["concat", *(f"audio:{t['index']}" for t in probe["audio"])],
+                    f"the output MKV {job.output}")
+
+
+def tasks_validate(job: Job | None) -> Iterator[Task]:
+    """validation.json: the output checked against the source (validate)."""
+    loaded = _loaded(job)
+    if job is None or loaded is None:
+        return
+    probe, scenes = loaded[0], loaded[1]
+    bit_depth = 10 if "10" in job.settings.pixel_format else 8
+    yield make_task(job, "validate", None, job.work.validation,
+                    make_key("validate", _finish_keys(job, loaded)[1], bit_depth), run_validate,
+                    {"src_probe": probe, "output": job.output, "frames": scenes["frames"],
+                     "bit_depth": bit_depth, "target": job.work.validation},
+                    ["mux"], "validation.json: the output checked against the source")
+
+
+def default_threads() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,138 @@
+"""Running FFmpeg: argv lists only, stdin isolated, commands logged, children tracked.
+
+Every external program drapto starts goes through :func:`run`. Live children are kept in a
+registry so that SIGTERM/SIGINT can stop them before drapto exits (no orphaned encoders).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import DraptoError
+
+log = logging.getLogger("drapto")
+
+REQUIRED_ENCODERS = ("libsvtav1", "libopus")
+REQUIRED_FILTERS = ("libvmaf", "scdet", "cropdetect")
+
+_children: set[subprocess.Popen[bytes]] = set()
+_children_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: list[str]
+    stdout: str
+    stderr: str  # the first 2000 lines
+
+
+def ffmpeg_path() -> str:
+    """The FFmpeg binary: ``DRAPTO_FFMPEG`` if set, else the one imageio-ffmpeg ships."""
+    override = os.environ.get("DRAPTO_FFMPEG")
+    if override:
+        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
+            raise DraptoError(f"DRAPTO_FFMPEG={override}: not an executable file")
+        return override
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+@lru_cache(maxsize=4)
+def _checked(path: str) -> str:
+    enc = subprocess.run([path, "-hide_banner", "-encoders"], capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL, check=False).stdout
+    flt = subprocess.run([path, "-hide_banner", "-filters"], capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL, check=False).stdout
+    have_enc = {line.split()[1] for line in enc.splitlines() if len(line.split()) > 1}
+    have_flt = {line.split()[1] for line in flt.splitlines() if len(line.split()) > 1}
+    missing = [e for e in REQUIRED_ENCODERS if e not in have_enc]
+    missing += [f for f in REQUIRED_FILTERS if f not in have_flt]
+    if missing:
+        raise DraptoError(f"FFmpeg at {path} lacks what drapto needs: {', '.join(missing)} "
+                          "(use imageio-ffmpeg's build, or a DRAPTO_FFMPEG that has them)")
+    return path
+
+
+_check_lock = threading.Lock()
+
+
+def ffmpeg() -> str:
+    """The checked FFmpeg binary (the capability check runs once per process)."""
+    with _check_lock:
+        return _checked(ffmpeg_path())
+
+
+def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
+        on_line: Callable[[str], None] | None = None, env: dict[str, str] | None = None) -> Result:
+    """Run ``ffmpeg args...``; raise DraptoError naming *what* with the end of stderr on failure.
+
+    *on_line* receives each stdout line as it arrives (for ``-progress pipe:1``).
+    """
+    if _stopping.is_set():
+        raise DraptoError(f"{what}: interrupted")
+    argv = [ffmpeg(), "-nostdin", "-hide_banner", *args]
+    log.info("run: %s", shlex.join(argv))
+    child_env = dict(os.environ, SVT_LOG="1", **(env or {}))
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=child_env)
+    with _children_lock:
+        _children.add(proc)
+    tail: deque[str] = deque(maxlen=30)
+    head: list[str] = []
+    out_lines: list[str] = []
+
+    def read_err() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            tail.append(line)
+            if len(head) < 2000:
+                head.append(line)
+
+    reader = threading.Thread(target=read_err, daemon=True)
+    reader.start()
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip()
+            out_lines.append(line)
+            if on_line:
+                on_line(line)
+        code = proc.wait()
+        reader.join()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with _children_lock:
+            _children.discard(proc)
+    log.info("exit %s: %s", code, what)
+    if code != 0:
+        if _stopping.is_set():
+            raise DraptoError(f"{what}: interrupted")
+        last = "\n    ".join(list(tail)[-8:]) or "(no output)"
+        raise DraptoError(f"{what}: FFmpeg exited with status {code}:\n    {last}")
+    return Result(argv, "\n".join(out_lines), "\n".join(head))
+
+
+def stop_children(sig: int = signal.SIGTERM) -> None:
+    """Stop every live child (on SIGTERM/SIGINT); later :func:`run` calls refuse to start."""
+    _stopping.set()
+    with _children_lock:
+        for proc in list(_children):
+            try:
+                proc.send_signal(sig)
+            except ProcessLookupError:
+                pass

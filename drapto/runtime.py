@@ -1,0 +1,58 @@
+"""What a doit run of drapto sets up once: logging, the lock, signals, the reporter."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+from doit.exceptions import TaskFailed
+from doit.reporter import ExecutedOnlyReporter
+
+from . import proc
+from .errors import DraptoError
+from .job import Job
+from .workdir import Lock
+
+
+def fail(exc: DraptoError) -> None:
+    """Stop before any task runs: one line on stderr, exit status 2."""
+    sys.stderr.write(f"drapto: {exc}\n")
+    raise SystemExit(2)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    proc.stop_children(signal.SIGTERM)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def start(job: Job) -> Lock:
+    """Lock the work directory, clean a killed run's leftovers, log, handle SIGTERM."""
+    lock = Lock(job.work.lock_file, str(job.source))
+    lock.acquire()
+    job.work.clean_leftovers()
+    for stale in job.output.parent.glob(f".{job.output.stem}.*.tmp.mkv"):
+        stale.unlink(missing_ok=True)
+    handler = logging.FileHandler(job.work.log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(message)s"))
+    logger = logging.getLogger("drapto")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    return lock
+
+
+class Reporter(ExecutedOnlyReporter):
+    """Prints executed tasks only; an expected failure is one line, without traceback."""
+
+    desc = "drapto: executed tasks only, failures as one line"
+
+    def add_failure(self, task: Any, fail_info: Any) -> None:
+        if isinstance(fail_info, TaskFailed) and not fail_info.traceback:
+            self.outstream.write(f"drapto: {fail_info.message}\n")
+            self.outstream.flush()
+            return
+        super().add_failure(task, fail_info)

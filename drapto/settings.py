@@ -1,0 +1,160 @@
+"""Settings: defaults in code -> profile YAML -> user config file -> DRAPTO_* -> command line.
+
+Every key is declared once, in :class:`Settings`; ``profiles/default.yaml`` lists them all
+(a test keeps the two equal). Unknown keys and bad values raise DraptoError naming the key
+and the layer it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import DraptoError
+
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+
+# Environment variables that are not settings.
+ENV_RESERVED = {"DRAPTO_FFMPEG", "DRAPTO_PROFILE", "DRAPTO_CONFIG", "DRAPTO_WORK"}
+# Command-line variables that are not settings.
+RUN_VARS = ("input", "output", "work", "profile", "config")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # video
+    preset: int = 6
+    crf_hd: int = 25
+    crf_uhd: int = 29
+    pixel_format: str = "yuv420p10le"
+    svt_params: str = "tune=0"
+    # scenes
+    scene_threshold: float = 10.0
+    min_segment: float = 5.0
+    max_segment: float = 15.0
+    # audio
+    audio_bitrates: dict[int, int] = field(
+        default_factory=lambda: {1: 64, 2: 128, 6: 256, 8: 384})
+    audio_bitrate_per_channel: int = 48
+
+    def crf_for(self, height: int) -> int:
+        """Fixed CRF by resolution: up to 1080 lines crf_hd, above crf_uhd."""
+        return self.crf_hd if height <= 1080 else self.crf_uhd
+
+    def audio_bitrate(self, channels: int) -> int:
+        """Opus bitrate in kbit/s for a track with *channels* channels."""
+        return self.audio_bitrates.get(channels, self.audio_bitrate_per_channel * channels)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_RANGES: dict[str, tuple[float, float]] = {
+    "preset": (-1, 13), "crf_hd": (1, 63), "crf_uhd": (1, 63),
+    "scene_threshold": (0.0, 100.0), "min_segment": (0.04, 3600.0),
+    "max_segment": (0.04, 3600.0), "audio_bitrate_per_channel": (6, 256),
+}
+_PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
+
+
+def _parse_text(value: str) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    kind = _FIELDS[key].type
+    where = f"setting '{key}' from {source}"
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise DraptoError(f"{where}: expected a whole number, got {value!r}")
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DraptoError(f"{where}: expected a number, got {value!r}")
+        value = float(value)
+    elif kind == "str":
+        if not isinstance(value, str):
+            raise DraptoError(f"{where}: expected text, got {value!r}")
+    elif kind == "dict[int, int]":
+        if not isinstance(value, Mapping) or not all(
+                isinstance(k, int) and isinstance(v, int) and not isinstance(v, bool)
+                and 1 <= k <= 255 and 6 <= v <= 1024 for k, v in value.items()):
+            raise DraptoError(f"{where}: expected a mapping of channel count to kbit/s "
+                              f"(e.g. {{2: 128, 6: 256}}), got {value!r}")
+        value = dict(value)
+    if key in _RANGES:
+        lo, hi = _RANGES[key]
+        if not lo <= value <= hi:
+            raise DraptoError(f"{where}: {value!r} is outside {lo:g}..{hi:g}")
+    if key == "pixel_format" and value not in _PIXEL_FORMATS:
+        raise DraptoError(f"{where}: {value!r} is not one of {', '.join(_PIXEL_FORMATS)}")
+    return value
+
+
+def _apply(values: dict[str, Any], layer: Mapping[str, Any], source: str,
+           from_text: bool = False) -> None:
+    for key, raw in layer.items():
+        if key not in _FIELDS:
+            raise DraptoError(f"unknown setting '{key}' in {source}")
+        value = _parse_text(raw) if from_text and isinstance(raw, str) else raw
+        value = _coerce(key, value, source)
+        if isinstance(value, dict) and isinstance(values.get(key), dict):
+            value = {**values[key], **value}  # a mapping overrides entry by entry
+        values[key] = value
+
+
+def read_yaml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DraptoError(f"{what} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DraptoError(f"{what} {path}: cannot be read: {exc}".splitlines()[0]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DraptoError(f"{what} {path}: expected a mapping of setting: value")
+    return data
+
+
+def profile_path(name: str) -> Path:
+    if not name or "/" in name or name.startswith("."):
+        raise DraptoError(f"profile '{name}': not a profile name")
+    path = PROFILES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
+        raise DraptoError(f"profile '{name}': no such profile (known: {known})")
+    return path
+
+
+def load(profile: str = "default", config: Path | None = None,
+         env: Mapping[str, str] | None = None,
+         cli: Mapping[str, str] | None = None) -> Settings:
+    """Layer defaults, the profile, an optional config file, DRAPTO_* and command-line vars."""
+    values: dict[str, Any] = {}
+    if profile != "default":
+        _apply(values, read_yaml(profile_path("default"), "profile"), "profile 'default'")
+    path = profile_path(profile)
+    _apply(values, read_yaml(path, "profile"), f"profile '{profile}' ({path})")
+    if config is not None:
+        _apply(values, read_yaml(config, "config file"), f"config file {config}")
+    env = os.environ if env is None else env
+    env_layer = {}
+    for name, raw in env.items():
+        if name.startswith("DRAPTO_") and name not in ENV_RESERVED:
+            env_layer[name[len("DRAPTO_"):].lower()] = raw
+    for key, raw in env_layer.items():
+        _apply(values, {key: raw}, f"environment variable DRAPTO_{key.upper()}", from_text=True)
+    cli_layer = {k: v for k, v in (cli or {}).items() if k not in RUN_VARS}
+    _apply(values, cli_layer, "the command line", from_text=True)
+    settings = Settings(**values)
+    if settings.max_segment < settings.min_segment:
+        raise DraptoError(f"max_segment ({settings.max_segment:g}) is shorter than "
+                          f"min_segment ({settings.min_segment:g})")
+    return settings

@@ -1,0 +1,42 @@
+"""One Opus track per source audio track, with its language, title and dispositions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import proc
+from ..workdir import atomic_path
+
+# Layouts libopus maps (Vorbis channel order) by channel count; anything else, 5.1(side)
+# included, is converted to these (side channels move to the back positions).
+OPUS_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1",
+                7: "6.1", 8: "7.1"}
+
+# Per-stream statistics that mkvmerge writes; stale after re-encoding.
+STALE_TAGS = ("BPS", "DURATION", "NUMBER_OF_FRAMES", "NUMBER_OF_BYTES", "ENCODER",
+              "_STATISTICS_WRITING_APP", "_STATISTICS_WRITING_DATE_UTC", "_STATISTICS_TAGS")
+
+
+def drop_stale_tags(spec: str) -> list[str]:
+    """``-metadata:<spec> TAG=`` for every stale statistics tag."""
+    return [a for tag in STALE_TAGS for a in (f"-metadata:{spec}", f"{tag}=")]
+
+
+def opus_args(channels: int, bitrate_k: int) -> list[str]:
+    args = ["-c:a", "libopus", "-b:a", f"{bitrate_k}k", "-application", "audio",
+            "-vbr", "on", "-compression_level", "10", "-frame_duration", "20"]
+    if channels in OPUS_LAYOUTS:
+        args += ["-af", f"aformat=channel_layouts={OPUS_LAYOUTS[channels]}"]
+    else:
+        args += ["-mapping_family", "255"]
+    return args
+
+
+def run_audio(source: Path, track: dict[str, Any], bitrate_k: int, target: Path) -> None:
+    with atomic_path(target) as tmp:
+        proc.run(["-v", "error", "-i", str(source), "-map", f"0:a:{track['index']}",
+                  *opus_args(track["channels"], bitrate_k), "-map_chapters", "-1",
+                  *drop_stale_tags("s:a:0"), "-fflags", "+bitexact", "-flags:a", "+bitexact",
+                  str(tmp)],
+                 what=f"encoding audio track {track['index']} of {source}")

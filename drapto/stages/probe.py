@@ -1,0 +1,83 @@
+"""probe.json: what the input holds, read with MediaInfo (no decoding)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import DraptoError
+from ..workdir import write_json
+
+SCHEMA = 1
+_CHAPTER_KEY = re.compile(r"^\d\d_\d\d_\d{5}$")
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(float(str(value).split()[0].split("/")[0]))
+    except (TypeError, ValueError, IndexError):
+        return default
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() == "yes"
+
+
+def _common(t: dict[str, Any]) -> dict[str, Any]:
+    # ISO 639-2 (three letters) as Matroska wants it, from MediaInfo's other spellings.
+    iso3 = next((x for x in t.get("other_language") or [] if len(x) == 3 and x.islower()), None)
+    return {"format": t.get("format"), "codec_id": t.get("codec_id"),
+            "language": t.get("language"), "language_639_2": iso3, "title": t.get("title"),
+            "default": _flag(t.get("default")), "forced": _flag(t.get("forced"))}
+
+
+def probe(source: Path) -> dict[str, Any]:
+    """Read the streams of *source*; raise DraptoError if it is not a video drapto can encode."""
+    from pymediainfo import MediaInfo
+
+    if not source.is_file():
+        raise DraptoError(f"{source}: no such file")
+    if source.stat().st_size == 0:
+        raise DraptoError(f"{source}: the file is empty")
+    try:
+        info = MediaInfo.parse(str(source))
+    except Exception as exc:  # pymediainfo raises plain exceptions for unreadable files
+        raise DraptoError(f"{source}: MediaInfo cannot read it: {exc}") from None
+    tracks = [t.to_data() for t in info.tracks]
+    general = next((t for t in tracks if t["track_type"] == "General"), {})
+    videos = [t for t in tracks if t["track_type"] == "Video"]
+    audios = [t for t in tracks if t["track_type"] == "Audio"]
+    texts = [t for t in tracks if t["track_type"] == "Text"]
+    menus = [t for t in tracks if t["track_type"] == "Menu"]
+    if not videos:
+        fmt = general.get("format") or "unknown format"
+        kinds = f"{len(audios)} audio track(s)" if audios else fmt
+        raise DraptoError(f"{source}: no video stream ({kinds}); drapto encodes video files")
+    v = videos[0]
+    width, height = _int(v.get("width")), _int(v.get("height"))
+    if width <= 0 or height <= 0:
+        raise DraptoError(f"{source}: the video stream has no usable dimensions")
+    num, den = _int(v.get("frame_rate_num")), _int(v.get("frame_rate_den"))
+    fps = float(v.get("frame_rate") or 0) or (num / den if num and den else 0.0)
+    video = {**_common(v), "width": width, "height": height,
+             "frame_count": _int(v.get("frame_count")), "fps": fps,
+             "frame_rate_mode": v.get("frame_rate_mode"),
+             "bit_depth": _int(v.get("bit_depth"), 8), "scan_type": v.get("scan_type"),
+             "color_primaries": v.get("color_primaries"),
+             "transfer": v.get("transfer_characteristics"),
+             "matrix": v.get("matrix_coefficients"), "color_range": v.get("color_range"),
+             "hdr_format": v.get("hdr_format"), "delay_ms": _int(v.get("delay"))}
+    audio = [{**_common(a), "index": i, "channels": _int(a.get("channel_s"), 2),
+              "layout": a.get("channel_layout"), "delay_ms": _int(a.get("delay")),
+              "duration_ms": _int(a.get("duration"))} for i, a in enumerate(audios)]
+    subtitles = [{**_common(s), "index": i} for i, s in enumerate(texts)]
+    chapters = sum(1 for m in menus for k in m if _CHAPTER_KEY.match(k))
+    return {"schema": SCHEMA, "source": str(source), "size": source.stat().st_size,
+            "container": general.get("format"), "duration_ms": _int(general.get("duration")),
+            "video": video, "audio": audio, "subtitles": subtitles, "chapters": chapters,
+            "attachments": bool(general.get("attachments"))}
+
+
+def run_probe(source: Path, target: Path) -> None:
+    write_json(target, probe(source))

@@ -1,0 +1,89 @@
+"""scenes.json: scene cuts as frame numbers and the final segment boundaries.
+
+One decoding pass with FFmpeg's scdet gives every frame's scene score and timestamp (in
+microseconds, relative to the input's start as FFmpeg's ``-ss`` counts it). Segments start
+at cuts; cuts closer than ``min_segment`` to the previous boundary are dropped, gaps longer
+than ``max_segment`` are split evenly, and a short last segment is merged.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from .. import proc
+from ..errors import DraptoError
+from ..workdir import atomic_path, write_json
+
+SCHEMA = 1
+_FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
+_SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
+
+
+def detect(source: Path, workdir: Path) -> tuple[list[int], list[float]]:
+    """Decode the first video stream once; return each frame's pts (µs) and scene score."""
+    report = workdir / "scdet.txt"
+    with atomic_path(report) as tmp:
+        proc.run(["-v", "error", "-i", str(source), "-map", "0:V:0",
+                  "-vf", f"settb=AVTB,scdet=threshold=100,metadata=mode=print:file={tmp.name}",
+                  "-fps_mode", "passthrough", "-f", "null", "-"],
+                 what=f"scene detection of {source}", cwd=workdir)
+    pts: list[int] = []
+    scores: list[float] = []
+    with open(report, encoding="utf-8") as fh:
+        for line in fh:
+            m = _FRAME.match(line)
+            if m:
+                pts.append(int(m.group(2)))
+                scores.append(0.0)
+                continue
+            m = _SCORE.match(line)
+            if m and scores:
+                scores[-1] = float(m.group(1))
+    report.unlink()
+    if not pts:
+        raise DraptoError(f"{source}: no video frame could be decoded")
+    return pts, scores
+
+
+def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list[int]:
+    """Segment start frames from scene cuts: min/max length applied, short tail merged."""
+    min_frames = max(1, min_frames)
+    max_frames = max(min_frames, max_frames)
+    starts = [0]
+    for cut in sorted(set(cuts)):
+        if min_frames <= cut - starts[-1] and frames - cut >= 1:
+            starts.append(cut)
+    if len(starts) > 1 and frames - starts[-1] < min_frames:
+        starts.pop()
+    bounds = [*starts, frames]
+    out: list[int] = []
+    for a, b in zip(bounds, bounds[1:]):
+        parts = max(1, math.ceil((b - a) / max_frames))
+        out.extend(a + (b - a) * k // parts for k in range(parts))
+    return out
+
+
+def build(pts: list[int], scores: list[float], fps: float, threshold: float,
+          min_segment: float, max_segment: float) -> dict[str, Any]:
+    frames = len(pts)
+    if fps <= 0:
+        span = pts[-1] - pts[0]
+        fps = (frames - 1) * 1e6 / span if frames > 1 and span > 0 else 25.0
+    cuts = [i for i, s in enumerate(scores) if i > 0 and s >= threshold]
+    starts = plan(cuts, frames, round(min_segment * fps), round(max_segment * fps))
+    ends = [*starts[1:], frames]
+    segments = [{"index": i, "start": a, "frames": b - a, "start_pts_us": pts[a]}
+                for i, (a, b) in enumerate(zip(starts, ends))]
+    return {"schema": SCHEMA, "frames": frames, "fps": fps, "time_base": "1/1000000",
+            "first_pts_us": pts[0], "last_pts_us": pts[-1], "cuts": cuts,
+            "segments": segments}
+
+
+def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
+               min_segment: float, max_segment: float) -> None:
+    pts, scores = detect(source, target.parent)
+    write_json(target, build(pts, scores, float(probe["video"]["fps"] or 0), threshold,
+                             min_segment, max_segment))

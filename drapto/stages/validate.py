@@ -1,0 +1,74 @@
+"""validation.json: the output checked against the source (MediaInfo and FFmpeg)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from .. import proc
+from ..errors import DraptoError
+from ..workdir import write_json
+from .encode import last_progress
+from .probe import probe
+
+SYNC_TOLERANCE_MS = 100
+
+
+def count_frames(path: Path) -> tuple[int, int]:
+    """Video packets in *path*'s first video stream (stream copy, no decoding), and the bit
+    depth of its pixel format as FFmpeg reports it (MediaInfo does not, for AV1 in MKV)."""
+    lines: list[str] = []
+    result = proc.run(["-v", "info", "-progress", "pipe:1", "-nostats", "-i", str(path),
+                       "-map", "0:V:0", "-c", "copy", "-f", "null", "-"],
+                      what=f"counting frames of {path}", on_line=lines.append)
+    m = re.search(r"Stream #0:\d+.*?: Video: .*?\b(yuv|gray|gbr)\w*?(\d+)?(le|be)?\b",
+                  result.stderr)
+    depth = int(m.group(2)) if m and m.group(2) else 8
+    return last_progress(lines, "frame"), depth
+
+
+def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: int,
+           bit_depth: int, out_depth: int) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+
+    def check(name: str, expected: Any, got: Any, ok: bool | None = None) -> None:
+        result.append({"check": name, "expected": expected, "got": got,
+                       "ok": bool(expected == got if ok is None else ok)})
+
+    sv, ov = src["video"], out["video"]
+    check("video codec", "AV1", ov["format"])
+    check("bit depth", bit_depth, out_depth)
+    check("dimensions", [sv["width"], sv["height"]], [ov["width"], ov["height"]])
+    check("frame count", frames, out_frames)
+    check("audio tracks", len(src["audio"]), len(out["audio"]))
+    check("audio codecs", ["Opus"] * len(src["audio"]), [a["format"] for a in out["audio"]])
+    check("audio channels", [a["channels"] for a in src["audio"]],
+          [a["channels"] for a in out["audio"]])
+    check("audio languages", [a["language"] for a in src["audio"]],
+          [a["language"] for a in out["audio"]])
+    for s, o in zip(src["audio"], out["audio"]):
+        want = s["delay_ms"] - sv["delay_ms"]
+        got = o["delay_ms"] - ov["delay_ms"]
+        check(f"audio {s['index']} start vs video (ms)", want, got,
+              abs(want - got) <= SYNC_TOLERANCE_MS)
+        check(f"audio {s['index']} duration (ms)", s["duration_ms"], o["duration_ms"],
+              abs(s["duration_ms"] - o["duration_ms"]) <= SYNC_TOLERANCE_MS)
+    check("subtitle tracks", len(src["subtitles"]), len(out["subtitles"]))
+    check("subtitle languages", [s["language"] for s in src["subtitles"]],
+          [s["language"] for s in out["subtitles"]])
+    check("chapters", src["chapters"], out["chapters"])
+    return result
+
+
+def run_validate(src_probe: dict[str, Any], output: Path, frames: int, bit_depth: int,
+                 target: Path) -> None:
+    out = probe(output)
+    out_frames, out_depth = count_frames(output)
+    result = checks(src_probe, out, frames, out_frames, bit_depth, out_depth)
+    failed = [c for c in result if not c["ok"]]
+    write_json(target, {"output": str(output), "ok": not failed, "checks": result})
+    if failed:
+        desc = "; ".join(f"{c['check']}: expected {c['expected']}, got {c['got']}"
+                         for c in failed)
+        raise DraptoError(f"{output} failed validation: {desc}")

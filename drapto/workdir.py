@@ -1,0 +1,165 @@
+"""The work directory of one input: every artifact's path, atomic writes, stamps, the lock.
+
+A target is *done* when its stamp (``stamps/<task>.json``) holds the task's key and the
+target's current size and mtime. Stamps are written after the target is in place, so a run
+killed at any moment leaves either a finished target with its stamp, or something that is
+redone. Nothing depends on doit's own database, which is only written when a run ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from . import PIPELINE_VERSION
+from .errors import DraptoError
+
+TMP_MARK = ".tmp"
+
+
+def make_key(*parts: Any) -> str:
+    """A short, stable hash of JSON-serialisable parts (settings, upstream keys)."""
+    blob = json.dumps([PIPELINE_VERSION, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def temp_path(final: Path) -> Path:
+    """A unique temporary name beside *final*, its real extension last (FFmpeg reads it)."""
+    return final.with_name(f".{final.stem}.{secrets.token_hex(4)}{TMP_MARK}{final.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temp path to write; on success it replaces *final*, on failure it is removed."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(final)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise DraptoError(f"{final}: nothing was written")
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_json(final: Path, data: Any) -> None:
+    with atomic_path(final) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:60] or "input"
+
+
+class WorkDir:
+    """Paths of every artifact of one input under the work root."""
+
+    def __init__(self, root: Path, source: Path):
+        digest = hashlib.sha256(str(source).encode("utf-8", "surrogateescape")).hexdigest()[:10]
+        self.path = root / f"{slug(source.stem)}-{digest}"
+        self.probe = self.path / "probe.json"
+        self.scenes = self.path / "scenes.json"
+        self.video = self.path / "video.mkv"
+        self.concat_list = self.path / "concat.txt"
+        self.validation = self.path / "validation.json"
+        self.log = self.path / "drapto.log"
+        self.lock_file = self.path / "lock"
+        self.state = self.path / "doit-state.sqlite3"
+        self.stamps = self.path / "stamps"
+
+    def segment(self, index: int) -> Path:
+        return self.path / "segments" / f"{index:04d}.json"
+
+    def encoded(self, index: int) -> Path:
+        return self.path / "encoded" / f"{index:04d}.mkv"
+
+    def audio(self, index: int) -> Path:
+        return self.path / "audio" / f"{index}.mka"
+
+    def stamp(self, task: str) -> Path:
+        return self.stamps / (task.replace(":", "-") + ".json")
+
+    def clean_leftovers(self) -> list[Path]:
+        """Remove temporary files a killed run left behind (call with the lock held)."""
+        removed = []
+        if self.path.is_dir():
+            for p in self.path.rglob(f"*{TMP_MARK}*"):
+                if p.is_file() and p.name.startswith("."):
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+        return removed
+
+
+def _fingerprint(target: Path) -> list[int] | None:
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def is_done(stamp: Path, key: str, target: Path) -> bool:
+    """doit ``uptodate`` check: the stamp matches the key and the target is the one stamped."""
+    try:
+        data = read_json(stamp)
+    except (OSError, ValueError):
+        return False
+    current = _fingerprint(target)
+    return (current is not None and isinstance(data, dict) and data.get("key") == key
+            and data.get("target") == current)
+
+
+def mark_done(stamp: Path, key: str, target: Path) -> None:
+    write_json(stamp, {"key": key, "target": _fingerprint(target)})
+
+
+def stamp_key(stamp: Path) -> str | None:
+    try:
+        data = read_json(stamp)
+    except (OSError, ValueError):
+        return None
+    return data.get("key") if isinstance(data, dict) else None
+
+
+class Lock:
+    """An exclusive lock on a work directory, held for the life of the run (flock)."""
+
+    def __init__(self, path: Path, what: str):
+        self.path = path
+        self.what = what
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            fh.close()
+            raise DraptoError(f"{self.what}: another drapto run (pid {holder}) is already "
+                              f"working on it; lock {self.path}") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
