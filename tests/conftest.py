@@ -1,0 +1,99 @@
+"""Fixtures: generated clips, running drapto through doit, reading outputs back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drapto import proc
+from drapto.sample import make_sample
+from drapto.stages.probe import probe
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MEDIA = ROOT.parent / "shared" / "media"
+# Fast settings for tiny clips: several segments per clip, the fastest preset.
+FAST = ["preset=12", "min_segment=1", "max_segment=2"]
+
+
+def drapto_argv(*args: str, jobs: int | None = None) -> list[str]:
+    opts = ["-n", str(jobs)] if jobs else []
+    return [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), *opts, "encode", *args]
+
+
+def run_drapto(*args: str, cwd: Path, jobs: int | None = None,
+               env: dict[str, str] | None = None, check: bool = True
+               ) -> subprocess.CompletedProcess[str]:
+    """``doit encode args...`` from *cwd*; stdout and stderr captured as text."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DRAPTO_")}
+    full_env.update(env or {})
+    result = subprocess.run(drapto_argv(*args, jobs=jobs), cwd=cwd, env=full_env,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            timeout=600, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"drapto failed ({result.returncode}):\n{result.stdout}\n"
+                             f"{result.stderr}")
+    return result
+
+
+def executed(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """Names of the tasks a run executed (doit prints '.  name' for each)."""
+    return [line[3:].strip() for line in result.stdout.splitlines() if line.startswith(".  ")]
+
+
+def workdir_of(work_root: Path) -> Path:
+    dirs = [p for p in work_root.iterdir() if p.is_dir()]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def gray_frames(path: Path, size: str = "64x36") -> list[bytes]:
+    """Every frame of the first video stream, downscaled to gray, in decode order."""
+    w, h = (int(x) for x in size.split("x"))
+    out = subprocess.run([proc.ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:V:0",
+                          "-vf", f"scale={w}:{h}:flags=area,format=gray",
+                          "-fps_mode", "passthrough", "-f", "rawvideo", "-"],
+                         capture_output=True, check=True, stdin=subprocess.DEVNULL).stdout
+    n = w * h
+    return [out[i:i + n] for i in range(0, len(out), n)]
+
+
+def keyframes(path: Path) -> list[int]:
+    """Indices of the video packets flagged as keyframes (stream copy, no decode)."""
+    out = subprocess.run([proc.ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:V:0",
+                          "-c", "copy", "-f", "framecrc", "-"],
+                         capture_output=True, text=True, check=True,
+                         stdin=subprocess.DEVNULL).stdout
+    packets = [line for line in out.splitlines() if line and not line.startswith("#")]
+    return [i for i, line in enumerate(packets) if "F=" not in line]
+
+
+def media_info(path: Path) -> dict[str, Any]:
+    return probe(path)
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s, 256x144, 24 fps: hard cuts at frames 36 and 108, AC-3 5.1(side) 'eng' +
+    AAC stereo 'fre', an SRT track 'ger' (forced), three chapters."""
+    return make_sample(tmp_path_factory.mktemp("sample") / "sample.mkv")
+
+
+@pytest.fixture(scope="session")
+def encoded(sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One complete encode of the sample, shared by the tests that only read it."""
+    cwd = tmp_path_factory.mktemp("encoded")
+    result = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST, cwd=cwd)
+    return {"cwd": cwd, "output": cwd / "out.mkv", "work": workdir_of(cwd / "w"),
+            "result": result}
+
+
+def shared(name: str) -> Path:
+    path = SHARED_MEDIA / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared media folder is not beside the project)")
+    return path

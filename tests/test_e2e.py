@@ -1,0 +1,111 @@
+"""End to end: the real FFmpeg on a generated clip, the output read back and checked."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from conftest import FAST, executed, gray_frames, keyframes, media_info, run_drapto, workdir_of
+
+from drapto.workdir import read_json
+
+
+def test_output_has_av1_opus_subtitles_chapters(sample: Path, encoded: dict[str, Any]) -> None:
+    out = media_info(encoded["output"])
+    src = media_info(sample)
+    assert out["video"]["format"] == "AV1"
+    assert (out["video"]["width"], out["video"]["height"]) == (256, 144)
+    assert [a["format"] for a in out["audio"]] == ["Opus", "Opus"]
+    assert [a["channels"] for a in out["audio"]] == [6, 2]
+    assert [a["language"] for a in out["audio"]] == ["en", "fr"]
+    assert [a["title"] for a in out["audio"]] == ["Surround", "Stereo"]
+    assert [a["default"] for a in out["audio"]] == [True, False]
+    assert [s["language"] for s in out["subtitles"]] == ["de"]
+    assert out["subtitles"][0]["forced"] is True
+    assert out["chapters"] == src["chapters"] == 3
+    validation = read_json(encoded["work"] / "validation.json")
+    assert validation["ok"], validation
+
+
+def test_ten_bit_and_exact_frame_count(encoded: dict[str, Any]) -> None:
+    from drapto.stages.validate import count_frames
+
+    frames, depth = count_frames(encoded["output"])
+    assert (frames, depth) == (144, 10)
+
+
+def test_every_frame_in_place_and_keyframes_at_segment_starts(
+        sample: Path, encoded: dict[str, Any]) -> None:
+    scenes = read_json(encoded["work"] / "scenes.json")
+    assert scenes["cuts"] == [36, 108]
+    starts = [s["start"] for s in scenes["segments"]]
+    assert starts == [0, 36, 72, 108]  # the 3 s scene is split evenly (max_segment=2)
+    src, out = gray_frames(sample), gray_frames(encoded["output"])
+    assert len(out) == len(src) == 144
+
+    def sad(a: bytes, b: bytes) -> int:
+        return sum(abs(x - y) for x, y in zip(a, b, strict=True))
+
+    for i, frame in enumerate(out):
+        near = range(max(0, i - 2), min(len(src), i + 3))
+        best = min(near, key=lambda j: sad(frame, src[j]))
+        assert best == i, f"output frame {i} looks like source frame {best}"
+    assert set(starts) <= set(keyframes(encoded["output"]))
+
+
+def test_rerun_with_nothing_changed_runs_nothing(sample: Path, encoded: dict[str, Any]) -> None:
+    before = encoded["output"].stat().st_mtime_ns
+    again = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST, cwd=encoded["cwd"])
+    assert executed(again) == []
+    assert encoded["output"].stat().st_mtime_ns == before
+
+
+def test_audio_bitrate_change_reruns_only_audio_and_mux(sample: Path, tmp_path: Path,
+                                                       encoded: dict[str, Any]) -> None:
+    shutil.copytree(encoded["cwd"] / "w", tmp_path / "w")
+    shutil.copy2(encoded["output"], tmp_path / "out.mkv")
+    # The stamps record the output's mtime: the copy keeps it (copy2).
+    changed = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST,
+                         "audio_bitrates={2: 96}", cwd=tmp_path)
+    assert sorted(executed(changed)) == ["audio:1", "mux", "validate"]
+    assert media_info(tmp_path / "out.mkv")["audio"][1]["format"] == "Opus"
+    preset = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST[1:], "preset=11",
+                        "audio_bitrates={2: 96}", cwd=tmp_path)
+    ran = executed(preset)
+    assert sorted(t for t in ran if t.startswith("encode:")) == [f"encode:{i:04d}"
+                                                                 for i in range(4)]
+    assert not [t for t in ran if t.startswith(("audio", "segment", "probe", "scenes"))]
+
+
+def test_same_bytes_with_other_worker_count(sample: Path, tmp_path: Path,
+                                            encoded: dict[str, Any]) -> None:
+    run_drapto(f"input={sample}", "output=two.mkv", "work=w2", *FAST, cwd=tmp_path, jobs=2)
+    assert (tmp_path / "two.mkv").read_bytes() == encoded["output"].read_bytes()
+
+
+def test_hostile_file_names_and_default_output(sample: Path, tmp_path: Path) -> None:
+    name = "-rm $(x); it's \"ü\" 𝄞.mkv"
+    src = tmp_path / "in dir" / name
+    src.parent.mkdir()
+    shutil.copy(sample, src)
+    run_drapto(f"input=in dir/{name}", "work=work dir", *FAST, "audio_bitrates={6: 128}",
+               cwd=tmp_path)
+    out = tmp_path / (Path(name).stem + ".av1.mkv")
+    assert media_info(out)["video"]["format"] == "AV1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["in dir", "work dir", out.name])
+    assert src.read_bytes() == sample.read_bytes()
+    assert not [p for p in workdir_of(tmp_path / "work dir").rglob("*") if ".tmp" in p.name]
+
+
+def test_output_into_directory_and_env_settings(sample: Path, tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    result = run_drapto(f"input={sample}", "output=out/", "work=w", "min_segment=1",
+                        "max_segment=2", cwd=tmp_path, env={"DRAPTO_PRESET": "12"})
+    assert (tmp_path / "out" / "sample.av1.mkv").is_file()
+    assert "encode:0000" in executed(result)
+    log = (workdir_of(tmp_path / "w") / "drapto.log").read_text(encoding="utf-8")
+    assert "-preset 12" in log
+    assert os.path.getsize(tmp_path / "out" / "sample.av1.mkv") > 0
