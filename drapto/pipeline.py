@@ -170,7 +170,7 @@ def _finish_keys(job: Job, loaded: tuple[dict[str, Any], dict[str, Any], str, st
     probe, scenes, pkey, skey = loaded
     concat_key = make_key("concat", [k for _, k in segment_keys(job, probe, scenes, skey)])
     mux_key = make_key("mux", concat_key, audio_keys(job, probe, pkey), str(job.output),
-                       scenes["first_pts_us"])
+                       scenes["first_pts_us"], scenes["source_start_us"])
     return concat_key, mux_key
 
 
@@ -195,7 +195,8 @@ def tasks_mux(job: Job | None) -> Iterator[Task]:
     yield make_task(job, "mux", None, job.output, _finish_keys(job, loaded)[1], run_mux,
                     {"source": job.source, "probe": probe, "video": job.work.video,
                      "audio": [job.work.audio(t["index"]) for t in probe["audio"]],
-                     "first_pts_us": scenes["first_pts_us"], "target": job.output},
+                     "first_pts_us": scenes["first_pts_us"],
+                     "source_start_us": scenes["source_start_us"], "target": job.output},
                     ["concat", *(f"audio:{t['index']}" for t in probe["audio"])],
                     f"the output MKV {job.output}")
 

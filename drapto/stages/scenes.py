@@ -20,16 +20,20 @@ from ..workdir import atomic_path, write_json
 SCHEMA = 1
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
 _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
+_START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
 
 
-def detect(source: Path, workdir: Path) -> tuple[list[int], list[float]]:
-    """Decode the first video stream once; return each frame's pts (µs) and scene score."""
+def detect(source: Path, workdir: Path) -> tuple[list[int], list[float], int]:
+    """Decode the first video stream once; return each frame's pts (µs) and scene score, and
+    the input's start time (µs; FFmpeg counts ``-ss`` and output timestamps from it)."""
     report = workdir / "scdet.txt"
     with atomic_path(report) as tmp:
-        proc.run(["-v", "error", "-i", str(source), "-map", "0:V:0",
+        result = proc.run(["-v", "info", "-i", str(source), "-map", "0:V:0",
                   "-vf", f"settb=AVTB,scdet=threshold=100,metadata=mode=print:file={tmp.name}",
                   "-fps_mode", "passthrough", "-f", "null", "-"],
                  what=f"scene detection of {source}", cwd=workdir)
+    m = _START.search(result.stderr)
+    start_us = round(float(m.group(1)) * 1e6) if m else 0
     pts: list[int] = []
     scores: list[float] = []
     with open(report, encoding="utf-8") as fh:
@@ -45,7 +49,7 @@ def detect(source: Path, workdir: Path) -> tuple[list[int], list[float]]:
     report.unlink()
     if not pts:
         raise DraptoError(f"{source}: no video frame could be decoded")
-    return pts, scores
+    return pts, scores, start_us
 
 
 def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list[int]:
@@ -67,7 +71,7 @@ def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list
 
 
 def build(pts: list[int], scores: list[float], fps: float, threshold: float,
-          min_segment: float, max_segment: float) -> dict[str, Any]:
+          min_segment: float, max_segment: float, start_us: int = 0) -> dict[str, Any]:
     frames = len(pts)
     if fps <= 0:
         span = pts[-1] - pts[0]
@@ -78,12 +82,13 @@ def build(pts: list[int], scores: list[float], fps: float, threshold: float,
     segments = [{"index": i, "start": a, "frames": b - a, "start_pts_us": pts[a]}
                 for i, (a, b) in enumerate(zip(starts, ends))]
     return {"schema": SCHEMA, "frames": frames, "fps": fps, "time_base": "1/1000000",
-            "first_pts_us": pts[0], "last_pts_us": pts[-1], "cuts": cuts,
+            "source_start_us": start_us, "first_pts_us": pts[0], "last_pts_us": pts[-1],
+            "cuts": cuts,
             "segments": segments}
 
 
 def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
                min_segment: float, max_segment: float) -> None:
-    pts, scores = detect(source, target.parent)
+    pts, scores, start_us = detect(source, target.parent)
     write_json(target, build(pts, scores, float(probe["video"]["fps"] or 0), threshold,
-                             min_segment, max_segment))
+                             min_segment, max_segment, start_us))

@@ -1,0 +1,79 @@
+"""Real files from ../shared/media, and inputs that must be refused with one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FAST, media_info, run_drapto, shared
+
+from drapto.workdir import read_json
+
+
+def test_srt_subtitles_and_delayed_audio_kept(tmp_path: Path) -> None:
+    src = shared("srt-subtitles.mkv")
+    run_drapto(f"input={src}", "output=out.mkv", "work=w", *FAST, cwd=tmp_path)
+    out, want = media_info(tmp_path / "out.mkv"), media_info(src)
+    assert out["video"]["format"] == "AV1"
+    assert [(s["format"], s["language"], s["title"]) for s in out["subtitles"]] == [
+        ("UTF-8", "en", "Subs Label")]
+    assert [(a["format"], a["channels"]) for a in out["audio"]] == [("Opus", 1)]
+    # The source's audio starts 62 ms after its video; the output keeps that.
+    assert abs((out["audio"][0]["delay_ms"] - out["video"]["delay_ms"])
+               - (want["audio"][0]["delay_ms"] - want["video"]["delay_ms"])) <= 10
+
+
+def test_chapters_kept(tmp_path: Path) -> None:
+    src = shared("chapters.mkv")
+    run_drapto(f"input={src}", "output=out.mkv", "work=w", *FAST, cwd=tmp_path)
+    assert media_info(tmp_path / "out.mkv")["chapters"] == 2
+    checks = read_json(next((tmp_path / "w").glob("*/validation.json")))
+    assert checks["ok"] and any(c["check"] == "frame count" and c["got"] == 150
+                                for c in checks["checks"])
+
+
+@pytest.mark.parametrize("name", ["opus-5.1-audio-only.mka", "two-audio-tracks-no-video.mp4"])
+def test_audio_only_refused(name: str, tmp_path: Path) -> None:
+    src = shared(name)
+    result = run_drapto(f"input={src}", "work=w", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines()
+             if line.startswith("drapto:")]
+    assert lines == [f"drapto: {src}: no video stream ({'1' if 'opus' in name else '2'} "
+                     "audio track(s)); drapto encodes video files"]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not list(tmp_path.glob("*.mkv"))
+
+
+def test_video_without_audio_encodes(tmp_path: Path) -> None:
+    from drapto.sample import make_sample
+
+    src = make_sample(tmp_path / "silent.mkv", scenes=[1.0, 1.5], audio=False,
+                      subtitles=False, chapters=False)
+    run_drapto(f"input={src}", "work=w", *FAST, cwd=tmp_path)
+    out = media_info(tmp_path / "silent.av1.mkv")
+    assert out["audio"] == [] and out["video"]["format"] == "AV1"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["input=missing.mkv"], "missing.mkv: no such file"),
+    (["input=in.mkv", "output=in.mkv"], "is the input; choose another output="),
+    (["input=in.mkv", "output=x.mp4"], "must end in .mkv"),
+    (["input=in.mkv", "tune=3"], "unknown setting 'tune' in the command line"),
+    (["input=in.mkv", "profile=nope"], "profile 'nope': no such profile"),
+    (["input=text.mkv"], "no video stream"),
+    (["input=empty.mkv"], "the file is empty"),
+])
+def test_bad_invocations_fail_with_one_line(args: list[str], message: str,
+                                            tmp_path: Path) -> None:
+    (tmp_path / "in.mkv").write_bytes(b"not really a video")
+    (tmp_path / "text.mkv").write_text("hello\n")
+    (tmp_path / "empty.mkv").write_bytes(b"")
+    result = run_drapto(*args, cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()
+            and not line.startswith(".  ")]
+    assert len(said) == 1 and said[0].startswith("drapto: ") and message in said[0], said
+    assert (tmp_path / "in.mkv").read_bytes() == b"not really a video"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mkv") == [
+        "empty.mkv", "in.mkv", "text.mkv"]

@@ -1,0 +1,42 @@
+"""Segment planning from scene cuts, and scdet on a clip whose cuts are known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drapto.stages.encode import seek_arg
+from drapto.stages.scenes import build, detect, plan
+
+
+def test_plan_drops_close_cuts_splits_long_gaps_merges_short_tail() -> None:
+    # 24 fps, min 5 s = 120 frames, max 15 s = 360 frames
+    assert plan([], 300, 120, 360) == [0]
+    assert plan([50, 200], 1000, 120, 360) == [0, 200, 466, 733]  # 50 too close; 800 in 3
+    assert plan([300], 350, 120, 360) == [0]                      # 50-frame tail merged
+    assert plan([], 1000, 120, 360) == [0, 333, 666]              # even split, no runt
+    assert plan([120, 240], 360, 120, 360) == [0, 120, 240]
+
+
+def test_build_uses_scores_and_timestamps() -> None:
+    pts = [i * 41_667 for i in range(100)]
+    scores = [0.0] * 100
+    scores[40] = 50.0
+    scores[41] = 12.0   # above threshold but too close to the previous cut
+    scenes = build(pts, scores, 24.0, 10.0, 1.0, 3.0)
+    assert scenes["cuts"] == [40, 41]
+    assert [(s["start"], s["frames"]) for s in scenes["segments"]] == [(0, 40), (40, 60)]
+    assert scenes["segments"][1]["start_pts_us"] == 40 * 41_667
+
+
+def test_seek_arg_is_exact() -> None:
+    assert seek_arg(1_541_999) == "1.541999"
+    assert seek_arg(0) == "0.000000"
+
+
+def test_detect_finds_the_hard_cuts(sample: Path, tmp_path: Path) -> None:
+    pts, scores, start = detect(sample, tmp_path)
+    assert start == 0
+    assert len(pts) == 144
+    assert [i for i, s in enumerate(scores) if s >= 10] == [36, 108]
+    assert pts[36] == 1_500_000
+    assert list(tmp_path.iterdir()) == []
