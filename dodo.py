@@ -44,30 +44,51 @@ DOIT_CONFIG = {
 }
 
 
-def task_probe():
-    """probe.json: streams, tracks, colour and chapters of the input (MediaInfo)."""
-    if JOB:
-        return pipeline.task_probe(JOB)
-
-
-def task_scenes():
-    """scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers."""
-    if JOB:
-        return pipeline.task_scenes(JOB)
-
-
-# Tasks after scene detection exist only once scenes.json does. They come from one creator
-# because doit resolves a task_dep on a subtask (segment:0003) only among loaded tasks.
+DOCS = {
+    "encode": "Encode input= to an AV1 + Opus MKV: the whole pipeline (encode:N is one segment).\n"
+              "Variables: input=FILE (required), output=FILE.mkv or DIR/ (default: "
+              "<input name>.av1.mkv here), work=DIR (default: ./drapto-work), "
+              "profile=NAME (default: default), config=FILE.yaml, and any setting of "
+              "profiles/default.yaml as key=value.",
+    "probe": "probe.json: streams, tracks, colour and chapters of the input (MediaInfo).",
+    "scenes": "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers.",
+    "segment": "segment:N: the frame range of segment N.",
+    "audio": "audio:N: Opus encode of the input's audio track N.",
+    "concat": "video.mkv: the encoded segments joined.",
+    "mux": "The output MKV: video, audio, subtitles, chapters, attachments, tags.",
+    "validate": "validation.json: the output checked against the source.",
+}
 LATE_TASKS = ["encode", "segment", "audio", "concat", "mux", "validate"]
 
 
-@create_after(executed="scenes", creates=LATE_TASKS)
-def task_encode():
-    """Encode input= to an AV1 + Opus MKV (the whole pipeline); encode:N is segment N."""
-    yield {"basename": "encode", "name": None, "task_dep": ["validate"]}
+def task_probe():
+    if JOB is None:
+        return {"actions": None, "doc": DOCS["probe"]}
+    return pipeline.task_probe(JOB)
+
+
+def task_scenes():
+    if JOB is None:
+        return {"actions": None, "doc": DOCS["scenes"]}
+    return pipeline.task_scenes(JOB)
+
+
+def _late_tasks():
+    """Tasks after scene detection: they exist only once scenes.json does. One creator makes
+    them all, since doit resolves a task_dep on a subtask (segment:0003) only among tasks
+    already loaded."""
+    if JOB is None:  # doit list / doit help without input=
+        for name in LATE_TASKS:
+            yield {"basename": name, "actions": None, "doc": DOCS[name]}
+        return
+    yield {"basename": "encode", "name": None, "task_dep": ["validate"], "doc": DOCS["encode"]}
     yield from pipeline.tasks_segment(JOB)
     yield from pipeline.tasks_encode(JOB, THREADS)
     yield from pipeline.tasks_audio(JOB)
     yield from pipeline.tasks_concat(JOB)
     yield from pipeline.tasks_mux(JOB)
     yield from pipeline.tasks_validate(JOB)
+
+
+task_encode = _late_tasks if JOB is None else create_after(
+    executed="scenes", creates=LATE_TASKS)(_late_tasks)

@@ -28,6 +28,14 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.stderr.write("drapto: interrupted; finished targets are kept, run the same "
+                         "command again to resume\n")
+        return
+    sys.__excepthook__(kind, value, tb)
+
+
 def start(job: Job) -> Lock:
     """Lock the work directory, clean a killed run's leftovers, log, handle SIGTERM."""
     lock = Lock(job.work.lock_file, str(job.source))
@@ -42,6 +50,7 @@ def start(job: Job) -> Lock:
     logger.setLevel(logging.INFO)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    sys.excepthook = _excepthook
     return lock
 
 

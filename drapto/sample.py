@@ -79,6 +79,10 @@ def make_sample(out: Path, scenes: Sequence[float] = (1.5, 3.0, 1.5), size: str 
             args += ["-i", str(meta)]
             extra += ["-map_metadata", str(n_inputs), "-map_chapters", str(n_inputs)]
             n_inputs += 1
+            # An attachment, as fonts for ASS subtitles come in real remuxes.
+            note = Path(tmp) / "notes.txt"
+            note.write_text("drapto sample attachment\n", encoding="utf-8")
+            extra += ["-attach", str(note), "-metadata:s:t:0", "mimetype=text/plain"]
         out.parent.mkdir(parents=True, exist_ok=True)
         proc.run([*args, *maps, "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3",
                   "-g", str(gop), "-crf", "18", *extra, "-t", str(total), str(out)],

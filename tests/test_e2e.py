@@ -25,6 +25,8 @@ def test_output_has_av1_opus_subtitles_chapters(sample: Path, encoded: dict[str,
     assert [s["language"] for s in out["subtitles"]] == ["de"]
     assert out["subtitles"][0]["forced"] is True
     assert out["chapters"] == src["chapters"] == 3
+    assert out["attachments"] == src["attachments"] == ["notes.txt"]
+    assert out["title"] == src["title"] == "drapto sample"
     validation = read_json(encoded["work"] / "validation.json")
     assert validation["ok"], validation
 

@@ -76,7 +76,9 @@ def probe(source: Path) -> dict[str, Any]:
     return {"schema": SCHEMA, "source": str(source), "size": source.stat().st_size,
             "container": general.get("format"), "duration_ms": _int(general.get("duration")),
             "video": video, "audio": audio, "subtitles": subtitles, "chapters": chapters,
-            "attachments": bool(general.get("attachments"))}
+            "title": general.get("title") or general.get("movie_name"),
+            "attachments": [a.strip() for a in str(general.get("attachments") or "").split(" / ")
+                            if a.strip()]}
 
 
 def run_probe(source: Path, target: Path) -> None:

@@ -58,6 +58,8 @@ def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: in
     check("subtitle languages", [s["language"] for s in src["subtitles"]],
           [s["language"] for s in out["subtitles"]])
     check("chapters", src["chapters"], out["chapters"])
+    check("attachments", src["attachments"], out["attachments"])
+    check("title", src["title"], out["title"])
     return result
 
 
