@@ -87,7 +87,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def encoded(sample: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One complete encode of the sample, shared by the tests that only read it."""
     cwd = tmp_path_factory.mktemp("encoded")
-    result = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST, cwd=cwd)
+    result = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST, cwd=cwd, jobs=2)
     return {"cwd": cwd, "output": cwd / "out.mkv", "work": workdir_of(cwd / "w"),
             "result": result}
 

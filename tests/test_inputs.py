@@ -77,3 +77,34 @@ def test_bad_invocations_fail_with_one_line(args: list[str], message: str,
     assert (tmp_path / "in.mkv").read_bytes() == b"not really a video"
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mkv") == [
         "empty.mkv", "in.mkv", "text.mkv"]
+
+
+def test_ffmpeg_without_what_drapto_needs_is_named(sample: Path, tmp_path: Path) -> None:
+    # A stand-in FFmpeg that lists no encoder or filter drapto needs: real builds without
+    # libsvtav1 cannot be installed here on demand.
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\necho ' V..... libx264   H.264'\n")
+    fake.chmod(0o755)
+    result = run_drapto(f"input={sample}", "work=w", cwd=tmp_path, check=False,
+                        env={"DRAPTO_FFMPEG": str(fake)})
+    assert result.returncode != 0
+    assert (f"drapto: FFmpeg at {fake} lacks what drapto needs: libsvtav1, libopus, libvmaf, "
+            "scdet, cropdetect") in result.stdout
+
+
+def test_list_and_help_work_without_input(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    base = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py")]
+    listing = subprocess.run([*base, "list"], cwd=tmp_path, capture_output=True, text=True,
+                             check=True).stdout
+    names = [line.split()[0] for line in listing.splitlines()]
+    assert names == ["audio", "concat", "encode", "mux", "probe", "scenes", "segment",
+                     "validate"]
+    helped = subprocess.run([*base, "help", "encode"], cwd=tmp_path, capture_output=True,
+                            text=True, check=True).stdout
+    assert "Encode input= to an AV1 + Opus MKV" in helped
+    assert list(tmp_path.iterdir()) == []
