@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ def _clean(*paths: Path) -> None:
 
 def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
               fn: Callable[..., None], kwargs: dict[str, Any] | Callable[[], dict[str, Any]],
-              task_dep: list[str], doc: str) -> Task:
+              task_dep: list[str], doc: str, keep_on_clean: bool = False) -> Task:
     full = f"{basename}:{name}" if name else basename
     stamp = job.work.stamp(full)
     task: Task = {
@@ -57,7 +56,7 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
         "targets": [str(target)],
         "uptodate": [functools.partial(is_done, stamp, key, target)],
         "task_dep": task_dep,
-        "clean": [(_clean, [target, stamp])],
+        "clean": [(_clean, [stamp] if keep_on_clean else [target, stamp])],
         "doc": doc,
     }
     if name:
@@ -198,7 +197,7 @@ def tasks_mux(job: Job | None) -> Iterator[Task]:
                      "first_pts_us": scenes["first_pts_us"],
                      "source_start_us": scenes["source_start_us"], "target": job.output},
                     ["concat", *(f"audio:{t['index']}" for t in probe["audio"])],
-                    f"the output MKV {job.output}")
+                    f"the output MKV {job.output}", keep_on_clean=True)
 
 
 def tasks_validate(job: Job | None) -> Iterator[Task]:
@@ -213,7 +212,3 @@ def tasks_validate(job: Job | None) -> Iterator[Task]:
                     {"src_probe": probe, "output": job.output, "frames": scenes["frames"],
                      "bit_depth": bit_depth, "target": job.work.validation},
                     ["mux"], "validation.json: the output checked against the source")
-
-
-def default_threads() -> int:
-    return os.cpu_count() or 1
