@@ -6,6 +6,7 @@ registry so that SIGTERM/SIGINT can stop them before drapto exits (no orphaned e
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -127,12 +128,17 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
     return Result(argv, "\n".join(out_lines), "\n".join(head))
 
 
-def stop_children(sig: int = signal.SIGTERM) -> None:
-    """Stop every live child (on SIGTERM/SIGINT); later :func:`run` calls refuse to start."""
+def stop_children(sig: int = signal.SIGTERM, grace: float = 5.0) -> None:
+    """Stop every live child (on SIGTERM/SIGINT) and wait for them, killing those that take
+    longer than *grace* seconds; later :func:`run` calls refuse to start."""
     _stopping.set()
     with _children_lock:
-        for proc in list(_children):
-            try:
-                proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
+        children = list(_children)
+    for proc in children:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+    for proc in children:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()

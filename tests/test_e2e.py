@@ -111,3 +111,26 @@ def test_output_into_directory_and_env_settings(sample: Path, tmp_path: Path) ->
     log = (workdir_of(tmp_path / "w") / "drapto.log").read_text(encoding="utf-8")
     assert "-preset 12" in log
     assert os.path.getsize(tmp_path / "out" / "sample.av1.mkv") > 0
+
+
+def test_mpeg_ts_source_frame_exact_and_in_sync(sample: Path, tmp_path: Path) -> None:
+    """MPEG-TS: streams start at 1.4 s and at different times, and seeking lands late."""
+    import subprocess
+
+    from drapto import proc
+
+    ts = tmp_path / "movie.m2ts"
+    subprocess.run([proc.ffmpeg(), "-v", "error", "-i", str(sample), "-map", "0:v", "-map",
+                    "0:a", "-c", "copy", str(ts)], check=True, stdin=subprocess.DEVNULL)
+    run_drapto(f"input={ts}", "work=w", *FAST, cwd=tmp_path)
+    out_path = tmp_path / "movie.av1.mkv"
+    src, out = gray_frames(ts), gray_frames(out_path)
+    assert len(out) == len(src) == 144
+    for i, frame in enumerate(out):
+        diffs = {j: sum(abs(x - y) for x, y in zip(frame, src[j], strict=True))
+                 for j in range(max(0, i - 1), min(len(src), i + 2))}
+        assert min(diffs, key=diffs.__getitem__) == i, f"output frame {i} is misplaced"
+    want, got = media_info(ts), media_info(out_path)
+    for a_src, a_out in zip(want["audio"], got["audio"], strict=True):
+        assert abs((a_src["delay_ms"] - want["video"]["delay_ms"])
+                   - (a_out["delay_ms"] - got["video"]["delay_ms"])) <= 5

@@ -35,7 +35,8 @@ def opus_args(channels: int, bitrate_k: int) -> list[str]:
 
 def run_audio(source: Path, track: dict[str, Any], bitrate_k: int, target: Path) -> None:
     with atomic_path(target) as tmp:
-        proc.run(["-v", "error", "-i", str(source), "-map", f"0:a:{track['index']}",
+        # -copyts: the file's own timestamps, so a delayed start stays (see mux).
+        proc.run(["-v", "error", "-copyts", "-i", str(source), "-map", f"0:a:{track['index']}",
                   *opus_args(track["channels"], bitrate_k), "-map_chapters", "-1",
                   *drop_stale_tags("s:a:0"), "-fflags", "+bitexact", "-flags:a", "+bitexact",
                   str(tmp)],

@@ -1,12 +1,16 @@
 """Segments and their AV1 encodes.
 
-A segment target is a small JSON: the frame range and the seek time that lands exactly on
-its first frame. The encode decodes only that range from the source (input seeking to the
-keyframe before, then ``-frames:v``), so no intermediate video file is written.
+A segment target is a small JSON: the frame range and its first frame's timestamp. The
+encode seeks the source to the keyframe before it, decodes from there, keeps the frames
+from that timestamp on (``select``) and stops after the segment's frame count, so no
+intermediate video file is written. Timestamps are the file's own (``-copyts``). It checks
+the first frame it kept: demuxers whose seeking lands late (MPEG-TS) are retried from
+further back, up to decoding from the start.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from ..errors import DraptoError
 from ..workdir import atomic_path, read_json, write_json
 
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact"]
+_PTS = re.compile(r"^frame:\d+\s+pts:(-?\d+)")
 
 
 def seek_arg(us: int) -> str:
@@ -24,13 +29,16 @@ def seek_arg(us: int) -> str:
     return f"{sign}{us // 1_000_000}.{us % 1_000_000:06d}"
 
 
+# How far before a segment's first frame to seek, tried in turn; None: no seek at all.
+SEEK_MARGINS_US: tuple[int | None, ...] = (0, 5_000_000, 30_000_000, None)
+# Frames are matched by timestamp to within this (timestamps are rounded to µs).
+PTS_SLACK_US = 500
+
+
 def run_segment(scenes: dict[str, Any], index: int, target: Path) -> None:
     seg = scenes["segments"][index]
-    # One microsecond before the frame's timestamp: FFmpeg drops frames before -ss, and a
-    # seek time rounded up would drop the first frame itself. Segment 0 reads from the start.
-    seek = None if index == 0 else seg["start_pts_us"] - 1
     write_json(target, {"index": index, "start": seg["start"], "frames": seg["frames"],
-                        "seek_us": seek})
+                        "pts_us": seg["start_pts_us"], "first": index == 0})
 
 
 def last_progress(lines: list[str], key: str) -> int:
@@ -44,26 +52,53 @@ def last_progress(lines: list[str], key: str) -> int:
     return 0
 
 
+class _LateSeek(Exception):
+    pass
+
+
+def _kept(report: Path) -> list[int]:
+    """Timestamps of the frames the encode kept, from its metadata print file."""
+    with open(report, encoding="utf-8") as fh:
+        return [int(m.group(1)) for m in map(_PTS.match, fh) if m]
+
+
 def run_encode(source: Path, segment: Path, target: Path, video: dict[str, Any],
                threads: int) -> None:
     seg = read_json(segment)
-    args = ["-v", "error", "-progress", "pipe:1", "-nostats"]
-    if seg["seek_us"] is not None:
-        args += ["-ss", seek_arg(seg["seek_us"])]
     params = ":".join(p for p in (video["svt_params"], f"lp={threads}") if p)
-    with atomic_path(target) as tmp:
-        lines: list[str] = []
-        what = (f"encoding segment {seg['index']:04d} (frames {seg['start']}-"
-                f"{seg['start'] + seg['frames'] - 1}) of {source}")
-        proc.run([*args, "-i", str(source), "-map", "0:V:0", "-frames:v", str(seg["frames"]),
-                  "-fps_mode", "passthrough", "-c:v", "libsvtav1",
-                  "-preset", str(video["preset"]), "-crf", str(video["crf"]),
-                  "-pix_fmt", video["pixel_format"], "-svtav1-params", params,
-                  "-an", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
-                  *BITEXACT, str(tmp)], what=what, on_line=lines.append)
-        got = last_progress(lines, "frame")
-        if got != seg["frames"]:
-            raise DraptoError(f"{what}: FFmpeg wrote {got} frames, expected {seg['frames']}")
+    what = (f"encoding segment {seg['index']:04d} (frames {seg['start']}-"
+            f"{seg['start'] + seg['frames'] - 1}) of {source}")
+    margins = (None,) if seg["first"] else SEEK_MARGINS_US
+    for margin in margins:
+        seek = [] if margin is None else ["-ss", seek_arg(seg["pts_us"] - 1 - margin)]
+        try:
+            with atomic_path(target) as tmp:
+                report = tmp.with_suffix(".txt")
+                chain = (f"settb=AVTB,select=gte(pts\\,{seg['pts_us'] - PTS_SLACK_US}),"
+                         "metadata=mode=add:key=drapto:value=1,"
+                         f"metadata=mode=print:file={report.name},setpts=PTS-STARTPTS")
+                try:
+                    proc.run(["-v", "error", "-noaccurate_seek", "-copyts", "-seek_timestamp",
+                              "1", *seek, "-i", str(source), "-map", "0:V:0", "-vf", chain,
+                              "-frames:v", str(seg["frames"]), "-fps_mode", "passthrough",
+                              "-c:v", "libsvtav1", "-preset", str(video["preset"]),
+                              "-crf", str(video["crf"]), "-pix_fmt", video["pixel_format"],
+                              "-svtav1-params", params, "-an", "-sn", "-dn",
+                              "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT,
+                              tmp.name], what=what, cwd=target.parent)
+                    kept = _kept(report) if report.exists() else []
+                finally:
+                    report.unlink(missing_ok=True)
+                if not kept or abs(kept[0] - seg["pts_us"]) > PTS_SLACK_US:
+                    raise _LateSeek  # the seek landed after the first frame: go further back
+                if len(kept) < seg["frames"]:  # the filters may run a frame ahead
+                    raise DraptoError(f"{what}: the source gave {len(kept)} frames, "
+                                      f"expected {seg['frames']}")
+            return
+        except _LateSeek:
+            continue
+    raise DraptoError(f"{what}: frame {seg['start']} (timestamp {seg['pts_us']} µs) "
+                      "could not be decoded")
 
 
 def run_concat(encoded: list[Path], listing: Path, target: Path) -> None:

@@ -17,14 +17,16 @@ SUBTITLE_CONVERT = {"Timed Text": "srt"}
 
 def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
             first_pts_us: int, source_start_us: int, target: Path) -> None:
-    # Timestamps as they are (-copyts) on one timeline, the source's start as zero: the
-    # Opus tracks already are (they keep a delayed start), the joined video starts at zero
-    # and is moved to its first frame's time, the source (subtitles, chapters) is shifted.
-    args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(first_pts_us), "-i", str(video)]
+    # One timeline, the source's start as zero (-copyts, then explicit offsets): the Opus
+    # tracks and the source (subtitles, chapters) carry the source's own timestamps; the
+    # joined video starts at zero and moves to its first frame's time.
+    shift = ["-itsoffset", seek_arg(-source_start_us)]
+    args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(first_pts_us - source_start_us),
+            "-i", str(video)]
     for path in audio:
-        args += ["-i", str(path)]
+        args += [*shift, "-i", str(path)]
     src = len(audio) + 1
-    args += ["-itsoffset", seek_arg(-source_start_us), "-i", str(source), "-map", "0:v:0"]
+    args += [*shift, "-i", str(source), "-map", "0:v:0"]
     for k in range(len(audio)):
         args += ["-map", f"{k + 1}:a:0"]
     args += ["-map", f"{src}:s?", "-map", f"{src}:t?", "-c", "copy"]

@@ -24,11 +24,11 @@ _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
 
 
 def detect(source: Path, workdir: Path) -> tuple[list[int], list[float], int]:
-    """Decode the first video stream once; return each frame's pts (µs) and scene score, and
-    the input's start time (µs; FFmpeg counts ``-ss`` and output timestamps from it)."""
+    """Decode the first video stream once; return each frame's timestamp (µs, as stored in
+    the file: ``-copyts``) and scene score, and the input's start time (µs)."""
     report = workdir / "scdet.txt"
     with atomic_path(report) as tmp:
-        result = proc.run(["-v", "info", "-i", str(source), "-map", "0:V:0",
+        result = proc.run(["-v", "info", "-copyts", "-i", str(source), "-map", "0:V:0",
                   "-vf", f"settb=AVTB,scdet=threshold=100,metadata=mode=print:file={tmp.name}",
                   "-fps_mode", "passthrough", "-f", "null", "-"],
                  what=f"scene detection of {source}", cwd=workdir)
