@@ -54,7 +54,8 @@ def run(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {argv}\n{proc.stdout}\n{proc.stderr}")
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+        sys.exit(f"failed ({proc.returncode}): {argv}\n{tail}")
     return elapsed, proc
 
 

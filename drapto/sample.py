@@ -93,7 +93,7 @@ def make_sample(out: Path, scenes: Sequence[float] = (1.5, 3.0, 1.5), size: str 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("--seconds", default="4,8,3,6,4", help="scene lengths, comma separated")
+    ap.add_argument("--seconds", default="6,9,3,7,5,8", help="scene lengths, comma separated")
     ap.add_argument("--size", default="640x360")
     ns = ap.parse_args(argv)
     make_sample(ns.out, [float(s) for s in ns.seconds.split(",")], ns.size)

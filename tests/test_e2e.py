@@ -29,6 +29,9 @@ def test_output_has_av1_opus_subtitles_chapters(sample: Path, encoded: dict[str,
     assert out["title"] == src["title"] == "drapto sample"
     validation = read_json(encoded["work"] / "validation.json")
     assert validation["ok"], validation
+    assert (f"drapto: {encoded['output']}: " in encoded["result"].stdout
+            and "144 frames, 2 audio, 1 subtitle tracks, 3 chapters; validated"
+            in encoded["result"].stdout)
 
 
 def test_ten_bit_and_exact_frame_count(encoded: dict[str, Any]) -> None:
