@@ -47,8 +47,7 @@ def _clean(*paths: Path) -> None:
 
 def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
               fn: Callable[..., None], kwargs: dict[str, Any] | Callable[[], dict[str, Any]],
-              task_dep: list[str], doc: str, keep_on_clean: bool = False,
-              verbosity: int = 1) -> Task:
+              task_dep: list[str], doc: str, keep_on_clean: bool = False) -> Task:
     full = f"{basename}:{name}" if name else basename
     stamp = job.work.stamp(full)
     task: Task = {
@@ -59,7 +58,6 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
         "task_dep": task_dep,
         "clean": [(_clean, [stamp] if keep_on_clean else [target, stamp])],
         "doc": doc,
-        "verbosity": verbosity,
     }
     if name:
         task["name"] = name
@@ -213,5 +211,4 @@ def tasks_validate(job: Job | None) -> Iterator[Task]:
                     make_key("validate", _finish_keys(job, loaded)[1], bit_depth), run_validate,
                     {"src_probe": probe, "output": job.output, "frames": scenes["frames"],
                      "bit_depth": bit_depth, "target": job.work.validation},
-                    ["mux"], "validation.json: the output checked against the source",
-                    verbosity=2)
+                    ["mux"], "validation.json: the output checked against the source")

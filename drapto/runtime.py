@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -14,7 +16,7 @@ from doit.reporter import ExecutedOnlyReporter
 from . import proc
 from .errors import DraptoError
 from .job import Job
-from .workdir import Lock
+from .workdir import Lock, read_json
 
 
 def fail(exc: DraptoError) -> None:
@@ -65,3 +67,9 @@ class Reporter(ExecutedOnlyReporter):
             self.outstream.flush()
             return
         super().add_failure(task, fail_info)
+
+    def add_success(self, task: Any) -> None:
+        super().add_success(task)
+        if task.name == "validate":  # the run's last word: what was written
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                self.outstream.write(f"drapto: {read_json(Path(task.targets[0]))['summary']}\n")

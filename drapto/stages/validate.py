@@ -69,13 +69,13 @@ def run_validate(src_probe: dict[str, Any], output: Path, frames: int, bit_depth
     out_frames, out_depth = count_frames(output)
     result = checks(src_probe, out, frames, out_frames, bit_depth, out_depth)
     failed = [c for c in result if not c["ok"]]
-    write_json(target, {"output": str(output), "ok": not failed, "checks": result})
+    size = output.stat().st_size
+    summary = (f"{output}: {size / 2**20:.1f} MiB ({100 * (size / src_probe['size'] - 1):+.1f} %"
+               f" against the input), {out_frames} frames, {len(out['audio'])} audio, "
+               f"{len(out['subtitles'])} subtitle tracks, {out['chapters']} chapters; validated")
+    write_json(target, {"output": str(output), "ok": not failed, "checks": result,
+                        "summary": summary})
     if failed:
         desc = "; ".join(f"{c['check']}: expected {c['expected']}, got {c['got']}"
                          for c in failed)
         raise DraptoError(f"{output} failed validation: {desc}")
-    size, src_size = output.stat().st_size, src_probe["size"]
-    print(f"drapto: {output}: {size / 2**20:.1f} MiB ({100 * (size / src_size - 1):+.1f} % "
-          f"against the input), {out_frames} frames, {len(out['audio'])} audio, "
-          f"{len(out['subtitles'])} subtitle tracks, {out['chapters']} chapters; validated",
-          flush=True)
