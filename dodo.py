@@ -3,6 +3,7 @@
 Variables: input= output= work= profile= config= and any setting of profiles/default.yaml.
 """
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -37,7 +38,8 @@ DOIT_CONFIG = {
     "default_tasks": ["encode"],
     "backend": "sqlite3",
     # doit's own record is not used to decide what is done (see drapto/workdir.py).
-    "dep_file": str(JOB.work.state if JOB else Path(tempfile.gettempdir()) / "drapto-doit.db"),
+    "dep_file": str(JOB.work.state if JOB
+                    else Path(tempfile.gettempdir()) / f"drapto-doit-{os.getuid()}.db"),
     "num_process": WORKERS,
     "par_type": "thread",
     "reporter": runtime.Reporter,
