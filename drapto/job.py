@@ -67,7 +67,18 @@ def from_vars(vars: Mapping[str, str], base: Path,
         raise DraptoError(f"output {output} is the input; choose another output= "
                           "(drapto never overwrites its input)")
     work_root = _resolve(base, vars.get("work") or env.get("DRAPTO_WORK") or DEFAULT_WORK)
+    for what, folder in (("output", output.parent), ("work", work_root)):
+        _check_writable(what, folder)
     return Job(source, output, WorkDir(work_root, source), profile, settings)
+
+
+def _check_writable(what: str, folder: Path) -> None:
+    """Fail before any work if *folder* (or the part of it that exists) cannot be written."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise DraptoError(f"{what} folder {folder}: cannot write in {existing}")
 
 
 def worker_count(height: int, cores: int | None = None,

@@ -19,9 +19,11 @@ from doit.exceptions import TaskFailed
 from .errors import DraptoError
 from .job import Job
 from .stages.audio import run_audio
-from .stages.encode import run_concat, run_encode, run_segment
+from .stages.encode import run_concat, run_encode, run_segment, segment_durations
 from .stages.mux import run_mux
+from .stages.probe import SCHEMA as probe_schema
 from .stages.probe import run_probe
+from .stages.scenes import SCHEMA as scenes_schema
 from .stages.scenes import run_scenes
 from .stages.validate import run_validate
 from .workdir import is_done, make_key, mark_done, read_json, stamp_key
@@ -35,6 +37,9 @@ def _action(stamp: Path, key: str, target: Path, fn: Callable[..., None],
         fn(**(kwargs() if callable(kwargs) else kwargs))
     except DraptoError as exc:
         return TaskFailed(str(exc))
+    except OSError as exc:  # a full disk, a folder that cannot be written
+        where = f" ({exc.filename})" if exc.filename else ""
+        return TaskFailed(f"writing {target.name}{where}: {exc.strerror or exc}")
     mark_done(stamp, key, target)
     return None
 
@@ -66,7 +71,7 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
 
 def probe_key(job: Job) -> str:
     st = job.source.stat()
-    return make_key("probe", str(job.source), st.st_size, st.st_mtime_ns)
+    return make_key("probe", probe_schema, str(job.source), st.st_size, st.st_mtime_ns)
 
 
 def scene_settings(job: Job) -> dict[str, Any]:
@@ -83,7 +88,7 @@ def task_probe(job: Job) -> Task:
 
 def task_scenes(job: Job) -> Task:
     params = scene_settings(job)
-    key = make_key("scenes", probe_key(job), params)
+    key = make_key("scenes", scenes_schema, probe_key(job), params)
     return make_task(job, "scenes", None, job.work.scenes, key, run_scenes,
                      lambda: {"source": job.source, "probe": read_json(job.work.probe),
                               "target": job.work.scenes, **params},
@@ -102,8 +107,10 @@ def _loaded(job: Job | None) -> tuple[dict[str, Any], dict[str, Any], str, str] 
 
 def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
     s = job.settings
+    deint = s.deinterlace == "on" or (s.deinterlace == "auto" and probe["video"]["interlaced"])
     return {"preset": s.preset, "crf": s.crf_for(probe["video"]["height"]),
-            "pixel_format": s.pixel_format, "svt_params": s.svt_params}
+            "pixel_format": s.pixel_format, "svt_params": s.svt_params,
+            "filters": ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if deint else []}
 
 
 def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],
@@ -167,7 +174,8 @@ def tasks_audio(job: Job | None) -> Iterator[Task]:
 def _finish_keys(job: Job, loaded: tuple[dict[str, Any], dict[str, Any], str, str]
                  ) -> tuple[str, str]:
     probe, scenes, pkey, skey = loaded
-    concat_key = make_key("concat", [k for _, k in segment_keys(job, probe, scenes, skey)])
+    concat_key = make_key("concat", [k for _, k in segment_keys(job, probe, scenes, skey)],
+                          segment_durations(scenes))
     mux_key = make_key("mux", concat_key, audio_keys(job, probe, pkey), str(job.output),
                        scenes["first_pts_us"], scenes["source_start_us"])
     return concat_key, mux_key
@@ -178,9 +186,11 @@ def tasks_concat(job: Job | None) -> Iterator[Task]:
     loaded = _loaded(job)
     if job is None or loaded is None:
         return
-    n = len(loaded[1]["segments"])
+    scenes = loaded[1]
+    n = len(scenes["segments"])
     yield make_task(job, "concat", None, job.work.video, _finish_keys(job, loaded)[0],
                     run_concat, {"encoded": [job.work.encoded(i) for i in range(n)],
+                                 "durations": segment_durations(scenes),
                                  "listing": job.work.concat_list, "target": job.work.video},
                     [f"encode:{i:04d}" for i in range(n)], "video.mkv: the joined AV1 video")
 

@@ -34,6 +34,7 @@ class Settings:
     crf_uhd: int = 29
     pixel_format: str = "yuv420p10le"
     svt_params: str = "tune=0"
+    deinterlace: str = "auto"
     # scenes
     scene_threshold: float = 10.0
     min_segment: float = 5.0
@@ -59,6 +60,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_segment": (0.04, 3600.0), "audio_bitrate_per_channel": (6, 256),
 }
 _PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
+_CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off")}
 
 
 def _parse_text(value: str) -> Any:
@@ -92,8 +94,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         lo, hi = _RANGES[key]
         if not lo <= value <= hi:
             raise DraptoError(f"{where}: {value!r} is outside {lo:g}..{hi:g}")
-    if key == "pixel_format" and value not in _PIXEL_FORMATS:
-        raise DraptoError(f"{where}: {value!r} is not one of {', '.join(_PIXEL_FORMATS)}")
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise DraptoError(f"{where}: {value!r} is not one of {', '.join(_CHOICES[key])}")
     return value
 
 

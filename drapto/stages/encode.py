@@ -74,9 +74,13 @@ def run_encode(source: Path, segment: Path, target: Path, video: dict[str, Any],
         try:
             with atomic_path(target) as tmp:
                 report = tmp.with_suffix(".txt")
-                chain = (f"settb=AVTB,select=gte(pts\\,{seg['pts_us'] - PTS_SLACK_US}),"
-                         "metadata=mode=add:key=drapto:value=1,"
-                         f"metadata=mode=print:file={report.name},setpts=PTS-STARTPTS")
+                # Filters that need the frames before the segment's first (a deinterlacer)
+                # run before the selection, on what was decoded from the keyframe on.
+                chain = ",".join([
+                    "settb=AVTB", *video["filters"],
+                    f"select=gte(pts\\,{seg['pts_us'] - PTS_SLACK_US})",
+                    "metadata=mode=add:key=drapto:value=1",
+                    f"metadata=mode=print:file={report.name}", "setpts=PTS-STARTPTS"])
                 try:
                     proc.run(["-v", "error", "-noaccurate_seek", "-copyts", "-seek_timestamp",
                               "1", *seek, "-i", str(source), "-map", "0:V:0", "-vf", chain,
@@ -101,12 +105,22 @@ def run_encode(source: Path, segment: Path, target: Path, video: dict[str, Any],
                       "could not be decoded")
 
 
-def run_concat(encoded: list[Path], listing: Path, target: Path) -> None:
-    """Join the encoded segments with the concat demuxer, stream copy, no re-encode."""
+def segment_durations(scenes: dict[str, Any]) -> list[int]:
+    """Each segment's span on the source's timeline (µs): to the next segment's first frame,
+    the last to the end of the last frame."""
+    starts = [s["start_pts_us"] for s in scenes["segments"]]
+    end = scenes["last_pts_us"] + round(1e6 / scenes["fps"])
+    return [b - a for a, b in zip(starts, [*starts[1:], end])]
+
+
+def run_concat(encoded: list[Path], durations: list[int], listing: Path, target: Path) -> None:
+    """Join the encoded segments with the concat demuxer (stream copy). Each file's span is
+    given from the source's timestamps, so the joined video keeps the source's timeline
+    exactly (variable frame rates too) instead of adding up rounded file durations."""
     with atomic_path(listing) as tmp:
         tmp.write_text("ffconcat version 1.0\n" + "".join(
-            f"file '{p.relative_to(listing.parent).as_posix()}'\n" for p in encoded),
-            encoding="utf-8")
+            f"file '{p.relative_to(listing.parent).as_posix()}'\nduration {seek_arg(d)}\n"
+            for p, d in zip(encoded, durations, strict=True)), encoding="utf-8")
     with atomic_path(target) as tmp:
         proc.run(["-v", "error", "-f", "concat", "-safe", "0", "-i", listing.name,
                   "-map", "0:v", "-c", "copy", *BITEXACT, tmp.name],

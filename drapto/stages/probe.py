@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import DraptoError
 from ..workdir import write_json
 
-SCHEMA = 1
+SCHEMA = 2  # part of the task's key: a new schema redoes the target
 _CHAPTER_KEY = re.compile(r"^\d\d_\d\d_\d{5}$")
 
 
@@ -62,8 +62,10 @@ def probe(source: Path) -> dict[str, Any]:
     fps = float(v.get("frame_rate") or 0) or (num / den if num and den else 0.0)
     video = {**_common(v), "width": width, "height": height,
              "frame_count": _int(v.get("frame_count")), "fps": fps,
+             "duration_ms": _int(v.get("duration")),
              "frame_rate_mode": v.get("frame_rate_mode"),
              "bit_depth": _int(v.get("bit_depth"), 8), "scan_type": v.get("scan_type"),
+             "interlaced": str(v.get("scan_type") or "Progressive") != "Progressive",
              "color_primaries": v.get("color_primaries"),
              "transfer": v.get("transfer_characteristics"),
              "matrix": v.get("matrix_coefficients"), "color_range": v.get("color_range"),

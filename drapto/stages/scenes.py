@@ -17,7 +17,7 @@ from .. import proc
 from ..errors import DraptoError
 from ..workdir import atomic_path, write_json
 
-SCHEMA = 1
+SCHEMA = 2  # part of the task's key: a new schema redoes the target
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
 _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
@@ -90,5 +90,18 @@ def build(pts: list[int], scores: list[float], fps: float, threshold: float,
 def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
                min_segment: float, max_segment: float) -> None:
     pts, scores, start_us = detect(source, target.parent)
-    write_json(target, build(pts, scores, float(probe["video"]["fps"] or 0), threshold,
-                             min_segment, max_segment, start_us))
+    scenes = build(pts, scores, float(probe["video"]["fps"] or 0), threshold, min_segment,
+                   max_segment, start_us)
+    check_complete(source, probe, scenes)
+    write_json(target, scenes)
+
+
+def check_complete(source: Path, probe: dict[str, Any], scenes: dict[str, Any]) -> None:
+    """Refuse a source whose frames stop well before its header's duration (a truncated
+    download or copy): encoding it would lose the rest of the film without a word."""
+    header_ms = probe["video"].get("duration_ms") or 0
+    span_ms = (scenes["last_pts_us"] - scenes["first_pts_us"]) / 1000 + 1000 / scenes["fps"]
+    if header_ms and span_ms < header_ms - max(500, header_ms * 0.005):
+        raise DraptoError(f"{source}: the file looks truncated or damaged: its header says "
+                          f"{header_ms / 1000:.2f} s of video, but only {span_ms / 1000:.2f} s "
+                          f"({scenes['frames']} frames) can be decoded")
