@@ -97,3 +97,31 @@ def shared(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (the shared media folder is not beside the project)")
     return path
+
+
+def packet_times(path: Path) -> list[int]:
+    """Presentation timestamps (ms) of the first video stream's packets, in decode order,
+    relative to the first."""
+    out = subprocess.run([proc.ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:V:0",
+                          "-c", "copy", "-copyts", "-f", "framecrc", "-"], capture_output=True,
+                         text=True, check=True, stdin=subprocess.DEVNULL).stdout
+    lines = [x for x in out.splitlines() if x and not x.startswith("#")]
+    tb = next((x.split()[-1] for x in out.splitlines() if x.startswith("#tb 0:")), "1/1000")
+    num, den = (int(v) for v in tb.split("/"))
+    pts = sorted(int(x.split(",")[2]) for x in lines)
+    return [round((p - pts[0]) * 1000 * num / den) for p in pts]
+
+
+def ffmpeg_make(*args: str) -> None:
+    subprocess.run([proc.ffmpeg(), "-v", "error", "-y", *args], check=True,
+                   stdin=subprocess.DEVNULL)
+
+
+def assert_frames_in_place(source: Path, output: Path) -> None:
+    """Every output frame is the source frame at the same position (nearest of 3)."""
+    src, out = gray_frames(source), gray_frames(output)
+    assert len(out) == len(src)
+    for i, frame in enumerate(out):
+        diffs = {j: sum(abs(x - y) for x, y in zip(frame, src[j], strict=True))
+                 for j in range(max(0, i - 1), min(len(src), i + 2))}
+        assert min(diffs, key=diffs.__getitem__) == i, f"output frame {i} is misplaced"

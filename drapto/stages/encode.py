@@ -77,7 +77,7 @@ def run_encode(source: Path, segment: Path, target: Path, video: dict[str, Any],
                 # Filters that need the frames before the segment's first (a deinterlacer)
                 # run before the selection, on what was decoded from the keyframe on.
                 chain = ",".join([
-                    "settb=AVTB", *video["filters"],
+                    *video["filters"], "settb=AVTB",
                     f"select=gte(pts\\,{seg['pts_us'] - PTS_SLACK_US})",
                     "metadata=mode=add:key=drapto:value=1",
                     f"metadata=mode=print:file={report.name}", "setpts=PTS-STARTPTS"])
