@@ -84,7 +84,7 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
     if _stopping.is_set():
         raise DraptoError(f"{what}: interrupted")
     argv = [ffmpeg(), "-nostdin", "-hide_banner", *args]
-    log.info("run: %s", shlex.join(argv))
+    log.info("start: %s: %s", what, shlex.join(argv))
     child_env = dict(os.environ, SVT_LOG="1", **(env or {}))
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=child_env)
