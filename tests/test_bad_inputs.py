@@ -205,3 +205,16 @@ def test_full_disk_then_resume(tmpfs, sample: Path, encoded: dict[str, object], 
     assert not [x for x in again.stdout.splitlines() if x in (".  probe", ".  scenes")]
     assert (tmp_path / "out.mkv").read_bytes() == Path(str(encoded["output"])).read_bytes()
     assert not [p for p in mnt.rglob("*") if ".tmp" in p.name]
+
+
+def test_image_subtitles_kept(tmp_path: Path) -> None:
+    from pgs import write_sup
+
+    sup = write_sup(tmp_path / "subs.sup", (256, 144), [(0.5, 1.5), (2.0, 2.8)])
+    src = tmp_path / "pgs.mkv"
+    ffmpeg_make(*SRC, "testsrc2=s=256x144:r=24:d=3", "-i", str(sup), "-map", "0", "-map", "1",
+                *X264, "-c:s", "copy", "-metadata:s:s:0", "language=jpn", str(src))
+    assert [s["format"] for s in media_info(src)["subtitles"]] == ["PGS"]
+    run_drapto(f"input={src}", *FAST, cwd=tmp_path)
+    out = media_info(tmp_path / "pgs.av1.mkv")["subtitles"]
+    assert [(s["format"], s["language"]) for s in out] == [("PGS", "ja")]
