@@ -51,6 +51,8 @@ def from_vars(vars: Mapping[str, str], base: Path,
     if source.is_dir():
         raise DraptoError(f"{source}: is a directory; give one video file as input=")
     profile = vars.get("profile") or env.get("DRAPTO_PROFILE") or "default"
+    if profile.endswith((".yaml", ".yml")):  # a profile file of the user's own
+        profile = str(_resolve(base, profile))
     config_value = vars.get("config") or env.get("DRAPTO_CONFIG")
     config = _resolve(base, config_value) if config_value else None
     settings = settings_mod.load(profile, config, env, vars)

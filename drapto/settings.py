@@ -126,6 +126,12 @@ def read_yaml(path: Path, what: str) -> dict[str, Any]:
 
 
 def profile_path(name: str) -> Path:
+    """``profiles/<name>.yaml``, or *name* itself when it is a path to a ``.yaml`` file."""
+    if name.endswith((".yaml", ".yml")):
+        path = Path(name)
+        if not path.is_file():
+            raise DraptoError(f"profile {path}: no such file")
+        return path
     if not name or "/" in name or name.startswith("."):
         raise DraptoError(f"profile '{name}': not a profile name")
     path = PROFILES_DIR / f"{name}.yaml"

@@ -61,6 +61,9 @@ def test_video_without_audio_encodes(tmp_path: Path) -> None:
     (["input=in.mkv", "output=x.mp4"], "must end in .mkv"),
     (["input=in.mkv", "tune=3"], "unknown setting 'tune' in the command line"),
     (["input=in.mkv", "profile=nope"], "profile 'nope': no such profile"),
+    (["input=in.mkv", "profile=bad.yaml"], "bad.yaml: cannot be read"),
+    (["input=in.mkv", "profile=unknown.yaml"], "unknown setting 'speed' in profile"),
+    (["input=in.mkv", "profile=list.yaml"], "expected a mapping of setting: value"),
     (["input=text.mkv"], "no video stream"),
     (["input=empty.mkv"], "the file is empty"),
 ])
@@ -69,6 +72,9 @@ def test_bad_invocations_fail_with_one_line(args: list[str], message: str,
     (tmp_path / "in.mkv").write_bytes(b"not really a video")
     (tmp_path / "text.mkv").write_text("hello\n")
     (tmp_path / "empty.mkv").write_bytes(b"")
+    (tmp_path / "bad.yaml").write_text("preset: [6\n")
+    (tmp_path / "unknown.yaml").write_text("speed: 3\n")
+    (tmp_path / "list.yaml").write_text("- preset\n")
     result = run_drapto(*args, cwd=tmp_path, check=False)
     assert result.returncode != 0
     said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()
