@@ -3,9 +3,7 @@
 Variables: input= output= work= profile= config= and any setting of profiles/default.yaml.
 """
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from doit import create_after, doit_cmd, get_initial_workdir
@@ -36,10 +34,10 @@ THREADS = svt_threads(requested_workers(sys.argv) or WORKERS)
 
 DOIT_CONFIG = {
     "default_tasks": ["encode"],
+    # doit's own record of finished tasks is never used to decide what is done (see
+    # drapto/workdir.py): kept in memory, it is not written anywhere.
     "backend": "sqlite3",
-    # doit's own record is not used to decide what is done (see drapto/workdir.py).
-    "dep_file": str(JOB.work.state if JOB
-                    else Path(tempfile.gettempdir()) / f"drapto-doit-{os.getuid()}.db"),
+    "dep_file": ":memory:",
     "num_process": WORKERS,
     "par_type": "thread",
     "reporter": runtime.Reporter,
@@ -53,6 +51,7 @@ DOCS = {
               "profile=NAME (default: default), config=FILE.yaml, and any setting of "
               "profiles/default.yaml as key=value.",
     "probe": "probe.json: streams, tracks, colour and chapters of the input (MediaInfo).",
+    "crop": "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none.",
     "scenes": "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers.",
     "segment": "segment:N: the frame range of segment N.",
     "audio": "audio:N: Opus encode of the input's audio track N.",
@@ -67,6 +66,12 @@ def task_probe():
     if JOB is None:
         return {"actions": None, "doc": DOCS["probe"]}
     return pipeline.task_probe(JOB)
+
+
+def task_crop():
+    if JOB is None:
+        return {"actions": None, "doc": DOCS["crop"]}
+    return pipeline.task_crop(JOB)
 
 
 def task_scenes():

@@ -19,6 +19,8 @@ from doit.exceptions import TaskFailed
 from .errors import DraptoError
 from .job import Job
 from .stages.audio import run_audio
+from .stages.crop import SCHEMA as crop_schema
+from .stages.crop import run_crop
 from .stages.encode import run_concat, run_encode, run_segment, segment_durations
 from .stages.mux import run_mux
 from .stages.probe import SCHEMA as probe_schema
@@ -35,12 +37,12 @@ def _action(stamp: Path, key: str, target: Path, fn: Callable[..., None],
             kwargs: dict[str, Any] | Callable[[], dict[str, Any]]) -> TaskFailed | None:
     try:
         fn(**(kwargs() if callable(kwargs) else kwargs))
+        mark_done(stamp, key, target)
     except DraptoError as exc:
         return TaskFailed(str(exc))
     except OSError as exc:  # a full disk, a folder that cannot be written
         where = f" ({exc.filename})" if exc.filename else ""
         return TaskFailed(f"writing {target.name}{where}: {exc.strerror or exc}")
-    mark_done(stamp, key, target)
     return None
 
 
@@ -76,8 +78,26 @@ def probe_key(job: Job) -> str:
 
 def scene_settings(job: Job) -> dict[str, Any]:
     s = job.settings
-    return {"threshold": s.scene_threshold, "min_segment": s.min_segment,
-            "max_segment": s.max_segment}
+    return {"threshold": s.scene_threshold, "threshold_hdr": s.scene_threshold_hdr,
+            "min_segment": s.min_segment, "max_segment": s.max_segment,
+            "dolby_vision": s.dolby_vision}
+
+
+def crop_settings(job: Job) -> dict[str, Any]:
+    s = job.settings
+    return {"mode": s.crop, "samples": s.crop_samples, "limit_sdr": s.crop_limit,
+            "limit_hdr": s.crop_limit_hdr}
+
+
+def crop_key(job: Job) -> str:
+    return make_key("crop", crop_schema, probe_key(job), crop_settings(job))
+
+
+def task_crop(job: Job) -> Task:
+    return make_task(job, "crop", None, job.work.crop, crop_key(job), run_crop,
+                     lambda: {"source": job.source, "probe": read_json(job.work.probe),
+                              "target": job.work.crop, **crop_settings(job)},
+                     ["probe"], "crop.json: the crop rectangle, or none, with the evidence")
 
 
 def task_probe(job: Job) -> Task:
@@ -106,11 +126,13 @@ def _loaded(job: Job | None) -> tuple[dict[str, Any], dict[str, Any], str, str] 
 
 
 def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
-    s = job.settings
-    deint = s.deinterlace == "on" or (s.deinterlace == "auto" and probe["video"]["interlaced"])
-    return {"preset": s.preset, "crf": s.crf_for(probe["video"]["height"]),
-            "pixel_format": s.pixel_format, "svt_params": s.svt_params,
-            "filters": ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if deint else []}
+    s, v = job.settings, probe["video"]
+    deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v["interlaced"])
+    dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
+    return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,
+            "crf": s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),
+            "filters": ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if deint else [],
+            "dolby_vision": dv}
 
 
 def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],
@@ -120,7 +142,7 @@ def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],
     keys = []
     for seg in scenes["segments"]:
         seg_key = make_key("segment", skey, seg)
-        keys.append((seg_key, make_key("encode", seg_key, video)))
+        keys.append((seg_key, make_key("encode", seg_key, video, crop_key(job))))
     return keys
 
 
@@ -153,8 +175,9 @@ def tasks_encode(job: Job | None, threads: int) -> Iterator[Task]:
         i, name = seg["index"], f"{seg['index']:04d}"
         yield make_task(job, "encode", name, job.work.encoded(i), enc_key, run_encode,
                         {"source": job.source, "segment": job.work.segment(i),
-                         "target": job.work.encoded(i), "video": video, "threads": threads},
-                        [f"segment:{name}"], f"AV1 encode of segment {name}")
+                         "crop": job.work.crop, "target": job.work.encoded(i),
+                         "video": video, "threads": threads},
+                        [f"segment:{name}", "crop"], f"AV1 encode of segment {name}")
 
 
 def tasks_audio(job: Job | None) -> Iterator[Task]:
@@ -220,5 +243,7 @@ def tasks_validate(job: Job | None) -> Iterator[Task]:
     yield make_task(job, "validate", None, job.work.validation,
                     make_key("validate", _finish_keys(job, loaded)[1], bit_depth), run_validate,
                     {"src_probe": probe, "output": job.output, "frames": scenes["frames"],
-                     "bit_depth": bit_depth, "target": job.work.validation},
-                    ["mux"], "validation.json: the output checked against the source")
+                     "bit_depth": bit_depth, "crop": job.work.crop,
+                     "records": [job.work.record(i) for i in range(len(scenes["segments"]))],
+                     "target": job.work.validation},
+                    ["mux", "crop"], "validation.json: the output checked against the source")

@@ -70,6 +70,9 @@ class Reporter(ExecutedOnlyReporter):
 
     def add_success(self, task: Any) -> None:
         super().add_success(task)
-        if task.name == "validate":  # the run's last word: what was written
+        if task.name == "validate":  # the run's last word: what was written, and warnings
             with contextlib.suppress(OSError, ValueError, KeyError):
-                self.outstream.write(f"drapto: {read_json(Path(task.targets[0]))['summary']}\n")
+                result = read_json(Path(task.targets[0]))
+                self.outstream.write(f"drapto: {result['summary']}\n")
+                for warning in result["warnings"]:
+                    self.outstream.write(f"drapto: warning: {warning}\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,18 @@ class Settings:
     pixel_format: str = "yuv420p10le"
     svt_params: str = "tune=0"
     deinterlace: str = "auto"
+    # crop
+    crop: str = "auto"
+    crop_samples: int = 25
+    crop_limit: float = 16.0
+    crop_limit_hdr: float = 128.0
+    # HDR and Dolby Vision
+    dolby_vision: str = "auto"
+    crf_dv: int = 25
+    crf_dv_uhd: int = 29
     # scenes
     scene_threshold: float = 10.0
+    scene_threshold_hdr: float = 8.0
     min_segment: float = 5.0
     max_segment: float = 15.0
     # audio
@@ -48,6 +59,10 @@ class Settings:
         """Fixed CRF by resolution: up to 1080 lines crf_hd, above crf_uhd."""
         return self.crf_hd if height <= 1080 else self.crf_uhd
 
+    def crf_for_dolby_vision(self, width: int) -> int:
+        """Dolby Vision sources: CRF by width (3840 and wider: crf_dv_uhd)."""
+        return self.crf_dv_uhd if width >= 3840 else self.crf_dv
+
     def audio_bitrate(self, channels: int) -> int:
         """Opus bitrate in kbit/s for a track with *channels* channels."""
         return self.audio_bitrates.get(channels, self.audio_bitrate_per_channel * channels)
@@ -56,11 +71,15 @@ class Settings:
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _RANGES: dict[str, tuple[float, float]] = {
     "preset": (-1, 13), "crf_hd": (1, 63), "crf_uhd": (1, 63),
-    "scene_threshold": (0.0, 100.0), "min_segment": (0.04, 3600.0),
+    "scene_threshold": (0.0, 100.0), "scene_threshold_hdr": (0.0, 100.0),
+    "min_segment": (0.04, 3600.0), "crop_samples": (1, 500), "crop_limit": (0.0, 255.0),
+    "crop_limit_hdr": (0.0, 1023.0), "crf_dv": (1, 63), "crf_dv_uhd": (1, 63),
     "max_segment": (0.04, 3600.0), "audio_bitrate_per_channel": (6, 256),
 }
 _PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
-_CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off")}
+_CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off"),
+            "dolby_vision": ("auto", "off")}
+_CROP = re.compile(r"^(auto|off|\d+:\d+:\d+:\d+)$")
 
 
 def _parse_text(value: str) -> Any:
@@ -94,6 +113,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         lo, hi = _RANGES[key]
         if not lo <= value <= hi:
             raise DraptoError(f"{where}: {value!r} is outside {lo:g}..{hi:g}")
+    if key == "crop" and not _CROP.match(value):
+        raise DraptoError(f"{where}: {value!r} is not auto, off or W:H:X:Y")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise DraptoError(f"{where}: {value!r} is not one of {', '.join(_CHOICES[key])}")
     return value
@@ -104,7 +125,8 @@ def _apply(values: dict[str, Any], layer: Mapping[str, Any], source: str,
     for key, raw in layer.items():
         if key not in _FIELDS:
             raise DraptoError(f"unknown setting '{key}' in {source}")
-        value = _parse_text(raw) if from_text and isinstance(raw, str) else raw
+        text = from_text and isinstance(raw, str) and _FIELDS[key].type != "str"
+        value = _parse_text(raw) if text else raw  # text stays text (crop=1920:800:0:140)
         value = _coerce(key, value, source)
         if isinstance(value, dict) and isinstance(values.get(key), dict):
             value = {**values[key], **value}  # a mapping overrides entry by entry

@@ -77,12 +77,12 @@ class WorkDir:
         self.path = root / f"{slug(source.stem)}-{digest}"
         self.probe = self.path / "probe.json"
         self.scenes = self.path / "scenes.json"
+        self.crop = self.path / "crop.json"
         self.video = self.path / "video.mkv"
         self.concat_list = self.path / "concat.txt"
         self.validation = self.path / "validation.json"
         self.log = self.path / "drapto.log"
         self.lock_file = self.path / "lock"
-        self.state = self.path / "doit-state.sqlite3"
         self.stamps = self.path / "stamps"
 
     def segment(self, index: int) -> Path:
@@ -90,6 +90,10 @@ class WorkDir:
 
     def encoded(self, index: int) -> Path:
         return self.path / "encoded" / f"{index:04d}.mkv"
+
+    def record(self, index: int) -> Path:
+        """What the encode of segment *index* did (settings, Dolby Vision, warnings)."""
+        return self.path / "encoded" / f"{index:04d}.json"
 
     def audio(self, index: int) -> Path:
         return self.path / "audio" / f"{index}.mka"

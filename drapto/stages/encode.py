@@ -62,9 +62,8 @@ def _kept(report: Path) -> list[int]:
         return [int(m.group(1)) for m in map(_PTS.match, fh) if m]
 
 
-def run_encode(source: Path, segment: Path, target: Path, video: dict[str, Any],
-               threads: int) -> None:
-    seg = read_json(segment)
+def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
+                  filters: list[str], extra: list[str], threads: int) -> None:
     params = ":".join(p for p in (video["svt_params"], f"lp={threads}") if p)
     what = (f"encoding segment {seg['index']:04d} (frames {seg['start']}-"
             f"{seg['start'] + seg['frames'] - 1}) of {source}")
@@ -77,7 +76,7 @@ def run_encode(source: Path, segment: Path, target: Path, video: dict[str, Any],
                 # Filters that need the frames before the segment's first (a deinterlacer)
                 # run before the selection, on what was decoded from the keyframe on.
                 chain = ",".join([
-                    *video["filters"], "settb=AVTB",
+                    *filters, "settb=AVTB",
                     f"select=gte(pts\\,{seg['pts_us'] - PTS_SLACK_US})",
                     "metadata=mode=add:key=drapto:value=1",
                     f"metadata=mode=print:file={report.name}", "setpts=PTS-STARTPTS"])
@@ -87,7 +86,7 @@ def run_encode(source: Path, segment: Path, target: Path, video: dict[str, Any],
                               "-frames:v", str(seg["frames"]), "-fps_mode", "passthrough",
                               "-c:v", "libsvtav1", "-preset", str(video["preset"]),
                               "-crf", str(video["crf"]), "-pix_fmt", video["pixel_format"],
-                              "-svtav1-params", params, "-an", "-sn", "-dn",
+                              "-svtav1-params", params, *extra, "-an", "-sn", "-dn",
                               "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT,
                               tmp.name], what=what, cwd=target.parent)
                     kept = _kept(report) if report.exists() else []
@@ -103,6 +102,47 @@ def run_encode(source: Path, segment: Path, target: Path, video: dict[str, Any],
             continue
     raise DraptoError(f"{what}: frame {seg['start']} (timestamp {seg['pts_us']} µs) "
                       "could not be decoded")
+
+
+def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
+    """Why libsvtav1 cannot carry this Dolby Vision over, or None if it can."""
+    if dv["profile"] == 9:
+        return "profile 9 cannot be converted to AV1 profile 10"
+    if dv["profile"] == 10 and not dv["compatibility"]:
+        return "profile 10 without a compatibility id cannot be converted"
+    return None
+
+
+def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dict[str, Any],
+               threads: int) -> None:
+    """Encode one segment; write its record (what was done, warnings) beside it."""
+    seg = read_json(segment)
+    rect = read_json(crop)["crop"]
+    filters = [*video["filters"], *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
+    warnings: list[str] = []
+    dv, dv_kept = video["dolby_vision"], False
+    if dv:
+        plain = "plain HDR" if dv.get("compatibility") else "plain"
+        blocker = dolby_vision_blocker(dv)
+        if blocker:
+            warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: {blocker}; "
+                            f"encoded as {plain} video")
+        else:
+            try:
+                _encode_range(source, seg, target, video, filters, ["-dolbyvision", "1"],
+                              threads)
+                dv_kept = True
+            except DraptoError as exc:
+                reason = str(exc).splitlines()[-1].strip()
+                warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
+                                f"refused it ({reason}); encoded as {plain} video")
+    if not dv_kept:
+        _encode_range(source, seg, target, video, filters,
+                      ["-dolbyvision", "0"] if dv else [], threads)
+    write_json(target.with_suffix(".json"), {
+        "index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
+        "preset": video["preset"], "crop": rect, "filters": filters,
+        "dolby_vision": dv_kept, "warnings": warnings, "bytes": target.stat().st_size})
 
 
 def segment_durations(scenes: dict[str, Any]) -> list[int]:

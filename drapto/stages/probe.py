@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import DraptoError
 from ..workdir import write_json
 
-SCHEMA = 2  # part of the task's key: a new schema redoes the target
+SCHEMA = 3  # part of the task's key: a new schema redoes the target
 _CHAPTER_KEY = re.compile(r"^\d\d_\d\d_\d{5}$")
 
 
@@ -30,6 +30,43 @@ def _common(t: dict[str, Any]) -> dict[str, Any]:
     return {"format": t.get("format"), "codec_id": t.get("codec_id"),
             "language": t.get("language"), "language_639_2": iso3, "title": t.get("title"),
             "default": _flag(t.get("default")), "forced": _flag(t.get("forced"))}
+
+
+_HDR_TRANSFERS = {"PQ": "PQ", "SMPTE ST 2084": "PQ", "HLG": "HLG", "ARIB STD-B67": "HLG"}
+
+
+def _dolby_vision(v: dict[str, Any]) -> dict[str, Any] | None:
+    """Dolby Vision from MediaInfo's HDR fields, which list one entry per format, ' / '
+    separated (e.g. 'Dolby Vision / SMPTE ST 2086' with profile 'dvhe.08 / ')."""
+    formats = str(v.get("hdr_format") or "").split(" / ")
+    if "Dolby Vision" not in formats:
+        return None
+    i = formats.index("Dolby Vision")
+
+    def field(name: str) -> str:
+        parts = str(v.get(name) or "").split(" / ")
+        return parts[i].strip() if i < len(parts) else ""
+
+    codec_profile = field("hdr_format_profile")  # e.g. dvhe.08, dav1.10
+    m = re.search(r"\.(\d+)", codec_profile)
+    return {"profile": int(m.group(1)) if m else None, "codec_profile": codec_profile,
+            "compatibility": field("hdr_format_compatibility") or None,
+            "layers": field("hdr_format_settings") or None,
+            "version": field("hdr_format_version") or None}
+
+
+def hdr_info(v: dict[str, Any]) -> dict[str, Any]:
+    """HDR as MediaInfo reports it: from the transfer, the mastering metadata and the HDR
+    formats, each on its own (some real files carry only the transfer)."""
+    formats = [f for f in str(v.get("hdr_format") or "").split(" / ") if f]
+    transfer = _HDR_TRANSFERS.get(str(v.get("transfer_characteristics") or ""))
+    mastering = v.get("mastering_display_luminance")
+    return {"transfer": transfer,
+            "is_hdr": bool(transfer or mastering or formats),
+            "mastering_display": bool(mastering),
+            "max_cll": v.get("maximum_content_light_level"),
+            "hdr10plus": any("2094" in f for f in formats),
+            "dolby_vision": _dolby_vision(v)}
 
 
 def probe(source: Path) -> dict[str, Any]:
@@ -69,7 +106,8 @@ def probe(source: Path) -> dict[str, Any]:
              "color_primaries": v.get("color_primaries"),
              "transfer": v.get("transfer_characteristics"),
              "matrix": v.get("matrix_coefficients"), "color_range": v.get("color_range"),
-             "hdr_format": v.get("hdr_format"), "delay_ms": _int(v.get("delay"))}
+             "hdr_format": v.get("hdr_format"), "delay_ms": _int(v.get("delay")),
+             "hdr": hdr_info(v)}
     audio = [{**_common(a), "index": i, "channels": _int(a.get("channel_s"), 2),
               "layout": a.get("channel_layout"), "delay_ms": _int(a.get("delay")),
               "duration_ms": _int(a.get("duration"))} for i, a in enumerate(audios)]

@@ -17,7 +17,7 @@ from .. import proc
 from ..errors import DraptoError
 from ..workdir import atomic_path, write_json
 
-SCHEMA = 2  # part of the task's key: a new schema redoes the target
+SCHEMA = 3  # part of the task's key: a new schema redoes the target
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
 _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
@@ -73,11 +73,12 @@ def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list
 def build(pts: list[int], scores: list[float], fps: float, threshold: float,
           min_segment: float, max_segment: float, start_us: int = 0) -> dict[str, Any]:
     frames = len(pts)
-    if fps <= 0:
+    if fps <= 0 or fps > 1000:
         span = pts[-1] - pts[0]
         fps = (frames - 1) * 1e6 / span if frames > 1 and span > 0 else 25.0
     cuts = [i for i, s in enumerate(scores) if i > 0 and s >= threshold]
-    starts = plan(cuts, frames, round(min_segment * fps), round(max_segment * fps))
+    starts = plan(cuts, frames, round(min(min_segment * fps, 1e12)),
+                  round(min(max_segment * fps, 1e12)))
     ends = [*starts[1:], frames]
     segments = [{"index": i, "start": a, "frames": b - a, "start_pts_us": pts[a]}
                 for i, (a, b) in enumerate(zip(starts, ends))]
@@ -88,9 +89,15 @@ def build(pts: list[int], scores: list[float], fps: float, threshold: float,
 
 
 def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
-               min_segment: float, max_segment: float) -> None:
+               threshold_hdr: float, min_segment: float, max_segment: float,
+               dolby_vision: str) -> None:
     pts, scores, start_us = detect(source, target.parent)
-    scenes = build(pts, scores, float(probe["video"]["fps"] or 0), threshold, min_segment,
+    video = probe["video"]
+    if dolby_vision == "auto" and video["hdr"]["dolby_vision"]:
+        # Dolby Vision is encoded as one piece: the RPU stream is not cut.
+        min_segment = max_segment = 10.0**9
+    scenes = build(pts, scores, float(video["fps"] or 0),
+                   threshold_hdr if video["hdr"]["is_hdr"] else threshold, min_segment,
                    max_segment, start_us)
     check_complete(source, probe, scenes)
     write_json(target, scenes)

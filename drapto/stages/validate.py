@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import proc
 from ..errors import DraptoError
-from ..workdir import write_json
+from ..workdir import read_json, write_json
 from .encode import last_progress
 from .probe import probe
 
@@ -29,7 +29,8 @@ def count_frames(path: Path) -> tuple[int, int]:
 
 
 def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: int,
-           bit_depth: int, out_depth: int) -> list[dict[str, Any]]:
+           bit_depth: int, out_depth: int, crop: list[int] | None,
+           dolby_vision: bool) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
 
     def check(name: str, expected: Any, got: Any, ok: bool | None = None) -> None:
@@ -39,7 +40,14 @@ def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: in
     sv, ov = src["video"], out["video"]
     check("video codec", "AV1", ov["format"])
     check("bit depth", bit_depth, out_depth)
-    check("dimensions", [sv["width"], sv["height"]], [ov["width"], ov["height"]])
+    check("dimensions", crop[:2] if crop else [sv["width"], sv["height"]],
+          [ov["width"], ov["height"]])
+    for tag in ("color_primaries", "transfer", "matrix", "color_range"):
+        if sv[tag]:
+            check(f"colour: {tag}", sv[tag], ov[tag])
+    if sv["hdr"]["mastering_display"]:
+        check("HDR10 static metadata", True, "2086" in str(ov["hdr_format"]))
+    check("Dolby Vision", dolby_vision, ov["hdr"]["dolby_vision"] is not None)
     check("frame count", frames, out_frames)
     check("audio tracks", len(src["audio"]), len(out["audio"]))
     check("audio codecs", ["Opus"] * len(src["audio"]), [a["format"] for a in out["audio"]])
@@ -64,17 +72,24 @@ def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: in
 
 
 def run_validate(src_probe: dict[str, Any], output: Path, frames: int, bit_depth: int,
-                 target: Path) -> None:
+                 crop: Path, records: list[Path], target: Path) -> None:
     out = probe(output)
     out_frames, out_depth = count_frames(output)
-    result = checks(src_probe, out, frames, out_frames, bit_depth, out_depth)
+    done = [read_json(r) for r in records]
+    dolby_vision = bool(done) and all(r["dolby_vision"] for r in done)
+    result = checks(src_probe, out, frames, out_frames, bit_depth, out_depth,
+                    read_json(crop)["crop"], dolby_vision)
+    warnings = list(dict.fromkeys(w for r in done for w in r["warnings"]))
+    if src_probe["video"]["hdr"]["hdr10plus"]:
+        warnings.append("HDR10+ dynamic metadata is not kept (libsvtav1 cannot write it); "
+                        "the HDR10 static metadata is")
     failed = [c for c in result if not c["ok"]]
     size = output.stat().st_size
     summary = (f"{output}: {size / 2**20:.1f} MiB ({100 * (size / src_probe['size'] - 1):+.1f} %"
                f" against the input), {out_frames} frames, {len(out['audio'])} audio, "
                f"{len(out['subtitles'])} subtitle tracks, {out['chapters']} chapters; validated")
     write_json(target, {"output": str(output), "ok": not failed, "checks": result,
-                        "summary": summary})
+                        "summary": summary, "warnings": warnings})
     if failed:
         desc = "; ".join(f"{c['check']}: expected {c['expected']}, got {c['got']}"
                          for c in failed)

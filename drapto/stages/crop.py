@@ -1,0 +1,104 @@
+"""crop.json: letterbox/pillarbox bars found with FFmpeg cropdetect on short samples.
+
+Samples are spread over 15–85 % of the duration, each reached by seeking (the film is not
+decoded whole). A rectangle is kept only when one wins clearly among the plausible samples
+and the bars it removes are a real part of the frame; otherwise no crop. The evidence
+(every sample and the vote) is recorded with the decision.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .. import proc
+from ..errors import DraptoError
+from ..workdir import write_json
+from .encode import seek_arg
+
+SCHEMA = 1
+_CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")
+FRAMES_PER_SAMPLE = 4
+AGREEMENT = 0.8       # share of plausible samples the winner needs
+MIN_BARS = 0.02       # share of the frame the bars must cover
+
+
+def sample_times(duration_s: float, count: int) -> list[float]:
+    if count <= 1:
+        return [duration_s * 0.5]
+    return [duration_s * (0.15 + 0.70 * i / (count - 1)) for i in range(count)]
+
+
+def detect_sample(source: Path, at_s: float | None, limit: float) -> list[int] | None:
+    """The rectangle cropdetect settles on over a few frames from *at_s* (None: from the
+    start), or None when no frame could be read there."""
+    seek = [] if at_s is None else ["-ss", seek_arg(round(at_s * 1e6))]
+    result = proc.run(["-v", "info", *seek, "-i", str(source),
+                       "-map", "0:V:0", "-frames:v", str(FRAMES_PER_SAMPLE),
+                       "-vf", f"cropdetect=limit={limit:.6f}:round=2:reset=0",
+                       "-f", "null", "-"], what=f"crop detection of {source} at {at_s or 0:.1f} s")
+    found = _CROP.findall(result.stderr)
+    return [int(v) for v in found[-1]] if found else None
+
+
+def decide(samples: list[list[int] | None], width: int, height: int) -> dict[str, Any]:
+    """Vote over sample rectangles; None where no crop is justified (with the reason)."""
+    read = [r for r in samples if r]
+    if not read:
+        return {"crop": None, "plausible": 0, "votes": [], "reason": "no sample could be read"}
+    plausible = [tuple(r) for r in read
+                 if r and r[0] >= width // 2 and r[1] >= height // 2
+                 and r[2] >= 0 and r[3] >= 0 and r[0] + r[2] <= width and r[1] + r[3] <= height]
+    votes = Counter(plausible)
+    result: dict[str, Any] = {"crop": None, "plausible": len(plausible),
+                              "votes": [[list(r), n] for r, n in votes.most_common()]}
+    if len(plausible) < min(len(read), max(3, len(read) // 5)):
+        result["reason"] = "too few plausible samples (dark or black film?)"
+        return result
+    (best, count), = votes.most_common(1)
+    share = count / len(plausible)
+    bars = 1 - best[0] * best[1] / (width * height)
+    result.update(agreement=round(share, 3), bars=round(bars, 4))
+    if share <= AGREEMENT:
+        result["reason"] = f"no clear winner ({share:.0%} of plausible samples agree)"
+    elif bars < MIN_BARS:
+        result["reason"] = f"bars too thin ({bars:.1%} of the frame)"
+    else:
+        result["crop"] = list(best)
+        result["reason"] = f"{share:.0%} of plausible samples agree, bars {bars:.1%}"
+    return result
+
+
+def parse_manual(value: str, width: int, height: int) -> list[int]:
+    w, h, x, y = (int(v) for v in value.split(":"))
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+        raise DraptoError(f"crop={value}: outside the {width}x{height} picture")
+    return [w, h, x, y]
+
+
+def run_crop(source: Path, probe: dict[str, Any], target: Path, mode: str, samples: int,
+             limit_sdr: float, limit_hdr: float) -> None:
+    v = probe["video"]
+    width, height = v["width"], v["height"]
+    hdr = v["hdr"]["is_hdr"]
+    record: dict[str, Any] = {"schema": SCHEMA, "mode": mode, "width": width,
+                              "height": height}
+    if mode == "off":
+        record.update(crop=None, reason="crop=off")
+    elif mode != "auto":
+        record.update(crop=parse_manual(mode, width, height), reason="given by crop=")
+    else:
+        # Limits are given in 8-bit (SDR) and 10-bit (HDR) code values; cropdetect takes a
+        # fraction of the range, whatever the source's bit depth.
+        limit = limit_hdr / 1023 if hdr else limit_sdr / 255
+        duration = (probe["video"]["duration_ms"] or probe["duration_ms"]) / 1000
+        times = sample_times(duration, samples)
+        found = [detect_sample(source, t, limit) for t in times]
+        if not any(found):  # a stream that cannot be seeked (raw HEVC): read from the start
+            times, found = [0.0], [detect_sample(source, None, limit)]
+        record.update(decide(found, width, height), limit=round(limit, 6),
+                      samples=[{"at_s": round(t, 3), "rect": r}
+                                for t, r in zip(times, found, strict=True)])
+    write_json(target, record)
