@@ -33,16 +33,16 @@ from .workdir import is_done, make_key, mark_done, read_json, stamp_key
 Task = dict[str, Any]
 
 
-def _action(stamp: Path, key: str, target: Path, fn: Callable[..., None],
+def _action(name: str, stamp: Path, key: str, target: Path, fn: Callable[..., None],
             kwargs: dict[str, Any] | Callable[[], dict[str, Any]]) -> TaskFailed | None:
     try:
         fn(**(kwargs() if callable(kwargs) else kwargs))
         mark_done(stamp, key, target)
     except DraptoError as exc:
         return TaskFailed(str(exc))
-    except OSError as exc:  # a full disk, a folder that cannot be written
+    except OSError as exc:  # a full disk, a folder that cannot be written or read
         where = f" ({exc.filename})" if exc.filename else ""
-        return TaskFailed(f"writing {target.name}{where}: {exc.strerror or exc}")
+        return TaskFailed(f"{name}: {exc.strerror or exc}{where}")
     return None
 
 
@@ -59,7 +59,7 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
     stamp = job.work.stamp(full)
     task: Task = {
         "basename": basename,
-        "actions": [(_action, [stamp, key, target, fn, kwargs])],
+        "actions": [(_action, [full, stamp, key, target, fn, kwargs])],
         "targets": [str(target)],
         "uptodate": [functools.partial(is_done, stamp, key, target)],
         "task_dep": task_dep,
