@@ -16,9 +16,7 @@ from drapto.job import (
     from_vars,
     requested_workers,
     svt_threads,
-    worker_count,
 )
-from drapto.workdir import read_json
 
 try:
     JOB = from_vars(dict(doit_cmd._CMDLINE_VARS or {}), Path(get_initial_workdir()))
@@ -28,8 +26,7 @@ try:
 except DraptoError as exc:
     runtime.fail(exc)
 
-_height = read_json(JOB.work.probe)["video"]["height"] if JOB and JOB.work.probe.exists() else 1080
-WORKERS = worker_count(_height)
+WORKERS = pipeline.default_workers(JOB)
 THREADS = svt_threads(requested_workers(sys.argv) or WORKERS)
 
 DOIT_CONFIG = {

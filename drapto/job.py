@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from . import settings as settings_mod
 from .errors import DraptoError
 from .settings import Settings
@@ -16,8 +14,6 @@ from .workdir import WorkDir
 
 DEFAULT_WORK = "drapto-work"
 OUTPUT_SUFFIX = ".av1.mkv"
-# Rough peak memory of one SVT-AV1 encode by output height (MiB); issue-5 work refines this.
-MEMORY_ESTIMATE_MIB = ((576, 700), (1080, 1500), (2160, 4500), (10**9, 9000))
 
 
 @dataclass(frozen=True)
@@ -81,15 +77,6 @@ def _check_writable(what: str, folder: Path) -> None:
         existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise DraptoError(f"{what} folder {folder}: cannot write in {existing}")
-
-
-def worker_count(height: int, cores: int | None = None,
-                 available: int | None = None) -> int:
-    """Parallel encodes: bounded by cores and by available memory over one encode's peak."""
-    cores = cores or os.cpu_count() or 1
-    available = psutil.virtual_memory().available if available is None else available
-    need = next(mib for h, mib in MEMORY_ESTIMATE_MIB if height <= h) * 2**20
-    return max(1, min(cores, int(available * 0.7 // need)))
 
 
 def svt_threads(workers: int, cores: int | None = None) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
+from . import memory
 from .errors import DraptoError
 from .job import Job
 from .stages.audio import run_audio
@@ -69,6 +70,17 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
     if name:
         task["name"] = name
     return task
+
+
+def default_workers(job: Job | None) -> int:
+    """Parallel tasks when ``-n`` is not given: as many encodes as fit the memory budget
+    (estimated for the output height when the input was probed already), one per core."""
+    if job is None:
+        return 1
+    height = read_json(job.work.probe)["video"]["height"] if job.work.probe.exists() else 1080
+    s = job.settings
+    return memory.worker_count(memory.estimate_mib(height, s.preset, s.memory_estimates),
+                               memory.budget_mib(s.memory_budget))
 
 
 def probe_key(job: Job) -> str:
@@ -176,7 +188,9 @@ def tasks_encode(job: Job | None, threads: int) -> Iterator[Task]:
         yield make_task(job, "encode", name, job.work.encoded(i), enc_key, run_encode,
                         {"source": job.source, "segment": job.work.segment(i),
                          "crop": job.work.crop, "target": job.work.encoded(i),
-                         "video": video, "threads": threads},
+                         "video": video, "threads": threads,
+                         "memory_budget": job.settings.memory_budget,
+                         "memory_estimates": job.settings.memory_estimates},
                         [f"segment:{name}", "crop"], f"AV1 encode of segment {name}")
 
 

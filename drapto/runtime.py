@@ -25,6 +25,13 @@ def fail(exc: DraptoError) -> None:
     raise SystemExit(2)
 
 
+class _LogFile(logging.FileHandler):
+    """The run's log file: best effort (a full disk must not add tracebacks to the run)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     proc.stop_children(signal.SIGTERM)
     raise KeyboardInterrupt(f"signal {signum}")
@@ -45,7 +52,7 @@ def start(job: Job) -> Lock:
     job.work.clean_leftovers()
     for stale in job.output.parent.glob(f".{job.output.stem}.*.tmp.mkv"):
         stale.unlink(missing_ok=True)
-    handler = logging.FileHandler(job.work.log, encoding="utf-8")
+    handler = _LogFile(job.work.log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(message)s"))
     logger = logging.getLogger("drapto")
     logger.addHandler(handler)

@@ -54,6 +54,10 @@ class Settings:
     audio_bitrates: dict[int, int] = field(
         default_factory=lambda: {1: 64, 2: 128, 6: 256, 8: 384})
     audio_bitrate_per_channel: int = 48
+    # memory
+    memory_budget: str = "auto"
+    memory_estimates: dict[int, int] = field(
+        default_factory=lambda: {576: 500, 1080: 1200, 2160: 4000, 4320: 9000})
 
     def crf_for(self, height: int) -> int:
         """Fixed CRF by resolution: up to 1080 lines crf_hd, above crf_uhd."""
@@ -75,6 +79,11 @@ _RANGES: dict[str, tuple[float, float]] = {
     "min_segment": (0.04, 3600.0), "crop_samples": (1, 500), "crop_limit": (0.0, 255.0),
     "crop_limit_hdr": (0.0, 1023.0), "crf_dv": (1, 63), "crf_dv_uhd": (1, 63),
     "max_segment": (0.04, 3600.0), "audio_bitrate_per_channel": (6, 256),
+}
+_MAPPINGS = {
+    "audio_bitrates": ("channel count to kbit/s", "{2: 128, 6: 256}", (1, 255), (6, 1024)),
+    "memory_estimates": ("output height to MiB", "{1080: 1200, 2160: 4000}", (1, 100_000),
+                         (16, 10_000_000)),
 }
 _PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
 _CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off"),
@@ -103,16 +112,19 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         if not isinstance(value, str):
             raise DraptoError(f"{where}: expected text, got {value!r}")
     elif kind == "dict[int, int]":
-        if not isinstance(value, Mapping) or not all(
+        what, example, (klo, khi), (vlo, vhi) = _MAPPINGS[key]
+        if not isinstance(value, Mapping) or not value or not all(
                 isinstance(k, int) and isinstance(v, int) and not isinstance(v, bool)
-                and 1 <= k <= 255 and 6 <= v <= 1024 for k, v in value.items()):
-            raise DraptoError(f"{where}: expected a mapping of channel count to kbit/s "
-                              f"(e.g. {{2: 128, 6: 256}}), got {value!r}")
+                and klo <= k <= khi and vlo <= v <= vhi for k, v in value.items()):
+            raise DraptoError(f"{where}: expected a mapping of {what} (e.g. {example}), "
+                              f"got {value!r}")
         value = dict(value)
     if key in _RANGES:
         lo, hi = _RANGES[key]
         if not lo <= value <= hi:
             raise DraptoError(f"{where}: {value!r} is outside {lo:g}..{hi:g}")
+    if key == "memory_budget" and not re.match(r"^(auto|\d+(\.\d+)?[MG%])$", value):
+        raise DraptoError(f"{where}: {value!r} is not auto, N%, NM or NG")
     if key == "crop" and not _CROP.match(value):
         raise DraptoError(f"{where}: {value!r} is not auto, off or W:H:X:Y")
     if key in _CHOICES and value not in _CHOICES[key]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
 # Fast settings for tiny clips: several segments per clip, the fastest preset.
 FAST = ["preset=12", "min_segment=1", "max_segment=2"]
+# Learned memory figures and the memory ledger live in the cache folder: the tests' own.
+TEST_CACHE = Path(tempfile.mkdtemp(prefix="drapto-test-cache-"))
+os.environ["XDG_CACHE_HOME"] = str(TEST_CACHE)
 
 
 def drapto_argv(*args: str, jobs: int | None = None) -> list[str]:
@@ -125,3 +131,9 @@ def assert_frames_in_place(source: Path, output: Path) -> None:
         diffs = {j: sum(abs(x - y) for x, y in zip(frame, src[j], strict=True))
                  for j in range(max(0, i - 1), min(len(src), i + 2))}
         assert min(diffs, key=diffs.__getitem__) == i, f"output frame {i} is misplaced"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_cache() -> Iterator[None]:
+    yield
+    shutil.rmtree(TEST_CACHE, ignore_errors=True)

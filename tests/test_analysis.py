@@ -162,12 +162,13 @@ def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat
     src = shared("dv-p8.1-black.mkv")
     scenes = {"segments": [{"index": 0, "start": 0, "frames": 259, "start_pts_us": 0}]}
     run_segment(scenes, 0, tmp_path / "seg.json")
-    write_json(tmp_path / "crop.json", {"crop": None})
+    write_json(tmp_path / "crop.json", {"crop": None, "height": 144})
     dv = {"profile": profile, "codec_profile": f"dvhe.0{profile}", "compatibility": compat}
     video = {"preset": 12, "crf": 25, "pixel_format": "yuv420p10le", "svt_params": "",
              "filters": [], "dolby_vision": dv}
     out = tmp_path / "0000.mkv"
-    run_encode(src, tmp_path / "seg.json", tmp_path / "crop.json", out, video, 2)
+    run_encode(src, tmp_path / "seg.json", tmp_path / "crop.json", out, video, 2, "auto",
+               {1080: 1000})
     record = read_json(tmp_path / "0000.json")
     assert record["dolby_vision"] is False
     assert record["warnings"] and "not kept" in record["warnings"][0]

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .. import proc
+from .. import memory, proc
 from ..errors import DraptoError
 from ..workdir import atomic_path, read_json, write_json
 
@@ -63,7 +63,8 @@ def _kept(report: Path) -> list[int]:
 
 
 def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
-                  filters: list[str], extra: list[str], threads: int) -> None:
+                  filters: list[str], extra: list[str], threads: int) -> int:
+    """Encode the segment's frames to *target*; return the encoder's peak memory (bytes)."""
     params = ":".join(p for p in (video["svt_params"], f"lp={threads}") if p)
     what = (f"encoding segment {seg['index']:04d} (frames {seg['start']}-"
             f"{seg['start'] + seg['frames'] - 1}) of {source}")
@@ -80,15 +81,15 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                     f"select=gte(pts\\,{seg['pts_us'] - PTS_SLACK_US})",
                     "metadata=mode=add:key=drapto:value=1",
                     f"metadata=mode=print:file={report.name}", "setpts=PTS-STARTPTS"])
+                args = ["-v", "error", "-noaccurate_seek", "-copyts", "-seek_timestamp", "1",
+                        *seek, "-i", str(source), "-map", "0:V:0", "-vf", chain,
+                        "-frames:v", str(seg["frames"]), "-fps_mode", "passthrough",
+                        "-c:v", "libsvtav1", "-preset", str(video["preset"]),
+                        "-crf", str(video["crf"]), "-pix_fmt", video["pixel_format"],
+                        "-svtav1-params", params, *extra, "-an", "-sn", "-dn",
+                        "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, tmp.name]
                 try:
-                    proc.run(["-v", "error", "-noaccurate_seek", "-copyts", "-seek_timestamp",
-                              "1", *seek, "-i", str(source), "-map", "0:V:0", "-vf", chain,
-                              "-frames:v", str(seg["frames"]), "-fps_mode", "passthrough",
-                              "-c:v", "libsvtav1", "-preset", str(video["preset"]),
-                              "-crf", str(video["crf"]), "-pix_fmt", video["pixel_format"],
-                              "-svtav1-params", params, *extra, "-an", "-sn", "-dn",
-                              "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT,
-                              tmp.name], what=what, cwd=target.parent)
+                    result = proc.run(args, what=what, cwd=target.parent)
                     kept = _kept(report) if report.exists() else []
                 finally:
                     report.unlink(missing_ok=True)
@@ -97,7 +98,7 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                 if len(kept) < seg["frames"]:  # the filters may run a frame ahead
                     raise DraptoError(f"{what}: the source gave {len(kept)} frames, "
                                       f"expected {seg['frames']}")
-            return
+            return result.peak_rss
         except _LateSeek:
             continue
     raise DraptoError(f"{what}: frame {seg['start']} (timestamp {seg['pts_us']} µs) "
@@ -114,10 +115,23 @@ def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
 
 
 def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dict[str, Any],
-               threads: int) -> None:
-    """Encode one segment; write its record (what was done, warnings) beside it."""
+               threads: int, memory_budget: str, memory_estimates: dict[int, int]) -> None:
+    """Encode one segment within the machine's memory budget; write its record (what was
+    done, peak memory, warnings) beside it."""
     seg = read_json(segment)
-    rect = read_json(crop)["crop"]
+    crop_data = read_json(crop)
+    rect = crop_data["crop"]
+    height = rect[1] if rect else crop_data["height"]
+    need = memory.estimate_mib(height, video["preset"], memory_estimates)
+    with memory.reserve(need, memory_budget, f"segment {seg['index']:04d}"):
+        peak, record = _encode_segment(source, seg, rect, target, video, threads)
+    memory.learn(height, video["preset"], peak)
+    write_json(target.with_suffix(".json"), {**record, "peak_memory_mib": peak >> 20,
+                                             "reserved_mib": need})
+
+
+def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, target: Path,
+                    video: dict[str, Any], threads: int) -> tuple[int, dict[str, Any]]:
     filters = [*video["filters"], *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
     warnings: list[str] = []
     dv, dv_kept = video["dolby_vision"], False
@@ -129,20 +143,20 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dic
                             f"encoded as {plain} video")
         else:
             try:
-                _encode_range(source, seg, target, video, filters, ["-dolbyvision", "1"],
-                              threads)
+                peak = _encode_range(source, seg, target, video, filters,
+                                     ["-dolbyvision", "1"], threads)
                 dv_kept = True
             except DraptoError as exc:
                 reason = str(exc).splitlines()[-1].strip()
                 warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
                                 f"refused it ({reason}); encoded as {plain} video")
     if not dv_kept:
-        _encode_range(source, seg, target, video, filters,
-                      ["-dolbyvision", "0"] if dv else [], threads)
-    write_json(target.with_suffix(".json"), {
-        "index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
-        "preset": video["preset"], "crop": rect, "filters": filters,
-        "dolby_vision": dv_kept, "warnings": warnings, "bytes": target.stat().st_size})
+        peak = _encode_range(source, seg, target, video, filters,
+                             ["-dolbyvision", "0"] if dv else [], threads)
+    return peak, {"index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
+                  "preset": video["preset"], "crop": rect, "filters": filters,
+                  "dolby_vision": dv_kept, "warnings": warnings,
+                  "bytes": target.stat().st_size}
 
 
 def segment_durations(scenes: dict[str, Any]) -> list[int]:

@@ -1,0 +1,142 @@
+"""Memory-aware parallelism.
+
+How much one encode needs: a table by output height (``memory_estimates``), replaced by
+what encodes of that height and preset were measured to peak at (psutil on the FFmpeg
+child, remembered in the cache folder). How much all encodes may take together:
+``memory_budget``, a machine-wide budget kept in a ledger file that every drapto run on
+the machine (for this user) shares: an encode reserves its estimate before it starts and
+waits while the budget is taken; it never fails for it. Reservations of processes that
+died are ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from . import proc
+from .errors import DraptoError
+
+log = logging.getLogger("drapto")
+MIB = 2**20
+AUTO_SHARE = 0.75
+_BUDGET = re.compile(r"^(auto|(\d+(?:\.\d+)?)([MG%]))$")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "drapto"
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[Path]:
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "a+", encoding="utf-8") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield folder / f"{name}.json"
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _save(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp.json")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _learned_key(height: int, preset: int) -> str:
+    return f"{height}p preset {preset}"
+
+
+def estimate_mib(height: int, preset: int, table: Mapping[int, int]) -> int:
+    """One encode's expected peak (MiB): measured before for this height and preset, else
+    the table's entry for the smallest height at least this one (or its largest)."""
+    learned = _load(cache_dir() / "memory.json") or {}
+    if _learned_key(height, preset) in learned:
+        return int(learned[_learned_key(height, preset)])
+    rows = sorted(table.items())
+    return next((mib for h, mib in rows if height <= h), rows[-1][1])
+
+
+def learn(height: int, preset: int, peak_bytes: int) -> None:
+    """Remember an encode's measured peak (the largest seen per height and preset)."""
+    if peak_bytes <= 0:
+        return
+    with _locked("memory") as path:
+        data = _load(path) or {}
+        key = _learned_key(height, preset)
+        data[key] = max(int(data.get(key, 0)), -(-peak_bytes // MIB))
+        _save(path, data)
+
+
+def budget_mib(spec: str, reserved_mib: int = 0, available: int | None = None) -> int:
+    """The machine-wide budget: ``auto`` (75 % of what is available to drapto: free memory
+    plus what drapto's running encodes hold), ``N%`` of that, or ``NM``/``NG``."""
+    m = _BUDGET.match(spec)
+    if not m:
+        raise DraptoError(f"memory_budget {spec!r}: expected auto, N%, NM or NG")
+    if m.group(2) and m.group(3) in "MG":
+        return int(float(m.group(2)) * (1024 if m.group(3) == "G" else 1))
+    share = AUTO_SHARE if m.group(1) == "auto" else float(m.group(2)) / 100
+    free = psutil.virtual_memory().available if available is None else available
+    return int(share * (free // MIB + reserved_mib))
+
+
+def worker_count(estimate: int, budget: int, cores: int | None = None) -> int:
+    """Parallel encodes: at most one per core, and as many estimates as fit the budget."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(cores, budget // max(1, estimate)))
+
+
+def _alive(entry: Mapping[str, Any]) -> bool:
+    try:
+        return bool(psutil.Process(entry["pid"]).create_time() == entry["started"])
+    except (psutil.Error, KeyError, TypeError):
+        return False
+
+
+@contextlib.contextmanager
+def reserve(mib: int, spec: str, label: str) -> Iterator[None]:
+    """Hold *mib* of the machine-wide budget while the block runs; wait until it fits (an
+    encode alone always fits, however large)."""
+    me = {"id": secrets.token_hex(6), "pid": os.getpid(), "mib": mib, "label": label,
+          "started": psutil.Process().create_time()}
+    waited = False
+    while True:
+        with _locked("ledger") as path:
+            entries = [e for e in (_load(path) or []) if _alive(e)]
+            held = sum(int(e["mib"]) for e in entries)
+            budget = budget_mib(spec, held)
+            if not entries or held + mib <= budget:
+                _save(path, [*entries, me])
+                break
+        if not waited:
+            log.info("memory: %s waits for %d MiB (%d of %d MiB held)", label, mib, held,
+                     budget)
+            waited = True
+        if proc.stopping():
+            raise DraptoError(f"{label}: interrupted")
+        time.sleep(0.25)
+    log.info("memory: %s holds %d MiB (%d of %d MiB held)", label, mib, held + mib, budget)
+    try:
+        yield
+    finally:
+        with _locked("ledger") as path:
+            _save(path, [e for e in (_load(path) or []) if e.get("id") != me["id"]])
