@@ -3,6 +3,7 @@
 Variables: input= output= work= profile= config= and any setting of profiles/default.yaml.
 """
 
+import logging
 import sys
 from pathlib import Path
 
@@ -28,6 +29,9 @@ except DraptoError as exc:
 
 WORKERS = pipeline.default_workers(JOB)
 THREADS = svt_threads(requested_workers(sys.argv) or WORKERS)
+if JOB is not None:
+    logging.getLogger("drapto").info("workers: %s (default %d), SVT-AV1 lp=%d",
+                                     requested_workers(sys.argv) or WORKERS, WORKERS, THREADS)
 
 DOIT_CONFIG = {
     "default_tasks": ["encode"],

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import psutil
-
 from .errors import DraptoError
 
 log = logging.getLogger("drapto")
@@ -38,7 +36,7 @@ class Result:
     argv: list[str]
     stdout: str
     stderr: str  # the first 2000 lines
-    peak_rss: int  # bytes: the child's largest resident set seen (sampled every 0.2 s)
+    peak_rss: int  # bytes: the child's peak resident memory (0 if unknown)
 
 
 def ffmpeg_path() -> str:
@@ -105,20 +103,9 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
             if len(head) < 2000:
                 head.append(line)
 
-    peak = [0]
-    finished = threading.Event()
-
-    def watch_memory() -> None:
-        # psutil on the FFmpeg child itself, not on drapto's own process.
-        with contextlib.suppress(psutil.Error):
-            child = psutil.Process(proc.pid)
-            while not finished.wait(0.2):
-                peak[0] = max(peak[0], child.memory_info().rss)
-
     reader = threading.Thread(target=read_err, daemon=True)
     reader.start()
-    watcher = threading.Thread(target=watch_memory, daemon=True)
-    watcher.start()
+    peak = 0
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
@@ -126,23 +113,29 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
             out_lines.append(line)
             if on_line:
                 on_line(line)
+        try:
+            # wait4 gives this child's own peak resident memory (ru_maxrss, KiB on Linux):
+            # exact, where sampling would miss short peaks.
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            peak = usage.ru_maxrss * 1024
+        except ChildProcessError:  # already reaped (drapto is stopping)
+            pass
         code = proc.wait()
         reader.join()
     finally:
-        finished.set()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         with _children_lock:
             _children.discard(proc)
-    watcher.join()
-    log.info("exit %s: %s (peak memory %d MiB)", code, what, peak[0] >> 20)
+    log.info("exit %s: %s (peak memory %d MiB)", code, what, peak >> 20)
     if code != 0:
         if _stopping.is_set():
             raise DraptoError(f"{what}: interrupted")
         last = "\n    ".join(list(tail)[-8:]) or "(no output)"
         raise DraptoError(f"{what}: FFmpeg exited with status {code}:\n    {last}")
-    return Result(argv, "\n".join(out_lines), "\n".join(head), peak[0])
+    return Result(argv, "\n".join(out_lines), "\n".join(head), peak)
 
 
 def stopping() -> bool:
