@@ -17,10 +17,12 @@ from drapto.job import (
     from_vars,
     requested_workers,
     svt_threads,
+    work_root,
 )
 
+VARS = dict(doit_cmd._CMDLINE_VARS or {})
 try:
-    JOB = from_vars(dict(doit_cmd._CMDLINE_VARS or {}), Path(get_initial_workdir()))
+    JOB = from_vars(VARS, Path(get_initial_workdir()))
     COMMAND = doit_command(sys.argv)
     if JOB is not None and COMMAND not in READ_ONLY_COMMANDS:
         LOCK = runtime.start(JOB)
@@ -59,8 +61,10 @@ DOCS = {
     "concat": "video.mkv: the encoded segments joined.",
     "mux": "The output MKV: video, audio, subtitles, chapters, attachments, tags.",
     "validate": "validation.json: the output checked against the source.",
+    "report": "report.json: figures per segment and overall; without input=, the statistics "
+              "of every encode under work=.",
 }
-LATE_TASKS = ["encode", "segment", "audio", "concat", "mux", "validate"]
+LATE_TASKS = ["encode", "segment", "audio", "concat", "mux", "validate", "report"]
 
 
 def task_probe():
@@ -85,17 +89,19 @@ def _late_tasks():
     """Tasks after scene detection: they exist only once scenes.json does. One creator makes
     them all, since doit resolves a task_dep on a subtask (segment:0003) only among tasks
     already loaded."""
-    if JOB is None:  # doit list / doit help without input=
-        for name in LATE_TASKS:
+    if JOB is None:  # doit list / doit help / doit report without input=
+        for name in LATE_TASKS[:-1]:
             yield {"basename": name, "actions": None, "doc": DOCS[name]}
+        yield pipeline.task_stats(work_root(VARS, Path(get_initial_workdir())), DOCS["report"])
         return
-    yield {"basename": "encode", "name": None, "task_dep": ["validate"], "doc": DOCS["encode"]}
+    yield {"basename": "encode", "name": None, "task_dep": ["report"], "doc": DOCS["encode"]}
     yield from pipeline.tasks_segment(JOB)
     yield from pipeline.tasks_encode(JOB, THREADS)
     yield from pipeline.tasks_audio(JOB)
     yield from pipeline.tasks_concat(JOB)
     yield from pipeline.tasks_mux(JOB)
     yield from pipeline.tasks_validate(JOB)
+    yield from pipeline.tasks_report(JOB)
 
 
 task_encode = _late_tasks if JOB is None else create_after(

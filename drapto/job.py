@@ -64,10 +64,17 @@ def from_vars(vars: Mapping[str, str], base: Path,
     if output == source or (output.exists() and os.path.samefile(output, source)):
         raise DraptoError(f"output {output} is the input; choose another output= "
                           "(drapto never overwrites its input)")
-    work_root = _resolve(base, vars.get("work") or env.get("DRAPTO_WORK") or DEFAULT_WORK)
-    for what, folder in (("output", output.parent), ("work", work_root)):
+    root = work_root(vars, base, env)
+    for what, folder in (("output", output.parent), ("work", root)):
         _check_writable(what, folder)
-    return Job(source, output, WorkDir(work_root, source), profile, settings)
+    return Job(source, output, WorkDir(root, source), profile, settings)
+
+
+def work_root(vars: Mapping[str, str], base: Path, env: Mapping[str, str] | None = None
+              ) -> Path:
+    """The root of the work directories: ``work=``, ``DRAPTO_WORK``, else ./drapto-work."""
+    env = os.environ if env is None else env
+    return _resolve(base, vars.get("work") or env.get("DRAPTO_WORK") or DEFAULT_WORK)
 
 
 def _check_writable(what: str, folder: Path) -> None:

@@ -26,6 +26,9 @@ from .stages.encode import run_concat, run_encode, run_segment, segment_duration
 from .stages.mux import run_mux
 from .stages.probe import SCHEMA as probe_schema
 from .stages.probe import run_probe
+from .stages.report import SCHEMA as report_schema
+from .stages.report import run_report
+from .stages.report import stats as report_stats
 from .stages.scenes import SCHEMA as scenes_schema
 from .stages.scenes import run_scenes
 from .stages.validate import run_validate
@@ -261,3 +264,28 @@ def tasks_validate(job: Job | None) -> Iterator[Task]:
                      "records": [job.work.record(i) for i in range(len(scenes["segments"]))],
                      "target": job.work.validation},
                     ["mux", "crop"], "validation.json: the output checked against the source")
+
+
+def tasks_report(job: Job | None) -> Iterator[Task]:
+    """report.json: per segment and overall figures of the encode (report)."""
+    loaded = _loaded(job)
+    if job is None or loaded is None:
+        return
+    n = len(loaded[1]["segments"])
+    bit_depth = 10 if "10" in job.settings.pixel_format else 8
+    key = make_key("report", report_schema,
+                   make_key("validate", _finish_keys(job, loaded)[1], bit_depth))
+    yield make_task(job, "report", None, job.work.report, key, run_report,
+                    {"probe": job.work.probe, "scenes": job.work.scenes,
+                     "records": [job.work.record(i) for i in range(n)],
+                     "validation": job.work.validation, "output": job.output,
+                     "target": job.work.report},
+                    ["validate"], "report.json: per segment and overall figures")
+
+
+def task_stats(work_root: Path, doc: str) -> Task:
+    """Without input=: the statistics of every encode found under the work root."""
+    def show() -> None:
+        print("\n".join(report_stats(work_root)))
+    return {"basename": "report", "actions": [show], "verbosity": 2, "uptodate": [False],
+            "doc": doc}

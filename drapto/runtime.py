@@ -6,6 +6,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -16,6 +17,7 @@ from doit.reporter import ExecutedOnlyReporter
 from . import proc
 from .errors import DraptoError
 from .job import Job
+from .stages.report import summary_lines
 from .workdir import Lock, read_json
 
 
@@ -64,9 +66,20 @@ def start(job: Job) -> Lock:
 
 
 class Reporter(ExecutedOnlyReporter):
-    """Prints executed tasks only; an expected failure is one line, without traceback."""
+    """Prints executed tasks only; an expected failure is one line, without traceback; at
+    the end, the summary of the encode (from report.json) with the time of each stage."""
 
-    desc = "drapto: executed tasks only, failures as one line"
+    desc = "drapto: executed tasks only, failures as one line, a summary"
+
+    def __init__(self, outstream: Any, options: Any) -> None:
+        super().__init__(outstream, options)
+        self._spans: dict[str, list[float]] = {}
+
+    def execute_task(self, task: Any) -> None:
+        super().execute_task(task)
+        if task.actions:
+            span = self._spans.setdefault(task.name.split(":")[0], [time.monotonic(), 0.0])
+            span[1] = time.monotonic()
 
     def add_failure(self, task: Any, fail_info: Any) -> None:
         if isinstance(fail_info, TaskFailed) and not fail_info.traceback:
@@ -77,9 +90,13 @@ class Reporter(ExecutedOnlyReporter):
 
     def add_success(self, task: Any) -> None:
         super().add_success(task)
-        if task.name == "validate":  # the run's last word: what was written, and warnings
+        if task.actions and task.name.split(":")[0] in self._spans:
+            self._spans[task.name.split(":")[0]][1] = time.monotonic()
+        if task.name == "report" and task.targets:  # the run's last word
             with contextlib.suppress(OSError, ValueError, KeyError):
-                result = read_json(Path(task.targets[0]))
-                self.outstream.write(f"drapto: {result['summary']}\n")
-                for warning in result["warnings"]:
+                report = read_json(Path(task.targets[0]))
+                stages = {k: b - a for k, (a, b) in self._spans.items() if k != "report"}
+                lines = summary_lines(report, stages)
+                self.outstream.write("drapto: " + "\ndrapto: ".join(lines) + "\n")
+                for warning in report["warnings"]:
                     self.outstream.write(f"drapto: warning: {warning}\n")

@@ -81,6 +81,7 @@ class WorkDir:
         self.video = self.path / "video.mkv"
         self.concat_list = self.path / "concat.txt"
         self.validation = self.path / "validation.json"
+        self.report = self.path / "report.json"
         self.log = self.path / "drapto.log"
         self.lock_file = self.path / "lock"
         self.stamps = self.path / "stamps"

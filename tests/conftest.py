@@ -20,7 +20,7 @@ from drapto.stages.probe import probe
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
 # Fast settings for tiny clips: several segments per clip, the fastest preset.
-FAST = ["preset=12", "min_segment=1", "max_segment=2"]
+FAST = ["preset=12", "min_segment=1", "max_segment=2", "crop_samples=6"]
 # Learned memory figures and the memory ledger live in the cache folder: the tests' own.
 TEST_CACHE = Path(tempfile.mkdtemp(prefix="drapto-test-cache-"))
 os.environ["XDG_CACHE_HOME"] = str(TEST_CACHE)

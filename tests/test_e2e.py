@@ -29,9 +29,12 @@ def test_output_has_av1_opus_subtitles_chapters(sample: Path, encoded: dict[str,
     assert out["title"] == src["title"] == "drapto sample"
     validation = read_json(encoded["work"] / "validation.json")
     assert validation["ok"], validation
-    assert (f"drapto: {encoded['output']}: " in encoded["result"].stdout
-            and "144 frames, 2 audio, 1 subtitle tracks, 3 chapters; validated"
-            in encoded["result"].stdout)
+    said = encoded["result"].stdout
+    assert f"drapto: {sample} -> {encoded['output']}\n" in said
+    assert "144 frames" in said and "4 segments, CRF [25]" in said and "time: " in said
+    report = read_json(encoded["work"] / "report.json")
+    assert [s["frames"] for s in report["segments"]] == [36, 36, 36, 36]
+    assert report["size_out"] == encoded["output"].stat().st_size and report["validated"]
 
 
 def test_ten_bit_and_exact_frame_count(encoded: dict[str, Any]) -> None:
@@ -74,7 +77,7 @@ def test_audio_bitrate_change_reruns_only_audio_and_mux(sample: Path, tmp_path: 
     # The stamps record the output's mtime: the copy keeps it (copy2).
     changed = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST,
                          "audio_bitrates={2: 96}", cwd=tmp_path)
-    assert sorted(executed(changed)) == ["audio:1", "mux", "validate"]
+    assert sorted(executed(changed)) == ["audio:1", "mux", "report", "validate"]
     assert media_info(tmp_path / "out.mkv")["audio"][1]["format"] == "Opus"
     preset = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST[1:], "preset=11",
                         "audio_bitrates={2: 96}", cwd=tmp_path)
@@ -137,3 +140,15 @@ def test_mpeg_ts_source_frame_exact_and_in_sync(sample: Path, tmp_path: Path) ->
     for a_src, a_out in zip(want["audio"], got["audio"], strict=True):
         assert abs((a_src["delay_ms"] - want["video"]["delay_ms"])
                    - (a_out["delay_ms"] - got["video"]["delay_ms"])) <= 5
+
+
+def test_report_without_input_summarises_the_work_root(encoded: dict[str, Any]) -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "report",
+                          "work=w"], cwd=encoded["cwd"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "sample.mkv" in out and "1 encodes" in out

@@ -35,7 +35,9 @@ def test_budget_specs() -> None:
         memory.budget_mib("lots")
 
 
-def test_estimates_from_table_then_learned() -> None:
+def test_estimates_from_table_then_learned(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert memory.estimate_mib(144, 12, TABLE) == 500
     assert memory.estimate_mib(800, 6, TABLE) == 1200
     assert memory.estimate_mib(4320, 6, TABLE) == 4000  # larger than the table: its largest

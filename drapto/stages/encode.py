@@ -11,6 +11,7 @@ further back, up to decoding from the start.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +125,13 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dic
     height = rect[1] if rect else crop_data["height"]
     need = memory.estimate_mib(height, video["preset"], memory_estimates)
     with memory.reserve(need, memory_budget, f"segment {seg['index']:04d}"):
+        started = time.monotonic()
         peak, record = _encode_segment(source, seg, rect, target, video, threads)
+        seconds = time.monotonic() - started
     memory.learn(height, video["preset"], peak)
     write_json(target.with_suffix(".json"), {**record, "peak_memory_mib": peak >> 20,
-                                             "reserved_mib": need})
+                                             "reserved_mib": need,
+                                             "seconds": round(seconds, 2)})
 
 
 def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, target: Path,

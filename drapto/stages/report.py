@@ -1,0 +1,79 @@
+"""report.json: what the encode produced, per segment and overall; and the statistics of
+every encode found in a work root (``doit report work=…`` without ``input=``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..workdir import read_json, write_json
+
+SCHEMA = 1
+
+
+def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str, Any]],
+          validation: dict[str, Any], output: Path) -> dict[str, Any]:
+    fps = scenes["fps"]
+    segments = [{"index": r["index"], "frames": r["frames"], "crf": r["crf"],
+                 "bytes": r["bytes"],
+                 "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
+                 "seconds": r.get("seconds"), "peak_memory_mib": r.get("peak_memory_mib")}
+                for r in records]
+    size_in, size_out = probe["size"], output.stat().st_size
+    duration = scenes["frames"] / fps
+    return {"schema": SCHEMA, "source": probe["source"], "output": str(output),
+            "frames": scenes["frames"], "duration_s": round(duration, 3),
+            "size_in": size_in, "size_out": size_out,
+            "reduction_pct": round(100 * (1 - size_out / size_in), 1),
+            "kbit_s": round(size_out * 8 / 1000 / duration, 1) if duration else None,
+            "encode_seconds": round(sum(r.get("seconds") or 0 for r in records), 1),
+            "segments": segments, "warnings": validation["warnings"],
+            "validated": validation["ok"]}
+
+
+def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
+               output: Path, target: Path) -> None:
+    write_json(target, build(read_json(probe), read_json(scenes),
+                             [read_json(r) for r in records], read_json(validation), output))
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> list[str]:
+    """The human summary at the end of a run."""
+    pct = report["reduction_pct"]
+    change = f"{pct:.1f} % smaller" if pct >= 0 else f"{-pct:.1f} % larger"
+    lines = [f"{report['source']} -> {report['output']}",
+             f"  {mib(report['size_in'])} -> {mib(report['size_out'])} "
+             f"({change}), {report['frames']} frames, "
+             f"{report['kbit_s']} kbit/s, {len(report['segments'])} segments, "
+             f"CRF {sorted({s['crf'] for s in report['segments']})}"]
+    shown = {k: v for k, v in stage_seconds.items() if v >= 0.05}
+    if shown:
+        lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))
+    return lines
+
+
+def stats(work_root: Path) -> list[str]:
+    """One line per encode found under *work_root*, and the totals (drapto's old stats)."""
+    rows = []
+    for path in sorted(work_root.glob("*/report.json")):
+        try:
+            rows.append(read_json(path))
+        except (OSError, ValueError):
+            continue
+    if not rows:
+        return [f"no finished encodes under {work_root}"]
+    out = [f"{'file':<40} {'in':>12} {'out':>12} {'smaller':>8} {'encode time':>12}"]
+    for r in rows:
+        out.append(f"{Path(r['source']).name[:40]:<40} {mib(r['size_in']):>12} "
+                   f"{mib(r['size_out']):>12} {r['reduction_pct']:>7.1f}% "
+                   f"{r['encode_seconds']:>10.1f} s")
+    size_in = sum(r["size_in"] for r in rows)
+    size_out = sum(r["size_out"] for r in rows)
+    out.append(f"{f'{len(rows)} encodes':<40} {mib(size_in):>12} {mib(size_out):>12} "
+               f"{100 * (1 - size_out / size_in):>7.1f}% "
+               f"{sum(r['encode_seconds'] for r in rows):>10.1f} s")
+    return out
