@@ -14,7 +14,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 from doit.reporter import ExecutedOnlyReporter
 
-from . import proc
+from . import proc, progress
 from .errors import DraptoError
 from .job import Job
 from .stages.report import summary_lines
@@ -47,10 +47,15 @@ def _excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> Non
     sys.__excepthook__(kind, value, tb)
 
 
+_job: Job | None = None
+
+
 def start(job: Job) -> Lock:
     """Lock the work directory, clean a killed run's leftovers, log, handle SIGTERM."""
+    global _job
     lock = Lock(job.work.lock_file, str(job.source))
     lock.acquire()
+    _job = job
     job.work.clean_leftovers()
     for stale in job.output.parent.glob(f".{job.output.stem}.*.tmp.mkv"):
         stale.unlink(missing_ok=True)
@@ -74,22 +79,60 @@ class Reporter(ExecutedOnlyReporter):
     def __init__(self, outstream: Any, options: Any) -> None:
         super().__init__(outstream, options)
         self._spans: dict[str, list[float]] = {}
+        self._display: progress.Display | None = None
+
+    def write(self, text: str) -> None:
+        if self._display:
+            self._display.clear()
+        super().write(text)
 
     def execute_task(self, task: Any) -> None:
+        if _job is not None and self._display is None:
+            self._display = progress.Display(self.outstream)
+            self._display.start()
         super().execute_task(task)
         if task.actions:
-            span = self._spans.setdefault(task.name.split(":")[0], [time.monotonic(), 0.0])
+            stage = task.name.split(":")[0]
+            progress.TRACKER.stage = stage
+            if stage == "encode":
+                self._plan()
+            span = self._spans.setdefault(stage, [time.monotonic(), 0.0])
             span[1] = time.monotonic()
+
+    def _plan(self) -> None:
+        if _job is not None and not progress.TRACKER.total_segments:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                scenes = read_json(_job.work.scenes)
+                progress.TRACKER.plan(scenes["frames"], len(scenes["segments"]))
+
+    def _segment_done(self, task: Any, encoded_now: bool) -> None:
+        if _job is None or not task.name.startswith("encode:"):
+            return
+        self._plan()
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            record = read_json(_job.work.record(int(task.name.split(":")[1])))
+            progress.TRACKER.finish(record["index"], record["frames"], record["bytes"],
+                                    encoded_now)
+
+    def skip_uptodate(self, task: Any) -> None:
+        self._segment_done(task, encoded_now=False)
+
+    def complete_run(self) -> None:
+        if self._display:
+            self._display.stop.set()
+            self._display.clear()
+        super().complete_run()
 
     def add_failure(self, task: Any, fail_info: Any) -> None:
         if isinstance(fail_info, TaskFailed) and not fail_info.traceback:
-            self.outstream.write(f"drapto: {fail_info.message}\n")
+            self.write(f"drapto: {fail_info.message}\n")
             self.outstream.flush()
             return
         super().add_failure(task, fail_info)
 
     def add_success(self, task: Any) -> None:
         super().add_success(task)
+        self._segment_done(task, encoded_now=True)
         if task.actions and task.name.split(":")[0] in self._spans:
             self._spans[task.name.split(":")[0]][1] = time.monotonic()
         if task.name == "report" and task.targets:  # the run's last word
@@ -97,6 +140,6 @@ class Reporter(ExecutedOnlyReporter):
                 report = read_json(Path(task.targets[0]))
                 stages = {k: b - a for k, (a, b) in self._spans.items() if k != "report"}
                 lines = summary_lines(report, stages)
-                self.outstream.write("drapto: " + "\ndrapto: ".join(lines) + "\n")
+                self.write("drapto: " + "\ndrapto: ".join(lines) + "\n")
                 for warning in report["warnings"]:
-                    self.outstream.write(f"drapto: warning: {warning}\n")
+                    self.write(f"drapto: warning: {warning}\n")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import memory, proc
+from .. import memory, proc, progress
 from ..errors import DraptoError
 from ..workdir import atomic_path, read_json, write_json
 
@@ -82,7 +82,8 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                     f"select=gte(pts\\,{seg['pts_us'] - PTS_SLACK_US})",
                     "metadata=mode=add:key=drapto:value=1",
                     f"metadata=mode=print:file={report.name}", "setpts=PTS-STARTPTS"])
-                args = ["-v", "error", "-noaccurate_seek", "-copyts", "-seek_timestamp", "1",
+                args = ["-v", "error", "-progress", "pipe:1", "-nostats",
+                        "-noaccurate_seek", "-copyts", "-seek_timestamp", "1",
                         *seek, "-i", str(source), "-map", "0:V:0", "-vf", chain,
                         "-frames:v", str(seg["frames"]), "-fps_mode", "passthrough",
                         "-c:v", "libsvtav1", "-preset", str(video["preset"]),
@@ -90,7 +91,8 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                         "-svtav1-params", params, *extra, "-an", "-sn", "-dn",
                         "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, tmp.name]
                 try:
-                    result = proc.run(args, what=what, cwd=target.parent)
+                    result = proc.run(args, what=what, cwd=target.parent,
+                                      on_line=progress.on_progress(seg["index"]))
                     kept = _kept(report) if report.exists() else []
                 finally:
                     report.unlink(missing_ok=True)

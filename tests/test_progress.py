@@ -1,0 +1,68 @@
+"""The live progress line: its contents, and how it shows on a terminal and elsewhere."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+from pathlib import Path
+
+from conftest import FAST, drapto_argv
+
+from drapto.progress import Display, Tracker
+from drapto.sample import make_sample
+
+
+def test_line_shows_segments_speed_eta_and_size() -> None:
+    t = Tracker(started=100.0)
+    t.plan(total_frames=1000, total_segments=10)
+    t.stage = "encode"
+    t.update(0, 50, 1_000_000)
+    t.encode_started = 100.0
+    t.finish(0, 100, 2_000_000, encoded_now=True)
+    t.update(1, 100, 2_000_000)  # another segment half way
+    line = t.line(now=110.0)
+    # 200 frames in 10 s = 20 fps; 800 left = 40 s; 4 MB for 200 frames -> 20 MB for 1000
+    assert line == ("encode | 1/10 segments | 20.0 fps | 0:00:10 elapsed | ETA 0:00:40 | "
+                    "~19.1 MiB video")
+    assert "\x1b[36mencode\x1b[0m" in t.line(now=110.0, color=True)
+
+
+def test_not_a_terminal_plain_lines() -> None:
+    out = io.StringIO()
+    display = Display(out)
+    assert not display.tty and not display.color and display.every == 30.0
+    display.show()
+    assert out.getvalue().startswith("drapto: ") and "\r" not in out.getvalue()
+
+
+def _run_in_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> bytes:
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: drapto on a pseudo-terminal
+        os.chdir(cwd)
+        os.execve(argv[0], argv, env)
+    out = bytearray()
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out.extend(data)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out.decode(errors="replace")
+    return bytes(out)
+
+
+def test_live_line_on_a_terminal_and_no_color(tmp_path: Path) -> None:
+    clip = make_sample(tmp_path / "c.mkv", scenes=[1.0] * 4, size="320x180", subtitles=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAPTO_", "NO_COLOR"))}
+    argv = drapto_argv(f"input={clip}", "work=w", *FAST[1:], "preset=8", "min_segment=0.5",
+                       "max_segment=1")
+    shown = _run_in_terminal(argv, tmp_path, env)
+    assert b"\r\x1b[K\x1b[36mencode\x1b[0m | " in shown and b"/4 segments" in shown
+    assert b"(" in shown.split(b"drapto: ")[-2]  # the summary follows the live line
+    plain = _run_in_terminal([*argv[:-1], "output=again.mkv", "work=w2", argv[-1]], tmp_path,
+                             {**env, "NO_COLOR": "1"})
+    assert b"\r\x1b[Kencode | " in plain and b"\x1b[36m" not in plain
