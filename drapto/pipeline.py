@@ -32,7 +32,7 @@ from .stages.report import stats as report_stats
 from .stages.scenes import SCHEMA as scenes_schema
 from .stages.scenes import run_scenes
 from .stages.validate import run_validate
-from .workdir import is_done, make_key, mark_done, read_json, stamp_key
+from .workdir import is_done, make_key, mark_done, read_json, source_identity, stamp_key
 
 Task = dict[str, Any]
 
@@ -87,8 +87,15 @@ def default_workers(job: Job | None) -> int:
 
 
 def probe_key(job: Job) -> str:
-    st = job.source.stat()
-    return make_key("probe", probe_schema, str(job.source), st.st_size, st.st_mtime_ns)
+    """The root of every key: the source by path and content fingerprint (a touched or
+    copied source with the same content redoes nothing)."""
+    cache = job.work.source_id if job.work.path.is_dir() else None
+    return make_key("probe", probe_schema, str(job.source), _source_id(job.source, cache))
+
+
+@functools.cache
+def _source_id(source: Path, cache: Path | None) -> str:
+    return source_identity(source, cache)
 
 
 def scene_settings(job: Job) -> dict[str, Any]:

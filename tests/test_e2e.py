@@ -152,3 +152,15 @@ def test_report_without_input_summarises_the_work_root(encoded: dict[str, Any]) 
                           "work=w"], cwd=encoded["cwd"], capture_output=True, text=True,
                          check=True).stdout
     assert "sample.mkv" in out and "1 encodes" in out
+
+
+def test_touched_or_copied_source_redoes_nothing(sample: Path, tmp_path: Path) -> None:
+    src = tmp_path / "film.mkv"
+    shutil.copy(sample, src)
+    run_drapto(f"input={src}", *FAST, cwd=tmp_path)
+    os.utime(src, (1_000_000_000, 1_000_000_000))  # same content, another mtime
+    assert executed(run_drapto(f"input={src}", *FAST, cwd=tmp_path)) == []
+    data = bytearray(src.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # the content changed in place, size and all
+    src.write_bytes(bytes(data))
+    assert "probe" in executed(run_drapto(f"input={src}", *FAST, cwd=tmp_path, check=False))
