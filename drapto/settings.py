@@ -19,7 +19,11 @@ import yaml
 
 from .errors import DraptoError
 
-PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+# The repository's profiles/ (a checkout, an editable install), or the copy installed as
+# package data (pip install of a built package).
+_HERE = Path(__file__).resolve().parent
+PROFILES_DIR = next((d for d in (_HERE.parent / "profiles", _HERE / "profiles")
+                     if (d / "default.yaml").is_file()), _HERE.parent / "profiles")
 
 # Environment variables that are not settings.
 ENV_RESERVED = {"DRAPTO_FFMPEG", "DRAPTO_PROFILE", "DRAPTO_CONFIG", "DRAPTO_WORK"}

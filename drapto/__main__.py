@@ -1,0 +1,7 @@
+"""python -m drapto: the `drapto` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

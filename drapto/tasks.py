@@ -1,0 +1,112 @@
+"""drapto as doit tasks: `doit encode input=movie.mkv` builds every artifact of one input.
+
+This is the dodo file: the repository's dodo.py imports it, and the `drapto` command runs
+doit on it. Variables: input= output= work= profile= config= and any setting of
+profiles/default.yaml.
+"""
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from doit import create_after, doit_cmd, get_initial_workdir
+
+from drapto import pipeline, runtime
+from drapto.errors import DraptoError
+from drapto.job import (
+    READ_ONLY_COMMANDS,
+    doit_command,
+    from_vars,
+    requested_workers,
+    svt_threads,
+    work_root,
+)
+from drapto.pipeline import Task
+
+VARS = dict(doit_cmd._CMDLINE_VARS or {})
+try:
+    JOB = from_vars(VARS, Path(get_initial_workdir()))
+    COMMAND = doit_command(sys.argv)
+    if JOB is not None and COMMAND not in READ_ONLY_COMMANDS:
+        LOCK = runtime.start(JOB)
+except DraptoError as exc:
+    runtime.fail(exc)
+
+WORKERS = pipeline.default_workers(JOB)
+THREADS = svt_threads(requested_workers(sys.argv) or WORKERS)
+if JOB is not None:
+    logging.getLogger("drapto").info("workers: %s (default %d), SVT-AV1 lp=%d",
+                                     requested_workers(sys.argv) or WORKERS, WORKERS, THREADS)
+
+DOIT_CONFIG = {
+    "default_tasks": ["encode"],
+    # doit's own record of finished tasks is never used to decide what is done (see
+    # drapto/workdir.py): kept in memory, it is not written anywhere.
+    "backend": "sqlite3",
+    "dep_file": ":memory:",
+    "num_process": WORKERS,
+    "par_type": "thread",
+    "reporter": runtime.Reporter,
+}
+
+
+DOCS = {
+    "encode": "Encode input= to an AV1 + Opus MKV: the whole pipeline (encode:N is one segment).\n"
+              "Variables: input=FILE (required), output=FILE.mkv or DIR/ (default: "
+              "<input name>.av1.mkv here), work=DIR (default: ./drapto-work), "
+              "profile=NAME (default: default), config=FILE.yaml, and any setting of "
+              "profiles/default.yaml as key=value.",
+    "probe": "probe.json: streams, tracks, colour and chapters of the input (MediaInfo).",
+    "crop": "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none.",
+    "scenes": "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers.",
+    "segment": "segment:N: the frame range of segment N.",
+    "audio": "audio:N: Opus encode of the input's audio track N.",
+    "concat": "video.mkv: the encoded segments joined.",
+    "mux": "The output MKV: video, audio, subtitles, chapters, attachments, tags.",
+    "validate": "validation.json: the output checked against the source.",
+    "report": "report.json: figures per segment and overall; without input=, the statistics "
+              "of every encode under work=.",
+}
+LATE_TASKS = ["encode", "segment", "audio", "concat", "mux", "validate", "report"]
+
+
+def task_probe() -> Task:
+    if JOB is None:
+        return {"actions": None, "doc": DOCS["probe"]}
+    return pipeline.task_probe(JOB)
+
+
+def task_crop() -> Task:
+    if JOB is None:
+        return {"actions": None, "doc": DOCS["crop"]}
+    return pipeline.task_crop(JOB)
+
+
+def task_scenes() -> Task:
+    if JOB is None:
+        return {"actions": None, "doc": DOCS["scenes"]}
+    return pipeline.task_scenes(JOB)
+
+
+def _late_tasks() -> Iterator[Task]:
+    """Tasks after scene detection: they exist only once scenes.json does. One creator makes
+    them all, since doit resolves a task_dep on a subtask (segment:0003) only among tasks
+    already loaded."""
+    if JOB is None:  # doit list / doit help / doit report without input=
+        for name in LATE_TASKS[:-1]:
+            yield {"basename": name, "actions": None, "doc": DOCS[name]}
+        yield pipeline.task_stats(work_root(VARS, Path(get_initial_workdir())), DOCS["report"])
+        return
+    yield {"basename": "encode", "name": None, "task_dep": ["report"], "doc": DOCS["encode"]}
+    yield from pipeline.tasks_segment(JOB)
+    yield from pipeline.tasks_encode(JOB, THREADS)
+    yield from pipeline.tasks_audio(JOB)
+    yield from pipeline.tasks_concat(JOB)
+    yield from pipeline.tasks_mux(JOB)
+    yield from pipeline.tasks_validate(JOB)
+    yield from pipeline.tasks_report(JOB)
+
+
+task_encode = _late_tasks if JOB is None else create_after(
+    executed="scenes", creates=LATE_TASKS)(_late_tasks)

@@ -1,0 +1,47 @@
+"""The `drapto` command (and python -m drapto): the same tasks without the repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import media_info
+
+from drapto.sample import make_sample
+
+DRAPTO = Path(sys.executable).parent / "drapto"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(DRAPTO), *args], cwd=cwd, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, check=False, timeout=300)
+
+
+def test_help(tmp_path: Path) -> None:
+    top = run("--help", cwd=tmp_path)
+    assert top.returncode == 0 and "encode" in top.stdout and "report" in top.stdout
+    enc = subprocess.run([sys.executable, "-m", "drapto", "encode", "--help"], cwd=tmp_path,
+                         capture_output=True, text=True, check=True).stdout
+    for flag in ("--output", "--work", "--profile", "--jobs", "--set KEY=VALUE"):
+        assert flag in enc
+
+
+def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
+    clip = make_sample(tmp_path / "film.mkv", scenes=[1.0, 1.5], size="256x144")
+    done = run("encode", "film.mkv", "-o", "out/", "-j", "2", "--profile", "fast",
+               "--set", "preset=12", "--set", "min_segment=1", "--set", "crop_samples=4",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = media_info(tmp_path / "out" / "film.av1.mkv")
+    assert out["video"]["format"] == "AV1" and len(out["audio"]) == 2
+    log = next((tmp_path / "drapto-work").glob("*/drapto.log")).read_text(encoding="utf-8")
+    assert "workers: 2" in log and "lp=1" in log
+    stats = run("report", cwd=tmp_path)
+    assert stats.returncode == 0 and "film.mkv" in stats.stdout
+    again = run("encode", str(clip), "-o", "out/", "--set", "preset=12",
+                "--set", "min_segment=1", "--set", "crop_samples=4", "--profile", "fast",
+                cwd=tmp_path)
+    assert again.returncode == 0 and ".  encode:" not in again.stdout
+    bad = run("encode", "film.mkv", "--set", "speed=3", cwd=tmp_path)
+    assert bad.returncode != 0 and "unknown setting 'speed' in the command line" in bad.stderr
