@@ -10,6 +10,7 @@ from pathlib import Path
 from . import settings as settings_mod
 from .errors import DraptoError
 from .settings import Settings
+from .timeparse import clip_range
 from .workdir import WorkDir
 
 DEFAULT_WORK = "drapto-work"
@@ -23,6 +24,7 @@ class Job:
     work: WorkDir
     profile: str
     settings: Settings
+    clip: tuple[int, int | None] | None = None  # (start, end) µs from the file's start
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -52,13 +54,15 @@ def from_vars(vars: Mapping[str, str], base: Path,
     config_value = vars.get("config") or env.get("DRAPTO_CONFIG")
     config = _resolve(base, config_value) if config_value else None
     settings = settings_mod.load(profile, config, env, vars)
+    clip = clip_range(vars.get("start"), vars.get("end"), vars.get("duration"))
+    name = source.stem + (_clip_name(clip) if clip else "") + OUTPUT_SUFFIX
     out_value = vars.get("output")
     if out_value:
         output = _resolve(base, out_value)
         if out_value.endswith(("/", os.sep)) or output.is_dir():
-            output = output / (source.stem + OUTPUT_SUFFIX)
+            output = output / name
     else:
-        output = base / (source.stem + OUTPUT_SUFFIX)
+        output = base / name
     if output.suffix.lower() != ".mkv":
         raise DraptoError(f"output {output}: must end in .mkv")
     if output == source or (output.exists() and os.path.samefile(output, source)):
@@ -67,7 +71,13 @@ def from_vars(vars: Mapping[str, str], base: Path,
     root = work_root(vars, base, env)
     for what, folder in (("output", output.parent), ("work", root)):
         _check_writable(what, folder)
-    return Job(source, output, WorkDir(root, source), profile, settings)
+    return Job(source, output, WorkDir(root, source), profile, settings, clip)
+
+
+def _clip_name(clip: tuple[int, int | None]) -> str:
+    """.1.5s-4.5s: a clip's output name says its range (a clip never replaces the film)."""
+    end = "end" if clip[1] is None else f"{clip[1] / 1e6:g}s"
+    return f".{clip[0] / 1e6:g}s-{end}"
 
 
 def work_root(vars: Mapping[str, str], base: Path, env: Mapping[str, str] | None = None

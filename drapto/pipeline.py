@@ -102,7 +102,7 @@ def scene_settings(job: Job) -> dict[str, Any]:
     s = job.settings
     return {"threshold": s.scene_threshold, "threshold_hdr": s.scene_threshold_hdr,
             "min_segment": s.min_segment, "max_segment": s.max_segment,
-            "dolby_vision": s.dolby_vision}
+            "dolby_vision": s.dolby_vision, "clip": list(job.clip) if job.clip else None}
 
 
 def crop_settings(job: Job) -> dict[str, Any]:
@@ -169,8 +169,18 @@ def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],
 
 
 def audio_keys(job: Job, probe: dict[str, Any], pkey: str) -> list[str]:
-    return [make_key("audio", pkey, t, job.settings.audio_bitrate(t["channels"]))
+    return [make_key("audio", pkey, t, job.settings.audio_bitrate(t["channels"]), job.clip)
             for t in probe["audio"]]
+
+
+def audio_window(scenes: dict[str, Any]) -> list[int | None] | None:
+    """For a clip: where to seek (a second early) and the range as the file's timestamps."""
+    clip = scenes.get("clip")
+    if not clip:
+        return None
+    start = scenes["zero_us"]
+    end = None if clip[1] is None else start + clip[1] - clip[0]
+    return [max(0, clip[0] - 1_000_000), start, end]
 
 
 def tasks_segment(job: Job | None) -> Iterator[Task]:
@@ -209,12 +219,13 @@ def tasks_audio(job: Job | None) -> Iterator[Task]:
     loaded = _loaded(job)
     if job is None or loaded is None:
         return
-    probe, _, pkey, _ = loaded
+    probe, scenes, pkey, _ = loaded
     for track, key in zip(probe["audio"], audio_keys(job, probe, pkey)):
         i = track["index"]
         yield make_task(job, "audio", str(i), job.work.audio(i), key, run_audio,
                         {"source": job.source, "track": track, "target": job.work.audio(i),
-                         "bitrate_k": job.settings.audio_bitrate(track["channels"])},
+                         "bitrate_k": job.settings.audio_bitrate(track["channels"]),
+                         "window": audio_window(scenes)},
                         ["probe"], f"Opus track from audio track {i}")
 
 
@@ -224,7 +235,7 @@ def _finish_keys(job: Job, loaded: tuple[dict[str, Any], dict[str, Any], str, st
     concat_key = make_key("concat", [k for _, k in segment_keys(job, probe, scenes, skey)],
                           segment_durations(scenes))
     mux_key = make_key("mux", concat_key, audio_keys(job, probe, pkey), str(job.output),
-                       scenes["first_pts_us"], scenes["source_start_us"])
+                       scenes["first_pts_us"], scenes["zero_us"], scenes.get("clip"))
     return concat_key, mux_key
 
 
@@ -251,10 +262,17 @@ def tasks_mux(job: Job | None) -> Iterator[Task]:
     yield make_task(job, "mux", None, job.output, _finish_keys(job, loaded)[1], run_mux,
                     {"source": job.source, "probe": probe, "video": job.work.video,
                      "audio": [job.work.audio(t["index"]) for t in probe["audio"]],
-                     "first_pts_us": scenes["first_pts_us"],
-                     "source_start_us": scenes["source_start_us"], "target": job.output},
+                     "scenes": scenes, "target": job.output},
                     ["concat", *(f"audio:{t['index']}" for t in probe["audio"])],
                     f"the output MKV {job.output}", keep_on_clean=True)
+
+
+def _clip_ms(scenes: dict[str, Any]) -> tuple[int, int] | None:
+    """A clip's range (ms from the file's start) as encoded."""
+    clip = scenes.get("clip")
+    if not clip:
+        return None
+    return clip[0] // 1000, (clip[0] + sum(segment_durations(scenes))) // 1000
 
 
 def tasks_validate(job: Job | None) -> Iterator[Task]:
@@ -268,6 +286,7 @@ def tasks_validate(job: Job | None) -> Iterator[Task]:
                     make_key("validate", _finish_keys(job, loaded)[1], bit_depth), run_validate,
                     {"src_probe": probe, "output": job.output, "frames": scenes["frames"],
                      "bit_depth": bit_depth, "crop": job.work.crop,
+                     "clip_ms": _clip_ms(scenes),
                      "records": [job.work.record(i) for i in range(len(scenes["segments"]))],
                      "target": job.work.validation},
                     ["mux", "crop"], "validation.json: the output checked against the source")

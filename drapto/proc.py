@@ -89,8 +89,15 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
     child_env = dict(os.environ, SVT_LOG="1", **(env or {}))
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=child_env)
-    with _children_lock:
+    with _children_lock:  # stop_children() sets the flag under this lock: no child slips by
         _children.add(proc)
+        late = _stopping.is_set()
+    if late:
+        proc.kill()
+        proc.wait()
+        with _children_lock:
+            _children.discard(proc)
+        raise DraptoError(f"{what}: interrupted")
     tail: deque[str] = deque(maxlen=30)
     head: list[str] = []
     out_lines: list[str] = []
@@ -146,8 +153,8 @@ def stopping() -> bool:
 def stop_children(sig: int = signal.SIGTERM, grace: float = 5.0) -> None:
     """Stop every live child (on SIGTERM/SIGINT) and wait for them, killing those that take
     longer than *grace* seconds; later :func:`run` calls refuse to start."""
-    _stopping.set()
     with _children_lock:
+        _stopping.set()
         children = list(_children)
     for proc in children:
         with contextlib.suppress(ProcessLookupError):
@@ -157,3 +164,14 @@ def stop_children(sig: int = signal.SIGTERM, grace: float = 5.0) -> None:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def kill_leftover_children() -> None:
+    """At exit: SIGKILL any child process still running (one started by a worker thread in
+    the moment drapto was told to stop), so no encoder outlives drapto."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import signal
@@ -36,6 +37,7 @@ class _LogFile(logging.FileHandler):
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     proc.stop_children(signal.SIGTERM)
+    atexit.register(proc.kill_leftover_children)
     raise KeyboardInterrupt(f"signal {signum}")
 
 

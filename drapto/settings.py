@@ -28,7 +28,7 @@ PROFILES_DIR = next((d for d in (_HERE.parent / "profiles", _HERE / "profiles")
 # Environment variables that are not settings.
 ENV_RESERVED = {"DRAPTO_FFMPEG", "DRAPTO_PROFILE", "DRAPTO_CONFIG", "DRAPTO_WORK"}
 # Command-line variables that are not settings.
-RUN_VARS = ("input", "output", "work", "profile", "config")
+RUN_VARS = ("input", "output", "work", "profile", "config", "start", "end", "duration")
 
 
 @dataclass(frozen=True)

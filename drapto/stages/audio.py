@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import proc
 from ..workdir import atomic_path
+from .encode import seek_arg
 
 # Layouts libopus maps (Vorbis channel order) by channel count; anything else, 5.1(side)
 # included, is converted to these (side channels move to the back positions).
@@ -23,21 +24,32 @@ def drop_stale_tags(spec: str) -> list[str]:
     return [a for tag in STALE_TAGS for a in (f"-metadata:{spec}", f"{tag}=")]
 
 
-def opus_args(channels: int, bitrate_k: int) -> list[str]:
+def opus_args(channels: int, bitrate_k: int, filters: list[str] | None = None) -> list[str]:
     args = ["-c:a", "libopus", "-b:a", f"{bitrate_k}k", "-application", "audio",
             "-vbr", "on", "-compression_level", "10", "-frame_duration", "20"]
+    chain = list(filters or [])
     if channels in OPUS_LAYOUTS:
-        args += ["-af", f"aformat=channel_layouts={OPUS_LAYOUTS[channels]}"]
+        chain.append(f"aformat=channel_layouts={OPUS_LAYOUTS[channels]}")
     else:
         args += ["-mapping_family", "255"]
-    return args
+    return [*args, "-af", ",".join(chain)] if chain else args
 
 
-def run_audio(source: Path, track: dict[str, Any], bitrate_k: int, target: Path) -> None:
+def run_audio(source: Path, track: dict[str, Any], bitrate_k: int, target: Path,
+              window: list[int | None] | None = None) -> None:
+    """Encode one track. *window*: a clip's [seek from, start, end] (µs; the seek relative
+    to the file's start, start and end as the file's own timestamps), cut to the sample."""
+    seek: list[str] = []
+    trim: list[str] = []
+    if window:
+        seek = ["-ss", seek_arg(int(window[0] or 0))]
+        trim = [f"atrim=start={seek_arg(int(window[1] or 0))}"
+                + (f":end={seek_arg(window[2])}" if window[2] is not None else "")]
     with atomic_path(target) as tmp:
         # -copyts: the file's own timestamps, so a delayed start stays (see mux).
-        proc.run(["-v", "error", "-copyts", "-i", str(source), "-map", f"0:a:{track['index']}",
-                  *opus_args(track["channels"], bitrate_k), "-map_chapters", "-1",
+        proc.run(["-v", "error", "-copyts", *seek, "-i", str(source),
+                  "-map", f"0:a:{track['index']}",
+                  *opus_args(track["channels"], bitrate_k, trim), "-map_chapters", "-1",
                   *drop_stale_tags("s:a:0"), "-fflags", "+bitexact", "-flags:a", "+bitexact",
                   str(tmp)],
                  what=f"encoding audio track {track['index']} of {source}")

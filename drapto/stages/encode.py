@@ -39,7 +39,8 @@ PTS_SLACK_US = 500
 def run_segment(scenes: dict[str, Any], index: int, target: Path) -> None:
     seg = scenes["segments"][index]
     write_json(target, {"index": index, "start": seg["start"], "frames": seg["frames"],
-                        "pts_us": seg["start_pts_us"], "first": index == 0})
+                        "pts_us": seg["start_pts_us"],
+                        "first": index == 0 and not scenes.get("clip")})
 
 
 def last_progress(lines: list[str], key: str) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 from .. import proc
 from ..workdir import atomic_path
 from .encode import seek_arg
+from .encode import segment_durations as segment_spans
 
 # Subtitle formats (MediaInfo names) that Matroska cannot hold as they are, and what to
 # convert them to.
@@ -16,17 +17,19 @@ SUBTITLE_CONVERT = {"Timed Text": "srt"}
 
 
 def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
-            first_pts_us: int, source_start_us: int, target: Path) -> None:
-    # One timeline, the source's start as zero (-copyts, then explicit offsets): the Opus
-    # tracks and the source (subtitles, chapters) carry the source's own timestamps; the
-    # joined video starts at zero and moves to its first frame's time.
-    shift = ["-itsoffset", seek_arg(-source_start_us)]
-    args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(first_pts_us - source_start_us),
+            scenes: dict[str, Any], target: Path) -> None:
+    # One timeline, the source's start (or the clip's) as zero (-copyts, then explicit
+    # offsets): the Opus tracks and the source (subtitles, chapters) carry the source's own
+    # timestamps; the joined video starts at zero and moves to its first frame's time.
+    zero, clip = scenes["zero_us"], scenes.get("clip")
+    shift = ["-itsoffset", seek_arg(-zero)]
+    args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(scenes["first_pts_us"] - zero),
             "-i", str(video)]
     for path in audio:
         args += [*shift, "-i", str(path)]
     src = len(audio) + 1
-    args += [*shift, "-i", str(source), "-map", "0:v:0"]
+    seek = ["-ss", seek_arg(clip[0])] if clip and clip[0] else []
+    args += [*shift, *seek, "-i", str(source), "-map", "0:v:0"]
     for k in range(len(audio)):
         args += ["-map", f"{k + 1}:a:0"]
     args += ["-map", f"{src}:s?", "-map", f"{src}:t?", "-c", "copy"]
@@ -41,6 +44,8 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
         args += ["-metadata:s:v:0", f"language={v['language_639_2']}"]
     if v.get("title"):
         args += ["-metadata:s:v:0", f"title={v['title']}"]
+    if clip:  # subtitles and chapters end with the clip
+        args += ["-t", seek_arg(sum(segment_spans(scenes)))]
     args += ["-default_mode", "passthrough", "-fflags", "+bitexact"]
     with atomic_path(target) as tmp:
         proc.run([*args, str(tmp)], what=f"writing {target}")

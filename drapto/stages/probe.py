@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import DraptoError
 from ..workdir import write_json
 
-SCHEMA = 3  # part of the task's key: a new schema redoes the target
+SCHEMA = 4  # part of the task's key: a new schema redoes the target
 _CHAPTER_KEY = re.compile(r"^\d\d_\d\d_\d{5}$")
 
 
@@ -18,6 +18,12 @@ def _int(value: Any, default: int = 0) -> int:
         return int(float(str(value).split()[0].split("/")[0]))
     except (TypeError, ValueError, IndexError):
         return default
+
+
+def _chapter_ms(key: str) -> int:
+    """MediaInfo's chapter keys: 00_01_02500 is 00:01:02.500."""
+    h, m, rest = key.split("_")
+    return int(h) * 3_600_000 + int(m) * 60_000 + int(rest)
 
 
 def _flag(value: Any) -> bool:
@@ -112,10 +118,12 @@ def probe(source: Path) -> dict[str, Any]:
               "layout": a.get("channel_layout"), "delay_ms": _int(a.get("delay")),
               "duration_ms": _int(a.get("duration"))} for i, a in enumerate(audios)]
     subtitles = [{**_common(s), "index": i} for i, s in enumerate(texts)]
-    chapters = sum(1 for m in menus for k in m if _CHAPTER_KEY.match(k))
+    chapter_starts = sorted(_chapter_ms(k) for m in menus for k in m if _CHAPTER_KEY.match(k))
+    chapters = len(chapter_starts)
     return {"schema": SCHEMA, "source": str(source), "size": source.stat().st_size,
             "container": general.get("format"), "duration_ms": _int(general.get("duration")),
             "video": video, "audio": audio, "subtitles": subtitles, "chapters": chapters,
+            "chapter_starts_ms": chapter_starts,
             "title": general.get("title") or general.get("movie_name"),
             "attachments": [a.strip() for a in str(general.get("attachments") or "").split(" / ")
                             if a.strip()]}

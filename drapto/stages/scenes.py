@@ -16,19 +16,27 @@ from typing import Any
 from .. import proc
 from ..errors import DraptoError
 from ..workdir import atomic_path, write_json
+from .encode import seek_arg
 
-SCHEMA = 3  # part of the task's key: a new schema redoes the target
+SCHEMA = 4  # part of the task's key: a new schema redoes the target
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
 _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
 
 
-def detect(source: Path, workdir: Path) -> tuple[list[int], list[float], int]:
-    """Decode the first video stream once; return each frame's timestamp (µs, as stored in
-    the file: ``-copyts``) and scene score, and the input's start time (µs)."""
+def detect(source: Path, workdir: Path, clip: list[int | None] | None = None
+           ) -> tuple[list[int], list[float], int]:
+    """Decode the first video stream once (for a clip, its range with a second either side);
+    return each frame's timestamp (µs, as stored in the file: ``-copyts``) and scene score,
+    and the input's start time (µs)."""
     report = workdir / "scdet.txt"
+    window: list[str] = []
+    if clip:
+        window = ["-ss", seek_arg(max(0, int(clip[0] or 0) - 1_000_000))]
+        if clip[1] is not None:
+            window += ["-t", seek_arg(int(clip[1]) - int(clip[0] or 0) + 2_000_000)]
     with atomic_path(report) as tmp:
-        result = proc.run(["-v", "info", "-copyts", "-i", str(source), "-map", "0:V:0",
+        result = proc.run(["-v", "info", "-copyts", *window, "-i", str(source), "-map", "0:V:0",
                   "-vf", f"settb=AVTB,scdet=threshold=100,metadata=mode=print:file={tmp.name}",
                   "-fps_mode", "passthrough", "-f", "null", "-"],
                  what=f"scene detection of {source}", cwd=workdir)
@@ -47,7 +55,7 @@ def detect(source: Path, workdir: Path) -> tuple[list[int], list[float], int]:
             if m and scores:
                 scores[-1] = float(m.group(1))
     report.unlink()
-    if not pts:
+    if not pts and not clip:
         raise DraptoError(f"{source}: no video frame could be decoded")
     return pts, scores, start_us
 
@@ -88,10 +96,29 @@ def build(pts: list[int], scores: list[float], fps: float, threshold: float,
             "segments": segments}
 
 
+def clip_frames(source: Path, pts: list[int], scores: list[float], start_us: int,
+                clip: list[int | None]) -> tuple[list[int], list[float]]:
+    """The frames within the clip's range (relative to the file's start), or a clear error
+    when the range is outside the file."""
+    first, last = start_us + int(clip[0] or 0), None if clip[1] is None else start_us + clip[1]
+    keep = [i for i, p in enumerate(pts) if p >= first and (last is None or p < last)]
+    if not keep:
+        raise DraptoError(f"start={(clip[0] or 0) / 1e6:g}s is past the end of {source}")
+    ends_at = (pts[-1] - start_us) / 1e6
+    if last is not None and len(pts) > 1:
+        step = (pts[-1] - pts[0]) / (len(pts) - 1)
+        if pts[-1] + 1.5 * step < last:
+            raise DraptoError(f"end={(clip[1] or 0) / 1e6:g}s is past the end of {source} "
+                              f"(its video ends at {ends_at + step / 1e6:.2f} s)")
+    return [pts[i] for i in keep], [scores[i] for i in keep]
+
+
 def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
                threshold_hdr: float, min_segment: float, max_segment: float,
-               dolby_vision: str) -> None:
-    pts, scores, start_us = detect(source, target.parent)
+               dolby_vision: str, clip: list[int | None] | None = None) -> None:
+    pts, scores, start_us = detect(source, target.parent, clip)
+    if clip:
+        pts, scores = clip_frames(source, pts, scores, start_us, clip)
     video = probe["video"]
     if dolby_vision == "auto" and video["hdr"]["dolby_vision"]:
         # Dolby Vision is encoded as one piece: the RPU stream is not cut.
@@ -99,7 +126,11 @@ def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: flo
     scenes = build(pts, scores, float(video["fps"] or 0),
                    threshold_hdr if video["hdr"]["is_hdr"] else threshold, min_segment,
                    max_segment, start_us)
-    check_complete(source, probe, scenes)
+    if not clip:
+        check_complete(source, probe, scenes)
+    scenes["clip"] = clip
+    # The output's time zero: the file's start, or the clip's.
+    scenes["zero_us"] = start_us + (int(clip[0] or 0) if clip else 0)
     write_json(target, scenes)
 
 
