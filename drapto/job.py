@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,54 @@ class Job:
     profile: str
     settings: Settings
     clip: tuple[int, int | None] | None = None  # (start, end) µs from the file's start
+    tag: str | None = None  # in a batch: the file's part of every task name
+
+
+VIDEO_SUFFIXES = {".mkv", ".mp4", ".m4v", ".m2ts", ".mts", ".ts", ".mov", ".avi", ".webm",
+                  ".mpg", ".mpeg", ".vob", ".wmv", ".flv"}
+
+
+def batch_inputs(folder: Path) -> list[Path]:
+    """The video files of a folder (not its subfolders), by name; drapto's own outputs
+    (*.av1.mkv) and hidden files left out."""
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+                   and not p.name.endswith(OUTPUT_SUFFIX) and not p.name.startswith("."))
+    if not files:
+        raise DraptoError(f"{folder}: no video files in it "
+                          f"({', '.join(sorted(VIDEO_SUFFIXES))})")
+    return files
+
+
+def jobs_from_vars(vars: Mapping[str, str], base: Path,
+                   env: Mapping[str, str] | None = None) -> list[Job]:
+    """One job for input=FILE; one per video file, tagged, for input=FOLDER (a batch, whose
+    output= is a folder). No input=: none."""
+    if not vars.get("input") or not _resolve(base, vars["input"]).is_dir():
+        job = from_vars(vars, base, env)
+        return [job] if job else []
+    folder = _resolve(base, vars["input"])
+    out = vars.get("output")
+    if out and not (out.endswith(("/", os.sep)) or _resolve(base, out).is_dir()):
+        raise DraptoError(f"output={out}: for a folder of inputs, give a folder "
+                          "(ending in /)")
+    jobs, tags = [], set()
+    for path in batch_inputs(folder):
+        tag = base_tag = slug_tag(path.stem)
+        n = 1
+        while tag in tags:
+            n += 1
+            tag = f"{base_tag}-{n}"
+        tags.add(tag)
+        single = {**vars, "input": str(path), "output": (out or ".").rstrip("/") + "/"}
+        job = from_vars(single, base, env)
+        assert job is not None
+        jobs.append(dataclasses.replace(job, tag=tag))
+    return jobs
+
+
+def slug_tag(stem: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:40] or "file"
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -46,8 +96,6 @@ def from_vars(vars: Mapping[str, str], base: Path,
     source = _resolve(base, vars["input"])
     if not source.exists():
         raise DraptoError(f"{source}: no such file")
-    if source.is_dir():
-        raise DraptoError(f"{source}: is a directory; give one video file as input=")
     profile = vars.get("profile") or env.get("DRAPTO_PROFILE") or "default"
     if profile.endswith((".yaml", ".yml")):  # a profile file of the user's own
         profile = str(_resolve(base, profile))

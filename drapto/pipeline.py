@@ -56,10 +56,21 @@ def _clean(*paths: Path) -> None:
             p.unlink()
 
 
+def tagged(job: Job, name: str) -> str:
+    """A task's full name: in a batch, the file's tag follows the basename (encode:film:0003,
+    probe:film); alone, the plain name (encode:0003, probe)."""
+    if not job.tag:
+        return name
+    base, _, sub = name.partition(":")
+    return f"{base}:{job.tag}:{sub}" if sub else f"{base}:{job.tag}"
+
+
 def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
               fn: Callable[..., None], kwargs: dict[str, Any] | Callable[[], dict[str, Any]],
               task_dep: list[str], doc: str, keep_on_clean: bool = False) -> Task:
-    full = f"{basename}:{name}" if name else basename
+    full = tagged(job, f"{basename}:{name}" if name else basename)
+    name = full.partition(":")[2] or None
+    task_dep = [tagged(job, d) for d in task_dep]
     stamp = job.work.stamp(full)
     task: Task = {
         "basename": basename,
@@ -73,6 +84,18 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
     if name:
         task["name"] = name
     return task
+
+
+def output_is_done(job: Job) -> bool:
+    """In a batch: the file's output exists already and is an AV1 video (MediaInfo)."""
+    from .stages.probe import probe
+
+    if not job.output.is_file():
+        return False
+    try:
+        return bool(probe(job.output)["video"]["format"] == "AV1")
+    except DraptoError:
+        return False
 
 
 def default_workers(job: Job | None) -> int:
@@ -141,7 +164,8 @@ def _loaded(job: Job | None) -> tuple[dict[str, Any], dict[str, Any], str, str] 
     """probe.json, scenes.json and their keys, once the scenes task has run."""
     if job is None:
         return None
-    pkey, skey = stamp_key(job.work.stamp("probe")), stamp_key(job.work.stamp("scenes"))
+    pkey = stamp_key(job.work.stamp(tagged(job, "probe")))
+    skey = stamp_key(job.work.stamp(tagged(job, "scenes")))
     if not (pkey and skey and job.work.probe.exists() and job.work.scenes.exists()):
         return None
     return read_json(job.work.probe), read_json(job.work.scenes), pkey, skey

@@ -49,20 +49,32 @@ def _excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> Non
     sys.__excepthook__(kind, value, tb)
 
 
-_job: Job | None = None
+_jobs: dict[str | None, Job] = {}
+
+
+class _About(logging.Filter):
+    """In a batch, a file's log gets the lines that name it."""
+
+    def __init__(self, source: Path):
+        super().__init__()
+        self.source = str(source)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.source in record.getMessage()
 
 
 def start(job: Job) -> Lock:
     """Lock the work directory, clean a killed run's leftovers, log, handle SIGTERM."""
-    global _job
     lock = Lock(job.work.lock_file, str(job.source))
     lock.acquire()
-    _job = job
+    _jobs[job.tag] = job
     job.work.clean_leftovers()
     for stale in job.output.parent.glob(f".{job.output.stem}.*.tmp.mkv"):
         stale.unlink(missing_ok=True)
     handler = _LogFile(job.work.log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(message)s"))
+    if job.tag:
+        handler.addFilter(_About(job.source))
     logger = logging.getLogger("drapto")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -89,7 +101,7 @@ class Reporter(ExecutedOnlyReporter):
         super().write(text)
 
     def execute_task(self, task: Any) -> None:
-        if _job is not None and self._display is None:
+        if _jobs and self._display is None:
             self._display = progress.Display(self.outstream)
             self._display.start()
         super().execute_task(task)
@@ -102,17 +114,20 @@ class Reporter(ExecutedOnlyReporter):
             span[1] = time.monotonic()
 
     def _plan(self) -> None:
-        if _job is not None and not progress.TRACKER.total_segments:
+        if _jobs and not progress.TRACKER.total_segments:
             with contextlib.suppress(OSError, ValueError, KeyError):
-                scenes = read_json(_job.work.scenes)
-                progress.TRACKER.plan(scenes["frames"], len(scenes["segments"]))
+                scenes = [read_json(j.work.scenes) for j in _jobs.values()]
+                progress.TRACKER.plan(sum(s["frames"] for s in scenes),
+                                      sum(len(s["segments"]) for s in scenes))
 
     def _segment_done(self, task: Any, encoded_now: bool) -> None:
-        if _job is None or not task.name.startswith("encode:"):
+        if not _jobs or not task.name.startswith("encode:"):
             return
         self._plan()
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            record = read_json(_job.work.record(int(task.name.split(":")[1])))
+        with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
+            parts = task.name.split(":")
+            job = _jobs[parts[1] if len(parts) == 3 else None]
+            record = read_json(job.work.record(int(parts[-1])))
             progress.TRACKER.finish(record["index"], record["frames"], record["bytes"],
                                     encoded_now)
 
@@ -123,7 +138,25 @@ class Reporter(ExecutedOnlyReporter):
         if self._display:
             self._display.stop.set()
             self._display.clear()
+        if len(_jobs) > 1:
+            self._batch_summary()
         super().complete_run()
+
+    def _batch_summary(self) -> None:
+        reports = []
+        for job in _jobs.values():
+            with contextlib.suppress(OSError, ValueError):
+                reports.append(read_json(job.work.report))
+        if not reports:
+            return
+        size_in = sum(r["size_in"] for r in reports)
+        size_out = sum(r["size_out"] for r in reports)
+        self.write(f"drapto: batch: {len(reports)} of {len(_jobs)} files encoded, "
+                   f"{size_in / 2**20:,.1f} MiB -> {size_out / 2**20:,.1f} MiB "
+                   f"({100 * (1 - size_out / size_in):.1f} % smaller)\n")
+        stages = {k: b - a for k, (a, b) in self._spans.items() if b - a >= 0.05}
+        self.write("drapto:   time: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+                   + "\n")
 
     def add_failure(self, task: Any, fail_info: Any) -> None:
         if isinstance(fail_info, TaskFailed) and not fail_info.traceback:
@@ -137,11 +170,11 @@ class Reporter(ExecutedOnlyReporter):
         self._segment_done(task, encoded_now=True)
         if task.actions and task.name.split(":")[0] in self._spans:
             self._spans[task.name.split(":")[0]][1] = time.monotonic()
-        if task.name == "report" and task.targets:  # the run's last word
+        if task.name.split(":")[0] == "report" and task.targets:  # a file's last word
             with contextlib.suppress(OSError, ValueError, KeyError):
                 report = read_json(Path(task.targets[0]))
                 stages = {k: b - a for k, (a, b) in self._spans.items() if k != "report"}
-                lines = summary_lines(report, stages)
+                lines = summary_lines(report, stages if len(_jobs) == 1 else {})
                 self.write("drapto: " + "\ndrapto: ".join(lines) + "\n")
                 for warning in report["warnings"]:
                     self.write(f"drapto: warning: {warning}\n")

@@ -17,7 +17,7 @@ from drapto.errors import DraptoError
 from drapto.job import (
     READ_ONLY_COMMANDS,
     doit_command,
-    from_vars,
+    jobs_from_vars,
     requested_workers,
     svt_threads,
     work_root,
@@ -26,12 +26,20 @@ from drapto.pipeline import Task
 
 VARS = dict(doit_cmd._CMDLINE_VARS or {})
 try:
-    JOB = from_vars(VARS, Path(get_initial_workdir()))
+    JOBS = jobs_from_vars(VARS, Path(get_initial_workdir()))
     COMMAND = doit_command(sys.argv)
-    if JOB is not None and COMMAND not in READ_ONLY_COMMANDS:
-        LOCK = runtime.start(JOB)
+    if len(JOBS) > 1 or any(j.tag for j in JOBS):  # a batch: finished files are skipped
+        SKIPPED = [j for j in JOBS if pipeline.output_is_done(j)]
+        JOBS = [j for j in JOBS if j not in SKIPPED]
+        for j in SKIPPED:
+            print(f"drapto: skipped {j.source}: {j.output} exists and is an AV1 video")
+        if not JOBS:
+            raise SystemExit(0)
+    if COMMAND not in READ_ONLY_COMMANDS:
+        LOCKS = [runtime.start(j) for j in JOBS]
 except DraptoError as exc:
     runtime.fail(exc)
+JOB = JOBS[0] if JOBS else None
 
 WORKERS = pipeline.default_workers(JOB)
 THREADS = svt_threads(requested_workers(sys.argv) or WORKERS)
@@ -71,22 +79,25 @@ DOCS = {
 LATE_TASKS = ["encode", "segment", "audio", "concat", "mux", "validate", "report"]
 
 
-def task_probe() -> Task:
+def task_probe() -> Iterator[Task]:
     if JOB is None:
-        return {"actions": None, "doc": DOCS["probe"]}
-    return pipeline.task_probe(JOB)
+        yield {"basename": "probe", "actions": None, "doc": DOCS["probe"]}
+    for job in JOBS:
+        yield pipeline.task_probe(job)
 
 
-def task_crop() -> Task:
+def task_crop() -> Iterator[Task]:
     if JOB is None:
-        return {"actions": None, "doc": DOCS["crop"]}
-    return pipeline.task_crop(JOB)
+        yield {"basename": "crop", "actions": None, "doc": DOCS["crop"]}
+    for job in JOBS:
+        yield pipeline.task_crop(job)
 
 
-def task_scenes() -> Task:
+def task_scenes() -> Iterator[Task]:
     if JOB is None:
-        return {"actions": None, "doc": DOCS["scenes"]}
-    return pipeline.task_scenes(JOB)
+        yield {"basename": "scenes", "actions": None, "doc": DOCS["scenes"]}
+    for job in JOBS:
+        yield pipeline.task_scenes(job)
 
 
 def _late_tasks() -> Iterator[Task]:
@@ -98,14 +109,16 @@ def _late_tasks() -> Iterator[Task]:
             yield {"basename": name, "actions": None, "doc": DOCS[name]}
         yield pipeline.task_stats(work_root(VARS, Path(get_initial_workdir())), DOCS["report"])
         return
-    yield {"basename": "encode", "name": None, "task_dep": ["report"], "doc": DOCS["encode"]}
-    yield from pipeline.tasks_segment(JOB)
-    yield from pipeline.tasks_encode(JOB, THREADS)
-    yield from pipeline.tasks_audio(JOB)
-    yield from pipeline.tasks_concat(JOB)
-    yield from pipeline.tasks_mux(JOB)
-    yield from pipeline.tasks_validate(JOB)
-    yield from pipeline.tasks_report(JOB)
+    yield {"basename": "encode", "name": None, "doc": DOCS["encode"],
+           "task_dep": [pipeline.tagged(job, "report") for job in JOBS]}
+    for job in JOBS:
+        yield from pipeline.tasks_segment(job)
+        yield from pipeline.tasks_encode(job, THREADS)
+        yield from pipeline.tasks_audio(job)
+        yield from pipeline.tasks_concat(job)
+        yield from pipeline.tasks_mux(job)
+        yield from pipeline.tasks_validate(job)
+        yield from pipeline.tasks_report(job)
 
 
 task_encode = _late_tasks if JOB is None else create_after(

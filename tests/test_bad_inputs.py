@@ -154,9 +154,12 @@ def sample_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        subtitles=False, chapters=False)
 
 
-def test_directory_as_input(tmp_path: Path) -> None:
+def test_directory_without_videos(tmp_path: Path) -> None:
     (tmp_path / "films").mkdir()
-    one_line_failure(run_drapto("input=films", cwd=tmp_path, check=False), "is a directory")
+    (tmp_path / "films" / "notes.txt").write_text("not a film\n")
+    (tmp_path / "films" / "old.av1.mkv").write_bytes(b"")  # drapto's own outputs are not inputs
+    one_line_failure(run_drapto("input=films", cwd=tmp_path, check=False),
+                     "films: no video files in it")
 
 
 @pytest.fixture

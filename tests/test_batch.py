@@ -1,0 +1,40 @@
+"""A folder as input: every video file in one task graph; finished files skipped."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import FAST, executed, media_info, run_drapto
+
+from drapto.sample import make_sample
+
+
+def test_two_file_batch_then_rerun_skips(tmp_path: Path) -> None:
+    films = tmp_path / "films"
+    make_sample(films / "b film.mkv", scenes=[1.0, 1.5])
+    make_sample(films / "a.mp4", scenes=[1.5, 1.0], subtitles=False, chapters=False)
+    (films / "notes.txt").write_text("not a film\n")
+    first = run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path, jobs=2)
+    ran = executed(first)
+    # One graph: both files' tasks, named by file.
+    assert {"encode:a:0000", "encode:b_film:0000", "mux:a", "mux:b_film"} <= set(ran)
+    assert ran.index("scenes:b_film") < ran.index("encode:a:0000")
+    for name in ("a.av1.mkv", "b film.av1.mkv"):
+        out = media_info(tmp_path / "out" / name)
+        assert out["video"]["format"] == "AV1" and len(out["audio"]) == 2
+    assert "drapto: batch: 2 of 2 files encoded" in first.stdout
+    # A new file joins; the finished ones are skipped without being probed again.
+    shutil.copy(films / "a.mp4", films / "c.mp4")
+    again = run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path)
+    assert "drapto: skipped" in again.stdout and "a.mp4" in again.stdout
+    assert [t for t in executed(again) if t.startswith("probe")] == ["probe:c"]
+    assert (tmp_path / "out" / "c.av1.mkv").is_file()
+
+
+def test_batch_output_must_be_a_folder(tmp_path: Path) -> None:
+    make_sample(tmp_path / "films" / "a.mkv", scenes=[1.0], audio=False, subtitles=False,
+                chapters=False)
+    result = run_drapto("input=films", "output=one.mkv", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "output=one.mkv: for a folder of inputs, give a folder" in result.stderr
