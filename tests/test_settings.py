@@ -37,7 +37,7 @@ def test_layers_in_order(tmp_path: Path) -> None:
     ({"cli": {"crf_hd": "99"}}, "setting 'crf_hd' from the command line: 99 is outside 1..63"),
     ({"cli": {"pixel_format": "rgb24"}}, "'rgb24' is not one of"),
     ({"cli": {"min_segment": "20"}}, "max_segment (15) is shorter than min_segment (20)"),
-    ({"profile": "nosuch"}, "profile 'nosuch': no such profile (known: default, fast, grain)"),
+    ({"profile": "nosuch"}, "profile 'nosuch': no such profile (known: default, fast, film)"),
 ])
 def test_bad_settings_name_key_and_source(kwargs: dict[str, object], message: str) -> None:
     kwargs.setdefault("env", {})
