@@ -7,7 +7,7 @@ profiles/default.yaml.
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from doit import create_after, doit_cmd, get_initial_workdir
@@ -16,6 +16,7 @@ from drapto import pipeline, runtime
 from drapto.errors import DraptoError
 from drapto.job import (
     READ_ONLY_COMMANDS,
+    Job,
     doit_command,
     jobs_from_vars,
     requested_workers,
@@ -79,25 +80,20 @@ DOCS = {
 LATE_TASKS = ["encode", "segment", "audio", "concat", "mux", "validate", "report"]
 
 
-def task_probe() -> Iterator[Task]:
-    if JOB is None:
-        yield {"basename": "probe", "actions": None, "doc": DOCS["probe"]}
-    for job in JOBS:
-        yield pipeline.task_probe(job)
+def _early(name: str, creator: Callable[[Job], Task]) -> Callable[[], Iterator[Task]]:
+    """The creator of a task that exists before scene detection (one per input file)."""
+    def create() -> Iterator[Task]:
+        if JOB is None:  # doit list / doit help without input=
+            yield {"basename": name, "actions": None, "doc": DOCS[name]}
+        for job in JOBS:
+            yield creator(job)
+    create.__doc__ = DOCS[name]
+    return create
 
 
-def task_crop() -> Iterator[Task]:
-    if JOB is None:
-        yield {"basename": "crop", "actions": None, "doc": DOCS["crop"]}
-    for job in JOBS:
-        yield pipeline.task_crop(job)
-
-
-def task_scenes() -> Iterator[Task]:
-    if JOB is None:
-        yield {"basename": "scenes", "actions": None, "doc": DOCS["scenes"]}
-    for job in JOBS:
-        yield pipeline.task_scenes(job)
+task_probe = _early("probe", pipeline.task_probe)
+task_crop = _early("crop", pipeline.task_crop)
+task_scenes = _early("scenes", pipeline.task_scenes)
 
 
 def _late_tasks() -> Iterator[Task]:
