@@ -34,7 +34,6 @@ _stopping = threading.Event()
 @dataclass(frozen=True)
 class Result:
     argv: list[str]
-    stdout: str
     stderr: str  # the first 2000 lines
     peak_rss: int  # bytes: the child's peak resident memory (0 if unknown)
 
@@ -100,7 +99,6 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
         raise DraptoError(f"{what}: interrupted")
     tail: deque[str] = deque(maxlen=30)
     head: list[str] = []
-    out_lines: list[str] = []
 
     def read_err() -> None:
         assert proc.stderr is not None
@@ -116,10 +114,8 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip()
-            out_lines.append(line)
             if on_line:
-                on_line(line)
+                on_line(raw.decode("utf-8", "replace").rstrip())
         try:
             # wait4 gives this child's own peak resident memory (ru_maxrss, KiB on Linux):
             # exact, where sampling would miss short peaks.
@@ -142,7 +138,7 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
             raise DraptoError(f"{what}: interrupted")
         last = "\n    ".join(list(tail)[-8:]) or "(no output)"
         raise DraptoError(f"{what}: FFmpeg exited with status {code}:\n    {last}")
-    return Result(argv, "\n".join(out_lines), "\n".join(head), peak)
+    return Result(argv, "\n".join(head), peak)
 
 
 def stopping() -> bool:

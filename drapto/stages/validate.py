@@ -95,12 +95,8 @@ def run_validate(src_probe: dict[str, Any], output: Path, frames: int, bit_depth
         warnings.append("HDR10+ dynamic metadata is not kept (libsvtav1 cannot write it); "
                         "the HDR10 static metadata is")
     failed = [c for c in result if not c["ok"]]
-    size = output.stat().st_size
-    summary = (f"{output}: {size / 2**20:.1f} MiB ({100 * (size / src_probe['size'] - 1):+.1f} %"
-               f" against the input), {out_frames} frames, {len(out['audio'])} audio, "
-               f"{len(out['subtitles'])} subtitle tracks, {out['chapters']} chapters; validated")
     write_json(target, {"output": str(output), "ok": not failed, "checks": result,
-                        "summary": summary, "warnings": warnings})
+                        "warnings": warnings})
     if failed:
         desc = "; ".join(f"{c['check']}: expected {c['expected']}, got {c['got']}"
                          for c in failed)
