@@ -103,7 +103,10 @@ def default_workers(job: Job | None) -> int:
     (estimated for the output height when the input was probed already), one per core."""
     if job is None:
         return 1
-    height = read_json(job.work.probe)["video"]["height"] if job.work.probe.exists() else 1080
+    try:
+        height = int(read_json(job.work.probe)["video"]["height"])
+    except (OSError, ValueError, KeyError, TypeError):  # not probed yet (or damaged)
+        height = 1080
     s = job.settings
     return memory.worker_count(memory.estimate_mib(height, s.preset, s.memory_estimates),
                                memory.budget_mib(s.memory_budget))

@@ -125,9 +125,10 @@ def test_garbage_records_are_rebuilt_not_trusted(clip: Path, reference: bytes,
     (work / "segments" / "0004.json").write_text("{ not json")
     (work / "stamps" / "encode-0007.json").write_bytes(b"\x00garbage")
     (work / "scenes.json").write_text("[]")
+    (work / "probe.json").write_text("garbage")
     again = run_drapto(f"input={clip}", "output=out.mkv", "work=w", *SETTINGS, cwd=tmp_path)
     ran = executed(again)
-    assert {"scenes", "segment:0004", "encode:0007"} <= set(ran)
+    assert {"probe", "scenes", "segment:0004", "encode:0007"} <= set(ran)
     assert "encode:0004" not in ran  # its input was rebuilt identical: its stamp still holds
     assert (tmp_path / "out.mkv").read_bytes() == reference
 
