@@ -19,6 +19,7 @@ from doit.exceptions import TaskFailed
 from . import memory
 from .errors import DraptoError
 from .job import Job
+from .quality import model_for
 from .stages.audio import run_audio
 from .stages.crop import SCHEMA as crop_schema
 from .stages.crop import run_crop
@@ -178,10 +179,15 @@ def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
     s, v = job.settings, probe["video"]
     deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v["interlaced"])
     dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
+    target = s.target_vmaf_hdr if v["hdr"]["is_hdr"] else s.target_vmaf
+    search = None if s.quality != "vmaf" or dv else {
+        "target": target, "tolerance": s.vmaf_tolerance, "crf_min": s.crf_min,
+        "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
+        "subsample": s.vmaf_subsample, "model": model_for(v["width"], v["height"])}
     return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,
             "crf": s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),
             "filters": ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if deint else [],
-            "dolby_vision": dv}
+            "dolby_vision": dv, "quality": search}
 
 
 def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],

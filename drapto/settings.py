@@ -40,6 +40,16 @@ class Settings:
     pixel_format: str = "yuv420p10le"
     svt_params: str = "tune=0"
     deinterlace: str = "auto"
+    # quality targeting
+    quality: str = "crf"
+    target_vmaf: float = 93.0
+    target_vmaf_hdr: float = 95.0
+    vmaf_pool: str = "mean"
+    vmaf_tolerance: float = 1.0
+    vmaf_subsample: int = 5
+    crf_min: int = 10
+    crf_max: int = 50
+    search_attempts: int = 5
     # crop
     crop: str = "auto"
     crop_samples: int = 25
@@ -82,6 +92,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "scene_threshold": (0.0, 100.0), "scene_threshold_hdr": (0.0, 100.0),
     "min_segment": (0.04, 3600.0), "crop_samples": (1, 500), "crop_limit": (0.0, 255.0),
     "crop_limit_hdr": (0.0, 1023.0), "crf_dv": (1, 63), "crf_dv_uhd": (1, 63),
+    "target_vmaf": (1.0, 100.0), "target_vmaf_hdr": (1.0, 100.0), "vmaf_tolerance": (0.0, 20.0),
+    "vmaf_subsample": (1, 100), "crf_min": (1, 63), "crf_max": (1, 63),
+    "search_attempts": (1, 20),
     "max_segment": (0.04, 3600.0), "audio_bitrate_per_channel": (6, 256),
 }
 _MAPPINGS = {
@@ -91,7 +104,7 @@ _MAPPINGS = {
 }
 _PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
 _CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off"),
-            "dolby_vision": ("auto", "off")}
+            "dolby_vision": ("auto", "off"), "quality": ("crf", "vmaf")}
 _CROP = re.compile(r"^(auto|off|\d+:\d+:\d+:\d+)$")
 
 
@@ -129,6 +142,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             raise DraptoError(f"{where}: {value!r} is outside {lo:g}..{hi:g}")
     if key == "memory_budget" and not re.match(r"^(auto|\d+(\.\d+)?[MG%])$", value):
         raise DraptoError(f"{where}: {value!r} is not auto, N%, NM or NG")
+    if key == "vmaf_pool" and not re.match(r"^(mean|harmonic|p\d{1,2})$", value):
+        raise DraptoError(f"{where}: {value!r} is not mean, harmonic or pN (a percentile)")
     if key == "crop" and not _CROP.match(value):
         raise DraptoError(f"{where}: {value!r} is not auto, off or W:H:X:Y")
     if key in _CHOICES and value not in _CHOICES[key]:
@@ -200,6 +215,8 @@ def load(profile: str = "default", config: Path | None = None,
     cli_layer = {k: v for k, v in (cli or {}).items() if k not in RUN_VARS}
     _apply(values, cli_layer, "the command line", from_text=True)
     settings = Settings(**values)
+    if settings.crf_max < settings.crf_min:
+        raise DraptoError(f"crf_max ({settings.crf_max}) is below crf_min ({settings.crf_min})")
     if settings.max_segment < settings.min_segment:
         raise DraptoError(f"max_segment ({settings.max_segment:g}) is shorter than "
                           f"min_segment ({settings.min_segment:g})")

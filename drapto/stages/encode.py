@@ -10,12 +10,14 @@ further back, up to decoding from the start.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 from pathlib import Path
 from typing import Any
 
-from .. import memory, proc, progress
+from .. import memory, proc, progress, quality
 from ..errors import DraptoError
 from ..workdir import atomic_path, read_json, write_json
 
@@ -65,8 +67,9 @@ def _kept(report: Path) -> list[int]:
 
 
 def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
-                  filters: list[str], extra: list[str], threads: int) -> int:
-    """Encode the segment's frames to *target*; return the encoder's peak memory (bytes)."""
+                  filters: list[str], extra: list[str], threads: int) -> tuple[int, list[str]]:
+    """Encode the segment's frames to *target*; return the encoder's peak memory (bytes)
+    and the seek that reached the segment's first frame."""
     params = ":".join(p for p in (video["svt_params"], f"lp={threads}") if p)
     what = (f"encoding segment {seg['index']:04d} (frames {seg['start']}-"
             f"{seg['start'] + seg['frames'] - 1}) of {source}")
@@ -102,7 +105,7 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                 if len(kept) < seg["frames"]:  # the filters may run a frame ahead
                     raise DraptoError(f"{what}: the source gave {len(kept)} frames, "
                                       f"expected {seg['frames']}")
-            return result.peak_rss
+            return result.peak_rss, seek
         except _LateSeek:
             continue
     raise DraptoError(f"{what}: frame {seg['start']} (timestamp {seg['pts_us']} µs) "
@@ -150,20 +153,83 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                             f"encoded as {plain} video")
         else:
             try:
-                peak = _encode_range(source, seg, target, video, filters,
-                                     ["-dolbyvision", "1"], threads)
+                peak, _ = _encode_range(source, seg, target, video, filters,
+                                        ["-dolbyvision", "1"], threads)
                 dv_kept = True
             except DraptoError as exc:
                 reason = str(exc).splitlines()[-1].strip()
                 warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
                                 f"refused it ({reason}); encoded as {plain} video")
-    if not dv_kept:
-        peak = _encode_range(source, seg, target, video, filters,
-                             ["-dolbyvision", "0"] if dv else [], threads)
-    return peak, {"index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
+    search: dict[str, Any] = {}
+    if not dv_kept and video.get("quality") and not dv:
+        peak, search = _search(source, seg, target, video, filters, threads)
+        video = {**video, "crf": search["crf"]}
+        if not search["reached"]:
+            warnings.append(f"segment {seg['index']:04d}: VMAF {search['vmaf']:.2f} at CRF "
+                            f"{search['crf']} misses the target "
+                            f"{video['quality']['target']} (CRF bounds reached)")
+    elif not dv_kept:
+        peak, _ = _encode_range(source, seg, target, video, filters,
+                                ["-dolbyvision", "0"] if dv else [], threads)
+    return peak, {**search, "index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
                   "preset": video["preset"], "crop": rect, "filters": filters,
                   "dolby_vision": dv_kept, "warnings": warnings,
                   "bytes": target.stat().st_size}
+
+
+def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
+            filters: list[str], threads: int) -> tuple[int, dict[str, Any]]:
+    """Encode at CRFs chosen by the search until the target VMAF is met with the fewest
+    bytes; every probe is a real final encode, measured, so the kept one is verified. The
+    probes are recorded as they come: an interrupted search resumes from them."""
+    q = video["quality"]
+    goal = quality.Target(q["target"], q["tolerance"], q["crf_min"], q["crf_max"],
+                          q["attempts"])
+    state_path = target.with_suffix(".probes.json")
+    state: dict[str, Any] = {"settings": q, "filters": filters, "probes": {}}
+    with contextlib.suppress(OSError, ValueError):
+        old = read_json(state_path)
+        if old.get("settings") == q and old.get("filters") == filters:
+            state = old
+    probes = {int(c): p["vmaf"] for c, p in state["probes"].items()}
+
+    def candidate(crf: int) -> Path:
+        return target.with_name(f"{target.stem}.crf{crf}{target.suffix}")
+
+    peak = 0
+    while (crf := quality.next_crf(probes, goal, video["crf"])) is not None:
+        peak = max(peak, _probe(source, seg, candidate(crf), video, crf, filters, threads,
+                                state, q))
+        write_json(state_path, state)
+        probes = {int(c): p["vmaf"] for c, p in state["probes"].items()}
+    chosen, reached = quality.choose(probes, goal)
+    if not candidate(chosen).exists():  # resumed after its file was lost: encode it again
+        peak = max(peak, _probe(source, seg, candidate(chosen), video, chosen, filters,
+                                threads, state, q))
+    os.replace(candidate(chosen), target)
+    for crf in probes:
+        candidate(crf).unlink(missing_ok=True)
+    kept = state["probes"][str(chosen)]
+    state_path.unlink(missing_ok=True)
+    return peak, {"crf": chosen, "vmaf": kept["vmaf"], "vmaf_frames": kept["frames"],
+                  "reached": reached, "target_vmaf": q["target"], "vmaf_pool": q["pool"],
+                  "probes": [{"crf": int(c), "vmaf": round(p["vmaf"], 3), "bytes": p["bytes"]}
+                             for c, p in sorted(state["probes"].items(), key=lambda x: int(x[0]))],
+                  "attempts": len(probes)}
+
+
+def _probe(source: Path, seg: dict[str, Any], out: Path, video: dict[str, Any], crf: int,
+           filters: list[str], threads: int, state: dict[str, Any], q: dict[str, Any]) -> int:
+    """One search step: encode at *crf* (final settings) and measure its VMAF."""
+    peak, seek = _encode_range(source, seg, out, {**video, "crf": crf}, filters, [], threads)
+    scores = quality.measure(
+        source, out, filters, seg["pts_us"], seg["frames"], seek, q["model"], q["subsample"],
+        out.with_name(f".{out.stem}.vmaf.tmp.json"),
+        f"VMAF of segment {seg['index']:04d} at CRF {crf} ({source})")
+    state["probes"][str(crf)] = {"vmaf": quality.pool(scores, q["pool"]),
+                                 "bytes": out.stat().st_size,
+                                 "frames": [round(v, 3) for v in scores]}
+    return peak
 
 
 def segment_durations(scenes: dict[str, Any]) -> list[int]:

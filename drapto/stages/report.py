@@ -15,7 +15,8 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
           validation: dict[str, Any], output: Path) -> dict[str, Any]:
     fps = scenes["fps"]
     segments = [{"index": r["index"], "frames": r["frames"], "crf": r["crf"],
-                 "bytes": r["bytes"],
+                 "bytes": r["bytes"], "vmaf": r.get("vmaf"), "vmaf_reached": r.get("reached"),
+                 "probes": r.get("probes"),
                  "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
                  "seconds": r.get("seconds"), "peak_memory_mib": r.get("peak_memory_mib")}
                 for r in records]
@@ -28,7 +29,18 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
             "kbit_s": round(size_out * 8 / 1000 / duration, 1) if duration else None,
             "encode_seconds": round(sum(r.get("seconds") or 0 for r in records), 1),
             "segments": segments, "warnings": validation["warnings"],
-            "validated": validation["ok"]}
+            "validated": validation["ok"], "vmaf": vmaf_summary(records)}
+
+
+def vmaf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Over every scored frame of every segment: mean, minimum, 5th percentile."""
+    scores = sorted(v for r in records for v in r.get("vmaf_frames") or [])
+    if not scores:
+        return None
+    return {"target": records[0].get("target_vmaf"), "pool": records[0].get("vmaf_pool"),
+            "mean": round(sum(scores) / len(scores), 3), "min": scores[0],
+            "p5": scores[int(0.05 * (len(scores) - 1))], "frames_scored": len(scores),
+            "segments_below_target": sum(1 for r in records if r.get("reached") is False)}
 
 
 def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
@@ -50,6 +62,11 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
              f"({change}), {report['frames']} frames, "
              f"{report['kbit_s']} kbit/s, {len(report['segments'])} segments, "
              f"CRF {sorted({s['crf'] for s in report['segments']})}"]
+    if report.get("vmaf"):
+        v = report["vmaf"]
+        lines.append(f"  VMAF mean {v['mean']:.2f}, min {v['min']:.2f}, 5th percentile "
+                     f"{v['p5']:.2f} (target {v['target']}, {v['frames_scored']} frames "
+                     f"scored, {v['segments_below_target']} segments below)")
     shown = {k: v for k, v in stage_seconds.items() if v >= 0.05}
     if shown:
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))
