@@ -106,7 +106,7 @@ def bench(name: str, src: Path, tmp: Path, ns: argparse.Namespace) -> dict[str, 
             cache[crf] = (size, frame_vmaf(path, src))
         return cache[crf]
 
-    lo, hi = 10, 50  # the highest CRF whose worst segment reaches the target
+    lo, hi = 10, 63  # the highest CRF whose worst segment reaches the target
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if min(per_segment(at(mid)[1], segments)) >= ns.target:
@@ -117,7 +117,7 @@ def bench(name: str, src: Path, tmp: Path, ns: argparse.Namespace) -> dict[str, 
     c = median_crf  # equal whole-file mean VMAF, interpolated between two CRFs
     while statistics.fmean(at(c)[1]) < whole and c > 10:
         c -= 1
-    while statistics.fmean(at(c + 1)[1]) >= whole and c < 50:
+    while statistics.fmean(at(c + 1)[1]) >= whole and c < 62:
         c += 1
     (b0, s0), (b1, s1) = at(c), at(c + 1)
     m0, m1 = statistics.fmean(s0), statistics.fmean(s1)

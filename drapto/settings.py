@@ -48,7 +48,7 @@ class Settings:
     vmaf_tolerance: float = 1.0
     vmaf_subsample: int = 5
     crf_min: int = 10
-    crf_max: int = 50
+    crf_max: int = 63
     search_attempts: int = 5
     # crop
     crop: str = "auto"
