@@ -197,7 +197,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
         return target.with_name(f"{target.stem}.crf{crf}{target.suffix}")
 
     peak = 0
-    while (crf := quality.next_crf(probes, goal, video["crf"])) is not None:
+    while (crf := quality.next_crf(probes, goal, q["start"])) is not None:
         peak = max(peak, _probe(source, seg, candidate(crf), video, crf, filters, threads,
                                 state, q))
         write_json(state_path, state)
