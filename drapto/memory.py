@@ -113,9 +113,10 @@ def _alive(entry: Mapping[str, Any]) -> bool:
 
 
 @contextlib.contextmanager
-def reserve(mib: int, spec: str, label: str) -> Iterator[None]:
+def reserve(mib: int, spec: str, label: str) -> Iterator[int]:
     """Hold *mib* of the machine-wide budget while the block runs; wait until it fits (an
-    encode alone always fits, however large)."""
+    encode alone always fits, however large). Yields how many encodes hold the budget now,
+    this one included."""
     me = {"id": secrets.token_hex(6), "pid": os.getpid(), "mib": mib, "label": label,
           "started": psutil.Process().create_time()}
     waited = False
@@ -126,6 +127,7 @@ def reserve(mib: int, spec: str, label: str) -> Iterator[None]:
             budget = budget_mib(spec, held)
             if not entries or held + mib <= budget:
                 _save(path, [*entries, me])
+                running = len(entries) + 1
                 break
         if not waited:
             log.info("memory: %s waits for %d MiB (%d of %d MiB held)", label, mib, held,
@@ -136,7 +138,7 @@ def reserve(mib: int, spec: str, label: str) -> Iterator[None]:
         time.sleep(0.25)
     log.info("memory: %s holds %d MiB (%d of %d MiB held)", label, mib, held + mib, budget)
     try:
-        yield
+        yield running
     finally:
         with _locked("ledger") as path:
             _save(path, [e for e in (_load(path) or []) if e.get("id") != me["id"]])

@@ -130,7 +130,10 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dic
     rect = crop_data["crop"]
     height = rect[1] if rect else crop_data["height"]
     need = memory.estimate_mib(height, video["preset"], memory_estimates)
-    with memory.reserve(need, memory_budget, f"segment {seg['index']:04d}"):
+    with memory.reserve(need, memory_budget, f"segment {seg['index']:04d}") as running:
+        # Threads by what actually runs: when the budget lets fewer encodes run than there
+        # are workers, each takes more of the cores (SVT-AV1's output does not depend on it).
+        threads = max(threads, (os.cpu_count() or 1) // running)
         started = time.monotonic()
         peak, record = _encode_segment(source, seg, rect, target, video, threads)
         seconds = time.monotonic() - started
