@@ -17,16 +17,16 @@ import argparse
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from common import workspace  # noqa: E402
 
 from drapto.sample import make_sample  # noqa: E402
 
@@ -61,8 +61,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true")
     ns = ap.parse_args()
     rng = random.Random(ns.seed)
-    tmp = Path(tempfile.mkdtemp(prefix="drapto-crashfuzz-"))
-    try:
+    with workspace("drapto-crashfuzz-", ns.keep) as tmp:
         source = make_sample(tmp / "clip.mkv", scenes=[1.0] * ns.scenes, size="320x180",
                              subtitles=False)
         t0 = time.monotonic()
@@ -120,11 +119,6 @@ def main() -> None:
               f"{'within' if redone <= in_flight else 'OVER'} that bound)")
         print(f"temporary files left after runs:  {len(left)}")
         sys.exit(0 if identical == series and redone <= in_flight and not left else 1)
-    finally:
-        if ns.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

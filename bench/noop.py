@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from common import workspace
 
 from drapto.sample import make_sample
 
@@ -97,9 +97,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ns = ap.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="drapto-noop-"))
-    print(f"temp dir: {tmp}")
-    try:
+    with workspace("drapto-noop-", ns.keep) as tmp:
+        print(f"temp dir: {tmp}")
         n_scenes = max(2, round(ns.minutes * 60 / ns.scene))
         source = tmp / "input.mkv"
         t0 = time.perf_counter()
@@ -168,11 +167,6 @@ def main() -> None:
         ]
         for name, value in rows:
             print(f"{name:<38} {value}")
-    finally:
-        if ns.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

