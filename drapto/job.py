@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ from . import settings as settings_mod
 from .errors import DraptoError
 from .settings import Settings
 from .timeparse import clip_range
-from .workdir import WorkDir
+from .workdir import WorkDir, slug
 
 DEFAULT_WORK = "drapto-work"
 OUTPUT_SUFFIX = ".av1.mkv"
@@ -74,7 +73,8 @@ def jobs_from_vars(vars: Mapping[str, str], base: Path,
 
 
 def slug_tag(stem: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:40] or "file"
+    """A file's part of task names: its work-directory slug without dots."""
+    return slug(stem).replace(".", "_")[:40]
 
 
 def _resolve(base: Path, value: str) -> Path:

@@ -90,15 +90,12 @@ def choose(probes: dict[int, float], target: Target) -> tuple[int, bool]:
     return max(probes, key=lambda c: probes[c]), False
 
 
-def measure(source: Path, encoded: Path, reference_filters: list[str], first_pts_us: int,
-            frames: int, seek: list[str], model: str, subsample: int, log: Path,
-            what: str) -> list[float]:
+def measure(source: Path, encoded: Path, selection: list[str], frames: int, seek: list[str],
+            model: str, subsample: int, log: Path, what: str) -> list[float]:
     """Per-frame VMAF (every *subsample*-th frame) of *encoded* against the source frames it
-    was made from: the same seek, selection and filters (crop, deinterlace) as the encode,
-    both streams timed by frame number so frames pair one to one."""
-    ref = ",".join([*reference_filters, "settb=AVTB",
-                    f"select=gte(pts\\,{first_pts_us - 500})", f"trim=end_frame={frames}",
-                    "setpts=N", "format=yuv420p10le"])
+    was made from: the same seek and *selection* (crop, deinterlace, first frame) as the
+    encode, both streams timed by frame number so frames pair one to one."""
+    ref = ",".join([*selection, f"trim=end_frame={frames}", "setpts=N", "format=yuv420p10le"])
     graph = (f"[0:v]settb=AVTB,setpts=N,format=yuv420p10le[d];[1:v]{ref}[r];"
              f"[d][r]libvmaf=model=version={model}:n_subsample={subsample}"
              f":log_fmt=json:log_path={log.name}:n_threads=2")

@@ -45,6 +45,14 @@ def run_segment(scenes: dict[str, Any], index: int, target: Path) -> None:
                         "first": index == 0 and not scenes.get("clip")})
 
 
+def selection(filters: list[str], first_pts_us: int) -> list[str]:
+    """The filters that turn the decoded source into the segment's frames: *filters* first
+    (a deinterlacer needs the frames before the segment's first, decoded from the keyframe
+    on), then the frames from the segment's first timestamp on. Shared by the encode and the
+    VMAF reference, so both see the same frames."""
+    return [*filters, "settb=AVTB", f"select=gte(pts\\,{first_pts_us - PTS_SLACK_US})"]
+
+
 def last_progress(lines: list[str], key: str) -> int:
     """The last ``key=N`` value in FFmpeg ``-progress`` output (0 if absent)."""
     for line in reversed(lines):
@@ -79,11 +87,8 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
         try:
             with atomic_path(target) as tmp:
                 report = tmp.with_suffix(".txt")
-                # Filters that need the frames before the segment's first (a deinterlacer)
-                # run before the selection, on what was decoded from the keyframe on.
                 chain = ",".join([
-                    *filters, "settb=AVTB",
-                    f"select=gte(pts\\,{seg['pts_us'] - PTS_SLACK_US})",
+                    *selection(filters, seg["pts_us"]),
                     "metadata=mode=add:key=drapto:value=1",
                     f"metadata=mode=print:file={report.name}", "setpts=PTS-STARTPTS"])
                 args = ["-v", "error", "-progress", "pipe:1", "-nostats",
@@ -226,7 +231,8 @@ def _probe(source: Path, seg: dict[str, Any], out: Path, video: dict[str, Any], 
     """One search step: encode at *crf* (final settings) and measure its VMAF."""
     peak, seek = _encode_range(source, seg, out, {**video, "crf": crf}, filters, [], threads)
     scores = quality.measure(
-        source, out, filters, seg["pts_us"], seg["frames"], seek, q["model"], q["subsample"],
+        source, out, selection(filters, seg["pts_us"]), seg["frames"], seek, q["model"],
+        q["subsample"],
         out.with_name(f".{out.stem}.vmaf.tmp.json"),
         f"VMAF of segment {seg['index']:04d} at CRF {crf} ({source})")
     state["probes"][str(crf)] = {"vmaf": quality.pool(scores, q["pool"]),
