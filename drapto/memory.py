@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _locked(name: str) -> Iterator[Path]:
+def locked_cache(name: str) -> Iterator[Path]:
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{name}.lock", "a+", encoding="utf-8") as fh:
@@ -48,14 +48,14 @@ def _locked(name: str) -> Iterator[Path]:
         yield folder / f"{name}.json"
 
 
-def _load(path: Path) -> Any:
+def load_cache(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
 
-def _save(path: Path, data: Any) -> None:
+def save_cache(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp.json")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
@@ -68,7 +68,7 @@ def _learned_key(height: int, preset: int) -> str:
 def estimate_mib(height: int, preset: int, table: Mapping[int, int]) -> int:
     """One encode's expected peak (MiB): measured before for this height and preset, else
     the table's entry for the smallest height at least this one (or its largest)."""
-    learned = _load(cache_dir() / "memory.json") or {}
+    learned = load_cache(cache_dir() / "memory.json") or {}
     if _learned_key(height, preset) in learned:
         return int(learned[_learned_key(height, preset)])
     rows = sorted(table.items())
@@ -79,11 +79,11 @@ def learn(height: int, preset: int, peak_bytes: int) -> None:
     """Remember an encode's measured peak (the largest seen per height and preset)."""
     if peak_bytes <= 0:
         return
-    with _locked("memory") as path:
-        data = _load(path) or {}
+    with locked_cache("memory") as path:
+        data = load_cache(path) or {}
         key = _learned_key(height, preset)
         data[key] = max(int(data.get(key, 0)), -(-peak_bytes // MIB))
-        _save(path, data)
+        save_cache(path, data)
 
 
 def budget_mib(spec: str, reserved_mib: int = 0, available: int | None = None) -> int:
@@ -121,12 +121,12 @@ def reserve(mib: int, spec: str, label: str) -> Iterator[int]:
           "started": psutil.Process().create_time()}
     waited = False
     while True:
-        with _locked("ledger") as path:
-            entries = [e for e in (_load(path) or []) if _alive(e)]
+        with locked_cache("ledger") as path:
+            entries = [e for e in (load_cache(path) or []) if _alive(e)]
             held = sum(int(e["mib"]) for e in entries)
             budget = budget_mib(spec, held)
             if not entries or held + mib <= budget:
-                _save(path, [*entries, me])
+                save_cache(path, [*entries, me])
                 running = len(entries) + 1
                 break
         if not waited:
@@ -140,5 +140,5 @@ def reserve(mib: int, spec: str, label: str) -> Iterator[int]:
     try:
         yield running
     finally:
-        with _locked("ledger") as path:
-            _save(path, [e for e in (_load(path) or []) if e.get("id") != me["id"]])
+        with locked_cache("ledger") as path:
+            save_cache(path, [e for e in (load_cache(path) or []) if e.get("id") != me["id"]])

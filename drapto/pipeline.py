@@ -183,7 +183,8 @@ def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
     search = None if s.quality != "vmaf" or dv else {
         "target": target, "tolerance": s.vmaf_tolerance, "crf_min": s.crf_min,
         "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
-        "start": s.search_start_crf,
+        "start": s.search_start_crf, "preset": s.preset, "search_preset": s.search_preset,
+        "sample": s.search_sample,
         "subsample": s.vmaf_subsample, "model": model_for(v["width"], v["height"])}
     return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,
             "crf": s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),

@@ -1,32 +1,71 @@
-"""Quality targeting: VMAF of an encoded segment against its source frames, and the CRF
-search that reaches a target VMAF with the fewest bytes.
+"""Quality targeting: the CRF that brings a segment to a target VMAF, predicted cheaply and
+then verified.
 
-The search is a pure function of the probes so far (CRF -> measured VMAF): it is tested on
-recorded tables, and a segment interrupted mid-search resumes from its recorded probes.
+Per segment:
+1. *Probes*: the middle of the segment encoded at a fast preset (``search_preset``) and
+   scored with libvmaf, one CRF at a time (usually two), give the segment's fast-preset
+   curve and the CRF where it crosses the target (:func:`solve`).
+2. *Prediction*: the final preset reaches a given VMAF at a higher CRF than the fast one;
+   that *shift* is learned from the segments of the same film already verified (their
+   median), else from earlier films on this machine, else a default (:func:`shift_of`).
+3. *Verification*: the final encode is scored against its source frames in the same FFmpeg
+   run (a loopback decoder feeds libvmaf). Within ``target ± tolerance`` it is kept; else it
+   is re-encoded at a CRF corrected from what was measured (:func:`next_final`), at most
+   ``search_attempts`` final encodes in all.
+
+Every decision is a pure function of the measurements so far, so it is tested on recorded
+tables, and a segment interrupted mid-search resumes from its recorded measurements.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import statistics
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import proc
+from . import memory
 from .errors import DraptoError
 
-# VMAF points per CRF step assumed before two probes give the segment's own slope.
-DEFAULT_SLOPE = 0.5
+# Curves are modelled as ln(100 - VMAF) linear in CRF (the loss grows by a near-constant
+# factor per CRF step: measured 1.2-1.6x per 5 steps on SVT-AV1), which interpolates and
+# extrapolates far better than VMAF itself. The slope is in those units per CRF step; this
+# one is assumed until two measurements give the segment's own.
+DEFAULT_SLOPE = 0.08
+SLOPE_BOUNDS = (0.01, 0.4)
+MAX_PROBES = 3
+# CRF steps the final preset is assumed to sit above the probe preset, per preset of
+# difference, before any segment has been verified (measured: 6 vs 11 gave 3.5 to 10).
+DEFAULT_SHIFT_PER_PRESET = 1.2
+# The smallest CRF step: SVT-AV1 takes CRF in quarter steps.
+STEP = 0.25
 
 
 @dataclass(frozen=True)
 class Target:
     vmaf: float
-    tolerance: float      # a probe within [vmaf, vmaf + tolerance] is good enough
-    crf_min: int
-    crf_max: int
-    attempts: int         # encodes at most, per segment
+    tolerance: float      # a final encode within vmaf ± tolerance is kept
+    crf_min: float
+    crf_max: float
+    attempts: int         # final encodes at most, per segment
+
+    def within(self, vmaf: float) -> bool:
+        return abs(vmaf - self.vmaf) <= self.tolerance
+
+    def clamp(self, crf: float) -> float:
+        return max(self.crf_min, min(self.crf_max, quarter(crf)))
+
+
+def quarter(crf: float) -> float:
+    return round(crf / STEP) * STEP
+
+
+def crf_text(crf: float) -> str:
+    """35, 35.25: how a CRF is written in file names, logs and SVT-AV1 parameters."""
+    return f"{crf:g}"
 
 
 def pool(scores: list[float], how: str) -> float:
@@ -45,63 +84,147 @@ def pool(scores: list[float], how: str) -> float:
     raise DraptoError(f"vmaf_pool {how!r}: expected mean, harmonic or pN")
 
 
-def next_crf(probes: dict[int, float], target: Target, start: int) -> int | None:
-    """The CRF to encode next, or None when the search is over (see :func:`choose`)."""
-    if len(probes) >= target.attempts:
+def loss(vmaf: float) -> float:
+    """The modelled quantity: ln(100 - VMAF), linear in CRF."""
+    return math.log(max(0.05, 100.0 - vmaf))
+
+
+def _slope(a: tuple[float, float], b: tuple[float, float]) -> float | None:
+    (ca, va), (cb, vb) = a, b
+    if ca == cb or va == vb:
         return None
-    if not probes:
-        return max(target.crf_min, min(target.crf_max, start))
-    good = {c: v for c, v in probes.items() if v >= target.vmaf}
-    bad = {c: v for c, v in probes.items() if v < target.vmaf}
-    best = max(good) if good else None
-    if best is not None and good[best] - target.vmaf <= target.tolerance:
-        return None  # close enough above the target
-    if best is not None and best + 1 in bad:
-        return None  # the next CRF up misses: this is the one
-    if best is not None and best >= target.crf_max:
+    return min(SLOPE_BOUNDS[1], max(SLOPE_BOUNDS[0], (loss(vb) - loss(va)) / (cb - ca)))
+
+
+def solve(points: Mapping[float, float], vmaf: float, slope: float = DEFAULT_SLOPE,
+          ) -> tuple[float, float]:
+    """Where a CRF -> VMAF curve crosses *vmaf*: interpolated between the two measurements
+    that bracket it, else extrapolated from the two nearest (or from one with *slope*).
+    Returns the (unrounded) CRF and the slope used."""
+    if not points:
+        raise ValueError("no measurement")
+    ordered = sorted(points.items())
+    above = [p for p in ordered if p[1] >= vmaf]   # low CRFs, high VMAF
+    below = [p for p in ordered if p[1] < vmaf]
+    if above and below and above[-1][0] < below[0][0]:
+        a, b = above[-1], below[0]
+        s = _slope(a, b) or slope
+        return a[0] + (loss(vmaf) - loss(a[1])) / (loss(b[1]) - loss(a[1])) * (b[0] - a[0]), s
+    near = sorted(ordered, key=lambda p: abs(p[1] - vmaf))[:2]
+    if len(near) == 2 and (s2 := _slope(*sorted(near))) is not None:
+        slope = s2
+    c, v = near[0]
+    return c + (loss(vmaf) - loss(v)) / slope, slope
+
+
+def bracketed(points: Mapping[float, float], vmaf: float) -> bool:
+    above = [c for c, v in points.items() if v >= vmaf]
+    below = [c for c, v in points.items() if v < vmaf]
+    return bool(above and below and max(above) < min(below))
+
+
+def next_probe(probes: Mapping[float, float], target: Target, slope: float) -> float | None:
+    """The CRF of the next probe, or None when the probes are enough: one within a quarter
+    of the tolerance, two on either side of the target, or MAX_PROBES. Each further probe is
+    aimed a point past the target from the nearest, so that two bracket it."""
+    if any(abs(v - target.vmaf) <= target.tolerance / 4 for v in probes.values()):
         return None
-    if not good and min(probes) <= target.crf_min:
-        return None  # even the best quality allowed misses
-    if best is not None and bad and min(bad) > best:  # bracketed: interpolate
-        lo, hi = best, min(bad)
-        guess = lo + (good[lo] - target.vmaf) / (good[lo] - bad[hi]) * (hi - lo)
-        return max(lo + 1, min(hi - 1, math.floor(guess)))  # the passing side of the line
-    # One side only: step by the segment's slope (from its two nearest probes) or the default.
-    ordered = sorted(probes)
-    slope = DEFAULT_SLOPE
-    if len(ordered) >= 2:
-        a, b = ordered[-2:] if good else ordered[:2]
-        if probes[a] != probes[b]:
-            slope = min(3.0, max(0.2, (probes[a] - probes[b]) / (b - a)))
-    anchor = best if best is not None else min(probes)
-    value = probes[anchor]
-    crf = anchor + round((value - target.vmaf - target.tolerance / 2) / slope)
-    crf = max(target.crf_min, min(target.crf_max, crf))
-    if crf in probes:  # never the same encode twice
-        crf = anchor + (1 if value >= target.vmaf else -1)
-    return None if crf in probes or not target.crf_min <= crf <= target.crf_max else crf
+    if bracketed(probes, target.vmaf) or len(probes) >= MAX_PROBES:
+        return None
+    c, v = min(probes.items(), key=lambda p: abs(p[1] - target.vmaf))
+    past = target.vmaf + (-1.0 if v > target.vmaf else 1.0)
+    crf, _ = solve(probes, past, slope)
+    step = crf - c
+    step = math.copysign(min(15.0, max(2.0, abs(step))), step)
+    nxt = float(max(0, min(63, round(c + step))))
+    return None if nxt in probes else nxt
 
 
-def choose(probes: dict[int, float], target: Target) -> tuple[int, bool]:
-    """The CRF to keep: the highest that reaches the target, else the best there is."""
-    good = [c for c, v in probes.items() if v >= target.vmaf]
-    if good:
-        return max(good), True
-    return max(probes, key=lambda c: probes[c]), False
+def predict(fast_crf: float, shift: float, target: Target) -> float:
+    """The first final encode's CRF."""
+    return target.clamp(fast_crf + shift)
 
 
-def measure(source: Path, encoded: Path, selection: list[str], frames: int, seek: list[str],
-            model: str, subsample: int, log: Path, what: str) -> list[float]:
-    """Per-frame VMAF (every *subsample*-th frame) of *encoded* against the source frames it
-    was made from: the same seek and *selection* (crop, deinterlace, first frame) as the
-    encode, both streams timed by frame number so frames pair one to one."""
-    ref = ",".join([*selection, f"trim=end_frame={frames}", "setpts=N", "format=yuv420p10le"])
-    graph = (f"[0:v]settb=AVTB,setpts=N,format=yuv420p10le[d];[1:v]{ref}[r];"
-             f"[d][r]libvmaf=model=version={model}:n_subsample={subsample}"
-             f":log_fmt=json:log_path={log.name}:n_threads=2")
-    proc.run(["-v", "error", "-i", str(encoded), "-noaccurate_seek", "-copyts",
-              "-seek_timestamp", "1", *seek, "-i", str(source), "-filter_complex", graph,
-              "-f", "null", "-"], what=what, cwd=log.parent)
+def next_final(finals: Mapping[float, float], predicted: float, slope: float,
+               target: Target) -> float | None:
+    """The CRF of the next final encode, or None when the search is over: one was within
+    the tolerance, the attempts are spent, or the bounds stop it."""
+    if not finals:
+        return predicted
+    if any(target.within(v) for v in finals.values()) or len(finals) >= target.attempts:
+        return None
+    crf, _ = solve(finals, target.vmaf, slope)
+    crf = target.clamp(crf)
+    if crf in finals:  # rounding landed on a CRF measured already: a quarter step on
+        best = min(finals, key=lambda c: abs(finals[c] - target.vmaf))
+        crf = target.clamp(best + (STEP if finals[best] > target.vmaf else -STEP))
+    return None if crf in finals else crf
+
+
+def choose(finals: Mapping[float, float], target: Target) -> tuple[float, bool]:
+    """The final encode to keep, and whether it is within the tolerance: the highest CRF
+    within it (fewest bytes); else the highest at the target or above; else the best."""
+    inside = [c for c, v in finals.items() if target.within(v)]
+    if inside:
+        return max(inside), True
+    passing = [c for c, v in finals.items() if v >= target.vmaf]
+    if passing:
+        return max(passing), False
+    return max(finals, key=lambda c: finals[c]), False
+
+
+def implied_shift(record: Mapping[str, Any]) -> float | None:
+    """From a verified segment: how far above its fast-preset CRF the final preset reached
+    the target (None if the record holds no search)."""
+    search = record.get("search")
+    if not search or not search.get("finals"):
+        return None
+    finals = {float(f["crf"]): f["vmaf"] for f in search["finals"]}
+    crf, _ = solve(finals, search["target"], search["slope"])
+    return float(crf - search["fast_crf"])
+
+
+def shift_of(records: Iterable[Mapping[str, Any]], learned: float | None,
+             preset: int, search_preset: int) -> tuple[float, str]:
+    """The shift to predict with, and where it came from: the median over this film's
+    verified segments, else what earlier films on this machine gave, else the default."""
+    shifts = [s for r in records if (s := implied_shift(r)) is not None]
+    if shifts:
+        return statistics.median(shifts), f"{len(shifts)} segments of this film"
+    if learned is not None:
+        return learned, "earlier encodes"
+    return DEFAULT_SHIFT_PER_PRESET * (search_preset - preset), "default"
+
+
+def _shift_key(preset: int, search_preset: int) -> str:
+    return f"preset {preset} from probes at {search_preset}"
+
+
+def learned_shift(preset: int, search_preset: int) -> float | None:
+    """What earlier films on this machine gave (median of their last segments), if any."""
+    data = memory.load_cache(memory.cache_dir() / "quality.json") or {}
+    shifts = data.get(_shift_key(preset, search_preset))
+    return statistics.median(shifts) if shifts else None
+
+
+def learn_shift(preset: int, search_preset: int, shift: float, keep: int = 50) -> None:
+    with memory.locked_cache("quality") as path:
+        data = memory.load_cache(path) or {}
+        key = _shift_key(preset, search_preset)
+        data[key] = [*data.get(key, []), round(shift, 3)][-keep:]
+        memory.save_cache(path, data)
+
+
+def vmaf_graph(frames_label: str, model: str, subsample: int, log: str) -> str:
+    """A filter graph scoring the encode (loopback decoder ``dec:0``) against *frames_label*,
+    the frames it was made from; both are timed by frame number so they pair one to one."""
+    return (f"[dec:0]settb=AVTB,setpts=N,format=yuv420p10le[vd];"
+            f"[{frames_label}]settb=AVTB,setpts=N,format=yuv420p10le[vr];"
+            f"[vd][vr]libvmaf=model=version={model}:n_subsample={subsample}"
+            f":log_fmt=json:log_path={log}:n_threads=2[vo]")
+
+
+def read_scores(log: Path) -> list[float]:
     try:
         data: dict[str, Any] = json.loads(log.read_text(encoding="utf-8"))
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from doit.exceptions import TaskFailed
+from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ExecutedOnlyReporter
 
 from . import proc, progress
@@ -94,6 +94,7 @@ class Reporter(ExecutedOnlyReporter):
         super().__init__(outstream, options)
         self._spans: dict[str, list[float]] = {}
         self._display: progress.Display | None = None
+        self._unmet = self._segment_failed = False
 
     def write(self, text: str) -> None:
         if self._display:
@@ -140,6 +141,9 @@ class Reporter(ExecutedOnlyReporter):
             self._display.clear()
         if len(_jobs) > 1:
             self._batch_summary()
+        if self._unmet and self._segment_failed:
+            self.write("drapto: the other segments were encoded and are kept, the output "
+                       "was not written: a rerun does only what is left\n")
         super().complete_run()
 
     def _batch_summary(self) -> None:
@@ -159,7 +163,11 @@ class Reporter(ExecutedOnlyReporter):
                    + "\n")
 
     def add_failure(self, task: Any, fail_info: Any) -> None:
+        if isinstance(fail_info, UnmetDependency):  # said once, at the end
+            self._unmet = True
+            return
         if isinstance(fail_info, TaskFailed) and not fail_info.traceback:
+            self._segment_failed |= task.name.split(":")[0] == "encode"
             self.write(f"drapto: {fail_info.message}\n")
             self.outstream.flush()
             return

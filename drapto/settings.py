@@ -50,7 +50,9 @@ class Settings:
     crf_min: int = 10
     crf_max: int = 63
     search_start_crf: int = 35
-    search_attempts: int = 5
+    search_preset: int = 11
+    search_sample: float = 0.25
+    search_attempts: int = 3
     # crop
     crop: str = "auto"
     crop_samples: int = 25
@@ -95,7 +97,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "crop_limit_hdr": (0.0, 1023.0), "crf_dv": (1, 63), "crf_dv_uhd": (1, 63),
     "target_vmaf": (1.0, 100.0), "target_vmaf_hdr": (1.0, 100.0), "vmaf_tolerance": (0.0, 20.0),
     "vmaf_subsample": (1, 100), "crf_min": (1, 63), "crf_max": (1, 63),
-    "search_attempts": (1, 20), "search_start_crf": (1, 63),
+    "search_attempts": (1, 20), "search_start_crf": (1, 63), "search_preset": (-1, 13),
+    "search_sample": (0.01, 1.0),
     "max_segment": (0.04, 3600.0), "audio_bitrate_per_channel": (6, 256),
 }
 _MAPPINGS = {

@@ -57,6 +57,9 @@ DOIT_CONFIG = {
     "num_process": WORKERS,
     "par_type": "thread",
     "reporter": runtime.Reporter,
+    # A failed segment (or file of a batch) does not stop the others: everything that does
+    # not depend on it is still done, so a rerun has only that one left to do.
+    "continue": True,
 }
 
 

@@ -11,9 +11,12 @@ further back, up to decoding from the start.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
+import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from .. import memory, proc, progress, quality
 from ..errors import DraptoError
 from ..workdir import atomic_path, read_json, write_json
 
+log = logging.getLogger("drapto")
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact"]
 _PTS = re.compile(r"^frame:\d+\s+pts:(-?\d+)")
 
@@ -74,47 +78,99 @@ def _kept(report: Path) -> list[int]:
         return [int(m.group(1)) for m in map(_PTS.match, fh) if m]
 
 
+@dataclass
+class Encoded:
+    peak: int                            # the encoder's peak memory, bytes
+    scores: list[float] | None = None    # per-frame VMAF, when asked for
+
+
 def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
-                  filters: list[str], extra: list[str], threads: int) -> tuple[int, list[str]]:
-    """Encode the segment's frames to *target*; return the encoder's peak memory (bytes)
-    and the seek that reached the segment's first frame."""
-    params = ":".join(p for p in (video["svt_params"], f"lp={threads}") if p)
-    what = (f"encoding segment {seg['index']:04d} (frames {seg['start']}-"
-            f"{seg['start'] + seg['frames'] - 1}) of {source}")
+                  filters: list[str], extra: list[str], threads: int, *,
+                  window: tuple[int, int] | None = None, vmaf: dict[str, Any] | None = None,
+                  progress_index: int | None = None) -> Encoded:
+    """Encode the segment's frames (or *window*: offset and count within it) to *target*.
+    With *vmaf* (the quality settings), the encode is also scored against the frames it was
+    made from, in the same FFmpeg run: a loopback decoder feeds libvmaf."""
+    params = ":".join(p for p in (video["svt_params"], f"crf={quality.crf_text(video['crf'])}",
+                                  f"lp={threads}") if p)
+    offset, count = window or (0, seg["frames"])
+    what = (f"encoding segment {seg['index']:04d} (frames {seg['start'] + offset}-"
+            f"{seg['start'] + offset + count - 1}) of {source}")
     margins = (None,) if seg["first"] else SEEK_MARGINS_US
     for margin in margins:
         seek = [] if margin is None else ["-ss", seek_arg(seg["pts_us"] - 1 - margin)]
         try:
             with atomic_path(target) as tmp:
-                report = tmp.with_suffix(".txt")
+                report, log = tmp.with_suffix(".txt"), tmp.with_suffix(".vmaf.json")
                 chain = ",".join([
                     *selection(filters, seg["pts_us"]),
                     "metadata=mode=add:key=drapto:value=1",
-                    f"metadata=mode=print:file={report.name}", "setpts=PTS-STARTPTS"])
+                    f"metadata=mode=print:file={report.name}",
+                    f"trim=start_frame={offset}:end_frame={offset + count}",
+                    "setpts=PTS-STARTPTS"])
+                scoring: list[str] = []
+                if vmaf:
+                    chain += ",split=2[venc][vref]"
+                    scoring = ["-dec", "0:0", "-filter_complex",
+                               quality.vmaf_graph("vref", vmaf["model"], vmaf["subsample"],
+                                                  log.name),
+                               "-map", "[vo]", "-f", "null", "-"]
+                else:
+                    chain += "[venc]"
                 args = ["-v", "error", "-progress", "pipe:1", "-nostats",
                         "-noaccurate_seek", "-copyts", "-seek_timestamp", "1",
-                        *seek, "-i", str(source), "-map", "0:V:0", "-vf", chain,
-                        "-frames:v", str(seg["frames"]), "-fps_mode", "passthrough",
+                        *seek, "-i", str(source), "-filter_complex", f"[0:V:0]{chain}",
+                        "-map", "[venc]", "-frames:v", str(count), "-fps_mode", "passthrough",
                         "-c:v", "libsvtav1", "-preset", str(video["preset"]),
-                        "-crf", str(video["crf"]), "-pix_fmt", video["pixel_format"],
-                        "-svtav1-params", params, *extra, "-an", "-sn", "-dn",
-                        "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, tmp.name]
+                        "-pix_fmt", video["pixel_format"], "-svtav1-params", params, *extra,
+                        "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, tmp.name,
+                        *scoring]
                 try:
                     result = proc.run(args, what=what, cwd=target.parent,
-                                      on_line=progress.on_progress(seg["index"]))
+                                      on_line=None if progress_index is None
+                                      else progress.on_progress(progress_index))
                     kept = _kept(report) if report.exists() else []
+                    scores = quality.read_scores(log) if vmaf else None
                 finally:
                     report.unlink(missing_ok=True)
+                    log.unlink(missing_ok=True)
                 if not kept or abs(kept[0] - seg["pts_us"]) > PTS_SLACK_US:
                     raise _LateSeek  # the seek landed after the first frame: go further back
-                if len(kept) < seg["frames"]:  # the filters may run a frame ahead
-                    raise DraptoError(f"{what}: the source gave {len(kept)} frames, "
-                                      f"expected {seg['frames']}")
-            return result.peak_rss, seek
+                if len(kept) < offset + count:  # the filters may run a frame ahead
+                    raise DraptoError(f"{what}: the source gave {len(kept) - offset} frames, "
+                                      f"expected {count}")
+                if tmp.stat().st_size == 0:
+                    raise DraptoError(f"{what}: the encoder wrote an empty file")
+            return Encoded(result.peak_rss, scores)
         except _LateSeek:
             continue
     raise DraptoError(f"{what}: frame {seg['start']} (timestamp {seg['pts_us']} µs) "
                       "could not be decoded")
+
+
+# The tries of an encode: a failure (the encoder's exit status, an empty file, too few
+# frames) is retried once as it was, then on one thread (the least memory).
+RETRY_LADDER = ("as configured", "again", "on one thread")
+# Failures no retry can help: the disk, not the encoder.
+NOT_RETRIED = ("No space left on device", "Read-only file system", "Permission denied")
+
+
+def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
+                     filters: list[str], extra: list[str], threads: int,
+                     **kw: Any) -> Encoded:
+    """:func:`_encode_range`, retried along RETRY_LADDER when the encoder fails; the last
+    failure names the segment, its frames and the end of FFmpeg's output."""
+    for attempt, how in enumerate(RETRY_LADDER, 1):
+        try:
+            return _encode_range(source, seg, target, video, filters, extra,
+                                 1 if how == "on one thread" else threads, **kw)
+        except DraptoError as exc:
+            if proc.stopping() or attempt == len(RETRY_LADDER) or any(
+                    m in str(exc) for m in NOT_RETRIED):
+                raise
+            log.warning("segment %04d: %s; retrying %s", seg["index"],
+                        str(exc).splitlines()[0], RETRY_LADDER[attempt])
+    raise AssertionError("unreachable")
 
 
 def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
@@ -153,6 +209,7 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
     filters = [*video["filters"], *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
     warnings: list[str] = []
     dv, dv_kept = video["dolby_vision"], False
+    peak = 0
     if dv:
         plain = "plain HDR" if dv.get("compatibility") else "plain"
         blocker = dolby_vision_blocker(dv)
@@ -161,84 +218,158 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                             f"encoded as {plain} video")
         else:
             try:
-                peak, _ = _encode_range(source, seg, target, video, filters,
-                                        ["-dolbyvision", "1"], threads)
+                peak = _encode_range(source, seg, target, video, filters,
+                                     ["-dolbyvision", "1"], threads,
+                                     progress_index=seg["index"]).peak
                 dv_kept = True
             except DraptoError as exc:
                 reason = str(exc).splitlines()[-1].strip()
                 warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
                                 f"refused it ({reason}); encoded as {plain} video")
-    search: dict[str, Any] = {}
+    found: dict[str, Any] = {}
     if not dv_kept and video.get("quality") and not dv:
-        peak, search = _search(source, seg, target, video, filters, threads)
-        video = {**video, "crf": search["crf"]}
-        if not search["reached"]:
-            warnings.append(f"segment {seg['index']:04d}: VMAF {search['vmaf']:.2f} at CRF "
-                            f"{search['crf']} misses the target "
-                            f"{video['quality']['target']} (CRF bounds reached)")
+        peak, found = _search(source, seg, target, video, filters, threads)
+        video = {**video, "crf": found["crf"]}
+        if not found["reached"]:
+            warnings.append(f"segment {seg['index']:04d}: VMAF {found['vmaf']:.2f} at CRF "
+                            f"{quality.crf_text(found['crf'])} misses the target "
+                            f"{video['quality']['target']} ± "
+                            f"{video['quality']['tolerance']} after "
+                            f"{len(found['search']['finals'])} encodes")
     elif not dv_kept:
-        peak, _ = _encode_range(source, seg, target, video, filters,
-                                ["-dolbyvision", "0"] if dv else [], threads)
-    return peak, {**search, "index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
+        peak = _encode_retrying(source, seg, target, video, filters,
+                                ["-dolbyvision", "0"] if dv else [], threads,
+                                progress_index=seg["index"]).peak
+    return peak, {**found, "index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
                   "preset": video["preset"], "crop": rect, "filters": filters,
                   "dolby_vision": dv_kept, "warnings": warnings,
                   "bytes": target.stat().st_size}
 
 
+def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:
+    """The frames the probes encode: the middle *share* of the segment, at least *least*
+    frames (all of a short segment)."""
+    count = min(frames, max(least, round(frames * share)))
+    return (frames - count) // 2, count
+
+
+def _film_records(folder: Path, q: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of this film's segments searched already with the same presets."""
+    records = []
+    for path in sorted(folder.glob("[0-9][0-9][0-9][0-9].json")):
+        with contextlib.suppress(OSError, ValueError):
+            r = read_json(path)
+            search = r.get("search") or {}
+            if (search.get("preset"), search.get("search_preset")) == (q["preset"],
+                                                                       q["search_preset"]):
+                records.append(r)
+    return records
+
+
+def _probe_settings(video: dict[str, Any], filters: list[str], window: tuple[int, int]
+                    ) -> dict[str, Any]:
+    """What a probe's measurement depends on: while these hold, its figures stay valid,
+    whatever the target."""
+    q = video["quality"]
+    return {"search_preset": q["search_preset"], "filters": filters, "window": list(window),
+            "pool": q["pool"], "model": q["model"], "subsample": q["subsample"],
+            "pixel_format": video["pixel_format"], "svt_params": video["svt_params"]}
+
+
 def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
             filters: list[str], threads: int) -> tuple[int, dict[str, Any]]:
-    """Encode at CRFs chosen by the search until the target VMAF is met with the fewest
-    bytes; every probe is a real final encode, measured, so the kept one is verified. The
-    probes are recorded as they come: an interrupted search resumes from them."""
+    """Predict the CRF that reaches the target from fast probes, encode at it with the
+    final settings, verify, and correct when the measured VMAF is off (see drapto/quality).
+    Every measurement is recorded as it comes (``NNNN.search.json``): an interrupted search
+    resumes from them."""
     q = video["quality"]
     goal = quality.Target(q["target"], q["tolerance"], q["crf_min"], q["crf_max"],
                           q["attempts"])
-    state_path = target.with_suffix(".probes.json")
-    state: dict[str, Any] = {"settings": q, "filters": filters, "probes": {}}
+    window = probe_window(seg["frames"], q["sample"])
+    probe_key = _probe_settings(video, filters, window)
+    state_path = target.with_suffix(".search.json")
+    state: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
         old = read_json(state_path)
-        if old.get("settings") == q and old.get("filters") == filters:
+        if old.get("settings") == q and old.get("probe_settings") == probe_key:
             state = old
-    probes = {int(c): p["vmaf"] for c, p in state["probes"].items()}
-
-    def candidate(crf: int) -> Path:
-        return target.with_name(f"{target.stem}.crf{crf}{target.suffix}")
-
-    peak = 0
-    while (crf := quality.next_crf(probes, goal, q["start"])) is not None:
-        peak = max(peak, _probe(source, seg, candidate(crf), video, crf, filters, threads,
-                                state, q))
+    if not state:
+        film = [r for r in _film_records(target.parent, q) if r["index"] != seg["index"]]
+        shift, source_of_shift = quality.shift_of(
+            film, quality.learned_shift(q["preset"], q["search_preset"]), q["preset"],
+            q["search_preset"])
+        fast = [r["search"]["fast_crf"] for r in film]
+        slopes = [r["search"]["slope"] for r in film]
+        first = (statistics.median(fast) if fast else q["start"] - shift)
+        state = {"settings": q, "probe_settings": probe_key, "shift": round(shift, 3),
+                 "shift_from": source_of_shift,
+                 "slope": statistics.median(slopes) if slopes else quality.DEFAULT_SLOPE,
+                 "first_probe": float(max(0, min(63, round(first)))), "probes": {},
+                 "finals": {}}
+        with contextlib.suppress(OSError, ValueError):  # a target change keeps the probes
+            before = read_json(target.with_suffix(".json")).get("search") or {}
+            if before.get("probe_settings") == probe_key:
+                state["probes"] = before["probes_measured"]
         write_json(state_path, state)
-        probes = {int(c): p["vmaf"] for c, p in state["probes"].items()}
-    chosen, reached = quality.choose(probes, goal)
-    if not candidate(chosen).exists():  # resumed after its file was lost: encode it again
-        peak = max(peak, _probe(source, seg, candidate(chosen), video, chosen, filters,
-                                threads, state, q))
-    os.replace(candidate(chosen), target)
-    for crf in probes:
-        candidate(crf).unlink(missing_ok=True)
-    kept = state["probes"][str(chosen)]
+    name = f"{target.stem}.crf{{}}{target.suffix}"
+    peak = 0
+
+    def run(crf: float, final: bool) -> None:
+        nonlocal peak
+        out = target.with_name(name.format(quality.crf_text(crf)) if final
+                               else f"{target.stem}.probe{target.suffix}")
+        done = _encode_retrying(
+            source, seg, out, {**video, "preset": video["preset"] if final
+                               else q["search_preset"], "crf": crf}, filters, [], threads,
+            window=None if final else window, vmaf=q,
+            progress_index=seg["index"] if final else None)
+        peak = max(peak, done.peak)
+        assert done.scores is not None
+        state["finals" if final else "probes"][quality.crf_text(crf)] = {
+            "vmaf": round(quality.pool(done.scores, q["pool"]), 3),
+            "bytes": out.stat().st_size,
+            **({"scores": [round(v, 3) for v in done.scores]} if final else {})}
+        if not final:
+            out.unlink()
+        write_json(state_path, state)
+
+    def measured(kind: str) -> dict[float, float]:
+        return {float(c): m["vmaf"] for c, m in state[kind].items()}
+
+    while (nxt := quality.next_probe(measured("probes"), goal, state["slope"])
+           if state["probes"] else state["first_probe"]) is not None:
+        run(nxt, final=False)
+    probes = measured("probes")
+    fast_crf, slope = quality.solve(probes, goal.vmaf, state["slope"])
+    predicted = quality.predict(fast_crf, state["shift"], goal)
+    while (crf := quality.next_final(measured("finals"), predicted, slope, goal)) is not None:
+        run(crf, final=True)
+    finals = measured("finals")
+    chosen, within = quality.choose(finals, goal)
+    kept = target.with_name(name.format(quality.crf_text(chosen)))
+    if not kept.exists():  # resumed after its file was lost: encode it again
+        run(chosen, final=True)
+    os.replace(kept, target)
+    for crf in finals:
+        target.with_name(name.format(quality.crf_text(crf))).unlink(missing_ok=True)
+    kept_m = state["finals"][quality.crf_text(chosen)]
+    search = {"target": goal.vmaf, "tolerance": goal.tolerance, "preset": q["preset"],
+              "search_preset": q["search_preset"], "probe_settings": probe_key,
+              "probe_window": list(window), "fast_crf": round(fast_crf, 3),
+              "slope": round(slope, 3), "shift": state["shift"], "shift_from":
+              state["shift_from"], "predicted_crf": predicted,
+              "probes": [{"crf": c, "vmaf": v, "bytes": state["probes"][quality.crf_text(c)]
+                          ["bytes"]} for c, v in sorted(probes.items())],
+              "finals": [{"crf": c, "vmaf": v, "bytes": state["finals"][quality.crf_text(c)]
+                          ["bytes"]} for c, v in sorted(finals.items())],
+              "probes_measured": state["probes"]}
+    implied = quality.implied_shift({"search": search})
+    if implied is not None:
+        quality.learn_shift(q["preset"], q["search_preset"], implied)
     state_path.unlink(missing_ok=True)
-    return peak, {"crf": chosen, "vmaf": kept["vmaf"], "vmaf_frames": kept["frames"],
-                  "reached": reached, "target_vmaf": q["target"], "vmaf_pool": q["pool"],
-                  "probes": [{"crf": int(c), "vmaf": round(p["vmaf"], 3), "bytes": p["bytes"]}
-                             for c, p in sorted(state["probes"].items(), key=lambda x: int(x[0]))],
-                  "attempts": len(probes)}
-
-
-def _probe(source: Path, seg: dict[str, Any], out: Path, video: dict[str, Any], crf: int,
-           filters: list[str], threads: int, state: dict[str, Any], q: dict[str, Any]) -> int:
-    """One search step: encode at *crf* (final settings) and measure its VMAF."""
-    peak, seek = _encode_range(source, seg, out, {**video, "crf": crf}, filters, [], threads)
-    scores = quality.measure(
-        source, out, selection(filters, seg["pts_us"]), seg["frames"], seek, q["model"],
-        q["subsample"],
-        out.with_name(f".{out.stem}.vmaf.tmp.json"),
-        f"VMAF of segment {seg['index']:04d} at CRF {crf} ({source})")
-    state["probes"][str(crf)] = {"vmaf": quality.pool(scores, q["pool"]),
-                                 "bytes": out.stat().st_size,
-                                 "frames": [round(v, 3) for v in scores]}
-    return peak
+    return peak, {"crf": chosen, "vmaf": kept_m["vmaf"], "vmaf_frames": kept_m["scores"],
+                  "reached": within, "target_vmaf": goal.vmaf, "vmaf_pool": q["pool"],
+                  "search": search}
 
 
 def segment_durations(scenes: dict[str, Any]) -> list[int]:

@@ -16,7 +16,8 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
     fps = scenes["fps"]
     segments = [{"index": r["index"], "frames": r["frames"], "crf": r["crf"],
                  "bytes": r["bytes"], "vmaf": r.get("vmaf"), "vmaf_reached": r.get("reached"),
-                 "probes": r.get("probes"),
+                 **({"probes": len(r["search"]["probes"]),
+                     "final_encodes": len(r["search"]["finals"])} if r.get("search") else {}),
                  "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
                  "seconds": r.get("seconds"), "peak_memory_mib": r.get("peak_memory_mib")}
                 for r in records]
@@ -40,7 +41,10 @@ def vmaf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"target": records[0].get("target_vmaf"), "pool": records[0].get("vmaf_pool"),
             "mean": round(sum(scores) / len(scores), 3), "min": scores[0],
             "p5": scores[int(0.05 * (len(scores) - 1))], "frames_scored": len(scores),
-            "segments_below_target": sum(1 for r in records if r.get("reached") is False)}
+            "segments_outside_tolerance": sum(1 for r in records if r.get("reached") is False),
+            "probes": sum(len(r["search"]["probes"]) for r in records if r.get("search")),
+            "final_encodes": sum(len(r["search"]["finals"]) for r in records
+                                 if r.get("search"))}
 
 
 def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
@@ -61,12 +65,14 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
              f"  {mib(report['size_in'])} -> {mib(report['size_out'])} "
              f"({change}), {report['frames']} frames, "
              f"{report['kbit_s']} kbit/s, {len(report['segments'])} segments, "
-             f"CRF {sorted({s['crf'] for s in report['segments']})}"]
+             f"CRF {', '.join(f'{c:g}' for c in sorted({s['crf'] for s in report['segments']}))}"]
     if report.get("vmaf"):
         v = report["vmaf"]
         lines.append(f"  VMAF mean {v['mean']:.2f}, min {v['min']:.2f}, 5th percentile "
                      f"{v['p5']:.2f} (target {v['target']}, {v['frames_scored']} frames "
-                     f"scored, {v['segments_below_target']} segments below)")
+                     f"scored); {v['segments_outside_tolerance']} segments outside the "
+                     f"tolerance; {v['probes']} probes and {v['final_encodes']} final encodes "
+                     f"for {len(report['segments'])} segments")
     shown = {k: v for k, v in stage_seconds.items() if v >= 0.05}
     if shown:
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))
