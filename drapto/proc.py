@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -52,14 +53,19 @@ def ffmpeg_path() -> str:
 
 @lru_cache(maxsize=4)
 def _checked(path: str) -> str:
-    enc = subprocess.run([path, "-hide_banner", "-encoders"], capture_output=True,
-                         text=True, stdin=subprocess.DEVNULL, check=False).stdout
+    listing = subprocess.run([path, "-encoders"], capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL, check=False)
+    enc = listing.stdout
     flt = subprocess.run([path, "-hide_banner", "-filters"], capture_output=True,
                          text=True, stdin=subprocess.DEVNULL, check=False).stdout
     have_enc = {line.split()[1] for line in enc.splitlines() if len(line.split()) > 1}
     have_flt = {line.split()[1] for line in flt.splitlines() if len(line.split()) > 1}
     missing = [e for e in REQUIRED_ENCODERS if e not in have_enc]
     missing += [f for f in REQUIRED_FILTERS if f not in have_flt]
+    version = re.search(r"ffmpeg version n?(\d+)\.", listing.stderr)
+    if version and int(version.group(1)) < 7:  # git builds ("N-…") are taken as recent
+        missing.append(f"loopback decoders (-dec, FFmpeg 7 or newer; this is "
+                       f"{version.group(1)}.x), which the VMAF verification uses")
     if missing:
         raise DraptoError(f"FFmpeg at {path} lacks what drapto needs: {', '.join(missing)} "
                           "(use imageio-ffmpeg's build, or a DRAPTO_FFMPEG that has them)")

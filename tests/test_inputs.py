@@ -98,6 +98,20 @@ def test_ffmpeg_without_what_drapto_needs_is_named(sample: Path, tmp_path: Path)
             "scdet, cropdetect") in result.stdout
 
 
+def test_ffmpeg_older_than_7_is_named(sample: Path, tmp_path: Path) -> None:
+    """Everything listed, but too old for the loopback decoder the VMAF check runs on."""
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\necho 'ffmpeg version 6.1.1 Copyright' >&2\n"
+                    "for x in libsvtav1 libopus libvmaf scdet cropdetect; do "
+                    "echo \" V..... $x   x\"; done\n")
+    fake.chmod(0o755)
+    result = run_drapto(f"input={sample}", "work=w", cwd=tmp_path, check=False,
+                        env={"DRAPTO_FFMPEG": str(fake)})
+    assert result.returncode != 0
+    assert (f"drapto: FFmpeg at {fake} lacks what drapto needs: loopback decoders (-dec, "
+            "FFmpeg 7 or newer; this is 6.x)") in result.stdout, result.stdout
+
+
 def test_list_and_help_work_without_input(tmp_path: Path) -> None:
     import subprocess
     import sys
