@@ -164,11 +164,13 @@ def test_pooling() -> None:
 
 
 VMAF = ["quality=vmaf", "target_vmaf=93", "search_preset=12"]
-_ENCODE = re.compile(r"start: encoding segment (\d+) .* -preset (\d+) .*crf=([\d.]+):")
+_ENCODE = re.compile(
+    r"start: encoding segment (\d+) \(frames ([\d-]+)\).* -preset (\d+) .*crf=([\d.]+):")
 
 
-def encodes_started(cwd: Path) -> list[tuple[str, str, str]]:
-    """(segment, preset, CRF) of every encode started, from the work directory's log."""
+def encodes_started(cwd: Path) -> list[tuple[str, str, str, str]]:
+    """(segment, frames, preset, CRF) of every encode started (probes encode fewer frames),
+    from the work directory's log."""
     log = next(cwd.glob("drapto-work/*/drapto.log")).read_text(encoding="utf-8")
     return _ENCODE.findall(log)
 
@@ -284,7 +286,7 @@ os.execv(real, [real, *sys.argv[1:]])
     assert read_json(work / "encoded" / "0000.json")["preset"] == 10  # kept
     env["FAIL"] = ""
     run_drapto(f"input={sample}", *FAST, "preset=10", cwd=tmp_path, jobs=1, env=env)
-    redone = [t for t in encodes_started(tmp_path) if t[1] == "10"]
+    redone = [t for t in encodes_started(tmp_path) if t[2] == "10"]
     # Only segment 1 was encoded again: those before and after it kept their results.
     assert sorted({t[0] for t in redone}) == ["0000", "0001", "0002", "0003"]
     assert [t[0] for t in redone].count("0000") == 1
