@@ -309,7 +309,9 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
         with contextlib.suppress(OSError, ValueError):  # a target change keeps the probes
             before = read_json(target.with_suffix(".json")).get("search") or {}
             if before.get("probe_settings") == probe_key:
-                state["probes"] = before["probes_measured"]
+                state["probes"] = {quality.crf_text(p["crf"]): {"vmaf": p["vmaf"],
+                                                                "bytes": p["bytes"]}
+                                   for p in before["probes"]}
         write_json(state_path, state)
     name = f"{target.stem}.crf{{}}{target.suffix}"
     peak = 0
@@ -355,14 +357,13 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     kept_m = state["finals"][quality.crf_text(chosen)]
     search = {"target": goal.vmaf, "tolerance": goal.tolerance, "preset": q["preset"],
               "search_preset": q["search_preset"], "probe_settings": probe_key,
-              "probe_window": list(window), "fast_crf": round(fast_crf, 3),
+              "fast_crf": round(fast_crf, 3),
               "slope": round(slope, 3), "shift": state["shift"], "shift_from":
               state["shift_from"], "predicted_crf": predicted,
               "probes": [{"crf": c, "vmaf": v, "bytes": state["probes"][quality.crf_text(c)]
                           ["bytes"]} for c, v in sorted(probes.items())],
               "finals": [{"crf": c, "vmaf": v, "bytes": state["finals"][quality.crf_text(c)]
-                          ["bytes"]} for c, v in sorted(finals.items())],
-              "probes_measured": state["probes"]}
+                          ["bytes"]} for c, v in sorted(finals.items())]}
     implied = quality.implied_shift({"search": search})
     if implied is not None:
         quality.learn_shift(q["preset"], q["search_preset"], implied)
