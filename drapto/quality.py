@@ -225,10 +225,8 @@ def vmaf_graph(frames_label: str, model: str, subsample: int, log: str) -> str:
 
 
 def read_scores(log: Path) -> list[float]:
-    try:
-        data: dict[str, Any] = json.loads(log.read_text(encoding="utf-8"))
-    finally:
-        log.unlink(missing_ok=True)
+    """Per-frame VMAF from a libvmaf JSON log (the caller removes the log)."""
+    data: dict[str, Any] = json.loads(log.read_text(encoding="utf-8"))
     return [float(f["metrics"]["vmaf"]) for f in data.get("frames", [])]
 
 

@@ -52,8 +52,8 @@ def run_segment(scenes: dict[str, Any], index: int, target: Path) -> None:
 def selection(filters: list[str], first_pts_us: int) -> list[str]:
     """The filters that turn the decoded source into the segment's frames: *filters* first
     (a deinterlacer needs the frames before the segment's first, decoded from the keyframe
-    on), then the frames from the segment's first timestamp on. Shared by the encode and the
-    VMAF reference, so both see the same frames."""
+    on), then the frames from the segment's first timestamp on. With VMAF, the encoder and
+    libvmaf's reference are split from its output, so both see the same frames."""
     return [*filters, "settb=AVTB", f"select=gte(pts\\,{first_pts_us - PTS_SLACK_US})"]
 
 
