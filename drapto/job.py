@@ -145,8 +145,12 @@ def _check_writable(what: str, folder: Path) -> None:
 
 
 def svt_threads(workers: int, cores: int | None = None) -> int:
-    """SVT-AV1 ``lp`` per encode so that the workers together fill the cores."""
-    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+    """SVT-AV1 ``lp`` per encode: twice the encode's share of the cores (at most all of
+    them), so that the workers together fill the cores even when some wait on their input
+    or the last segments of a run encode alone (measured: a 2-segment film on 2 cores
+    took 15 % less time with lp=2 than with lp=1 per encode)."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(cores, 2 * cores // max(1, workers)))
 
 
 def requested_workers(argv: list[str]) -> int | None:

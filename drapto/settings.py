@@ -50,7 +50,7 @@ class Settings:
     crf_min: int = 10
     crf_max: int = 63
     search_start_crf: int = 35
-    search_preset: int = 11
+    search_preset: int = 10
     search_sample: float = 0.25
     search_attempts: int = 3
     # crop

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from conftest import media_info
 
+from drapto.job import svt_threads
 from drapto.sample import make_sample
 
 DRAPTO = Path(sys.executable).parent / "drapto"
@@ -36,7 +37,7 @@ def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
     out = media_info(tmp_path / "out" / "film.av1.mkv")
     assert out["video"]["format"] == "AV1" and len(out["audio"]) == 2
     log = next((tmp_path / "drapto-work").glob("*/drapto.log")).read_text(encoding="utf-8")
-    assert "workers: 2" in log and "lp=1" in log
+    assert "workers: 2" in log and f"lp={svt_threads(2)}" in log
     stats = run("report", cwd=tmp_path)
     assert stats.returncode == 0 and "film.mkv" in stats.stdout
     again = run("encode", str(clip), "-o", "out/", "--set", "preset=12",
