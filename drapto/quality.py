@@ -37,6 +37,8 @@ from .errors import DraptoError
 DEFAULT_SLOPE = 0.08
 SLOPE_BOUNDS = (0.01, 0.4)
 MAX_PROBES = 3
+# CRF steps past a bound at which two probes' crossing is taken as beyond it.
+BOUND_MARGIN = 2.0
 # CRF steps the final preset is assumed to sit above the probe preset, per preset of
 # difference, before any segment has been verified (measured over 14 segments of three
 # clips, final preset 6: probes at 10 gave 0.2 to 3.4, median 2.2; at 11, 1.9 to 6.5).
@@ -124,22 +126,39 @@ def bracketed(points: Mapping[float, float], vmaf: float) -> bool:
     return bool(above and below and max(above) < min(below))
 
 
-def next_probe(probes: Mapping[float, float], target: Target, slope: float) -> float | None:
+def next_probe(probes: Mapping[float, float], target: Target, slope: float,
+               shift: float = 0.0) -> float | None:
     """The CRF of the next probe, or None when the probes are enough: one within half the
     tolerance (the shift's own spread, about half a CRF step, is larger than what a second
     probe would correct), two on either side of the target, or MAX_PROBES. Each further
-    probe is aimed a point past the target from the nearest, so that two bracket it."""
+    probe is aimed a point past the target from the nearest, so that two bracket it.
+
+    Probes stay within the CRF bounds moved by *shift* (what the final preset's bounds are
+    at the probe preset), and stop once two put the crossing BOUND_MARGIN past one: a
+    segment above the target even at ``crf_max`` (a title card, a black screen) is encoded
+    there whatever a further probe says."""
     if any(abs(v - target.vmaf) <= target.tolerance / 2 for v in probes.values()):
         return None
     if bracketed(probes, target.vmaf) or len(probes) >= MAX_PROBES:
         return None
+    low, high = probe_bounds(target, shift)
+    if len(probes) >= 2:  # two probes put the crossing well past a bound: the final is there
+        crossing, _ = solve(probes, target.vmaf, slope)
+        if not low - BOUND_MARGIN < crossing < high + BOUND_MARGIN:
+            return None
     c, v = min(probes.items(), key=lambda p: abs(p[1] - target.vmaf))
     past = target.vmaf + (-1.0 if v > target.vmaf else 1.0)
     crf, _ = solve(probes, past, slope)
     step = crf - c
     step = math.copysign(min(15.0, max(2.0, abs(step))), step)
-    nxt = float(max(0, min(63, round(c + step))))
+    nxt = float(max(low, min(high, round(c + step))))
     return None if nxt in probes else nxt
+
+
+def probe_bounds(target: Target, shift: float) -> tuple[float, float]:
+    """The probe preset's CRFs that correspond to the final preset's bounds (whole steps)."""
+    low = max(0.0, min(63.0, float(math.floor(target.crf_min - shift))))
+    return low, max(low, min(63.0, float(math.ceil(target.crf_max - shift))))
 
 
 def predict(fast_crf: float, shift: float, target: Target) -> float:

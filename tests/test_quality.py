@@ -131,6 +131,21 @@ def test_probes_stop_once_they_bracket_the_target() -> None:
     assert next_probe({38.0: 93.8}, T, DEFAULT_SLOPE) is not None
 
 
+def test_probes_stop_at_the_bound_the_final_preset_can_reach() -> None:
+    """A segment above the target even where the final preset reaches crf_max (a title card)
+    is encoded at crf_max: no probe beyond crf_max - shift is made."""
+    shift = 2.3
+    assert next_probe({55.0: 97.1}, T, DEFAULT_SLOPE) == 63.0  # without the shift
+    assert next_probe({55.0: 97.1}, T, DEFAULT_SLOPE, shift) == 61.0  # ceil(63 - 2.3)
+    assert next_probe({55.0: 97.1, 61.0: 96.3}, T, DEFAULT_SLOPE, shift) is None
+    fast_crf, _ = solve({55.0: 97.1, 61.0: 96.3}, 93.0)
+    assert predict(fast_crf, shift, T) == 63.0
+    # Recorded on a static test card: two probes whose crossing lies far past the bound.
+    assert next_probe({47.0: 97.11, 59.0: 96.33}, T, DEFAULT_SLOPE, shift) is None
+    assert next_probe({47.0: 97.11, 59.0: 92.33}, T, DEFAULT_SLOPE, shift) is None  # bracketed
+    assert next_probe({47.0: 97.11, 55.0: 95.0}, T, DEFAULT_SLOPE, shift) is not None
+
+
 def test_solve_interpolates_between_bracketing_measurements() -> None:
     final = curve(RECORDED["bbb 0"][0])
     crf, _ = solve({30.0: final(30), 40.0: final(40)}, 93.0)

@@ -307,10 +307,11 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
         fast = [r["search"]["fast_crf"] for r in film]
         slopes = [r["search"]["slope"] for r in film]
         first = (statistics.median(fast) if fast else q["start"] - shift)
+        low, high = quality.probe_bounds(goal, shift)
         state = {"settings": q, "probe_settings": probe_key, "shift": round(shift, 3),
                  "shift_from": source_of_shift,
                  "slope": statistics.median(slopes) if slopes else quality.DEFAULT_SLOPE,
-                 "first_probe": float(max(0, min(63, round(first)))), "probes": {},
+                 "first_probe": min(max(float(round(first)), low), high), "probes": {},
                  "finals": {}}
         with contextlib.suppress(OSError, ValueError):  # a target change keeps the probes
             before = read_json(target.with_suffix(".json")).get("search") or {}
@@ -345,7 +346,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     def measured(kind: str) -> dict[float, float]:
         return {float(c): m["vmaf"] for c, m in state[kind].items()}
 
-    while (nxt := quality.next_probe(measured("probes"), goal, state["slope"])
+    while (nxt := quality.next_probe(measured("probes"), goal, state["slope"], state["shift"])
            if state["probes"] else state["first_probe"]) is not None:
         run(nxt, final=False)
     probes = measured("probes")
