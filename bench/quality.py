@@ -114,7 +114,7 @@ def bench(name: str, src: Path, tmp: Path, ns: argparse.Namespace) -> dict[str, 
     median_crf = round(statistics.median(crfs))
     t_plain, _ = plain(src, median_crf, ns.preset, tmp / f"{name}.plain.mkv")
     t_fixed = drapto(src, tmp / f"work-{name}-crf", tmp / f"{name}.crf.mkv", tmp, ns,
-                     f"crf_hd={median_crf}")
+                     "quality=crf", f"crf_hd={median_crf}")
 
     cache: dict[int, tuple[int, list[float]]] = {}
 

@@ -41,7 +41,7 @@ class Settings:
     svt_params: str = "tune=0"
     deinterlace: str = "auto"
     # quality targeting
-    quality: str = "crf"
+    quality: str = "vmaf"
     target_vmaf: float = 93.0
     target_vmaf_hdr: float = 95.0
     vmaf_pool: str = "mean"

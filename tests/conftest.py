@@ -24,6 +24,10 @@ FAST = ["preset=12", "min_segment=1", "max_segment=2", "crop_samples=6"]
 # Learned memory figures and the memory ledger live in the cache folder: the tests' own.
 TEST_CACHE = Path(tempfile.mkdtemp(prefix="drapto-test-cache-"))
 os.environ["XDG_CACHE_HOME"] = str(TEST_CACHE)
+# The tests of tracks, timing, resume and failures encode at a fixed CRF, which is fast;
+# quality targeting, the default, has its own tests (test_quality.py), which ask for it.
+FIXED_CRF = {"DRAPTO_QUALITY": "crf"}
+os.environ.update(FIXED_CRF)
 
 
 def drapto_argv(*args: str, jobs: int | None = None) -> list[str]:
@@ -36,6 +40,7 @@ def run_drapto(*args: str, cwd: Path, jobs: int | None = None,
                ) -> subprocess.CompletedProcess[str]:
     """``doit encode args...`` from *cwd*; stdout and stderr captured as text."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DRAPTO_")}
+    full_env.update(FIXED_CRF)
     full_env.update(env or {})
     result = subprocess.run(drapto_argv(*args, jobs=jobs), cwd=cwd, env=full_env,
                             capture_output=True, text=True, stdin=subprocess.DEVNULL,

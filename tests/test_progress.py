@@ -7,7 +7,7 @@ import os
 import pty
 from pathlib import Path
 
-from conftest import FAST, drapto_argv
+from conftest import FAST, FIXED_CRF, drapto_argv
 
 from drapto.progress import Display, Tracker
 from drapto.sample import make_sample
@@ -58,6 +58,7 @@ def _run_in_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> bytes:
 def test_live_line_on_a_terminal_and_no_color(tmp_path: Path) -> None:
     clip = make_sample(tmp_path / "c.mkv", scenes=[1.0] * 4, size="320x180", subtitles=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAPTO_", "NO_COLOR"))}
+    env.update(FIXED_CRF)
     argv = drapto_argv(f"input={clip}", "work=w", *FAST[1:], "preset=8", "min_segment=0.5",
                        "max_segment=1")
     shown = _run_in_terminal(argv, tmp_path, env)

@@ -187,7 +187,7 @@ def test_pooling() -> None:
     assert 93.8 < pool(scores, "harmonic") < 94.0
 
 
-VMAF = ["quality=vmaf", "target_vmaf=93", "search_preset=12"]
+VMAF = ["quality=vmaf", "target_vmaf=93", "search_preset=12"]  # the default, asked for
 _ENCODE = re.compile(
     r"start: encoding segment (\d+) \(frames ([\d-]+)\).* -preset (\d+) .*crf=([\d.]+):")
 

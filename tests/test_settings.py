@@ -17,6 +17,12 @@ def test_default_profile_lists_every_key_with_the_code_default() -> None:
     assert data == {f.name: getattr(defaults, f.name) for f in dataclasses.fields(defaults)}
 
 
+def test_quality_targeting_is_the_default_and_the_fast_profile_a_fixed_crf() -> None:
+    assert settings.load("default", None, env={}, cli={}).quality == "vmaf"
+    assert settings.load("fast", None, env={}, cli={}).quality == "crf"
+    assert settings.load("default", None, env={}, cli={"quality": "crf"}).quality == "crf"
+
+
 def test_layers_in_order(tmp_path: Path) -> None:
     config = tmp_path / "my.yaml"
     config.write_text("preset: 7\ncrf_hd: 22\nmin_segment: 4\n")
