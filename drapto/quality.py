@@ -3,7 +3,7 @@ then verified.
 
 Per segment:
 1. *Probes*: the middle of the segment encoded at a fast preset (``search_preset``) and
-   scored with libvmaf, one CRF at a time (usually two), give the segment's fast-preset
+   scored with libvmaf on every frame, one CRF at a time (one or two), give the fast-preset
    curve and the CRF where it crosses the target (:func:`solve`).
 2. *Prediction*: the final preset reaches a given VMAF at a higher CRF than the fast one;
    that *shift* is learned from the segments of the same film already verified (their

