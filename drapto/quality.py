@@ -40,7 +40,7 @@ MAX_PROBES = 3
 # CRF steps past a bound at which two probes' crossing is taken as beyond it.
 BOUND_MARGIN = 2.0
 # CRF steps the final preset is assumed to sit above the probe preset, per preset of
-# difference, before any segment has been verified (measured over 14 segments of three
+# difference, before any segment has been verified (measured over 12 segments of three
 # clips, final preset 6: probes at 10 gave 0.2 to 3.4, median 2.2; at 11, 1.9 to 6.5).
 DEFAULT_SHIFT_PER_PRESET = 0.6
 # The smallest CRF step: SVT-AV1 takes CRF in quarter steps.
