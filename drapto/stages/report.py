@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..quality import crf_text
 from ..workdir import read_json, write_json
 
 SCHEMA = 1
@@ -65,7 +66,7 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
              f"  {mib(report['size_in'])} -> {mib(report['size_out'])} "
              f"({change}), {report['frames']} frames, "
              f"{report['kbit_s']} kbit/s, {len(report['segments'])} segments, "
-             f"CRF {', '.join(f'{c:g}' for c in sorted({s['crf'] for s in report['segments']}))}"]
+             f"CRF {', '.join(map(crf_text, sorted({s['crf'] for s in report['segments']})))}"]
     if report.get("vmaf"):
         v = report["vmaf"]
         lines.append(f"  VMAF mean {v['mean']:.2f}, min {v['min']:.2f}, 5th percentile "
