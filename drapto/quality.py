@@ -37,6 +37,21 @@ from .errors import DraptoError
 DEFAULT_SLOPE = 0.08
 SLOPE_BOUNDS = (0.01, 0.4)
 MAX_PROBES = 3
+# One probe is enough within this many tolerances of the target: the crossing is then
+# extrapolated with the slope of the film's segments so far. On the recorded curves of 9
+# segments (tests), warm started from the film's other segments: a band of 2 took 13 probes
+# and 11 final encodes, half a tolerance 20 and 11, 1.5 tolerances 15 and 12, 2.5
+# tolerances 11 and 13 (the slope's error grows with the distance: slopes differ up to 2x
+# within a film). Before the film has given a slope, half a tolerance.
+ONE_PROBE_BAND = 2.0
+ONE_PROBE_BAND_UNKNOWN_SLOPE = 0.5
+# Above this VMAF the curve flattens toward 100 and ln(100 - VMAF) stops being linear: a
+# probe there brackets the target without telling where it is crossed, and a third probe
+# goes to the crossing. Recorded on the generated clip's fractal zoom: probes at CRF 32
+# (VMAF 99.80) and 47 (74.20) put the crossing at 45.25 after the shift; the final encode
+# there measured 86.90. (Any bracket wider than 10 steps, tried on the recorded curves of
+# the tests, took 5 more probes in 27 searches and saved no final encode.)
+SATURATED = 99.0
 # CRF steps past a bound at which two probes' crossing is taken as beyond it.
 BOUND_MARGIN = 2.0
 # CRF steps the final preset is assumed to sit above the probe preset, per preset of
@@ -127,21 +142,29 @@ def bracketed(points: Mapping[float, float], vmaf: float) -> bool:
 
 
 def next_probe(probes: Mapping[float, float], target: Target, slope: float,
-               shift: float = 0.0) -> float | None:
-    """The CRF of the next probe, or None when the probes are enough: one within half the
-    tolerance (the shift's own spread, about half a CRF step, is larger than what a second
-    probe would correct), two on either side of the target, or MAX_PROBES. Each further
-    probe is aimed a point past the target from the nearest, so that two bracket it.
+               shift: float = 0.0, band: float = ONE_PROBE_BAND) -> float | None:
+    """The CRF of the next probe, or None when the probes are enough: one within *band*
+    tolerances of the target (from there the film's slope carries the crossing closer
+    than the shift's own spread), two on either side of the target (a third at the
+    crossing between them when the one above is SATURATED), or MAX_PROBES.
+    Each further probe is aimed a point past the target from the nearest, so that two
+    bracket it.
 
     Probes stay within the CRF bounds moved by *shift* (what the final preset's bounds are
     at the probe preset), and stop once two put the crossing BOUND_MARGIN past one: a
     segment above the target even at ``crf_max`` (a title card, a black screen) is encoded
     there whatever a further probe says."""
-    if any(abs(v - target.vmaf) <= target.tolerance / 2 for v in probes.values()):
+    if any(abs(v - target.vmaf) <= target.tolerance * band for v in probes.values()):
         return None
-    if bracketed(probes, target.vmaf) or len(probes) >= MAX_PROBES:
+    if len(probes) >= MAX_PROBES:
         return None
     low, high = probe_bounds(target, shift)
+    if bracketed(probes, target.vmaf):
+        above = max(c for c, v in probes.items() if v >= target.vmaf)
+        if probes[above] < SATURATED:
+            return None
+        crf = float(max(low, min(high, round(solve(probes, target.vmaf, slope)[0]))))
+        return None if crf in probes else crf
     if len(probes) >= 2:  # two probes put the crossing well past a bound: the final is there
         crossing, _ = solve(probes, target.vmaf, slope)
         if not low - BOUND_MARGIN < crossing < high + BOUND_MARGIN:
@@ -180,6 +203,20 @@ def next_final(finals: Mapping[float, float], predicted: float, slope: float,
         best = min(finals, key=lambda c: abs(finals[c] - target.vmaf))
         crf = target.clamp(best + (STEP if finals[best] > target.vmaf else -STEP))
     return None if crf in finals else crf
+
+
+def correction_slope(probes: Mapping[float, float], finals: Mapping[float, float],
+                     shift: float, slope: float) -> float:
+    """The slope to correct a missed first final encode with. A single probe measured no
+    slope (the film's was assumed); the probe moved by the shift and the final encode are
+    two points of the final curve, and give this segment's own. Two probes measured one."""
+    if len(probes) != 1 or len(finals) != 1:
+        return slope
+    (cp, vp), = probes.items()
+    (cf, vf), = finals.items()
+    if abs(cf - (cp + shift)) < 1.0 or (loss(vf) - loss(vp)) / (cf - cp - shift) <= 0:
+        return slope  # too close to tell, or the shift was wrong for this segment
+    return _slope((cp + shift, vp), (cf, vf)) or slope
 
 
 def choose(finals: Mapping[float, float], target: Target) -> tuple[float, bool]:

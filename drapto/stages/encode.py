@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,15 +260,35 @@ def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:
 PROBE_SUBSAMPLE = 1
 
 
+# What _film_records read, by path: (inode, mtime_ns, size) -> (index, search). Each segment's
+# search reads every record of its film; without this, a 500-segment film would parse
+# about 125k record files, each holding its per-frame scores.
+_RECORDS: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+_RECORDS_LOCK = threading.Lock()
+
+
 def _film_records(folder: Path, q: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records of this film's segments searched already with the same presets."""
+    """The records (index and search) of this film's segments searched already with the
+    same presets and brought within the tolerance: a segment that could not be (a title
+    card above the target even at ``crf_max``) says nothing of the film's shift, slope or
+    CRFs. Unchanged record files are read once per process."""
     records = []
     for path in sorted(folder.glob("[0-9][0-9][0-9][0-9].json")):
         with contextlib.suppress(OSError, ValueError):
-            r = read_json(path)
+            st = path.stat()
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # records are replaced whole
+            with _RECORDS_LOCK:
+                cached = _RECORDS.get(path)
+            if cached is None or cached[0] != stamp:
+                r = read_json(path)
+                cached = (stamp, {"index": r.get("index"), "search": r.get("search"),
+                                  "reached": r.get("reached")})
+                with _RECORDS_LOCK:
+                    _RECORDS[path] = cached
+            r = cached[1]
             search = r.get("search") or {}
-            if (search.get("preset"), search.get("search_preset")) == (q["preset"],
-                                                                       q["search_preset"]):
+            if r.get("reached") and (search.get("preset"), search.get("search_preset")) == (
+                    q["preset"], q["search_preset"]):
                 records.append(r)
     return records
 
@@ -311,6 +332,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
         state = {"settings": q, "probe_settings": probe_key, "shift": round(shift, 3),
                  "shift_from": source_of_shift,
                  "slope": statistics.median(slopes) if slopes else quality.DEFAULT_SLOPE,
+                 "slope_from_film": bool(slopes),
                  "first_probe": min(max(float(round(first)), low), high), "probes": {},
                  "finals": {}}
         with contextlib.suppress(OSError, ValueError):  # a target change keeps the probes
@@ -346,13 +368,19 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     def measured(kind: str) -> dict[float, float]:
         return {float(c): m["vmaf"] for c, m in state[kind].items()}
 
-    while (nxt := quality.next_probe(measured("probes"), goal, state["slope"], state["shift"])
+    band = (quality.ONE_PROBE_BAND if state.get("slope_from_film")
+            else quality.ONE_PROBE_BAND_UNKNOWN_SLOPE)
+    while (nxt := quality.next_probe(measured("probes"), goal, state["slope"], state["shift"],
+                                     band)
            if state["probes"] else state["first_probe"]) is not None:
         run(nxt, final=False)
     probes = measured("probes")
     fast_crf, slope = quality.solve(probes, goal.vmaf, state["slope"])
     predicted = quality.predict(fast_crf, state["shift"], goal)
-    while (crf := quality.next_final(measured("finals"), predicted, slope, goal)) is not None:
+    while (crf := quality.next_final(
+            measured("finals"), predicted,
+            quality.correction_slope(probes, measured("finals"), state["shift"], slope),
+            goal)) is not None:
         run(crf, final=True)
     finals = measured("finals")
     chosen, within = quality.choose(finals, goal)
@@ -373,7 +401,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
               "finals": [{"crf": c, "vmaf": v, "bytes": state["finals"][quality.crf_text(c)]
                           ["bytes"]} for c, v in sorted(finals.items())]}
     implied = quality.implied_shift({"search": search})
-    if implied is not None:
+    if implied is not None and within:  # a segment pinned at a bound says nothing of it
         quality.learn_shift(q["preset"], q["search_preset"], implied)
     state_path.unlink(missing_ok=True)
     return peak, {"crf": chosen, "vmaf": kept_m["vmaf"], "vmaf_frames": kept_m["scores"],
