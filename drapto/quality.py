@@ -214,9 +214,12 @@ def correction_slope(probes: Mapping[float, float], finals: Mapping[float, float
         return slope
     (cp, vp), = probes.items()
     (cf, vf), = finals.items()
-    if abs(cf - (cp + shift)) < 1.0 or (loss(vf) - loss(vp)) / (cf - cp - shift) <= 0:
-        return slope  # too close to tell, or the shift was wrong for this segment
-    return _slope((cp + shift, vp), (cf, vf)) or slope
+    if abs(cf - (cp + shift)) < 1.0:
+        return slope  # too close to tell
+    own = (loss(vf) - loss(vp)) / (cf - cp - shift)
+    if own <= 0:
+        return slope  # the shift was wrong for this segment: the two points disagree
+    return min(SLOPE_BOUNDS[1], max(SLOPE_BOUNDS[0], own))
 
 
 def choose(finals: Mapping[float, float], target: Target) -> tuple[float, bool]:

@@ -260,8 +260,8 @@ def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:
 PROBE_SUBSAMPLE = 1
 
 
-# What _film_records read, by path: (inode, mtime_ns, size) -> (index, search). Each segment's
-# search reads every record of its film; without this, a 500-segment film would parse
+# What _film_records read, by path: (inode, mtime_ns, size) -> (index, search, reached).
+# Each segment's search reads every record of its film; without this, a 500-segment film would parse
 # about 125k record files, each holding its per-frame scores.
 _RECORDS: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 _RECORDS_LOCK = threading.Lock()
