@@ -120,12 +120,12 @@ def bench(name: str, src: Path, tmp: Path, ns: argparse.Namespace) -> dict[str, 
     # is shared, and one plain run alone made the ratios move by 10-15 % between runs.
     t_plain = (t_plain + plain(src, median_crf, ns.preset, tmp / f"{name}.plain.mkv")[0]) / 2
 
+    print(f"{name}: {len(segments)} segments, CRFs {crfs}, probes "
+          f"{[s['probes'] for s in report['segments']]}, final encodes "
+          f"{[s['final_encodes'] for s in report['segments']]}", flush=True)
     if ns.no_value:
-        print(f"{name}: {len(segments)} segments, CRFs {crfs}, probes "
-              f"{[s['probes'] for s in report['segments']]}, final encodes "
-              f"{[s['final_encodes'] for s in report['segments']]}; measured "
-              f"{', '.join(f'{v:.2f}' for v in measured)}; cost {t_drapto / t_plain:.2f} x "
-              f"(fixed CRF {t_fixed / t_plain:.2f} x)")
+        print(f"  measured {', '.join(f'{v:.2f}' for v in measured)}; cost "
+              f"{t_drapto / t_plain:.2f} x (fixed CRF {t_fixed / t_plain:.2f} x)", flush=True)
         return {"cost": t_drapto / t_plain}
     cache: dict[int, tuple[int, list[float]]] = {}
 
@@ -158,9 +158,6 @@ def bench(name: str, src: Path, tmp: Path, ns: argparse.Namespace) -> dict[str, 
     # Segments above the target even at crf_max (static cards) cannot spend fewer bits.
     free = [v for v, c in zip(measured, crfs, strict=True) if not (c >= 63 and v > ns.target)]
     pinned = len(measured) - len(free)
-    print(f"{name}: {len(segments)} segments, CRFs {crfs}, probes "
-          f"{[s['probes'] for s in report['segments']]}, final encodes "
-          f"{[s['final_encodes'] for s in report['segments']]}")
     print(f"  accuracy: {hit:.0%} of segments >= target-1 (measured "
           f"{', '.join(f'{v:.2f}' for v in measured)}), mean excess {excess:+.2f}"
           + (f" ({statistics.fmean(v - ns.target for v in free):+.2f} without the {pinned} "
