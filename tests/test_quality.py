@@ -259,6 +259,21 @@ def test_vmaf_target_end_to_end_verified_independently(sample: Path, tmp_path: P
     assert not list(tmp_path.glob("drapto-work/*/encoded/*.search.json"))
 
 
+def test_probes_with_the_final_settings_are_not_made(sample: Path, tmp_path: Path) -> None:
+    """A probe at the final preset over the whole segment would be a final encode: the
+    final encodes are the search, and none is encoded twice."""
+    run_drapto(f"input={sample}", *FAST, *VMAF, "search_sample=1", cwd=tmp_path)
+    work = workdir_of(tmp_path / "drapto-work")
+    records = [read_json(p) for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
+    assert len(records) > 1 and all(r["search"]["probes"] == [] for r in records)
+    assert all(r["reached"] and abs(r["vmaf"] - 93.0) <= 1.0 for r in records)
+    tried = encodes_started(tmp_path)
+    assert len(tried) == len(set(tried)) == sum(len(r["search"]["finals"]) for r in records)
+    for seg, frames, _, _ in tried:  # every encode is of a whole segment
+        whole = read_json(work / "segments" / f"{seg}.json")
+        assert frames == f"{whole['start']}-{whole['start'] + whole['frames'] - 1}"
+
+
 def test_interrupted_search_resumes_from_its_measurements(sample: Path,
                                                           tmp_path: Path) -> None:
     argv = drapto_argv(f"input={sample}", *FAST, *VMAF, jobs=1)

