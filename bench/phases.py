@@ -77,8 +77,8 @@ def main() -> None:
         for name in ns.clips.split(","):
             src = clips[name]
             segs = segments(src, tmp)
-            picked = sorted({round(i * (len(segs) - 1) / max(1, ns.segments - 1))
-                             for i in range(min(ns.segments, len(segs)))})
+            n = min(ns.segments, len(segs))
+            picked = sorted({round(i * (len(segs) - 1) / max(1, n - 1)) for i in range(n)})
             for i in picked:
                 seg = segs[i]
                 window = probe_window(seg["frames"], 0.25)
