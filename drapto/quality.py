@@ -37,6 +37,13 @@ from .errors import DraptoError
 DEFAULT_SLOPE = 0.08
 SLOPE_BOUNDS = (0.01, 0.4)
 MAX_PROBES = 3
+# Extrapolating from two measurements that do not bracket the target, their own slope is
+# taken down to this share of the slope assumed (the film's, else the default), no lower:
+# a few CRF steps apart, the measurement's noise can hide the whole difference. Recorded in
+# a test run (preset 12, segments of 24-48 frames): final encodes at CRF 35.5 and 38
+# measured 94.22 and 94.16; their slope (0.01) sent the next to CRF 56, far below the
+# target, and the segment used its three final encodes without reaching it.
+MIN_SLOPE_SHARE = 0.5
 # The farthest a probe goes from the nearest one, in CRF steps. Extrapolated from a probe
 # far above the target, the film's slope (measured near the target) overshoots: the curve is
 # steeper near VMAF 100. Recorded on the generated clip: probes at CRF 35 measured 98.18 and
@@ -140,7 +147,7 @@ def solve(points: Mapping[float, float], vmaf: float, slope: float = DEFAULT_SLO
         return a[0] + (loss(vmaf) - loss(a[1])) / (loss(b[1]) - loss(a[1])) * (b[0] - a[0]), s
     near = sorted(ordered, key=lambda p: abs(p[1] - vmaf))[:2]
     if len(near) == 2 and (s2 := _slope(*sorted(near))) is not None:
-        slope = s2
+        slope = max(s2, slope * MIN_SLOPE_SHARE)
     c, v = near[0]
     return c + (loss(vmaf) - loss(v)) / slope, slope
 

@@ -35,6 +35,7 @@ from drapto.quality import (
     shift_of,
     solve,
 )
+from drapto.stages.encode import LEAST_SCORED, final_subsample
 from drapto.workdir import read_json
 
 T = Target(vmaf=93.0, tolerance=1.0, crf_min=10, crf_max=63, attempts=3)
@@ -184,6 +185,28 @@ def test_solve_interpolates_between_bracketing_measurements() -> None:
     assert abs(final(crf) - 93.0) < 0.5  # a 10-step bracket: a quarter point off
     crf, slope = solve({30.0: final(30)}, 93.0, slope=0.05)  # one point: the given slope
     assert slope == 0.05 and crf > 30
+
+
+def test_two_close_measurements_do_not_flatten_the_slope_past_half() -> None:
+    """Recorded: final encodes at CRF 35.5 and 38 measured 94.22 and 94.16 (their noise hid
+    the difference). Their own slope sent the next to CRF 56; from half the film's slope it
+    goes a few steps on, where the segment's neighbours crossed the target (40.75)."""
+    finals = {35.5: 94.224, 38.0: 94.158}
+    crf = next_final(finals, 35.5, 0.072, T)
+    assert crf is not None and 40.0 <= crf <= 44.0, crf
+    _, slope = solve({30.0: 95.0, 34.0: 93.6}, 93.0, 0.08)  # within it, their own is kept
+    assert slope == pytest.approx(math.log(6.4 / 5.0) / 4)
+
+
+def test_short_segments_are_scored_on_enough_frames() -> None:
+    """A final encode's VMAF comes from at least LEAST_SCORED frames: every frame of a short
+    segment, a smaller odd subsample of a middling one, the setting's from there on."""
+    assert [final_subsample(n, 5) for n in (24, 48, 71, 72, 119, 120, 2400)] == \
+        [1, 1, 3, 3, 5, 5, 5]
+    assert final_subsample(60, 4) == 1 and final_subsample(240, 4) == 4
+    for frames in range(1, 400):
+        every = final_subsample(frames, 7)
+        assert every == 1 or -(-frames // every) >= LEAST_SCORED
 
 
 def test_final_encodes_are_bounded_and_the_bounds_said() -> None:
