@@ -41,7 +41,8 @@ VERIFY = {"model": "vmaf_v0.6.1", "subsample": 5, "pool": "mean"}
 PROBE = {**VERIFY, "subsample": 1}
 
 
-def segments(src: Path, tmp: Path, lengths: tuple[float, float]) -> list[dict[str, Any]]:
+def segments(src: Path, tmp: Path, lengths: tuple[float, float] = (2.0, 5.0),
+             ) -> list[dict[str, Any]]:
     """drapto's segments of *src* (scene cuts, *lengths* seconds), as its encode stage
     takes them."""
     work = tmp / f"scenes-{src.stem}"
