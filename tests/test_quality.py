@@ -199,14 +199,14 @@ def test_two_close_measurements_do_not_flatten_the_slope_past_half() -> None:
 
 
 def test_short_segments_are_scored_on_enough_frames() -> None:
-    """A final encode's VMAF comes from at least LEAST_SCORED frames: every frame of a short
-    segment, a smaller odd subsample of a middling one, the setting's from there on."""
-    assert [final_subsample(n, 5) for n in (24, 48, 71, 72, 119, 120, 2400)] == \
-        [1, 1, 3, 3, 5, 5, 5]
-    assert final_subsample(60, 4) == 1 and final_subsample(240, 4) == 4
+    """A final encode's VMAF comes from at least LEAST_SCORED frames: a short segment is
+    scored on every frame, a longer one on every vmaf_subsample-th."""
+    assert [final_subsample(n, 5) for n in (24, 36, 45, 46, 120, 2400)] == [1, 1, 1, 5, 5, 5]
     for frames in range(1, 400):
-        every = final_subsample(frames, 7)
-        assert every == 1 or -(-frames // every) >= LEAST_SCORED
+        for setting in (1, 3, 4, 5, 10):
+            every = final_subsample(frames, setting)
+            assert every in (1, setting)
+            assert every == 1 or -(-frames // every) >= LEAST_SCORED
 
 
 def test_final_encodes_are_bounded_and_the_bounds_said() -> None:

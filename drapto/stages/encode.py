@@ -258,23 +258,20 @@ def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:
 # Probes score every frame: a probe's few frames, subsampled, left a 0.5-1.3 point error
 # (measured against all frames), and scoring them all adds about 0.02 s to a 0.2 s probe.
 PROBE_SUBSAMPLE = 1
-# A final encode is scored on every vmaf_subsample-th frame, but on no fewer frames than
-# this: a short segment's few frames, subsampled, are as noisy as a probe's. Recorded in a
-# test run (segments of 24-48 frames, every 5th scored): CRF 35.5 and 38 measured 94.22 and
-# 94.16, and the correction from them went 18 steps too far.
-LEAST_SCORED = 24
+# A final encode is scored on every vmaf_subsample-th frame, but a segment that would get
+# fewer than this many frames scored is scored on every frame: its few frames, subsampled,
+# are as noisy as a probe's. Over 55 windows of 24 frames of the bench clips, every 5th
+# frame's mean was 0.39 point off the whole window's (1.35 at most; a test run's search
+# failed on two final encodes 2.5 CRF steps apart that measured the same), every 3rd 0.24;
+# from 48 frames on, every 5th was 0.19 off (0.52 at most), as every 3rd; from 120 frames
+# on, 0.11 (0.41 at most). (bench/subsample.py)
+LEAST_SCORED = 10
 
 
 def final_subsample(frames: int, subsample: int) -> int:
-    """The vmaf_subsample a final encode of *frames* frames is scored with: *subsample* if it
-    scores LEAST_SCORED frames, else the largest odd one (unbiased against SVT-AV1's
-    hierarchy) below it that does, else every frame (a short segment)."""
-    if -(-frames // subsample) >= LEAST_SCORED:
-        return subsample
-    for every in range(subsample - 1, 1, -1):
-        if every % 2 and -(-frames // every) >= LEAST_SCORED:
-            return every
-    return 1
+    """The vmaf_subsample a final encode of *frames* frames is scored with: *subsample*, or
+    1 (every frame) when that would score fewer than LEAST_SCORED frames."""
+    return subsample if -(-frames // subsample) >= LEAST_SCORED else 1
 
 
 # What _film_records read, by path: (inode, mtime_ns, size) -> (index, search, reached).
