@@ -37,7 +37,7 @@ from quality import bench_clips  # noqa: E402
 from drapto.stages.encode import _encode_range, probe_window  # noqa: E402
 
 VIDEO = {"svt_params": "tune=0", "pixel_format": "yuv420p10le"}
-VERIFY = {"model": "vmaf_v0.6.1", "subsample": 5, "pool": "mean"}
+VERIFY = {"model": "vmaf_v0.6.1", "subsample": 5, "pool": "mean", "scoring": "yuv420p"}
 PROBE = {**VERIFY, "subsample": 1}
 
 

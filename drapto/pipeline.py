@@ -19,7 +19,7 @@ from doit.exceptions import TaskFailed
 from . import memory
 from .errors import DraptoError
 from .job import Job
-from .quality import model_for
+from .quality import model_for, scoring_format
 from .stages.audio import run_audio
 from .stages.crop import SCHEMA as crop_schema
 from .stages.crop import run_crop
@@ -185,7 +185,8 @@ def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
         "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
         "start": s.search_start_crf, "preset": s.preset, "search_preset": s.search_preset,
         "sample": s.search_sample,
-        "subsample": s.vmaf_subsample, "model": model_for(v["width"], v["height"])}
+        "subsample": s.vmaf_subsample, "model": model_for(v["width"], v["height"]),
+        "scoring": scoring_format(v["bit_depth"], s.pixel_format)}
     return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,
             "crf": s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),
             "filters": ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if deint else [],

@@ -293,11 +293,20 @@ def learn_shift(preset: int, search_preset: int, shift: float, keep: int = 50) -
         memory.save_cache(path, data)
 
 
-def vmaf_graph(frames_label: str, model: str, subsample: int, log: str) -> str:
+def scoring_format(source_bits: int, pixel_format: str) -> str:
+    """The pixel format libvmaf scores in: 8 bits when the source or the output has no
+    more (libvmaf's 8-bit path costs about half its 10-bit one here, and an 8-bit source
+    holds nothing finer to score), else 10 bits."""
+    return "yuv420p10le" if source_bits > 8 and "10" in pixel_format else "yuv420p"
+
+
+def vmaf_graph(frames_label: str, model: str, subsample: int, log: str,
+               scoring: str) -> str:
     """A filter graph scoring the encode (loopback decoder ``dec:0``) against *frames_label*,
-    the frames it was made from; both are timed by frame number so they pair one to one."""
-    return (f"[dec:0]settb=AVTB,setpts=N,format=yuv420p10le[vd];"
-            f"[{frames_label}]settb=AVTB,setpts=N,format=yuv420p10le[vr];"
+    the frames it was made from, both converted to *scoring* (a pixel format); both are
+    timed by frame number so they pair one to one."""
+    return (f"[dec:0]settb=AVTB,setpts=N,format={scoring}[vd];"
+            f"[{frames_label}]settb=AVTB,setpts=N,format={scoring}[vr];"
             f"[vd][vr]libvmaf=model=version={model}:n_subsample={subsample}"
             f":log_fmt=json:log_path={log}:n_threads=2[vo]")
 

@@ -110,12 +110,12 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                     f"metadata=mode=print:file={report.name}",
                     f"trim=start_frame={offset}:end_frame={offset + count}",
                     "setpts=PTS-STARTPTS"])
-                scoring: list[str] = []
+                scorer: list[str] = []
                 if vmaf:
                     chain += ",split=2[venc][vref]"
-                    scoring = ["-dec", "0:0", "-filter_complex",
+                    scorer = ["-dec", "0:0", "-filter_complex",
                                quality.vmaf_graph("vref", vmaf["model"], vmaf["subsample"],
-                                                  log.name),
+                                                  log.name, vmaf["scoring"]),
                                "-map", "[vo]", "-f", "null", "-"]
                 else:
                     chain += "[venc]"
@@ -126,7 +126,7 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                         "-c:v", "libsvtav1", "-preset", str(video["preset"]),
                         "-pix_fmt", video["pixel_format"], "-svtav1-params", params, *extra,
                         "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, tmp.name,
-                        *scoring]
+                        *scorer]
                 try:
                     result = proc.run(args, what=what, cwd=target.parent,
                                       on_line=None if progress_index is None
@@ -314,6 +314,7 @@ def _probe_settings(video: dict[str, Any], filters: list[str], window: tuple[int
     q = video["quality"]
     return {"search_preset": q["search_preset"], "filters": filters, "window": list(window),
             "pool": q["pool"], "model": q["model"], "subsample": PROBE_SUBSAMPLE,
+            "scoring": q["scoring"],
             "pixel_format": video["pixel_format"], "svt_params": video["svt_params"]}
 
 
