@@ -11,6 +11,8 @@ spread), one after the other with nothing else running, through drapto's own enc
   same probe without the scoring: the scoring's share;
 - the same call for a single frame of the probe window: what every run pays before it
   encodes (the process, the seek, decoding from the keyframe before the segment);
+- with ``--scoring yuv420p,yuv420p10le``, the verification and the probe again scored in
+  each further pixel format (drapto scores an 8-bit source in 8 bits);
 - a probe and a final encode run side by side, against one after the other: on 2 cores
   each encode already uses both, so running the search beside the encodes adds no
   throughput.
@@ -37,7 +39,7 @@ from quality import bench_clips  # noqa: E402
 from drapto.stages.encode import _encode_range, probe_window  # noqa: E402
 
 VIDEO = {"svt_params": "tune=0", "pixel_format": "yuv420p10le"}
-VERIFY = {"model": "vmaf_v0.6.1", "subsample": 5, "pool": "mean", "scoring": "yuv420p"}
+VERIFY = {"model": "vmaf_v0.6.1", "subsample": 5, "pool": "mean"}
 PROBE = {**VERIFY, "subsample": 1}
 
 
@@ -72,8 +74,13 @@ def main() -> None:
     ap.add_argument("--search-preset", type=int, default=10)
     ap.add_argument("--min-segment", type=float, default=2.0)
     ap.add_argument("--max-segment", type=float, default=5.0)
+    ap.add_argument("--scoring", default="yuv420p",
+                    help="pixel formats libvmaf scores in, the first as drapto would")
     ns = ap.parse_args()
-    keys = ("final", "verified", "probe", "unscored", "one frame", "serial", "side by side")
+    scoring, *others = ns.scoring.split(",")
+    verify, probe = {**VERIFY, "scoring": scoring}, {**PROBE, "scoring": scoring}
+    keys = ("final", "verified", "probe", "unscored", "one frame", "serial", "side by side",
+            *(f"{k} in {fmt}" for fmt in others for k in ("verified", "probe")))
     total = dict.fromkeys(keys, 0.0)
     with workspace("drapto-phases-", False) as tmp:
         clips = bench_clips(ns.clips.split(","), tmp)
@@ -87,19 +94,24 @@ def main() -> None:
                 window = probe_window(seg["frames"], 0.25)
                 fin, prb = tmp / "final.mkv", tmp / "probe.mkv"
                 t = {"final": timed(src, seg, fin, ns.preset, ns.crf),
-                     "verified": timed(src, seg, fin, ns.preset, ns.crf, vmaf=VERIFY),
+                     "verified": timed(src, seg, fin, ns.preset, ns.crf, vmaf=verify),
                      "probe": timed(src, seg, prb, ns.search_preset, ns.crf, window=window,
-                                    vmaf=PROBE),
+                                    vmaf=probe),
                      "unscored": timed(src, seg, prb, ns.search_preset, ns.crf,
                                        window=window),
                      "one frame": timed(src, seg, prb, ns.search_preset, ns.crf,
                                         window=(window[0], 1))}
+                for fmt in others:
+                    t[f"verified in {fmt}"] = timed(src, seg, fin, ns.preset, ns.crf,
+                                                    vmaf={**VERIFY, "scoring": fmt})
+                    t[f"probe in {fmt}"] = timed(src, seg, prb, ns.search_preset, ns.crf,
+                                                 window=window, vmaf={**PROBE, "scoring": fmt})
                 t["serial"] = t["verified"] + t["probe"]
                 started = time.monotonic()
                 pair = [threading.Thread(target=timed, args=args, kwargs=kw) for args, kw in (
-                    ((src, seg, fin, ns.preset, ns.crf), {"vmaf": VERIFY}),
+                    ((src, seg, fin, ns.preset, ns.crf), {"vmaf": verify}),
                     ((src, seg, prb, ns.search_preset, ns.crf),
-                     {"window": window, "vmaf": PROBE}))]
+                     {"window": window, "vmaf": probe}))]
                 for th in pair:
                     th.start()
                 for th in pair:
@@ -110,11 +122,15 @@ def main() -> None:
                 print(f"{name} segment {i} ({seg['frames']} frames, probe {window[1]}): "
                       + ", ".join(f"{k} {t[k]:.2f} s" for k in keys), flush=True)
     f = total["final"]
-    print(f"summed, as shares of the final encode without VMAF: verification "
+    print(f"summed, as shares of the final encode without VMAF, scored in {scoring}: "
+          f"verification "
           f"{(total['verified'] - f) / f:+.1%}; probe {total['probe'] / f:.1%} (its scoring "
           f"{(total['probe'] - total['unscored']) / f:.1%}, a one-frame run "
           f"{total['one frame'] / f:.1%}); probe and verified final side by side "
-          f"{total['side by side'] / total['serial']:.2f} x their time one after the other")
+          f"{total['side by side'] / total['serial']:.2f} x their time one after the other"
+          + "".join(f"; in {fmt}: verification "
+                    f"{(total[f'verified in {fmt}'] - f) / f:+.1%}, probe "
+                    f"{total[f'probe in {fmt}'] / f:.1%}" for fmt in others))
 
 
 if __name__ == "__main__":
