@@ -295,8 +295,9 @@ def learn_shift(preset: int, search_preset: int, shift: float, keep: int = 50) -
 
 def scoring_format(source_bits: int, pixel_format: str) -> str:
     """The pixel format libvmaf scores in: 8 bits when the source or the output has no
-    more (libvmaf's 8-bit path costs about half its 10-bit one here, and an 8-bit source
-    holds nothing finer to score), else 10 bits."""
+    more (an 8-bit source holds nothing finer to score, and libvmaf's 8-bit path is
+    cheaper: verification +4.7 % of the final encode against +6.4 %, a probe 21.5 %
+    against 24.8 %, bench/phases.py), else 10 bits."""
     return "yuv420p10le" if source_bits > 8 and "10" in pixel_format else "yuv420p"
 
 
