@@ -114,9 +114,9 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                 if vmaf:
                     chain += ",split=2[venc][vref]"
                     scorer = ["-dec", "0:0", "-filter_complex",
-                               quality.vmaf_graph("vref", vmaf["model"], vmaf["subsample"],
-                                                  log.name, vmaf["scoring"]),
-                               "-map", "[vo]", "-f", "null", "-"]
+                              quality.vmaf_graph("vref", vmaf["model"], vmaf["subsample"],
+                                                 log.name, vmaf["scoring"]),
+                              "-map", "[vo]", "-f", "null", "-"]
                 else:
                     chain += "[venc]"
                 args = ["-v", "error", "-progress", "pipe:1", "-nostats",
