@@ -20,6 +20,8 @@ from . import memory
 from .errors import DraptoError
 from .job import Job
 from .quality import model_for, scoring_format
+from .search import SCHEMA as search_schema
+from .search import calibration_indices, run_calibration
 from .stages.audio import run_audio
 from .stages.crop import SCHEMA as crop_schema
 from .stages.crop import run_crop
@@ -184,7 +186,7 @@ def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
         "target": target, "tolerance": s.vmaf_tolerance, "crf_min": s.crf_min,
         "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
         "start": s.search_start_crf, "preset": s.preset, "search_preset": s.search_preset,
-        "sample": s.search_sample,
+        "sample": s.search_sample, "max_encoded_percent": s.max_encoded_percent,
         "subsample": s.vmaf_subsample, "model": model_for(v["width"], v["height"]),
         "scoring": scoring_format(v["bit_depth"], s.pixel_format)}
     return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,
@@ -193,15 +195,27 @@ def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
             "dolby_vision": dv, "quality": search}
 
 
+def calibration_of(job: Job, scenes: dict[str, Any]) -> list[int]:
+    """The segments whose searches calibrate the film (none without quality targeting)."""
+    s = job.settings
+    if s.quality != "vmaf" or not scenes["segments"]:
+        return []
+    return calibration_indices(len(scenes["segments"]), s.calibration_segments)
+
+
 def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],
-                 skey: str) -> list[tuple[str, str]]:
-    """(segment key, encode key) per segment."""
+                 skey: str) -> tuple[list[tuple[str, str]], str | None]:
+    """(segment key, encode key) per segment, and the calibration's key (None when the
+    encodes need no calibration). Every encode outside the calibration depends on it."""
     video = video_settings(job, probe)
-    keys = []
-    for seg in scenes["segments"]:
-        seg_key = make_key("segment", skey, seg)
-        keys.append((seg_key, make_key("encode", seg_key, video, crop_key(job))))
-    return keys
+    seg_keys = [make_key("segment", skey, seg) for seg in scenes["segments"]]
+    plain = [make_key("encode", k, video, crop_key(job)) for k in seg_keys]
+    sample = calibration_of(job, scenes) if video["quality"] else []
+    if not sample:
+        return list(zip(seg_keys, plain)), None
+    cal_key = make_key("calibration", search_schema, [plain[i] for i in sample])
+    return [(k, e if i in sample else make_key(e, cal_key))
+            for i, (k, e) in enumerate(zip(seg_keys, plain))], cal_key
 
 
 def audio_keys(job: Job, probe: dict[str, Any], pkey: str) -> list[str]:
@@ -225,7 +239,8 @@ def tasks_segment(job: Job | None) -> Iterator[Task]:
     if job is None or loaded is None:
         return
     probe, scenes, _, skey = loaded
-    for seg, (seg_key, _) in zip(scenes["segments"], segment_keys(job, probe, scenes, skey)):
+    keys, _ = segment_keys(job, probe, scenes, skey)
+    for seg, (seg_key, _) in zip(scenes["segments"], keys):
         i = seg["index"]
         yield make_task(job, "segment", f"{i:04d}", job.work.segment(i), seg_key, run_segment,
                         {"scenes": scenes, "index": i, "target": job.work.segment(i)},
@@ -233,21 +248,32 @@ def tasks_segment(job: Job | None) -> Iterator[Task]:
 
 
 def tasks_encode(job: Job | None, threads: int) -> Iterator[Task]:
-    """The AV1 encode of each segment (encode:N)."""
+    """The AV1 encode of each segment (encode:N), and the film's calibration (calibrate)."""
     loaded = _loaded(job)
     if job is None or loaded is None:
         return
     probe, scenes, _, skey = loaded
     video = video_settings(job, probe)
-    for seg, (_, enc_key) in zip(scenes["segments"], segment_keys(job, probe, scenes, skey)):
+    keys, cal_key = segment_keys(job, probe, scenes, skey)
+    sample = calibration_of(job, scenes) if cal_key else []
+    for seg, (_, enc_key) in zip(scenes["segments"], keys):
         i, name = seg["index"], f"{seg['index']:04d}"
+        calibrated = cal_key is not None and i not in sample
         yield make_task(job, "encode", name, job.work.encoded(i), enc_key, run_encode,
                         {"source": job.source, "segment": job.work.segment(i),
                          "crop": job.work.crop, "target": job.work.encoded(i),
                          "video": video, "threads": threads,
                          "memory_budget": job.settings.memory_budget,
-                         "memory_estimates": job.settings.memory_estimates},
-                        [f"segment:{name}", "crop"], f"AV1 encode of segment {name}")
+                         "memory_estimates": job.settings.memory_estimates,
+                         "calibration": job.work.calibration if calibrated else None},
+                        [f"segment:{name}", "crop", *(["calibrate"] if calibrated else [])],
+                        f"AV1 encode of segment {name}")
+    if cal_key is not None:
+        yield make_task(job, "calibrate", None, job.work.calibration, cal_key, run_calibration,
+                        {"records": [job.work.record(i) for i in sample],
+                         "target": job.work.calibration},
+                        [f"encode:{i:04d}" for i in sample],
+                        "calibration.json: what the calibration segments measured")
 
 
 def tasks_audio(job: Job | None) -> Iterator[Task]:
@@ -268,7 +294,7 @@ def tasks_audio(job: Job | None) -> Iterator[Task]:
 def _finish_keys(job: Job, loaded: tuple[dict[str, Any], dict[str, Any], str, str]
                  ) -> tuple[str, str]:
     probe, scenes, pkey, skey = loaded
-    concat_key = make_key("concat", [k for _, k in segment_keys(job, probe, scenes, skey)],
+    concat_key = make_key("concat", [k for _, k in segment_keys(job, probe, scenes, skey)[0]],
                           segment_durations(scenes))
     mux_key = make_key("mux", concat_key, audio_keys(job, probe, pkey), str(job.output),
                        scenes["first_pts_us"], scenes["zero_us"], scenes.get("clip"))

@@ -1,20 +1,15 @@
-"""Quality targeting: the CRF that brings a segment to a target VMAF, predicted cheaply and
-then verified.
+"""Quality targeting: the decisions of the CRF search, as pure functions of measurements.
 
-Per segment:
-1. *Probes*: the middle of the segment encoded at a fast preset (``search_preset``) and
-   scored with libvmaf on every frame, one CRF at a time (one or two), give the fast-preset
-   curve and the CRF where it crosses the target (:func:`solve`).
-2. *Prediction*: the final preset reaches a given VMAF at a higher CRF than the fast one;
-   that *shift* is learned from the segments of the same film already verified (their
-   median), else from earlier films on this machine, else a default (:func:`shift_of`).
-3. *Verification*: the final encode is scored against its source frames in the same FFmpeg
-   run (a loopback decoder feeds libvmaf). Within ``target ± tolerance`` it is kept; else it
-   is re-encoded at a CRF corrected from what was measured (:func:`next_final`), at most
-   ``search_attempts`` final encodes in all.
+Per segment (the loop itself is :mod:`drapto.search`):
+1. *Probes*: the middle of the segment at a fast preset, scored on every frame, give the
+   fast-preset curve and the CRF where it crosses the target (:func:`solve`).
+2. *Prediction*: the final preset reaches a given VMAF a *shift* above the fast-preset CRF;
+   the shift comes from the film's calibration (:func:`shift_of`), else a default.
+3. *Verification*: the final encode is scored in the FFmpeg run that makes it; outside
+   ``target ± tolerance`` it is re-encoded at a corrected CRF (:func:`next_final`).
 
-Every decision is a pure function of the measurements so far, so it is tested on recorded
-tables, and a segment interrupted mid-search resumes from its recorded measurements.
+Tested on recorded tables (tests/test_quality.py); the measurements behind the constants
+are in bench/README.md.
 """
 
 from __future__ import annotations
@@ -27,53 +22,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import memory
 from .errors import DraptoError
 
-# Curves are modelled as ln(100 - VMAF) linear in CRF (the loss grows by a near-constant
-# factor per CRF step: measured 1.2-1.6x per 5 steps on SVT-AV1), which interpolates and
-# extrapolates far better than VMAF itself. The slope is in those units per CRF step; this
-# one is assumed until two measurements give the segment's own.
+# Curves are modelled as ln(100 - VMAF) linear in CRF, which interpolates and extrapolates
+# far better than VMAF itself; slopes are in those units per CRF step.
 DEFAULT_SLOPE = 0.08
 SLOPE_BOUNDS = (0.01, 0.4)
 MAX_PROBES = 3
-# Extrapolating from two measurements that do not bracket the target, their own slope is
-# taken down to this share of the slope assumed (the film's, else the default), no lower:
-# a few CRF steps apart, the measurement's noise can hide the whole difference. Recorded in
-# a test run (preset 12, segments of 24-48 frames): final encodes at CRF 35.5 and 38
-# measured 94.22 and 94.16; their slope (0.01) sent the next to CRF 56, far below the
-# target, and the segment used its three final encodes without reaching it.
+# Two close measurements' own slope is taken down to this share of the assumed one, no
+# lower: a few CRF steps apart, noise can hide the whole difference.
 MIN_SLOPE_SHARE = 0.5
-# The farthest a probe goes from the nearest one, in CRF steps. Extrapolated from a probe
-# far above the target, the film's slope (measured near the target) overshoots: the curve is
-# steeper near VMAF 100. Recorded on the generated clip: probes at CRF 35 measured 98.18 and
-# 98.94; the next went 15 steps on, to 50 (76.93 and 64.69), and the crossing interpolated
-# over those 15 steps put both final encodes 2.6 and 7.7 points below the target, so each
-# took a second final encode. At most 8 steps on, the next probes went to 43 (89.83 and
-# 85.43) and both first final encodes were kept: that clip took 88 s instead of 110 s. On
-# the recorded curves of the tests (straight between points 8 steps apart, so they cannot
-# show this) it costs 2 more probes in 9 warm-started searches and saves one final encode.
+# The farthest a probe goes from the nearest one, in CRF steps: extrapolated from far above
+# the target, a slope measured near it overshoots (the curve is steeper near VMAF 100).
 MAX_STEP = 8.0
-# One probe is enough within this many tolerances of the target: the crossing is then
-# extrapolated with the slope of the film's segments so far. On the recorded curves of 9
-# segments (tests), warm started from the film's other segments: a band of 2 took 13 probes
-# and 11 final encodes, half a tolerance 20 and 11, 1.5 tolerances 15 and 12, 2.5
-# tolerances 11 and 13 (the slope's error grows with the distance: slopes differ up to 2x
-# within a film). Before the film has given a slope, half a tolerance.
+# One probe is enough within this many tolerances of the target when the film's slope is
+# known (the calibration), within the second otherwise.
 ONE_PROBE_BAND = 2.0
 ONE_PROBE_BAND_UNKNOWN_SLOPE = 0.5
-# Above this VMAF the curve flattens toward 100 and ln(100 - VMAF) stops being linear: a
-# probe there brackets the target without telling where it is crossed, and a third probe
-# goes to the crossing. Recorded on the generated clip's fractal zoom: probes at CRF 32
-# (VMAF 99.80) and 47 (74.20) put the crossing at 45.25 after the shift; the final encode
-# there measured 86.90. (Any bracket wider than 10 steps, tried on the recorded curves of
-# the tests, took 5 more probes in 27 searches and saved no final encode.)
+# Above this VMAF the curve flattens: a probe there brackets the target without telling
+# where it is crossed, and a third probe goes to the crossing.
 SATURATED = 99.0
 # CRF steps past a bound at which two probes' crossing is taken as beyond it.
 BOUND_MARGIN = 2.0
-# CRF steps the final preset is assumed to sit above the probe preset, per preset of
-# difference, before any segment has been verified (measured over 12 segments of three
-# clips, final preset 6: probes at 10 gave 0.2 to 3.4, median 2.2; at 11, 1.9 to 6.5).
+# CRF steps the final preset sits above the probe preset, per preset of difference, when
+# nothing was measured (12 segments of three clips, final preset 6, probes at 10: median 2.2).
 DEFAULT_SHIFT_PER_PRESET = 0.6
 # The smallest CRF step: SVT-AV1 takes CRF in quarter steps.
 STEP = 0.25
@@ -262,35 +234,48 @@ def implied_shift(record: Mapping[str, Any]) -> float | None:
     return float(crf - search["fast_crf"])
 
 
-def shift_of(records: Iterable[Mapping[str, Any]], learned: float | None,
-             preset: int, search_preset: int) -> tuple[float, str]:
-    """The shift to predict with, and where it came from: the median over this film's
-    verified segments, else what earlier films on this machine gave, else the default."""
+def shift_of(records: Iterable[Mapping[str, Any]], preset: int, search_preset: int
+             ) -> tuple[float, str]:
+    """The shift to predict with, and where it came from: the median over the given
+    verified segments (the film's calibration), else the default."""
     shifts = [s for r in records if (s := implied_shift(r)) is not None]
     if shifts:
-        return statistics.median(shifts), f"{len(shifts)} segments of this film"
-    if learned is not None:
-        return learned, "earlier encodes"
+        return statistics.median(shifts), f"{len(shifts)} calibration segments"
     return DEFAULT_SHIFT_PER_PRESET * (search_preset - preset), "default"
 
 
-def _shift_key(preset: int, search_preset: int) -> str:
-    return f"preset {preset} from probes at {search_preset}"
+# ln(bytes) per CRF step of SVT-AV1 (bytes about halve every 6 steps): how far a segment
+# over the size cap is moved when no second measurement gives its own.
+BYTES_SLOPE = 0.12
+# Final encodes a size-capped segment may add to the search's.
+CAP_ATTEMPTS = 2
 
 
-def learned_shift(preset: int, search_preset: int) -> float | None:
-    """What earlier films on this machine gave (median of their last segments), if any."""
-    data = memory.load_cache(memory.cache_dir() / "quality.json") or {}
-    shifts = data.get(_shift_key(preset, search_preset))
-    return statistics.median(shifts) if shifts else None
+def next_capped(finals: Mapping[float, int], cap: int, target: Target, tries: int
+                ) -> float | None:
+    """The CRF of the next final encode of a segment whose encodes exceed *cap* bytes
+    (*finals*: CRF -> bytes), or None: one is within the cap (the lowest such CRF is kept),
+    *tries* encodes were made for the cap already, or crf_max is reached."""
+    if any(b <= cap for b in finals.values()) or tries >= CAP_ATTEMPTS:
+        return None
+    c = max(finals)
+    if c >= target.crf_max:
+        return None
+    pts = sorted(finals.items())
+    slope = BYTES_SLOPE
+    if len(pts) >= 2:
+        (c0, b0), (c1, b1) = pts[-2], pts[-1]
+        if c1 > c0 and b1 < b0:
+            slope = min(0.4, max(0.03, (math.log(b0) - math.log(b1)) / (c1 - c0)))
+    nxt = target.clamp(c + math.log(finals[c] / cap) / slope + STEP)
+    return max(nxt, min(target.crf_max, c + STEP))
 
 
-def learn_shift(preset: int, search_preset: int, shift: float, keep: int = 50) -> None:
-    with memory.locked_cache("quality") as path:
-        data = memory.load_cache(path) or {}
-        key = _shift_key(preset, search_preset)
-        data[key] = [*data.get(key, []), round(shift, 3)][-keep:]
-        memory.save_cache(path, data)
+def choose_capped(finals: Mapping[float, tuple[float, int]], cap: int) -> float:
+    """Among final encodes (CRF -> (VMAF, bytes)) of a capped segment: the lowest CRF within
+    the cap (the best quality it allows), else the smallest encode."""
+    under = [c for c, (_, b) in finals.items() if b <= cap]
+    return min(under) if under else min(finals, key=lambda c: finals[c][1])
 
 
 def scoring_format(source_bits: int, pixel_format: str) -> str:
@@ -302,14 +287,15 @@ def scoring_format(source_bits: int, pixel_format: str) -> str:
 
 
 def vmaf_graph(frames_label: str, model: str, subsample: int, log: str,
-               scoring: str) -> str:
+               scoring: str, threads: int = 2) -> str:
     """A filter graph scoring the encode (loopback decoder ``dec:0``) against *frames_label*,
     the frames it was made from, both converted to *scoring* (a pixel format); both are
-    timed by frame number so they pair one to one."""
+    timed by frame number so they pair one to one. libvmaf's *threads* work on different
+    frames: the scores do not depend on their number."""
     return (f"[dec:0]settb=AVTB,setpts=N,format={scoring}[vd];"
             f"[{frames_label}]settb=AVTB,setpts=N,format={scoring}[vr];"
             f"[vd][vr]libvmaf=model=version={model}:n_subsample={subsample}"
-            f":log_fmt=json:log_path={log}:n_threads=2[vo]")
+            f":log_fmt=json:log_path={log}:n_threads={threads}[vo]")
 
 
 def read_scores(log: Path) -> list[float]:

@@ -53,6 +53,8 @@ class Settings:
     search_preset: int = 10
     search_sample: float = 0.25
     search_attempts: int = 3
+    calibration_segments: int = 3
+    max_encoded_percent: float = 80.0
     # crop
     crop: str = "auto"
     crop_samples: int = 25
@@ -98,7 +100,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "target_vmaf": (1.0, 100.0), "target_vmaf_hdr": (1.0, 100.0), "vmaf_tolerance": (0.0, 20.0),
     "vmaf_subsample": (1, 100), "crf_min": (1, 63), "crf_max": (1, 63),
     "search_attempts": (1, 20), "search_start_crf": (1, 63), "search_preset": (-1, 13),
-    "search_sample": (0.01, 1.0),
+    "search_sample": (0.01, 1.0), "calibration_segments": (1, 100),
+    "max_encoded_percent": (0.0, 1000.0),
     "max_segment": (0.04, 3600.0), "audio_bitrate_per_channel": (6, 256),
 }
 _MAPPINGS = {

@@ -73,6 +73,8 @@ DOCS = {
     "crop": "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none.",
     "scenes": "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers.",
     "segment": "segment:N: the frame range of segment N.",
+    "calibrate": "calibration.json: where the quality search of the film's segments starts, "
+                 "from the segments searched first.",
     "audio": "audio:N: Opus encode of the input's audio track N.",
     "concat": "video.mkv: the encoded segments joined.",
     "mux": "The output MKV: video, audio, subtitles, chapters, attachments, tags.",
@@ -80,7 +82,7 @@ DOCS = {
     "report": "report.json: figures per segment and overall; without input=, the statistics "
               "of every encode under work=.",
 }
-LATE_TASKS = ["encode", "segment", "audio", "concat", "mux", "validate", "report"]
+LATE_TASKS = ["encode", "segment", "calibrate", "audio", "concat", "mux", "validate", "report"]
 
 
 def _early(name: str, creator: Callable[[Job], Task]) -> Callable[[], Iterator[Task]]:

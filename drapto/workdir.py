@@ -78,6 +78,7 @@ class WorkDir:
         self.probe = self.path / "probe.json"
         self.scenes = self.path / "scenes.json"
         self.crop = self.path / "crop.json"
+        self.calibration = self.path / "calibration.json"
         self.video = self.path / "video.mkv"
         self.concat_list = self.path / "concat.txt"
         self.validation = self.path / "validation.json"

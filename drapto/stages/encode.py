@@ -10,18 +10,15 @@ further back, up to decoding from the start.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import statistics
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import memory, proc, progress, quality
+from .. import memory, proc, progress, quality, search
 from ..errors import DraptoError
 from ..job import svt_threads
 from ..workdir import atomic_path, read_json, write_json
@@ -47,7 +44,7 @@ PTS_SLACK_US = 500
 def run_segment(scenes: dict[str, Any], index: int, target: Path) -> None:
     seg = scenes["segments"][index]
     write_json(target, {"index": index, "start": seg["start"], "frames": seg["frames"],
-                        "pts_us": seg["start_pts_us"],
+                        "pts_us": seg["start_pts_us"], "source_bytes": seg.get("source_bytes"),
                         "first": index == 0 and not scenes.get("clip")})
 
 
@@ -115,7 +112,7 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                     chain += ",split=2[venc][vref]"
                     scorer = ["-dec", "0:0", "-filter_complex",
                               quality.vmaf_graph("vref", vmaf["model"], vmaf["subsample"],
-                                                 log.name, vmaf["scoring"]),
+                                                 log.name, vmaf["scoring"], threads),
                               "-map", "[vo]", "-f", "null", "-"]
                 else:
                     chain += "[venc]"
@@ -185,10 +182,15 @@ def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
 
 
 def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dict[str, Any],
-               threads: int, memory_budget: str, memory_estimates: dict[int, int]) -> None:
+               threads: int, memory_budget: str, memory_estimates: dict[int, int],
+               calibration: Path | None = None) -> None:
     """Encode one segment within the machine's memory budget; write its record (what was
-    done, peak memory, warnings) beside it."""
+    done, peak memory, warnings) beside it. With quality targeting, the search starts from
+    *calibration* (the film's calibration.json), or from the defaults without it."""
     seg = read_json(segment)
+    q = video.get("quality")
+    prior = None if not q else (search.Prior.from_calibration(read_json(calibration), q)
+                                if calibration else search.Prior.default(q))
     crop_data = read_json(crop)
     rect = crop_data["crop"]
     height = rect[1] if rect else crop_data["height"]
@@ -198,7 +200,7 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dic
         # are workers, each takes more of the cores (SVT-AV1's output does not depend on it).
         threads = max(threads, svt_threads(running))
         started = time.monotonic()
-        peak, record = _encode_segment(source, seg, rect, target, video, threads)
+        peak, record = _encode_segment(source, seg, rect, target, video, threads, prior)
         seconds = time.monotonic() - started
     memory.learn(height, video["preset"], peak)
     write_json(target.with_suffix(".json"), {**record, "peak_memory_mib": peak >> 20,
@@ -207,7 +209,8 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dic
 
 
 def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, target: Path,
-                    video: dict[str, Any], threads: int) -> tuple[int, dict[str, Any]]:
+                    video: dict[str, Any], threads: int, prior: search.Prior | None
+                    ) -> tuple[int, dict[str, Any]]:
     filters = [*video["filters"], *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
     warnings: list[str] = []
     dv, dv_kept = video["dolby_vision"], False
@@ -229,10 +232,10 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                 warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
                                 f"refused it ({reason}); encoded as {plain} video")
     found: dict[str, Any] = {}
-    if not dv_kept and video.get("quality") and not dv:
-        peak, found = _search(source, seg, target, video, filters, threads)
+    if not dv_kept and prior and not dv:
+        peak, found = _search(source, seg, target, video, filters, threads, prior)
         video = {**video, "crf": found["crf"]}
-        if not found["reached"]:
+        if not found["reached"] and not found["capped"]:  # capped: said once, by the report
             warnings.append(f"segment {seg['index']:04d}: VMAF {found['vmaf']:.2f} at CRF "
                             f"{quality.crf_text(found['crf'])} misses the target "
                             f"{video['quality']['target']} ± "
@@ -274,39 +277,6 @@ def final_subsample(frames: int, subsample: int) -> int:
     return subsample if -(-frames // subsample) >= LEAST_SCORED else 1
 
 
-# What _film_records read, by path: (inode, mtime_ns, size) -> (index, search, reached).
-# Each segment's search reads every record of its film; without this, a 500-segment film would parse
-# about 125k record files, each holding its per-frame scores.
-_RECORDS: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
-_RECORDS_LOCK = threading.Lock()
-
-
-def _film_records(folder: Path, q: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records (index and search) of this film's segments searched already with the
-    same presets and brought within the tolerance: a segment that could not be (a title
-    card above the target even at ``crf_max``) says nothing of the film's shift, slope or
-    CRFs. Unchanged record files are read once per process."""
-    records = []
-    for path in sorted(folder.glob("[0-9][0-9][0-9][0-9].json")):
-        with contextlib.suppress(OSError, ValueError):
-            st = path.stat()
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # records are replaced whole
-            with _RECORDS_LOCK:
-                cached = _RECORDS.get(path)
-            if cached is None or cached[0] != stamp:
-                r = read_json(path)
-                cached = (stamp, {"index": r.get("index"), "search": r.get("search"),
-                                  "reached": r.get("reached")})
-                with _RECORDS_LOCK:
-                    _RECORDS[path] = cached
-            r = cached[1]
-            search = r.get("search") or {}
-            if r.get("reached") and (search.get("preset"), search.get("search_preset")) == (
-                    q["preset"], q["search_preset"]):
-                records.append(r)
-    return records
-
-
 def _probe_settings(video: dict[str, Any], filters: list[str], window: tuple[int, int]
                     ) -> dict[str, Any]:
     """What a probe's measurement depends on: while these hold, its figures stay valid,
@@ -318,119 +288,77 @@ def _probe_settings(video: dict[str, Any], filters: list[str], window: tuple[int
             "pixel_format": video["pixel_format"], "svt_params": video["svt_params"]}
 
 
+def size_cap(seg: dict[str, Any], percent: float) -> int | None:
+    """The most bytes this segment's encode may take: *percent* of what the source spent on
+    the same frames (None: no cap, or the source's share is unknown)."""
+    spent = seg.get("source_bytes")
+    return round(spent * percent / 100) if percent and spent else None
+
+
 def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
-            filters: list[str], threads: int) -> tuple[int, dict[str, Any]]:
-    """Predict the CRF that reaches the target from fast probes, encode at it with the
-    final settings, verify, and correct when the measured VMAF is off (see drapto/quality).
-    Every measurement is recorded as it comes (``NNNN.search.json``): an interrupted search
+            filters: list[str], threads: int, prior: search.Prior
+            ) -> tuple[int, dict[str, Any]]:
+    """Find and encode the CRF that reaches the target (see drapto/search.py). Every
+    measurement is recorded as it comes (``NNNN.search.json``): an interrupted search
     resumes from them."""
     q = video["quality"]
-    goal = quality.Target(q["target"], q["tolerance"], q["crf_min"], q["crf_max"],
-                          q["attempts"])
+    goal = search.target_of(q)
     window = probe_window(seg["frames"], q["sample"])
     probe_key = _probe_settings(video, filters, window)
+    cap = size_cap(seg, q["max_encoded_percent"])
     state_path = target.with_suffix(".search.json")
-    state: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        old = read_json(state_path)
-        if old.get("settings") == q and old.get("probe_settings") == probe_key:
-            state = old
-    if not state:
-        film = [r for r in _film_records(target.parent, q) if r["index"] != seg["index"]]
-        shift, source_of_shift = quality.shift_of(
-            film, quality.learned_shift(q["preset"], q["search_preset"]), q["preset"],
-            q["search_preset"])
-        fast = [r["search"]["fast_crf"] for r in film]
-        slopes = [r["search"]["slope"] for r in film]
-        first = (statistics.median(fast) if fast else q["start"] - shift)
-        low, high = quality.probe_bounds(goal, shift)
-        state = {"settings": q, "probe_settings": probe_key, "shift": round(shift, 3),
-                 "shift_from": source_of_shift,
-                 "slope": statistics.median(slopes) if slopes else quality.DEFAULT_SLOPE,
-                 "slope_from_film": bool(slopes),
-                 "first_probe": min(max(float(round(first)), low), high), "probes": {},
-                 "finals": {}}
-        with contextlib.suppress(OSError, ValueError):  # a target change keeps the probes
-            before = read_json(target.with_suffix(".json")).get("search") or {}
-            if before.get("probe_settings") == probe_key:
-                state["probes"] = {quality.crf_text(p["crf"]): {"vmaf": p["vmaf"],
-                                                                "bytes": p["bytes"]}
-                                   for p in before["probes"]}
-        write_json(state_path, state)
+    key = search.state_key(q, probe_key, prior, cap)
+    state = search.State.load(state_path, key) or search.State(key)
+    known = search.known_probes(target.with_suffix(".json"), probe_key)
     name = f"{target.stem}.crf{{}}{target.suffix}"
     peak = 0
 
-    def run(crf: float, final: bool) -> None:
+    def measure(crf: float, final: bool) -> search.Measurement:
         nonlocal peak
         out = target.with_name(name.format(quality.crf_text(crf)) if final
                                else f"{target.stem}.probe{target.suffix}")
+        every = final_subsample(seg["frames"], q["subsample"]) if final else PROBE_SUBSAMPLE
         done = _encode_retrying(
             source, seg, out, {**video, "preset": video["preset"] if final
                                else q["search_preset"], "crf": crf}, filters, [], threads,
-            window=None if final else window,
-            vmaf={**q, "subsample": final_subsample(seg["frames"], q["subsample"]) if final
-                  else PROBE_SUBSAMPLE},
+            window=None if final else window, vmaf={**q, "subsample": every},
             progress_index=seg["index"] if final else None)
         peak = max(peak, done.peak)
         assert done.scores is not None
-        state["finals" if final else "probes"][quality.crf_text(crf)] = {
-            "vmaf": round(quality.pool(done.scores, q["pool"]), 3),
-            "bytes": out.stat().st_size,
-            **({"scores": [round(v, 3) for v in done.scores]} if final else {})}
+        m = search.Measurement(round(quality.pool(done.scores, q["pool"]), 3),
+                               out.stat().st_size,
+                               [round(v, 3) for v in done.scores] if final else None)
         if not final:
             out.unlink()
-        write_json(state_path, state)
-
-    def measured(kind: str) -> dict[float, float]:
-        return {float(c): m["vmaf"] for c, m in state[kind].items()}
+        return m
 
     # A probe with the final settings (the same preset, the whole segment: a short segment,
     # or search_sample=1) would be a final encode: the final encodes are the search.
     direct = q["search_preset"] == q["preset"] and window == (0, seg["frames"])
-    band = (quality.ONE_PROBE_BAND if state.get("slope_from_film")
-            else quality.ONE_PROBE_BAND_UNKNOWN_SLOPE)
-    while not direct and (nxt := quality.next_probe(measured("probes"), goal, state["slope"],
-                                                    state["shift"], band)
-                          if state["probes"] else state["first_probe"]) is not None:
-        run(nxt, final=False)
-    probes = measured("probes")
-    if direct:
-        fast_crf, slope = state["first_probe"], state["slope"]
-    else:
-        fast_crf, slope = quality.solve(probes, goal.vmaf, state["slope"])
-    predicted = quality.predict(fast_crf, state["shift"], goal)
-    while (crf := quality.next_final(
-            measured("finals"), predicted,
-            quality.correction_slope(probes, measured("finals"), state["shift"], slope),
-            goal)) is not None:
-        run(crf, final=True)
-    finals = measured("finals")
-    if direct:  # what the film learns: this segment's own crossing and slope
-        fast_crf, slope = quality.solve(finals, goal.vmaf, slope)
-    chosen, within = quality.choose(finals, goal)
-    kept = target.with_name(name.format(quality.crf_text(chosen)))
+    found = search.run(state, prior, goal, direct, cap, measure,
+                       lambda: state.save(state_path), known)
+    kept = target.with_name(name.format(quality.crf_text(found.crf)))
     if not kept.exists():  # resumed after its file was lost: encode it again
-        run(chosen, final=True)
+        state.finals[found.crf] = measure(found.crf, True)
     os.replace(kept, target)
-    for crf in finals:
+    for crf in state.finals:
         target.with_name(name.format(quality.crf_text(crf))).unlink(missing_ok=True)
-    kept_m = state["finals"][quality.crf_text(chosen)]
-    search = {"target": goal.vmaf, "tolerance": goal.tolerance, "preset": q["preset"],
+    kept_m = state.finals[found.crf]
+
+    def listed(ms: dict[float, search.Measurement]) -> list[dict[str, Any]]:
+        return [{"crf": c, "vmaf": m.vmaf, "bytes": m.bytes} for c, m in sorted(ms.items())]
+    record = {"target": goal.vmaf, "tolerance": goal.tolerance, "preset": q["preset"],
               "search_preset": q["search_preset"], "probe_settings": probe_key,
-              "fast_crf": round(fast_crf, 3),
-              "slope": round(slope, 3), "shift": state["shift"], "shift_from":
-              state["shift_from"], "predicted_crf": predicted,
-              "probes": [{"crf": c, "vmaf": v, "bytes": state["probes"][quality.crf_text(c)]
-                          ["bytes"]} for c, v in sorted(probes.items())],
-              "finals": [{"crf": c, "vmaf": v, "bytes": state["finals"][quality.crf_text(c)]
-                          ["bytes"]} for c, v in sorted(finals.items())]}
-    implied = quality.implied_shift({"search": search})
-    if implied is not None and within:  # a segment pinned at a bound says nothing of it
-        quality.learn_shift(q["preset"], q["search_preset"], implied)
+              "fast_crf": round(found.fast_crf, 3), "slope": round(found.slope, 3),
+              "shift": prior.shift, "shift_from": prior.source, "prior": asdict(prior),
+              "predicted_crf": found.predicted, "probes": listed(state.probes),
+              "finals": listed(state.finals)}
     state_path.unlink(missing_ok=True)
-    return peak, {"crf": chosen, "vmaf": kept_m["vmaf"], "vmaf_frames": kept_m["scores"],
-                  "reached": within, "target_vmaf": goal.vmaf, "vmaf_pool": q["pool"],
-                  "search": search}
+    return peak, {"crf": found.crf, "vmaf": kept_m.vmaf, "vmaf_frames": kept_m.scores,
+                  "reached": found.reached, "target_vmaf": goal.vmaf, "vmaf_pool": q["pool"],
+                  "capped": found.capped, "cap_bytes": cap,
+                  "cap_percent": q["max_encoded_percent"],
+                  "source_bytes": seg.get("source_bytes"), "search": record}
 
 
 def segment_durations(scenes: dict[str, Any]) -> list[int]:

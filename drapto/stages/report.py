@@ -9,7 +9,7 @@ from typing import Any
 from ..quality import crf_text
 from ..workdir import read_json, write_json
 
-SCHEMA = 1
+SCHEMA = 2
 
 
 def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str, Any]],
@@ -17,6 +17,7 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
     fps = scenes["fps"]
     segments = [{"index": r["index"], "frames": r["frames"], "crf": r["crf"],
                  "bytes": r["bytes"], "vmaf": r.get("vmaf"), "vmaf_reached": r.get("reached"),
+                 "capped": bool(r.get("capped")), "source_bytes": r.get("source_bytes"),
                  **({"probes": len(r["search"]["probes"]),
                      "final_encodes": len(r["search"]["finals"])} if r.get("search") else {}),
                  "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
@@ -42,7 +43,11 @@ def vmaf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {"target": records[0].get("target_vmaf"), "pool": records[0].get("vmaf_pool"),
             "mean": round(sum(scores) / len(scores), 3), "min": scores[0],
             "p5": scores[int(0.05 * (len(scores) - 1))], "frames_scored": len(scores),
-            "segments_outside_tolerance": sum(1 for r in records if r.get("reached") is False),
+            "segments_outside_tolerance": sum(1 for r in records if r.get("reached") is False
+                                              and not r.get("capped")),
+            "capped": [{"index": r["index"], "vmaf": r["vmaf"]} for r in records
+                       if r.get("capped")],
+            "cap_percent": records[0].get("cap_percent"),
             "probes": sum(len(r["search"]["probes"]) for r in records if r.get("search")),
             "final_encodes": sum(len(r["search"]["finals"]) for r in records
                                  if r.get("search"))}
@@ -74,6 +79,14 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
                      f"scored); {v['segments_outside_tolerance']} segments outside the "
                      f"tolerance; {v['probes']} probes and {v['final_encodes']} final encodes "
                      f"for {len(report['segments'])} segments")
+        if v.get("capped"):
+            reached = [c["vmaf"] for c in v["capped"]]
+            lines.append(f"  {len(reached)} segments capped at {v['cap_percent']:g} % of the "
+                         f"bytes the source spent on them (max_encoded_percent): VMAF "
+                         f"{min(reached):.2f}-{max(reached):.2f} instead of {v['target']}")
+    if pct <= 0:
+        lines.append(f"  the output is not smaller than the input ({change}): the source is "
+                     "already lean for this quality")
     shown = {k: v for k, v in stage_seconds.items() if v >= 0.05}
     if shown:
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))

@@ -18,10 +18,47 @@ from ..errors import DraptoError
 from ..workdir import atomic_path, write_json
 from .encode import seek_arg
 
-SCHEMA = 4  # part of the task's key: a new schema redoes the target
+SCHEMA = 5  # part of the task's key: a new schema redoes the target
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
 _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
+_TB = re.compile(r"^#tb 0: (\d+)/(\d+)")
+_PACKET = re.compile(r"^0,\s*-?\d+,\s*(-?\d+),\s*-?\d+,\s*(\d+),")
+
+
+def _window(clip: list[int | None] | None) -> list[str]:
+    """For a clip: its range with a second either side, as input options."""
+    if not clip:
+        return []
+    window = ["-ss", seek_arg(max(0, int(clip[0] or 0) - 1_000_000))]
+    if clip[1] is not None:
+        window += ["-t", seek_arg(int(clip[1]) - int(clip[0] or 0) + 2_000_000)]
+    return window
+
+
+def packet_sizes(source: Path, clip: list[int | None] | None = None) -> list[tuple[int, int]]:
+    """(timestamp in µs, bytes) of every packet of the first video stream, read without
+    decoding: what the source spends on each frame (the size cap's measure)."""
+    lines: list[str] = []
+    proc.run(["-v", "error", "-copyts", *_window(clip), "-i", str(source), "-map", "0:V:0",
+              "-c", "copy", "-f", "framecrc", "-"],
+             what=f"reading the packet sizes of {source}", on_line=lines.append)
+    num, den, out = 1, 1_000_000, []
+    for line in lines:
+        if m := _TB.match(line):
+            num, den = int(m.group(1)), int(m.group(2))
+        elif m := _PACKET.match(line):
+            out.append((round(int(m.group(1)) * num * 1_000_000 / den), int(m.group(2))))
+    return out
+
+
+def add_source_bytes(scenes: dict[str, Any], packets: list[tuple[int, int]]) -> None:
+    """Each segment's ``source_bytes``: the packets whose timestamps fall in its span."""
+    segments = scenes["segments"]
+    starts = [s["start_pts_us"] - 500 for s in segments]
+    ends = [*starts[1:], scenes["last_pts_us"] + 500]
+    for seg, a, b in zip(segments, starts, ends):
+        seg["source_bytes"] = sum(n for t, n in packets if a <= t < b)
 
 
 def detect(source: Path, workdir: Path, clip: list[int | None] | None = None
@@ -30,11 +67,7 @@ def detect(source: Path, workdir: Path, clip: list[int | None] | None = None
     return each frame's timestamp (µs, as stored in the file: ``-copyts``) and scene score,
     and the input's start time (µs)."""
     report = workdir / "scdet.txt"
-    window: list[str] = []
-    if clip:
-        window = ["-ss", seek_arg(max(0, int(clip[0] or 0) - 1_000_000))]
-        if clip[1] is not None:
-            window += ["-t", seek_arg(int(clip[1]) - int(clip[0] or 0) + 2_000_000)]
+    window = _window(clip)
     with atomic_path(report) as tmp:
         result = proc.run(["-v", "info", "-copyts", *window, "-i", str(source), "-map", "0:V:0",
                   "-vf", f"settb=AVTB,scdet=threshold=100,metadata=mode=print:file={tmp.name}",
@@ -128,6 +161,7 @@ def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: flo
                    max_segment, start_us)
     if not clip:
         check_complete(source, probe, scenes)
+    add_source_bytes(scenes, packet_sizes(source, clip))
     scenes["clip"] = clip
     # The output's time zero: the file's start, or the clip's.
     scenes["zero_us"] = start_us + (int(clip[0] or 0) if clip else 0)

@@ -1,0 +1,207 @@
+"""The CRF search of one segment, and the film's calibration that the searches start from.
+
+A search is a pure function of its segment's frames, the settings and its :class:`Prior`,
+so the bytes it leaves do not depend on worker order, kills or machine history:
+
+- the segments of the *calibration* (a fixed spread of the film's segments, chosen from
+  scenes.json alone: :func:`calibration_indices`) start from fixed defaults;
+- ``calibration.json`` (a target of its own, made from their records) gives the film's
+  shift, slope and fast-preset CRF; every other segment's search starts from it, and its
+  encode task depends on it.
+
+The loop (:func:`run`) encodes through a callback, records each measurement as it comes
+(a search interrupted mid-way resumes from them) and decides with :mod:`drapto.quality`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import quality
+from .workdir import make_key, read_json, write_json
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What a segment's search starts from."""
+    shift: float          # final-preset CRF minus fast-preset CRF at the same VMAF
+    slope: float          # d ln(100 - VMAF) / d CRF
+    first_probe: float    # fast-preset CRF of the first probe
+    band: float           # one probe is enough within this many tolerances
+    source: str           # "default" or "calibration of N segments"
+
+    @classmethod
+    def default(cls, q: Mapping[str, Any]) -> Prior:
+        shift, _ = quality.shift_of([], q["preset"], q["search_preset"])
+        goal = target_of(q)
+        low, high = quality.probe_bounds(goal, shift)
+        first = min(max(float(round(q["start"] - shift)), low), high)
+        return cls(round(shift, 3), quality.DEFAULT_SLOPE, first,
+                   quality.ONE_PROBE_BAND_UNKNOWN_SLOPE, "default")
+
+    @classmethod
+    def from_calibration(cls, data: Mapping[str, Any], q: Mapping[str, Any]) -> Prior:
+        if not data.get("segments_used"):
+            return cls.default(q)
+        shift = float(data["shift"])
+        low, high = quality.probe_bounds(target_of(q), shift)
+        first = min(max(float(round(data["fast_crf"])), low), high)
+        return cls(shift, float(data["slope"]), first, quality.ONE_PROBE_BAND,
+                   f"calibration of {data['segments_used']} segments")
+
+
+def target_of(q: Mapping[str, Any]) -> quality.Target:
+    return quality.Target(q["target"], q["tolerance"], q["crf_min"], q["crf_max"],
+                          q["attempts"])
+
+
+def calibration_indices(segments: int, count: int) -> list[int]:
+    """The segments searched from defaults, whose results calibrate the film: *count* of
+    them spread evenly over the film (the middle of each of *count* equal stretches), or
+    every segment of a shorter film."""
+    if segments <= count:
+        return list(range(segments))
+    return sorted({(2 * i + 1) * segments // (2 * count) for i in range(count)})
+
+
+def run_calibration(records: list[Path], target: Path) -> None:
+    """calibration.json from the calibration segments' records: the medians of what the
+    segments that reached the target measured (one pinned at a bound says nothing)."""
+    used = []
+    for path in records:
+        r = read_json(path)
+        s = r.get("search")
+        if r.get("reached") and s and s.get("finals"):
+            used.append({"index": r["index"], "crf": r["crf"], "fast_crf": s["fast_crf"],
+                         "slope": s["slope"], "shift": quality.implied_shift(r)})
+    data: dict[str, Any] = {"schema": SCHEMA, "segments": used, "segments_used": len(used)}
+    if used:
+        data.update(shift=round(statistics.median(u["shift"] for u in used), 3),
+                    slope=round(statistics.median(u["slope"] for u in used), 4),
+                    fast_crf=round(statistics.median(u["fast_crf"] for u in used), 3),
+                    crf=statistics.median(u["crf"] for u in used))
+    write_json(target, data)
+
+
+@dataclass
+class Measurement:
+    vmaf: float
+    bytes: int
+    scores: list[float] | None = None    # per-frame VMAF, kept for final encodes
+
+
+@dataclass
+class State:
+    """A segment's search so far: every measurement, saved after each one."""
+    key: str
+    probes: dict[float, Measurement] = field(default_factory=dict)
+    finals: dict[float, Measurement] = field(default_factory=dict)
+
+    def save(self, path: Path) -> None:
+        def out(ms: dict[float, Measurement]) -> dict[str, Any]:
+            return {quality.crf_text(c): dataclasses.asdict(m) for c, m in sorted(ms.items())}
+        write_json(path, {"schema": SCHEMA, "key": self.key, "probes": out(self.probes),
+                          "finals": out(self.finals)})
+
+    @classmethod
+    def load(cls, path: Path, key: str) -> State | None:
+        """The state saved at *path* for this same search (*key*), else None."""
+        try:
+            data = read_json(path)
+            if data.get("schema") != SCHEMA or data.get("key") != key:
+                return None
+            return cls(key, *({float(c): Measurement(**m) for c, m in data[kind].items()}
+                              for kind in ("probes", "finals")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def state_key(q: Mapping[str, Any], probe_settings: Mapping[str, Any], prior: Prior,
+              cap: int | None) -> str:
+    return make_key("search", SCHEMA, dict(q), dict(probe_settings),
+                    dataclasses.asdict(prior), cap)
+
+
+def known_probes(record: Path, probe_settings: Mapping[str, Any]) -> dict[float, Measurement]:
+    """Probes this segment's previous search measured with the same probe settings (another
+    target, say): the search takes their figures instead of encoding them again. Only the
+    CRFs it asks for are taken, so the result is that of a search from nothing."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+        before = read_json(record).get("search") or {}
+        if before.get("probe_settings") == dict(probe_settings):
+            return {float(p["crf"]): Measurement(p["vmaf"], p["bytes"])
+                    for p in before["probes"]}
+    return {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    crf: float               # the final encode kept
+    reached: bool            # within the tolerance
+    capped: bool             # moved up to keep within the size cap
+    fast_crf: float
+    slope: float
+    predicted: float
+
+
+# measure(crf, final) -> the measurement of a probe (final=False) or a final encode.
+Measure = Callable[[float, bool], Measurement]
+
+
+def run(state: State, prior: Prior, goal: quality.Target, direct: bool, cap: int | None,
+        measure: Measure, save: Callable[[], None],
+        known: Mapping[float, Measurement] | None = None) -> Outcome:
+    """The search of one segment from *state* on: probes (none when *direct*: a probe would
+    be a final encode), final encodes and their corrections, then the size cap."""
+    known = known or {}
+
+    def take(crf: float, final: bool) -> None:
+        kind = state.finals if final else state.probes
+        kind[crf] = known[crf] if not final and crf in known else measure(crf, final)
+        save()
+
+    def vmafs(ms: dict[float, Measurement]) -> dict[float, float]:
+        return {c: m.vmaf for c, m in ms.items()}
+
+    while not direct and (nxt := quality.next_probe(
+            vmafs(state.probes), goal, prior.slope, prior.shift, prior.band)
+            if state.probes else prior.first_probe) is not None:
+        take(nxt, final=False)
+    probes = vmafs(state.probes)
+    if direct:
+        fast_crf, slope = prior.first_probe, prior.slope
+    else:
+        fast_crf, slope = quality.solve(probes, goal.vmaf, prior.slope)
+    predicted = quality.predict(fast_crf, prior.shift, goal)
+    searched: dict[float, Measurement] = {}   # the finals of the VMAF search, without the cap's
+    while (crf := quality.next_final(
+            vmafs(searched), predicted,
+            quality.correction_slope(probes, vmafs(searched), prior.shift, slope),
+            goal)) is not None:
+        if crf not in state.finals:
+            take(crf, final=True)
+        searched[crf] = state.finals[crf]
+    finals = vmafs(searched)
+    if direct:  # what the calibration learns: this segment's own crossing and slope
+        fast_crf, slope = quality.solve(finals, goal.vmaf, slope)
+    chosen, within = quality.choose(finals, goal)
+    capped = False
+    if cap is not None and searched[chosen].bytes > cap:
+        capped, tries = True, 0
+        over = {c: m.bytes for c, m in searched.items() if c >= chosen}
+        while (crf := quality.next_capped(over, cap, goal, tries)) is not None:
+            if crf not in state.finals:
+                take(crf, final=True)
+            over[crf], tries = state.finals[crf].bytes, tries + 1
+        chosen = quality.choose_capped({c: (state.finals[c].vmaf, b) for c, b in over.items()},
+                                       cap)
+        within = goal.within(state.finals[chosen].vmaf)
+    return Outcome(chosen, within, capped, fast_crf, slope, predicted)

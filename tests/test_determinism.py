@@ -1,0 +1,135 @@
+"""Quality targeting, the default mode, as a build step: the output bytes depend on the
+input and the settings only, not on -n, kills and resumes, the cache folder or the work
+root; and the calibration is an artifact the other segments' encodes depend on."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import drapto_argv, executed, workdir_of
+
+from drapto.sample import make_sample
+from drapto.workdir import read_json
+
+# The default mode (quality=vmaf, calibration, size cap), with fast presets for tiny clips.
+SETTINGS = ["preset=11", "search_preset=12", "min_segment=0.5", "max_segment=1",
+            "crop_samples=4"]
+SEGMENTS = 8
+
+
+def default_env(cache: Path) -> dict[str, str]:
+    """The environment of a user who asked for nothing: no DRAPTO_* at all."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAPTO_")}
+    env["XDG_CACHE_HOME"] = str(cache)
+    return env
+
+
+def run(clip: Path, cwd: Path, cache: Path, jobs: int, *extra: str,
+        work: str = "w") -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(drapto_argv(f"input={clip}", "output=out.mkv", f"work={work}",
+                                        *SETTINGS, *extra, jobs=jobs),
+                            cwd=cwd, env=default_env(cache), capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=600, check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"drapto failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Scenes of different difficulty, so that segments get different CRFs.
+    return make_sample(tmp_path_factory.mktemp("determinism") / "clip.mkv",
+                       scenes=[1.0] * SEGMENTS, size="256x144", subtitles=False)
+
+
+@pytest.fixture(scope="module")
+def reference(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("reference")
+    run(clip, cwd, cwd / "cache", 1)
+    return cwd
+
+
+def test_the_defaults_are_quality_targeting(reference: Path) -> None:
+    work = workdir_of(reference / "w")
+    records = [read_json(p) for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
+    assert len(records) == SEGMENTS and all(r.get("search") for r in records)
+    calibration = read_json(work / "calibration.json")
+    sample = {s["index"] for s in calibration["segments"]}
+    assert calibration["segments_used"] == len(sample) >= 1
+    for r in records:  # the calibration's segments start from the defaults, the rest from it
+        expected = "default" if r["index"] in {1, 4, 6} else "calibration of"
+        assert r["search"]["prior"]["source"].startswith(expected), (r["index"], r["search"])
+    assert len({r["crf"] for r in records}) > 1
+
+
+def test_workers_cache_and_work_root_do_not_change_the_bytes(
+        clip: Path, reference: Path, tmp_path: Path) -> None:
+    """-n 2 instead of 1, a cache folder holding another film's history and garbage, and
+    another work root: the same bytes."""
+    cache = tmp_path / "cache"
+    (cache / "drapto").mkdir(parents=True)
+    (cache / "drapto" / "quality.json").write_text(json.dumps(
+        {"preset 11 from probes at 12": [-29.0, 12.0, 7.5]}))
+    (cache / "drapto" / "memory.json").write_text("\x00 not json")
+    run(clip, tmp_path, cache, 2, work="elsewhere")
+    assert (tmp_path / "out.mkv").read_bytes() == (reference / "out.mkv").read_bytes()
+
+
+def wait_for(cond: object, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():  # type: ignore[operator]
+        assert time.monotonic() < deadline and proc.poll() is None, "timed out"
+        time.sleep(0.01)
+
+
+def test_kills_and_resumes_do_not_change_the_bytes(clip: Path, reference: Path,
+                                                   tmp_path: Path) -> None:
+    """SIGKILL of the whole run in the middle of segment searches (the calibration's, then
+    the others'), then a clean finish: the bytes of an uninterrupted run, and finished
+    segments not redone."""
+    rng = random.Random(20261201)
+
+    def searching() -> bool:
+        return bool(list(tmp_path.glob("w/*/encoded/*.search.json")))
+
+    def stamped() -> set[str]:
+        return {p.name[len("encode-"):-len(".json")]
+                for p in tmp_path.glob("w/*/stamps/encode-*.json")}
+
+    for until in (searching, lambda: len(stamped()) >= 4 and searching()):
+        proc = subprocess.Popen(drapto_argv(f"input={clip}", "output=out.mkv", "work=w",
+                                            *SETTINGS, jobs=2),
+                                cwd=tmp_path, env=default_env(tmp_path / "cache"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_for(until, proc)
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    done = stamped()
+    assert 4 <= len(done) < SEGMENTS, "the kills did not land mid-encode"
+    finished = run(clip, tmp_path, tmp_path / "cache", 2)
+    redone = {t for t in executed(finished) if t.startswith("encode:")}
+    assert not {f"encode:{i}" for i in done} & redone
+    assert (tmp_path / "out.mkv").read_bytes() == (reference / "out.mkv").read_bytes()
+
+
+def test_a_setting_of_the_calibration_redoes_only_what_depends_on_it(
+        clip: Path, reference: Path, tmp_path: Path) -> None:
+    """calibration_segments changes which segments calibrate: the calibration and the
+    encodes that start from it are redone; probe, scenes and segments are not."""
+    import shutil
+    shutil.copytree(reference / "w", tmp_path / "w")
+    again = run(clip, tmp_path, tmp_path / "cache", 2, "calibration_segments=2")
+    ran = set(executed(again))
+    assert "calibrate" in ran and not {"probe", "scenes", "crop"} & ran
+    assert not any(t.startswith("segment:") for t in ran)
+    same = run(clip, tmp_path, tmp_path / "cache", 2, "calibration_segments=2")
+    assert [t for t in executed(same) if t.startswith(("encode:", "calibrate"))] == []
