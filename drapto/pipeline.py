@@ -186,7 +186,8 @@ def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
         "target": target, "tolerance": s.vmaf_tolerance, "crf_min": s.crf_min,
         "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
         "start": s.search_start_crf, "preset": s.preset, "search_preset": s.search_preset,
-        "sample": s.search_sample, "max_encoded_percent": s.max_encoded_percent,
+        "search": s.search, "sample": s.search_sample,
+        "max_encoded_percent": s.max_encoded_percent,
         "subsample": s.vmaf_subsample, "model": model_for(v["width"], v["height"]),
         "scoring": scoring_format(v["bit_depth"], s.pixel_format)}
     return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,

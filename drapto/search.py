@@ -40,7 +40,8 @@ class Prior:
 
     @classmethod
     def default(cls, q: Mapping[str, Any]) -> Prior:
-        shift, _ = quality.shift_of([], q["preset"], q["search_preset"])
+        shift, _ = quality.shift_of([], q["preset"], q["search_preset"]) if probing(q) \
+            else (0.0, "")
         goal = target_of(q)
         low, high = quality.probe_bounds(goal, shift)
         first = min(max(float(round(q["start"] - shift)), low), high)
@@ -51,11 +52,20 @@ class Prior:
     def from_calibration(cls, data: Mapping[str, Any], q: Mapping[str, Any]) -> Prior:
         if not data.get("segments_used"):
             return cls.default(q)
-        shift = float(data["shift"])
+        shift = float(data["shift"]) if probing(q) else 0.0
         low, high = quality.probe_bounds(target_of(q), shift)
-        first = min(max(float(round(data["fast_crf"])), low), high)
+        # A probe goes to a whole CRF; a final encode (no probes) to the quarter step.
+        first = float(round(data["fast_crf"])) if probing(q) else quality.quarter(
+            data["fast_crf"])
+        first = min(max(first, low), high)
         return cls(shift, float(data["slope"]), first, quality.ONE_PROBE_BAND,
                    f"calibration of {data['segments_used']} segments")
+
+
+def probing(q: Mapping[str, Any]) -> bool:
+    """Whether the search starts with fast-preset probes (``search=probes``, at another
+    preset than the final): else the final encodes are the search."""
+    return q["search"] == "probes" and q["search_preset"] != q["preset"]
 
 
 def target_of(q: Mapping[str, Any]) -> quality.Target:

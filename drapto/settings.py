@@ -49,6 +49,7 @@ class Settings:
     vmaf_subsample: int = 5
     crf_min: int = 10
     crf_max: int = 63
+    search: str = "final"
     search_start_crf: int = 35
     search_preset: int = 10
     search_sample: float = 0.25
@@ -111,7 +112,8 @@ _MAPPINGS = {
 }
 _PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
 _CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off"),
-            "dolby_vision": ("auto", "off"), "quality": ("crf", "vmaf")}
+            "dolby_vision": ("auto", "off"), "quality": ("crf", "vmaf"),
+            "search": ("final", "probes")}
 _CROP = re.compile(r"^(auto|off|\d+:\d+:\d+:\d+)$")
 
 

@@ -311,7 +311,8 @@ def test_an_8_bit_source_scores_the_same_in_8_and_10_bits(sample: Path, tmp_path
 def test_probes_with_the_final_settings_are_not_made(sample: Path, tmp_path: Path) -> None:
     """A probe at the final preset over the whole segment would be a final encode: the
     final encodes are the search, and none is encoded twice."""
-    run_drapto(f"input={sample}", *FAST, *VMAF, "search_sample=1", cwd=tmp_path)
+    run_drapto(f"input={sample}", *FAST, *VMAF, "search=probes", "search_sample=1",
+               cwd=tmp_path)
     work = workdir_of(tmp_path / "drapto-work")
     records = [read_json(p) for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
     assert len(records) > 1 and all(r["search"]["probes"] == [] for r in records)
@@ -345,13 +346,14 @@ def test_a_new_target_gives_what_a_fresh_run_gives_and_reuses_probes(
         sample: Path, tmp_path: Path) -> None:
     """Probes measured for the old target are taken only where the new search asks for the
     same CRF: the output is that of a run from nothing, with fewer probes encoded."""
-    run_drapto(f"input={sample}", *FAST, *VMAF, cwd=tmp_path)
+    probes = [*VMAF, "search=probes", "search_preset=13"]
+    run_drapto(f"input={sample}", *FAST, *probes, cwd=tmp_path)
     first = len(encodes_started(tmp_path))
-    run_drapto(f"input={sample}", *FAST, *VMAF, "target_vmaf=90", cwd=tmp_path)
+    run_drapto(f"input={sample}", *FAST, *probes, "target_vmaf=90", cwd=tmp_path)
     again = encodes_started(tmp_path)[first:]
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    run_drapto(f"input={sample}", *FAST, *VMAF, "target_vmaf=90", cwd=fresh)
+    run_drapto(f"input={sample}", *FAST, *probes, "target_vmaf=90", cwd=fresh)
     assert (fresh / "sample.av1.mkv").read_bytes() == (tmp_path / "sample.av1.mkv").read_bytes()
     from_nothing = encodes_started(fresh)
     assert len(again) < len(from_nothing)  # a probe of the old search was taken, not redone

@@ -332,9 +332,10 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
             out.unlink()
         return m
 
-    # A probe with the final settings (the same preset, the whole segment: a short segment,
-    # or search_sample=1) would be a final encode: the final encodes are the search.
-    direct = q["search_preset"] == q["preset"] and window == (0, seg["frames"])
+    # Without probes (search=final), or when a probe would be a final encode (the same
+    # preset over the whole segment), the final encodes are the search.
+    direct = not search.probing(q) or (q["search_preset"] == q["preset"]
+                                       and window == (0, seg["frames"]))
     found = search.run(state, prior, goal, direct, cap, measure,
                        lambda: state.save(state_path), known)
     kept = target.with_name(name.format(quality.crf_text(found.crf)))

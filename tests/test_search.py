@@ -1,0 +1,140 @@
+"""One segment's search (drapto/search.py) on recorded curves, without encoding: resumed
+searches decide as uninterrupted ones, reused probes change nothing but the work, the size
+cap, and the calibration's choice and figures."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from test_quality import RECORDED, T, curve
+
+from drapto import quality, search
+from drapto.workdir import read_json, write_json
+
+Q = {"target": 93.0, "tolerance": 1.0, "crf_min": 10, "crf_max": 63, "attempts": 3,
+     "preset": 6, "search_preset": 10, "start": 35, "search": "probes"}
+
+
+def bytes_at(crf: float, at_30: int = 100_000) -> int:
+    """A segment's size: halving every 6 CRF steps, as SVT-AV1's roughly do."""
+    return round(at_30 * math.exp(-0.115 * (crf - 30)))
+
+
+class Segment:
+    """A recorded segment as the search sees it: measure() encodes nothing."""
+
+    def __init__(self, name: str, fail_after: int | None = None):
+        self.final, self.fast = (curve(v) for v in RECORDED[name])
+        self.calls: list[tuple[float, bool]] = []
+        self.fail_after = fail_after
+
+    def measure(self, crf: float, final: bool) -> search.Measurement:
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise KeyboardInterrupt  # the run is killed here
+        self.calls.append((crf, final))
+        vmaf = round((self.final if final else self.fast)(crf), 3)
+        return search.Measurement(vmaf, bytes_at(crf) // (1 if final else 4),
+                                  [vmaf] * 10 if final else None)
+
+
+def run(seg: Segment, state: search.State, prior: search.Prior, path: Path,
+        cap: int | None = None, known: dict[float, search.Measurement] | None = None
+        ) -> search.Outcome:
+    return search.run(state, prior, T, False, cap, seg.measure, lambda: state.save(path),
+                      known)
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_a_search_killed_at_any_measurement_resumes_to_the_same_result(
+        name: str, tmp_path: Path) -> None:
+    prior = search.Prior.default(Q)
+    whole = Segment(name)
+    expected = run(whole, search.State("k"), prior, tmp_path / "a.json")
+    for kill_at in range(1, len(whole.calls)):
+        path = tmp_path / f"kill{kill_at}.json"
+        seg = Segment(name, fail_after=kill_at)
+        with pytest.raises(KeyboardInterrupt):
+            run(seg, search.State("k"), prior, path)
+        resumed = search.State.load(path, "k")
+        assert resumed is not None and len(resumed.probes) + len(resumed.finals) == kill_at
+        rest = Segment(name)
+        assert run(rest, resumed, prior, path) == expected
+        assert seg.calls + rest.calls == whole.calls  # nothing measured twice
+    assert search.State.load(tmp_path / "a.json", "another key") is None
+
+
+def test_known_probes_save_encodes_and_change_nothing(tmp_path: Path) -> None:
+    prior = search.Prior.default(Q)
+    fresh = Segment("bbb 0")
+    expected = run(fresh, search.State("k"), prior, tmp_path / "a.json")
+    probes = {c: search.Measurement(round(fresh.fast(c), 3), bytes_at(c) // 4)
+              for c, final in fresh.calls if not final}
+    extra = {20.0: search.Measurement(99.0, 1)}  # measured for another target, not asked for
+    again = Segment("bbb 0")
+    assert run(again, search.State("k"), prior, tmp_path / "b.json",
+               known={**probes, **extra}) == expected
+    assert again.calls == [c for c in fresh.calls if c[1]]  # only the final encodes
+
+
+def test_a_segment_over_the_size_cap_gets_the_crf_that_meets_it(tmp_path: Path) -> None:
+    prior = search.Prior.default(Q)
+    free = run(Segment("bikes 0"), search.State("k"), prior, tmp_path / "a.json")
+    assert not free.capped and free.reached
+    cap = round(bytes_at(free.crf) * 0.6)  # the search's choice is 40 % too big
+    seg = Segment("bikes 0")
+    capped = run(seg, search.State("k"), prior, tmp_path / "b.json", cap=cap)
+    assert capped.capped and capped.crf > free.crf
+    assert bytes_at(capped.crf) <= cap
+    assert bytes_at(capped.crf - quality.STEP) > cap or capped.crf - free.crf <= 8
+    finals = [c for c, final in seg.calls if final]
+    assert len(finals) <= T.attempts + quality.CAP_ATTEMPTS
+    # A cap the search's choice meets changes nothing.
+    roomy = run(Segment("bikes 0"), search.State("k"), prior, tmp_path / "c.json",
+                cap=bytes_at(free.crf) + 1)
+    assert roomy == free
+
+
+def test_next_capped_moves_up_until_within_and_stops() -> None:
+    assert quality.next_capped({40.0: 120}, 100, T, 0) is not None
+    nxt = quality.next_capped({40.0: 120}, 100, T, 0)
+    assert nxt is not None and 40.0 < nxt <= 43.0  # ln(1.2) / 0.12 = 1.5 steps, and a quarter
+    assert quality.next_capped({40.0: 120, 42.0: 99}, 100, T, 1) is None  # one is within
+    assert quality.next_capped({40.0: 120, 42.0: 110}, 100, T, quality.CAP_ATTEMPTS) is None
+    assert quality.next_capped({63.0: 500}, 100, T, 0) is None  # crf_max: nothing left
+    assert quality.choose_capped({40.0: (93.0, 120), 42.0: (92.1, 99), 44.0: (91.0, 80)},
+                                 100) == 42.0
+    assert quality.choose_capped({40.0: (93.0, 120), 42.0: (92.1, 110)}, 100) == 42.0
+
+
+def test_calibration_segments_are_spread_and_fixed_by_the_count() -> None:
+    assert search.calibration_indices(2, 3) == [0, 1]
+    assert search.calibration_indices(8, 3) == [1, 4, 6]
+    assert search.calibration_indices(68, 3) == [11, 34, 56]
+    for n in range(1, 300):
+        idx = search.calibration_indices(n, 3)
+        assert idx == sorted(set(idx)) and len(idx) == min(n, 3) and idx[-1] < n
+
+
+def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
+        tmp_path: Path) -> None:
+    def record(i: int, fast: float, crf: float, slope: float, reached: bool = True) -> Path:
+        path = tmp_path / f"{i:04d}.json"
+        write_json(path, {"index": i, "crf": crf, "reached": reached, "search": {
+            "target": 93.0, "fast_crf": fast, "slope": slope,
+            "finals": [{"crf": crf, "vmaf": 93.0}]}})
+        return path
+
+    paths = [record(1, 33.0, 39.0, 0.06), record(4, 35.0, 40.0, 0.08),
+             record(6, 30.0, 36.0, 0.1), record(7, 60.0, 63.0, 0.02, reached=False)]
+    run_target = tmp_path / "calibration.json"
+    search.run_calibration(paths, run_target)
+    data = read_json(run_target)
+    assert data["segments_used"] == 3 and data["fast_crf"] == 33.0 and data["slope"] == 0.08
+    assert data["shift"] == 6.0  # shifts 6, 5, 6
+    prior = search.Prior.from_calibration(data, Q)
+    assert (prior.shift, prior.first_probe, prior.band) == (6.0, 33.0, quality.ONE_PROBE_BAND)
+    # Nothing reached (a film of title cards): the defaults.
+    search.run_calibration(paths[3:], run_target)
+    assert search.Prior.from_calibration(read_json(run_target), Q) == search.Prior.default(Q)
