@@ -308,6 +308,18 @@ def test_an_8_bit_source_scores_the_same_in_8_and_10_bits(sample: Path, tmp_path
     assert abs(pooled["yuv420p"] - pooled["yuv420p10le"]) < 0.1, pooled
 
 
+def test_scores_do_not_depend_on_the_threads(sample: Path, tmp_path: Path) -> None:
+    """libvmaf's threads (and SVT-AV1's lp) follow the cores an encode gets, which depend on
+    -n and on what else runs: the encode and its scores must not."""
+    seg = {"index": 0, "start": 0, "frames": 36, "pts_us": 0, "first": True}
+    video = {"svt_params": "tune=0", "pixel_format": "yuv420p10le", "preset": 12, "crf": 45}
+    runs = [_encode_range(sample, seg, tmp_path / f"{n}.mkv", video, [], [], n,
+                          vmaf={"model": "vmaf_v0.6.1", "subsample": 1, "scoring": "yuv420p"})
+            for n in (1, 3)]
+    assert runs[0].scores == runs[1].scores and runs[0].scores
+    assert (tmp_path / "1.mkv").read_bytes() == (tmp_path / "3.mkv").read_bytes()
+
+
 def test_probes_with_the_final_settings_are_not_made(sample: Path, tmp_path: Path) -> None:
     """A probe at the final preset over the whole segment would be a final encode: the
     final encodes are the search, and none is encoded twice."""
@@ -326,16 +338,18 @@ def test_probes_with_the_final_settings_are_not_made(sample: Path, tmp_path: Pat
 
 def test_interrupted_search_resumes_from_its_measurements(sample: Path,
                                                           tmp_path: Path) -> None:
-    argv = drapto_argv(f"input={sample}", *FAST, *VMAF, jobs=1)
+    # With probes, a segment's search has measurements on record long enough to be caught.
+    probes = [*VMAF, "search=probes", "search_preset=13"]
+    argv = drapto_argv(f"input={sample}", *FAST, *probes, jobs=1)
     run = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob("drapto-work/*/encoded/0001.search.json")):
+    while not list(tmp_path.glob("drapto-work/*/encoded/*.search.json")):
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.01)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
-    run_drapto(f"input={sample}", *FAST, *VMAF, cwd=tmp_path)
+    run_drapto(f"input={sample}", *FAST, *probes, cwd=tmp_path)
     tried = encodes_started(tmp_path)
     # Only the encode in flight at the kill may run twice.
     assert len(tried) - len(set(tried)) <= 1, tried

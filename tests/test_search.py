@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import FAST, ffmpeg_make, run_drapto, workdir_of
 from test_quality import RECORDED, T, curve
 
 from drapto import quality, search
@@ -138,3 +139,27 @@ def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
     # Nothing reached (a film of title cards): the defaults.
     search.run_calibration(paths[3:], run_target)
     assert search.Prior.from_calibration(read_json(run_target), Q) == search.Prior.default(Q)
+
+
+def test_a_lean_source_is_capped_and_the_summary_says_so(tmp_path: Path) -> None:
+    """An H.264 source at 40 kbit/s, encoded for VMAF 99: every segment's AV1 would take
+    more than the source spent on its frames. With the cap (the default, 80 %) each segment
+    keeps within it and the summary counts them; without it, the summary says plainly that
+    the output is not smaller."""
+    src = tmp_path / "lean.mkv"
+    ffmpeg_make("-f", "lavfi", "-i", "testsrc2=s=256x144:r=24:d=4,noise=alls=30:allf=t",
+                "-c:v", "libx264", "-b:v", "40k", "-pix_fmt", "yuv420p", str(src))
+    settings = [*FAST, "target_vmaf=99", "crf_min=1"]
+    quality_default = {"DRAPTO_QUALITY": "vmaf"}
+    capped = run_drapto(f"input={src}", *settings, cwd=tmp_path, env=quality_default)
+    records = [read_json(p) for p in sorted(workdir_of(tmp_path / "drapto-work").glob(
+        "encoded/[0-9][0-9][0-9][0-9].json"))]
+    assert records and all(r["capped"] for r in records)
+    assert all(r["bytes"] <= r["cap_bytes"] == round(0.8 * r["source_bytes"]) or r["crf"] == 63
+               for r in records)
+    assert f"{len(records)} segments capped at 80 % of the bytes the source spent" in \
+        capped.stdout, capped.stdout
+    free = run_drapto(f"input={src}", *settings, "max_encoded_percent=0", "output=free.mkv",
+                      cwd=tmp_path, env=quality_default)
+    assert "the output is not smaller than the input" in free.stdout, free.stdout
+    assert "segments capped at" not in free.stdout
