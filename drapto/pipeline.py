@@ -197,11 +197,8 @@ def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
 
 
 def calibration_of(job: Job, scenes: dict[str, Any]) -> list[int]:
-    """The segments whose searches calibrate the film (none without quality targeting)."""
-    s = job.settings
-    if s.quality != "vmaf" or not scenes["segments"]:
-        return []
-    return calibration_indices(len(scenes["segments"]), s.calibration_segments)
+    """The segments whose searches calibrate the film (with quality targeting)."""
+    return calibration_indices(len(scenes["segments"]), job.settings.calibration_segments)
 
 
 def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],

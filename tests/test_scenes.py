@@ -34,7 +34,7 @@ def test_seek_arg_is_exact() -> None:
 
 
 def test_detect_finds_the_hard_cuts(sample: Path, tmp_path: Path) -> None:
-    pts, scores, start = detect(sample, tmp_path)
+    pts, scores, start, _ = detect(sample, tmp_path)
     assert start == 0
     assert len(pts) == 144
     assert [i for i, s in enumerate(scores) if s >= 10] == [36, 108]

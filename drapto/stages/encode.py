@@ -351,7 +351,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     record = {"target": goal.vmaf, "tolerance": goal.tolerance, "preset": q["preset"],
               "search_preset": q["search_preset"], "probe_settings": probe_key,
               "fast_crf": round(found.fast_crf, 3), "slope": round(found.slope, 3),
-              "shift": prior.shift, "shift_from": prior.source, "prior": asdict(prior),
+              "shift": prior.shift, "prior": asdict(prior),
               "predicted_crf": found.predicted, "probes": listed(state.probes),
               "finals": listed(state.finals)}
     state_path.unlink(missing_ok=True)

@@ -36,13 +36,9 @@ def _window(clip: list[int | None] | None) -> list[str]:
     return window
 
 
-def packet_sizes(source: Path, clip: list[int | None] | None = None) -> list[tuple[int, int]]:
-    """(timestamp in µs, bytes) of every packet of the first video stream, read without
-    decoding: what the source spends on each frame (the size cap's measure)."""
-    lines: list[str] = []
-    proc.run(["-v", "error", "-copyts", *_window(clip), "-i", str(source), "-map", "0:V:0",
-              "-c", "copy", "-f", "framecrc", "-"],
-             what=f"reading the packet sizes of {source}", on_line=lines.append)
+def packet_sizes(lines: list[str]) -> list[tuple[int, int]]:
+    """(timestamp in µs, bytes) of every packet in FFmpeg ``framecrc`` output: what the
+    source spends on each frame (the size cap's measure)."""
     num, den, out = 1, 1_000_000, []
     for line in lines:
         if m := _TB.match(line):
@@ -62,17 +58,20 @@ def add_source_bytes(scenes: dict[str, Any], packets: list[tuple[int, int]]) -> 
 
 
 def detect(source: Path, workdir: Path, clip: list[int | None] | None = None
-           ) -> tuple[list[int], list[float], int]:
+           ) -> tuple[list[int], list[float], int, list[tuple[int, int]]]:
     """Decode the first video stream once (for a clip, its range with a second either side);
     return each frame's timestamp (µs, as stored in the file: ``-copyts``) and scene score,
-    and the input's start time (µs)."""
+    the input's start time (µs), and its packets' sizes (:func:`packet_sizes`, read in the
+    same pass)."""
     report = workdir / "scdet.txt"
     window = _window(clip)
+    lines: list[str] = []
     with atomic_path(report) as tmp:
         result = proc.run(["-v", "info", "-copyts", *window, "-i", str(source), "-map", "0:V:0",
                   "-vf", f"settb=AVTB,scdet=threshold=100,metadata=mode=print:file={tmp.name}",
-                  "-fps_mode", "passthrough", "-f", "null", "-"],
-                 what=f"scene detection of {source}", cwd=workdir)
+                  "-fps_mode", "passthrough", "-f", "null", "-",
+                  "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "pipe:1"],
+                 what=f"scene detection of {source}", cwd=workdir, on_line=lines.append)
     m = _START.search(result.stderr)
     start_us = round(float(m.group(1)) * 1e6) if m else 0
     pts: list[int] = []
@@ -90,7 +89,7 @@ def detect(source: Path, workdir: Path, clip: list[int | None] | None = None
     report.unlink()
     if not pts and not clip:
         raise DraptoError(f"{source}: no video frame could be decoded")
-    return pts, scores, start_us
+    return pts, scores, start_us, packet_sizes(lines)
 
 
 def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list[int]:
@@ -149,7 +148,7 @@ def clip_frames(source: Path, pts: list[int], scores: list[float], start_us: int
 def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
                threshold_hdr: float, min_segment: float, max_segment: float,
                dolby_vision: str, clip: list[int | None] | None = None) -> None:
-    pts, scores, start_us = detect(source, target.parent, clip)
+    pts, scores, start_us, packets = detect(source, target.parent, clip)
     if clip:
         pts, scores = clip_frames(source, pts, scores, start_us, clip)
     video = probe["video"]
@@ -161,7 +160,7 @@ def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: flo
                    max_segment, start_us)
     if not clip:
         check_complete(source, probe, scenes)
-    add_source_bytes(scenes, packet_sizes(source, clip))
+    add_source_bytes(scenes, packets)
     scenes["clip"] = clip
     # The output's time zero: the file's start, or the clip's.
     scenes["zero_us"] = start_us + (int(clip[0] or 0) if clip else 0)
