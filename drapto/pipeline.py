@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,18 @@ from .search import calibration_indices, run_calibration
 from .stages.audio import run_audio
 from .stages.crop import SCHEMA as crop_schema
 from .stages.crop import run_crop
-from .stages.encode import run_concat, run_encode, run_segment, segment_durations
+from .stages.encode import run_concat, run_encode, run_segment
 from .stages.mux import run_mux
+from .stages.probe import MAX_ENCODER_FPS, run_probe
 from .stages.probe import SCHEMA as probe_schema
-from .stages.probe import run_probe
 from .stages.report import SCHEMA as report_schema
 from .stages.report import run_report
 from .stages.report import stats as report_stats
 from .stages.scenes import SCHEMA as scenes_schema
 from .stages.scenes import run_scenes
 from .stages.validate import run_validate
-from .workdir import is_done, make_key, mark_done, read_json, source_identity, stamp_key
+from .timeline import segment_durations
+from .workdir import is_done, make_key, mark_done, read_json, source_identity
 
 Task = dict[str, Any]
 
@@ -157,27 +159,42 @@ def task_probe(job: Job) -> Task:
                      "probe.json: streams, tracks, colour, chapters of the input")
 
 
+def scenes_key(job: Job) -> str:
+    return make_key("scenes", scenes_schema, probe_key(job), scene_settings(job))
+
+
 def task_scenes(job: Job) -> Task:
     params = scene_settings(job)
-    key = make_key("scenes", scenes_schema, probe_key(job), params)
-    return make_task(job, "scenes", None, job.work.scenes, key, run_scenes,
+    return make_task(job, "scenes", None, job.work.scenes, scenes_key(job), run_scenes,
                      lambda: {"source": job.source, "probe": read_json(job.work.probe),
                               "target": job.work.scenes, **params},
                      ["probe"], "scenes.json: scene cuts and segment boundaries")
 
 
 def _loaded(job: Job | None) -> tuple[dict[str, Any], dict[str, Any], str, str] | None:
-    """probe.json, scenes.json and their keys, once the scenes task has run."""
+    """probe.json, scenes.json and their keys, once the scenes task has made them for this
+    run's input and settings (a scenes.json of other settings, say the whole film's when this
+    run's clip was refused, makes no task)."""
     if job is None:
         return None
-    pkey = stamp_key(job.work.stamp(tagged(job, "probe")))
-    skey = stamp_key(job.work.stamp(tagged(job, "scenes")))
-    if not (pkey and skey and job.work.probe.exists() and job.work.scenes.exists()):
+    pkey, skey = probe_key(job), scenes_key(job)
+    if not (is_done(job.work.stamp(tagged(job, "probe")), pkey, job.work.probe)
+            and is_done(job.work.stamp(tagged(job, "scenes")), skey, job.work.scenes)):
         return None
     return read_json(job.work.probe), read_json(job.work.scenes), pkey, skey
 
 
-def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
+def encoder_rate(probe: dict[str, Any], scenes: dict[str, Any]) -> list[int] | None:
+    """The frame rate to give SVT-AV1 as [num, den] when the one FFmpeg guessed from the
+    timestamps is beyond what SVT-AV1 accepts: the rate the scene pass measured; else None
+    (FFmpeg's own)."""
+    if float(probe["video"].get("ffmpeg_fps") or 0) <= MAX_ENCODER_FPS:
+        return None
+    rate = Fraction(scenes["fps"]).limit_denominator(1001)
+    return [rate.numerator, rate.denominator]
+
+
+def video_settings(job: Job, probe: dict[str, Any], scenes: dict[str, Any]) -> dict[str, Any]:
     s, v = job.settings, probe["video"]
     deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v["interlaced"])
     dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
@@ -193,7 +210,7 @@ def video_settings(job: Job, probe: dict[str, Any]) -> dict[str, Any]:
     return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,
             "crf": s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),
             "filters": ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if deint else [],
-            "dolby_vision": dv, "quality": search}
+            "dolby_vision": dv, "quality": search, "encoder_fps": encoder_rate(probe, scenes)}
 
 
 def calibration_of(job: Job, scenes: dict[str, Any]) -> list[int]:
@@ -205,7 +222,7 @@ def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],
                  skey: str) -> tuple[list[tuple[str, str]], str | None]:
     """(segment key, encode key) per segment, and the calibration's key (None when the
     encodes need no calibration). Every encode outside the calibration depends on it."""
-    video = video_settings(job, probe)
+    video = video_settings(job, probe, scenes)
     seg_keys = [make_key("segment", skey, seg) for seg in scenes["segments"]]
     plain = [make_key("encode", k, video, crop_key(job)) for k in seg_keys]
     sample = calibration_of(job, scenes) if video["quality"] else []
@@ -251,7 +268,7 @@ def tasks_encode(job: Job | None, threads: int) -> Iterator[Task]:
     if job is None or loaded is None:
         return
     probe, scenes, _, skey = loaded
-    video = video_settings(job, probe)
+    video = video_settings(job, probe, scenes)
     keys, cal_key = segment_keys(job, probe, scenes, skey)
     sample = calibration_of(job, scenes) if cal_key else []
     for seg, (_, enc_key) in zip(scenes["segments"], keys):
@@ -344,7 +361,7 @@ def tasks_validate(job: Job | None) -> Iterator[Task]:
     bit_depth = 10 if "10" in job.settings.pixel_format else 8
     yield make_task(job, "validate", None, job.work.validation,
                     make_key("validate", _finish_keys(job, loaded)[1], bit_depth), run_validate,
-                    {"src_probe": probe, "output": job.output, "frames": scenes["frames"],
+                    {"src_probe": probe, "scenes": scenes, "output": job.output,
                      "bit_depth": bit_depth, "crop": job.work.crop,
                      "clip_ms": _clip_ms(scenes),
                      "records": [job.work.record(i) for i in range(len(scenes["segments"]))],

@@ -38,10 +38,11 @@ def test_output_has_av1_opus_subtitles_chapters(sample: Path, encoded: dict[str,
 
 
 def test_ten_bit_and_exact_frame_count(encoded: dict[str, Any]) -> None:
-    from drapto.stages.validate import count_frames
+    from drapto.stages.validate import read_output
 
-    frames, depth = count_frames(encoded["output"])
+    frames, depth, spans = read_output(encoded["output"], 2, 1)
     assert (frames, depth) == (144, 10)
+    assert spans["video"] == [[0, 5_958_000]] and spans["audio"] == [[0, 6_000_000]] * 2
 
 
 def test_every_frame_in_place_and_keyframes_at_segment_starts(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drapto.stages.encode import seek_arg
 from drapto.stages.scenes import build, detect, plan
+from drapto.timeline import seek_arg
 
 
 def test_plan_drops_close_cuts_splits_long_gaps_merges_short_tail() -> None:

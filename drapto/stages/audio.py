@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import proc
+from ..timeline import seek_arg
 from ..workdir import atomic_path
-from .encode import seek_arg
 
 # Layouts libopus maps (Vorbis channel order) by channel count; anything else, 5.1(side)
 # included, is converted to these (side channels move to the back positions).

@@ -15,8 +15,8 @@ from typing import Any
 
 from .. import proc
 from ..errors import DraptoError
+from ..timeline import seek_arg
 from ..workdir import write_json
-from .encode import seek_arg
 
 SCHEMA = 1
 _CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")

@@ -21,18 +21,12 @@ from typing import Any
 from .. import memory, proc, progress, quality, search
 from ..errors import DraptoError
 from ..job import svt_threads
+from ..timeline import seek_arg
 from ..workdir import atomic_path, read_json, write_json
 
 log = logging.getLogger("drapto")
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact"]
 _PTS = re.compile(r"^frame:\d+\s+pts:(-?\d+)")
-
-
-def seek_arg(us: int) -> str:
-    """Seconds with exactly six decimals, for ``-ss`` (no float rounding)."""
-    sign = "-" if us < 0 else ""
-    us = abs(us)
-    return f"{sign}{us // 1_000_000}.{us % 1_000_000:06d}"
 
 
 # How far before a segment's first frame to seek, tried in turn; None: no seek at all.
@@ -90,8 +84,11 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
     """Encode the segment's frames (or *window*: offset and count within it) to *target*.
     With *vmaf* (the quality settings), the encode is also scored against the frames it was
     made from, in the same FFmpeg run: a loopback decoder feeds libvmaf."""
+    rate = video.get("encoder_fps")
     params = ":".join(p for p in (video["svt_params"], f"crf={quality.crf_text(video['crf'])}",
-                                  f"lp={threads}") if p)
+                                  f"lp={threads}",
+                                  f"fps-num={rate[0]}:fps-denom={rate[1]}" if rate else "")
+                      if p)
     offset, count = window or (0, seg["frames"])
     what = (f"encoding segment {seg['index']:04d} (frames {seg['start'] + offset}-"
             f"{seg['start'] + offset + count - 1}) of {source}")
@@ -360,14 +357,6 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
                   "capped": found.capped, "cap_bytes": cap,
                   "cap_percent": q["max_encoded_percent"],
                   "source_bytes": seg.get("source_bytes"), "search": record}
-
-
-def segment_durations(scenes: dict[str, Any]) -> list[int]:
-    """Each segment's span on the source's timeline (µs): to the next segment's first frame,
-    the last to the end of the last frame."""
-    starts = [s["start_pts_us"] for s in scenes["segments"]]
-    end = scenes["last_pts_us"] + round(1e6 / scenes["fps"])
-    return [b - a for a, b in zip(starts, [*starts[1:], end])]
 
 
 def run_concat(encoded: list[Path], durations: list[int], listing: Path, target: Path) -> None:

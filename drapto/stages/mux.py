@@ -7,13 +7,27 @@ from pathlib import Path
 from typing import Any
 
 from .. import proc
+from ..timeline import seek_arg, segment_durations
 from ..workdir import atomic_path
-from .encode import seek_arg
-from .encode import segment_durations as segment_spans
 
 # Subtitle formats (MediaInfo names) that Matroska cannot hold as they are, and what to
 # convert them to.
 SUBTITLE_CONVERT = {"Timed Text": "srt"}
+
+
+# How far before a clip's start a subtitle cue may begin and still be shown in it.
+SUBTITLE_LOOKBACK_US = 30_000_000
+
+
+def clip_subtitles(length_us: int) -> str:
+    """Bitstream filters that fit subtitle cues to a clip of *length_us* (on the output's
+    timeline, the clip starts at 0): a cue that ended before the start is dropped, one that
+    began before it is cut to begin at 0, one that runs past the end is cut to end there.
+    Cues without a duration (bitmap formats) that began before the start are dropped."""
+    start = "max(PTS\\,0)"
+    return (f"noise=drop='lte((pts+duration)*tb\\,0)',"
+            f"setts=pts='{start}':dts='{start}':duration='min(DURATION-({start}-PTS)\\,"
+            f"{seek_arg(length_us)}/TB-{start})'")
 
 
 def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
@@ -28,7 +42,9 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     for path in audio:
         args += [*shift, "-i", str(path)]
     src = len(audio) + 1
-    seek = ["-ss", seek_arg(clip[0])] if clip and clip[0] else []
+    # A clip reads the source from a little before its start, so that a cue that began
+    # earlier and is still showing is there to be cut (clip_subtitles).
+    seek = ["-ss", seek_arg(max(0, clip[0] - SUBTITLE_LOOKBACK_US))] if clip and clip[0] else []
     args += [*shift, *seek, "-i", str(source), "-map", "0:v:0"]
     for k in range(len(audio)):
         args += ["-map", f"{k + 1}:a:0"]
@@ -45,7 +61,8 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     if v.get("title"):
         args += ["-metadata:s:v:0", f"title={v['title']}"]
     if clip:  # subtitles and chapters end with the clip
-        args += ["-t", seek_arg(sum(segment_spans(scenes)))]
+        length = sum(segment_durations(scenes))
+        args += ["-t", seek_arg(length), "-bsf:s", clip_subtitles(length)]
     args += ["-default_mode", "passthrough", "-fflags", "+bitexact"]
     with atomic_path(target) as tmp:
         proc.run([*args, str(tmp)], what=f"writing {target}")

@@ -6,11 +6,44 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .. import proc
 from ..errors import DraptoError
 from ..workdir import write_json
 
-SCHEMA = 4  # part of the task's key: a new schema redoes the target
+SCHEMA = 5  # part of the task's key: a new schema redoes the target
 _CHAPTER_KEY = re.compile(r"^\d\d_\d\d_\d{5}$")
+_STREAM = re.compile(r"^\s*Stream #0:\d+.*?: (\w+):")
+_ROTATION = re.compile(r"^\s*Display ?Matrix: rotation of (-?[\d.]+) degrees", re.IGNORECASE)
+_RATE = re.compile(r"([\d.]+)(k?) (fps|tbr)\b")
+# SVT-AV1 refuses a frame rate above this; FFmpeg guesses such rates from fine-grained or
+# irregular timestamps (two rates mixed: 24 and 25 fps give 600).
+MAX_ENCODER_FPS = 240.0
+
+
+def ffmpeg_video(source: Path) -> dict[str, Any]:
+    """What FFmpeg itself says of the first video stream, which MediaInfo does not give for
+    every container: the display rotation (degrees counterclockwise, 0/90/180/270) and the
+    frame rate FFmpeg will hand the encoder (its guess from the timestamps)."""
+    result = proc.run(["-v", "info", "-i", str(source), "-map", "0:V:0", "-c", "copy",
+                       "-frames:v", "1", "-f", "null", "-"], what=f"reading {source}")
+    rotation, rates, in_video = 0.0, {}, False
+    for line in result.stderr.splitlines():
+        if line.startswith(("Output #", "Stream mapping")):
+            break
+        if m := _STREAM.match(line):
+            if in_video:  # the first video stream's lines end here
+                break
+            in_video = m.group(1) == "Video"
+            if in_video:
+                rates = {kind: float(v) * (1000 if k else 1)
+                         for v, k, kind in _RATE.findall(line)}
+        elif in_video and (m := _ROTATION.match(line)):
+            rotation = float(m.group(1))
+    fps, tbr = rates.get("fps", 0.0), rates.get("tbr", 0.0)
+    # FFmpeg's own choice (av_guess_frame_rate): the real base rate, unless it is far above
+    # a plausible average.
+    guessed = fps if 0 < fps < 70 and tbr > 210 else (tbr or fps)
+    return {"rotation": round(rotation) % 360, "ffmpeg_fps": guessed}
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -101,9 +134,13 @@ def probe(source: Path) -> dict[str, Any]:
     width, height = _int(v.get("width")), _int(v.get("height"))
     if width <= 0 or height <= 0:
         raise DraptoError(f"{source}: the video stream has no usable dimensions")
+    seen = ffmpeg_video(source)
+    if seen["rotation"] in (90, 270):  # FFmpeg turns the pixels upright when decoding
+        width, height = height, width
     num, den = _int(v.get("frame_rate_num")), _int(v.get("frame_rate_den"))
     fps = float(v.get("frame_rate") or 0) or (num / den if num and den else 0.0)
-    video = {**_common(v), "width": width, "height": height,
+    video = {**_common(v), "width": width, "height": height, **seen,
+             "stored_size": [_int(v.get("width")), _int(v.get("height"))],
              "frame_count": _int(v.get("frame_count")), "fps": fps,
              "duration_ms": _int(v.get("duration")),
              "frame_rate_mode": v.get("frame_rate_mode"),

@@ -15,15 +15,21 @@ from typing import Any
 
 from .. import proc
 from ..errors import DraptoError
+from ..timeline import (
+    SPAN_CODECS,
+    Packets,
+    read_framecrc,
+    seek_arg,
+    spans_by_kind,
+    stream_maps,
+)
 from ..workdir import atomic_path, write_json
-from .encode import seek_arg
+from .probe import MAX_ENCODER_FPS
 
-SCHEMA = 5  # part of the task's key: a new schema redoes the target
+SCHEMA = 6  # part of the task's key: a new schema redoes the target
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
 _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
-_TB = re.compile(r"^#tb 0: (\d+)/(\d+)")
-_PACKET = re.compile(r"^0,\s*-?\d+,\s*(-?\d+),\s*-?\d+,\s*(\d+),")
 
 
 def _window(clip: list[int | None] | None) -> list[str]:
@@ -36,18 +42,6 @@ def _window(clip: list[int | None] | None) -> list[str]:
     return window
 
 
-def packet_sizes(lines: list[str]) -> list[tuple[int, int]]:
-    """(timestamp in µs, bytes) of every packet in FFmpeg ``framecrc`` output: what the
-    source spends on each frame (the size cap's measure)."""
-    num, den, out = 1, 1_000_000, []
-    for line in lines:
-        if m := _TB.match(line):
-            num, den = int(m.group(1)), int(m.group(2))
-        elif m := _PACKET.match(line):
-            out.append((round(int(m.group(1)) * num * 1_000_000 / den), int(m.group(2))))
-    return out
-
-
 def add_source_bytes(scenes: dict[str, Any], packets: list[tuple[int, int]]) -> None:
     """Each segment's ``source_bytes``: the packets whose timestamps fall in its span."""
     segments = scenes["segments"]
@@ -57,12 +51,14 @@ def add_source_bytes(scenes: dict[str, Any], packets: list[tuple[int, int]]) -> 
         seg["source_bytes"] = sum(n for t, n in packets if a <= t < b)
 
 
-def detect(source: Path, workdir: Path, clip: list[int | None] | None = None
-           ) -> tuple[list[int], list[float], int, list[tuple[int, int]]]:
+def detect(source: Path, workdir: Path, clip: list[int | None] | None = None,
+           audio: int = 0, subtitles: int = 0
+           ) -> tuple[list[int], list[float], int, dict[int, Packets]]:
     """Decode the first video stream once (for a clip, its range with a second either side);
     return each frame's timestamp (µs, as stored in the file: ``-copyts``) and scene score,
-    the input's start time (µs), and its packets' sizes (:func:`packet_sizes`, read in the
-    same pass)."""
+    the input's start time (µs), and, read in the same pass without decoding, the packets
+    of the video, the *audio* and the *subtitles* streams (:func:`timeline.stream_maps`
+    order), with the video's packet sizes."""
     report = workdir / "scdet.txt"
     window = _window(clip)
     lines: list[str] = []
@@ -70,7 +66,7 @@ def detect(source: Path, workdir: Path, clip: list[int | None] | None = None
         result = proc.run(["-v", "info", "-copyts", *window, "-i", str(source), "-map", "0:V:0",
                   "-vf", f"settb=AVTB,scdet=threshold=100,metadata=mode=print:file={tmp.name}",
                   "-fps_mode", "passthrough", "-f", "null", "-",
-                  "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "pipe:1"],
+                  *stream_maps(audio, subtitles), *SPAN_CODECS, "-f", "framecrc", "pipe:1"],
                  what=f"scene detection of {source}", cwd=workdir, on_line=lines.append)
     m = _START.search(result.stderr)
     start_us = round(float(m.group(1)) * 1e6) if m else 0
@@ -89,7 +85,7 @@ def detect(source: Path, workdir: Path, clip: list[int | None] | None = None
     report.unlink()
     if not pts and not clip:
         raise DraptoError(f"{source}: no video frame could be decoded")
-    return pts, scores, start_us, packet_sizes(lines)
+    return pts, scores, start_us, read_framecrc(lines, sizes_of=0)
 
 
 def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list[int]:
@@ -113,7 +109,7 @@ def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list
 def build(pts: list[int], scores: list[float], fps: float, threshold: float,
           min_segment: float, max_segment: float, start_us: int = 0) -> dict[str, Any]:
     frames = len(pts)
-    if fps <= 0 or fps > 1000:
+    if fps <= 0 or fps > MAX_ENCODER_FPS:  # unknown, or a rate guessed from irregular times
         span = pts[-1] - pts[0]
         fps = (frames - 1) * 1e6 / span if frames > 1 and span > 0 else 25.0
     cuts = [i for i, s in enumerate(scores) if i > 0 and s >= threshold]
@@ -148,10 +144,11 @@ def clip_frames(source: Path, pts: list[int], scores: list[float], start_us: int
 def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
                threshold_hdr: float, min_segment: float, max_segment: float,
                dolby_vision: str, clip: list[int | None] | None = None) -> None:
-    pts, scores, start_us, packets = detect(source, target.parent, clip)
+    video = probe["video"]
+    audio, subtitles = len(probe["audio"]), len(probe["subtitles"])
+    pts, scores, start_us, packets = detect(source, target.parent, clip, audio, subtitles)
     if clip:
         pts, scores = clip_frames(source, pts, scores, start_us, clip)
-    video = probe["video"]
     if dolby_vision == "auto" and video["hdr"]["dolby_vision"]:
         # Dolby Vision is encoded as one piece: the RPU stream is not cut.
         min_segment = max_segment = 10.0**9
@@ -160,10 +157,14 @@ def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: flo
                    max_segment, start_us)
     if not clip:
         check_complete(source, probe, scenes)
-    add_source_bytes(scenes, packets)
+    add_source_bytes(scenes, packets[0].sizes or [] if 0 in packets else [])
     scenes["clip"] = clip
-    # The output's time zero: the file's start, or the clip's.
-    scenes["zero_us"] = start_us + (int(clip[0] or 0) if clip else 0)
+    streams = spans_by_kind(packets, audio, subtitles)
+    scenes["streams"] = streams
+    # The output's time zero (drapto/timeline.py): the clip's start, or the earliest stream's.
+    firsts = [s[0] for kind in streams.values() for s in kind if s]
+    scenes["zero_us"] = (start_us + int(clip[0] or 0) if clip
+                         else min([start_us, scenes["first_pts_us"], *firsts]))
     write_json(target, scenes)
 
 

@@ -8,24 +8,79 @@ from typing import Any
 
 from .. import proc
 from ..errors import DraptoError
+from ..timeline import (
+    SPAN_CODECS,
+    Span,
+    expected_spans,
+    read_framecrc,
+    spans_by_kind,
+    stream_maps,
+)
 from ..workdir import read_json, write_json
-from .encode import last_progress
 from .probe import probe
 
-SYNC_TOLERANCE_MS = 100
+# How far a stream's start or end may lie from where it should: one frame of video (the
+# output's timestamps are rounded to the millisecond), and this much for audio (an Opus
+# frame) and subtitles.
+AUDIO_TOLERANCE_US = 20_000
 
 
-def count_frames(path: Path) -> tuple[int, int]:
-    """Video packets in *path*'s first video stream (stream copy, no decoding), and the bit
-    depth of its pixel format as FFmpeg reports it (MediaInfo does not, for AV1 in MKV)."""
+def read_output(path: Path, audio: int, subtitles: int
+                ) -> tuple[int, int, dict[str, list[list[int] | None]]]:
+    """One pass over the output (video and subtitles stream-copied, audio decoded): its video
+    packets, the bit depth of its pixel format as FFmpeg reports it (MediaInfo does not, for
+    AV1 in MKV), and every stream's span (drapto/timeline.py)."""
     lines: list[str] = []
-    result = proc.run(["-v", "info", "-progress", "pipe:1", "-nostats", "-i", str(path),
-                       "-map", "0:V:0", "-c", "copy", "-f", "null", "-"],
-                      what=f"counting frames of {path}", on_line=lines.append)
+    result = proc.run(["-v", "info", "-copyts", "-i", str(path),
+                       *stream_maps(audio, subtitles), *SPAN_CODECS, "-f", "framecrc",
+                       "pipe:1"], what=f"reading the streams of {path}", on_line=lines.append)
     m = re.search(r"Stream #0:\d+.*?: Video: .*?\b(yuv|gray|gbr)\w*?(\d+)?(le|be)?\b",
                   result.stderr)
     depth = int(m.group(2)) if m and m.group(2) else 8
-    return last_progress(lines, "frame"), depth
+    packets = read_framecrc(lines)
+    frames = packets[0].count if 0 in packets else 0
+    return frames, depth, spans_by_kind(packets, audio, subtitles)
+
+
+def timeline_checks(expected: dict[str, list[Span | None]],
+                    got: dict[str, list[list[int] | None]], fps: float, clip: bool
+                    ) -> list[dict[str, Any]]:
+    """Each stream's start and end in the output against where it should be (ms): the
+    video's first and last frame within one frame, audio and subtitles within
+    AUDIO_TOLERANCE_US; in a clip, subtitles only have to lie within it (their cues are cut
+    to it, so the source's first and last cue say nothing)."""
+    frame = round(1e6 / fps) if fps > 0 else 42_000
+    result: list[dict[str, Any]] = []
+
+    def ms(us: int | None) -> int | None:
+        return None if us is None else round(us / 1000)
+
+    def check(name: str, want: int | None, have: int | None, tolerance: int) -> None:
+        ok = (want is None and have is None) or (
+            want is not None and have is not None and abs(want - have) <= tolerance)
+        result.append({"check": name, "expected": ms(want), "got": ms(have), "ok": ok})
+
+    video = expected["video"][0]
+    for kind, tolerance in (("video", frame), ("audio", AUDIO_TOLERANCE_US),
+                            ("subtitles", AUDIO_TOLERANCE_US)):
+        outs = got.get(kind, [])
+        for i, want in enumerate(expected.get(kind, [])):
+            have = Span.of(outs[i]) if i < len(outs) else None
+            name = "video" if kind == "video" else f"{kind.rstrip('s')} {i}"
+            if kind == "subtitles" and clip:
+                inside = have is None or (video is not None and have.start >= 0
+                                          and have.end <= video.end + frame + tolerance)
+                result.append({"check": f"{name} within the clip (ms)",
+                               "expected": [0, ms(video.end + frame) if video else None],
+                               "got": [ms(have.start), ms(have.end)] if have else None,
+                               "ok": inside})
+                continue
+            last = "last frame" if kind == "video" else "end"
+            check(f"{name} start (ms)", want.start if want else None,
+                  have.start if have else None, tolerance)
+            check(f"{name} {last} (ms)", want.end if want else None,
+                  have.end if have else None, tolerance)
+    return result
 
 
 def clip_chapters(starts_ms: list[int], duration_ms: int, clip_ms: tuple[int, int]) -> int:
@@ -38,6 +93,9 @@ def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: in
            bit_depth: int, out_depth: int, crop: list[int] | None,
            dolby_vision: bool, clip_ms: tuple[int, int] | None = None
            ) -> list[dict[str, Any]]:
+    """The output (*out*, its MediaInfo probe) against the source (*src*): each check a dict
+    of its name, what was expected, what was found and whether they agree. The timing of
+    the streams is :func:`timeline_checks`."""
     result: list[dict[str, Any]] = []
 
     def check(name: str, expected: Any, got: Any, ok: bool | None = None) -> None:
@@ -49,6 +107,8 @@ def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: in
     check("bit depth", bit_depth, out_depth)
     check("dimensions", crop[:2] if crop else [sv["width"], sv["height"]],
           [ov["width"], ov["height"]])
+    # The pixels are turned upright (FFmpeg's autorotate): the output has no rotation.
+    check("rotation", 0, ov.get("rotation", 0))
     for tag in ("color_primaries", "transfer", "matrix", "color_range"):
         if sv[tag]:
             check(f"colour: {tag}", sv[tag], ov[tag])
@@ -62,15 +122,6 @@ def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: in
           [a["channels"] for a in out["audio"]])
     check("audio languages", [a["language"] for a in src["audio"]],
           [a["language"] for a in out["audio"]])
-    for s, o in zip(src["audio"], out["audio"]):
-        # A clip's tracks all start with it and last as long as it.
-        want = 0 if clip_ms else s["delay_ms"] - sv["delay_ms"]
-        got = o["delay_ms"] - ov["delay_ms"]
-        check(f"audio {s['index']} start vs video (ms)", want, got,
-              abs(want - got) <= SYNC_TOLERANCE_MS)
-        length = clip_ms[1] - clip_ms[0] if clip_ms else s["duration_ms"]
-        check(f"audio {s['index']} duration (ms)", length, o["duration_ms"],
-              abs(length - o["duration_ms"]) <= SYNC_TOLERANCE_MS)
     check("subtitle tracks", len(src["subtitles"]), len(out["subtitles"]))
     check("subtitle languages", [s["language"] for s in src["subtitles"]],
           [s["language"] for s in out["subtitles"]])
@@ -81,15 +132,18 @@ def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: in
     return result
 
 
-def run_validate(src_probe: dict[str, Any], output: Path, frames: int, bit_depth: int,
-                 crop: Path, records: list[Path], target: Path,
+def run_validate(src_probe: dict[str, Any], scenes: dict[str, Any], output: Path,
+                 bit_depth: int, crop: Path, records: list[Path], target: Path,
                  clip_ms: tuple[int, int] | None = None) -> None:
     out = probe(output)
-    out_frames, out_depth = count_frames(output)
+    out_frames, out_depth, spans = read_output(output, len(out["audio"]),
+                                               len(out["subtitles"]))
     done = [read_json(r) for r in records]
     dolby_vision = bool(done) and all(r["dolby_vision"] for r in done)
-    result = checks(src_probe, out, frames, out_frames, bit_depth, out_depth,
+    result = checks(src_probe, out, scenes["frames"], out_frames, bit_depth, out_depth,
                     read_json(crop)["crop"], dolby_vision, clip_ms)
+    result += timeline_checks(expected_spans(scenes), spans, scenes["fps"],
+                              bool(scenes.get("clip")))
     warnings = list(dict.fromkeys(w for r in done for w in r["warnings"]))
     if src_probe["video"]["hdr"]["hdr10plus"]:
         warnings.append("HDR10+ dynamic metadata is not kept (libsvtav1 cannot write it); "

@@ -1,0 +1,188 @@
+"""Real files' timelines: streams that start at other times than zero, clips, rotation,
+irregular timestamps and audio longer or shorter than the video. Each output's streams are
+measured (first and last timestamps of the video, decoded audio, subtitle cues) against
+the source's, within one frame of video or 20 ms of audio."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import (
+    FAST,
+    assert_frames_in_place,
+    executed,
+    ffmpeg_make,
+    media_info,
+    run_drapto,
+    workdir_of,
+)
+
+from drapto import proc
+from drapto.timeline import SPAN_CODECS, Span, read_framecrc, stream_maps
+from drapto.workdir import read_json
+
+AUDIO_US = 20_000
+FRAME_US = 41_667  # the generated clips run at 24 fps
+X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2"]
+
+
+def spans(path: Path) -> dict[str, list[Span | None]]:
+    """Every stream's span in *path*, as the file's own timestamps (µs)."""
+    info = media_info(path)
+    na, ns = len(info["audio"]), len(info["subtitles"])
+    out = subprocess.run([proc.ffmpeg(), "-v", "error", "-copyts", "-i", str(path),
+                          *stream_maps(na, ns), *SPAN_CODECS, "-f", "framecrc", "-"],
+                         capture_output=True, text=True, check=True,
+                         stdin=subprocess.DEVNULL).stdout
+    packets = read_framecrc(out.splitlines())
+
+    def span(i: int, video: bool = False) -> Span | None:
+        p = packets.get(i)
+        if p is None or p.start is None or p.end is None or p.last is None:
+            return None
+        return Span(p.start, p.last if video else p.end)
+    return {"video": [span(0, video=True)], "audio": [span(1 + i) for i in range(na)],
+            "subtitles": [span(1 + na + i) for i in range(ns)]}
+
+
+def assert_same_timeline(src: Path, out: Path) -> None:
+    """Each stream of *out* starts and ends where it does in *src*, relative to the video's
+    first frame (the output may move the whole file, not one stream against another)."""
+    a, b = spans(src), spans(out)
+    v0, w0 = a["video"][0], b["video"][0]
+    assert v0 and w0
+    assert abs((w0.end - w0.start) - (v0.end - v0.start)) <= FRAME_US
+    assert len(a["audio"]) == len(b["audio"])
+    for s, o in zip(a["audio"], b["audio"], strict=True):
+        assert s and o
+        assert abs((o.start - w0.start) - (s.start - v0.start)) <= AUDIO_US, (s, o, v0, w0)
+        assert abs((o.end - w0.start) - (s.end - v0.start)) <= AUDIO_US, (s, o, v0, w0)
+    starts = [x.start for kind in b.values() for x in kind if x]
+    assert min(starts) <= 1_000, "the output's earliest stream starts at zero"
+
+
+def encode(src: Path, cwd: Path, *args: str, env: dict[str, str] | None = None) -> Path:
+    run_drapto(f"input={src}", "output=out.mkv", *FAST, *args, cwd=cwd, env=env)
+    assert read_json(workdir_of(cwd / "drapto-work") / "validation.json")["ok"]
+    return cwd / "out.mkv"
+
+
+def av_source(path: Path, video_s: float = 2.0, audio_s: float = 2.0) -> Path:
+    ffmpeg_make("-f", "lavfi", "-i", f"testsrc2=s=160x90:r=24:d={video_s}",
+                "-f", "lavfi", "-i", f"sine=f=440:d={audio_s}:r=48000", "-map", "0", "-map", "1",
+                *X264, "-c:a", "ac3", "-ac", "2", str(path))
+    return path
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "ts"])
+@pytest.mark.parametrize(("video_at", "audio_at"), [(0.067, 0.129), (0.3, 0.05)])
+def test_streams_starting_at_other_times(ext: str, video_at: float, audio_at: float,
+                                         tmp_path: Path) -> None:
+    """Video and audio starting at different non-zero times (audio after the video, and
+    before it): each keeps its offset from the other."""
+    base = av_source(tmp_path / "base.mkv")
+    src = tmp_path / f"offsets.{ext}"
+    ffmpeg_make("-itsoffset", str(video_at), "-i", str(base), "-itsoffset", str(audio_at),
+                "-i", str(base), "-map", "0:v", "-map", "1:a", "-c", "copy", str(src))
+    out = encode(src, tmp_path)
+    assert_same_timeline(src, out)
+    assert_frames_in_place(src, out)
+
+
+@pytest.mark.parametrize(("video_s", "audio_s"), [(2.0, 2.6), (2.0, 1.3)])
+def test_audio_longer_or_shorter_than_the_video(video_s: float, audio_s: float,
+                                                tmp_path: Path) -> None:
+    src = av_source(tmp_path / "lengths.mkv", video_s, audio_s)
+    out = encode(src, tmp_path)
+    assert_same_timeline(src, out)
+    got = spans(out)["audio"][0]
+    assert got and abs(got.end - got.start - audio_s * 1e6) <= AUDIO_US
+
+
+SRT = """1
+00:00:00,100 --> 00:00:00,900
+Before
+
+2
+00:00:01,000 --> 00:00:03,000
+Crossing
+
+3
+00:00:03,500 --> 00:00:04,000
+Inside
+
+4
+00:00:04,500 --> 00:00:06,000
+Past the end
+"""
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_clip_starts_at_zero_and_cuts_subtitle_cues(ext: str, tmp_path: Path) -> None:
+    """start=2 end=0:05 with a cue from 1 s to 3 s: every stream starts at 0, the cue shows
+    from 0 to 1 s, a cue that ended before the start is gone and one that runs past the end
+    stops there."""
+    (tmp_path / "cues.srt").write_text(SRT, encoding="utf-8")
+    base = av_source(tmp_path / "base.mkv", 6.0, 6.0)
+    src = tmp_path / f"cues.{ext}"
+    ffmpeg_make("-i", str(base), "-i", str(tmp_path / "cues.srt"), "-map", "0", "-map", "1",
+                "-c", "copy", "-c:s", "srt" if ext == "mkv" else "mov_text", str(src))
+    run_drapto(f"input={src}", "output=out.mkv", *FAST, "start=2", "end=0:05", cwd=tmp_path)
+    out = tmp_path / "out.mkv"
+    got = spans(out)
+    video, audio = got["video"][0], got["audio"][0]
+    assert video and audio
+    assert video.start == 0 and abs(video.end - (3_000_000 - FRAME_US)) <= 1_000
+    assert audio.start <= 2_000 and abs(audio.end - 3_000_000) <= AUDIO_US
+    cues = subprocess.run([proc.ffmpeg(), "-v", "error", "-i", str(out), "-map", "0:s",
+                           "-f", "srt", "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Before" not in cues
+    assert "00:00:00,000 --> 00:00:01,000\nCrossing" in cues
+    assert "00:00:01,500 --> 00:00:02,000\nInside" in cues
+    assert "00:00:02,500 --> 00:00:03,000\nPast the end" in cues
+    assert media_info(out)["video"]["delay_ms"] == 0
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_rotated_video_is_turned_upright(ext: str, rotation: int, tmp_path: Path) -> None:
+    """A phone recording (stored 160x90, a display matrix turning it): the output holds the
+    pixels as they are shown, 90x160, and no rotation."""
+    base = av_source(tmp_path / "base.mp4")
+    src = tmp_path / f"phone.{ext}"
+    ffmpeg_make("-display_rotation:v:0", str(rotation), "-i", str(base), "-c", "copy", str(src))
+    info = media_info(src)["video"]
+    assert (info["rotation"], info["width"], info["height"]) == (rotation, 90, 160)
+    out = encode(src, tmp_path)
+    got = media_info(out)["video"]
+    assert (got["width"], got["height"], got["rotation"]) == (90, 160, 0)
+    assert_frames_in_place(src, out)  # both decoded upright: FFmpeg applies the matrix
+    assert_same_timeline(src, out)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "ts"])
+def test_short_file_with_irregular_timestamps(ext: str, tmp_path: Path) -> None:
+    """1.2 s whose frames come at irregular times from a 600 fps grid (FFmpeg guesses 600
+    fps for the MKV, which SVT-AV1 refuses): every frame is encoded, in the default mode."""
+    src = tmp_path / f"irregular.{ext}"
+    ffmpeg_make("-f", "lavfi", "-i", "testsrc2=s=160x90:r=600:d=1.24",
+                "-f", "lavfi", "-i", "sine=d=1.24:r=48000",
+                "-vf", "select='not(mod(n\\,25))+eq(n\\,37)+eq(n\\,113)'",
+                "-fps_mode", "passthrough", *X264, "-c:a", "ac3", str(src))
+    out = encode(src, tmp_path, env={"DRAPTO_QUALITY": "vmaf"})
+    assert_frames_in_place(src, out)
+    assert_same_timeline(src, out)
+
+
+def test_refused_clip_changes_nothing(tmp_path: Path) -> None:
+    """A clip past the end is refused after the film was encoded: nothing but the scene pass
+    that found it runs, and the film's next run is still a no-op."""
+    src = av_source(tmp_path / "film.mkv")
+    run_drapto(f"input={src}", *FAST, cwd=tmp_path)
+    refused = run_drapto(f"input={src}", *FAST, "start=1:30", cwd=tmp_path, check=False)
+    assert refused.returncode != 0 and "start=90s is past the end of" in refused.stdout
+    assert executed(refused) == ["scenes"]
+    assert executed(run_drapto(f"input={src}", *FAST, cwd=tmp_path)) == []
