@@ -42,7 +42,7 @@ def test_ten_bit_and_exact_frame_count(encoded: dict[str, Any]) -> None:
 
     frames, depth, spans = read_output(encoded["output"], 2, 1)
     assert (frames, depth) == (144, 10)
-    assert spans["video"] == [[0, 5_958_000]] and spans["audio"] == [[0, 6_000_000]] * 2
+    assert spans["video"] == [[0, 5_958_000]] and spans["audio"] == [[0, 6_000_000], [0, 6_016_000]]
 
 
 def test_every_frame_in_place_and_keyframes_at_segment_starts(
