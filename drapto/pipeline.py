@@ -26,7 +26,7 @@ from .search import calibration_indices, run_calibration
 from .stages.audio import run_audio
 from .stages.crop import SCHEMA as crop_schema
 from .stages.crop import run_crop
-from .stages.encode import run_concat, run_encode, run_segment
+from .stages.encode import dolby_vision_blocker, run_concat, run_encode, run_segment
 from .stages.mux import run_mux
 from .stages.probe import MAX_ENCODER_FPS, run_probe
 from .stages.probe import SCHEMA as probe_schema
@@ -133,23 +133,30 @@ def scene_settings(job: Job) -> dict[str, Any]:
     s = job.settings
     return {"threshold": s.scene_threshold, "threshold_hdr": s.scene_threshold_hdr,
             "min_segment": s.min_segment, "max_segment": s.max_segment,
-            "dolby_vision": s.dolby_vision, "clip": list(job.clip) if job.clip else None}
+            "clip": list(job.clip) if job.clip else None}
 
 
 def crop_settings(job: Job) -> dict[str, Any]:
     s = job.settings
     return {"mode": s.crop, "samples": s.crop_samples, "limit_sdr": s.crop_limit,
-            "limit_hdr": s.crop_limit_hdr}
+            "limit_hdr": s.crop_limit_hdr, "dolby_vision": s.dolby_vision}
 
 
 def crop_key(job: Job) -> str:
     return make_key("crop", crop_schema, probe_key(job), crop_settings(job))
 
 
+def _crop_kwargs(job: Job) -> dict[str, Any]:
+    probe = read_json(job.work.probe)
+    settings = crop_settings(job)
+    dv = settings.pop("dolby_vision") == "auto" and probe["video"]["hdr"]["dolby_vision"]
+    return {"source": job.source, "probe": probe, "target": job.work.crop, **settings,
+            "dolby_vision": bool(dv) and dolby_vision_blocker(dv) is None}
+
+
 def task_crop(job: Job) -> Task:
     return make_task(job, "crop", None, job.work.crop, crop_key(job), run_crop,
-                     lambda: {"source": job.source, "probe": read_json(job.work.probe),
-                              "target": job.work.crop, **crop_settings(job)},
+                     lambda: _crop_kwargs(job),
                      ["probe"], "crop.json: the crop rectangle, or none, with the evidence")
 
 
@@ -199,7 +206,7 @@ def video_settings(job: Job, probe: dict[str, Any], scenes: dict[str, Any]) -> d
     deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v["interlaced"])
     dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
     target = s.target_vmaf_hdr if v["hdr"]["is_hdr"] else s.target_vmaf
-    search = None if s.quality != "vmaf" or dv else {
+    search = None if s.quality != "vmaf" else {
         "target": target, "tolerance": s.vmaf_tolerance, "crf_min": s.crf_min,
         "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
         "start": s.search_start_crf, "preset": s.preset, "search_preset": s.search_preset,

@@ -143,7 +143,8 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
         if _stopping.is_set():
             raise DraptoError(f"{what}: interrupted")
         last = "\n    ".join(list(tail)[-8:]) or "(no output)"
-        raise DraptoError(f"{what}: FFmpeg exited with status {code}:\n    {last}")
+        raise DraptoError(f"{what}: FFmpeg exited with status {code}:\n    {last}",
+                          "\n".join(tail))
     return Result(argv, "\n".join(head), peak)
 
 

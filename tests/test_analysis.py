@@ -1,17 +1,15 @@
-"""Crop detection, HDR detection and metadata kept, Dolby Vision kept end to end."""
+"""Crop detection, HDR detection and metadata kept (Dolby Vision: test_dolby_vision.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import FAST, executed, ffmpeg_make, media_info, run_drapto, shared, workdir_of
 
 from drapto.stages.crop import decide, run_crop
-from drapto.stages.encode import run_encode, run_segment
 from drapto.stages.probe import probe
-from drapto.workdir import read_json, write_json
+from drapto.workdir import read_json
 
 LAVFI = ["-f", "lavfi", "-i"]
 X264 = ["-c:v", "libx264", "-preset", "ultrafast"]
@@ -124,52 +122,3 @@ def test_real_hdr10_frames_kept_and_hdr10plus_reported(tmp_path: Path) -> None:
     assert "drapto: warning: HDR10+ dynamic metadata is not kept" in result.stdout
     validation = read_json(workdir_of(tmp_path / "drapto-work") / "validation.json")
     assert validation["ok"] and validation["warnings"]
-
-
-def test_dolby_vision_kept_as_one_piece(tmp_path: Path) -> None:
-    src = shared("dv-p8.1-black.mkv")
-    result = run_drapto(f"input={src}", *FAST, cwd=tmp_path)
-    out = probe(tmp_path / "dv-p8.1-black.av1.mkv")["video"]
-    dv = out["hdr"]["dolby_vision"]
-    assert dv is not None and dv["codec_profile"].startswith("dav1.10"), out
-    assert out["hdr_format"].startswith("Dolby Vision") and "2086" in out["hdr_format"]
-    assert [t for t in executed(result) if t.startswith("encode:")] == ["encode:0000"]
-    assert "warning" not in result.stdout
-    # The whole-file encode is a target like any other: lost, only it is redone (the same
-    # bytes, so what was built from it stands).
-    work = workdir_of(tmp_path / "drapto-work")
-    before = (work / "encoded" / "0000.mkv").read_bytes()
-    (work / "encoded" / "0000.mkv").unlink()
-    again = run_drapto(f"input={src}", *FAST, cwd=tmp_path)
-    assert executed(again) == ["encode:0000"]
-    assert (work / "encoded" / "0000.mkv").read_bytes() == before
-
-
-def test_dolby_vision_off_encodes_plain_hdr_in_segments(tmp_path: Path) -> None:
-    src = shared("dv-p8.1-black.mkv")
-    run_drapto(f"input={src}", *FAST, "dolby_vision=off", cwd=tmp_path)
-    out = probe(tmp_path / "dv-p8.1-black.av1.mkv")["video"]
-    assert out["hdr"]["dolby_vision"] is None and "2086" in out["hdr_format"]
-    scenes = read_json(workdir_of(tmp_path / "drapto-work") / "scenes.json")
-    assert len(scenes["segments"]) > 1
-
-
-@pytest.mark.parametrize(("profile", "compat"), [(9, "SDR"), (10, None)])
-def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat: str | None,
-                                                           tmp_path: Path) -> None:
-    """Profiles 9 and 10 without compatibility id: no such real file here, so the real DV
-    source is encoded under a probe that says so; the RPU is left out, with a warning."""
-    src = shared("dv-p8.1-black.mkv")
-    scenes = {"segments": [{"index": 0, "start": 0, "frames": 259, "start_pts_us": 0}]}
-    run_segment(scenes, 0, tmp_path / "seg.json")
-    write_json(tmp_path / "crop.json", {"crop": None, "height": 144})
-    dv = {"profile": profile, "codec_profile": f"dvhe.0{profile}", "compatibility": compat}
-    video = {"preset": 12, "crf": 25, "pixel_format": "yuv420p10le", "svt_params": "",
-             "filters": [], "dolby_vision": dv}
-    out = tmp_path / "0000.mkv"
-    run_encode(src, tmp_path / "seg.json", tmp_path / "crop.json", out, video, 2, "auto",
-               {1080: 1000})
-    record = read_json(tmp_path / "0000.json")
-    assert record["dolby_vision"] is False
-    assert record["warnings"] and "not kept" in record["warnings"][0]
-    assert probe(out)["video"]["hdr"]["dolby_vision"] is None

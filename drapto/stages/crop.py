@@ -18,7 +18,7 @@ from ..errors import DraptoError
 from ..timeline import seek_arg
 from ..workdir import write_json
 
-SCHEMA = 1
+SCHEMA = 2
 _CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")
 FRAMES_PER_SAMPLE = 4
 AGREEMENT = 0.8       # share of plausible samples the winner needs
@@ -78,8 +78,16 @@ def parse_manual(value: str, width: int, height: int) -> list[int]:
     return [w, h, x, y]
 
 
+# Why a Dolby Vision source keeps its bars: FFmpeg passes each frame's RPU on unchanged
+# (libavcodec/dovi_rpuenc.c writes the level 5 block as it came), so after a crop its active
+# area would describe bars that are no longer there.
+DOLBY_VISION_REASON = ("Dolby Vision kept: its RPU's active area (level 5) describes the "
+                       "picture with its bars, and FFmpeg cannot rewrite it")
+
+
 def run_crop(source: Path, probe: dict[str, Any], target: Path, mode: str, samples: int,
-             limit_sdr: float, limit_hdr: float) -> None:
+             limit_sdr: float, limit_hdr: float, dolby_vision: bool = False) -> None:
+    """crop.json for *source*. *dolby_vision*: its RPU will be kept (never cropped)."""
     v = probe["video"]
     width, height = v["width"], v["height"]
     hdr = v["hdr"]["is_hdr"]
@@ -87,6 +95,9 @@ def run_crop(source: Path, probe: dict[str, Any], target: Path, mode: str, sampl
                               "height": height}
     if mode == "off":
         record.update(crop=None, reason="crop=off")
+    elif dolby_vision and mode != "auto":
+        raise DraptoError(f"crop={mode}: {source} is Dolby Vision, whose RPU would describe "
+                          "the bars cropped away; use dolby_vision=off to crop it")
     elif mode != "auto":
         record.update(crop=parse_manual(mode, width, height), reason="given by crop=")
     else:
@@ -101,4 +112,7 @@ def run_crop(source: Path, probe: dict[str, Any], target: Path, mode: str, sampl
         record.update(decide(found, width, height), limit=round(limit, 6),
                       samples=[{"at_s": round(t, 3), "rect": r}
                                 for t, r in zip(times, found, strict=True)])
+        if dolby_vision:  # detected, said, not applied
+            record.update(would_crop=record["crop"], crop=None,
+                          reason=f"{DOLBY_VISION_REASON} (detection: {record['reason']})")
     write_json(target, record)

@@ -147,8 +147,11 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
 # The tries of an encode: a failure (the encoder's exit status, an empty file, too few
 # frames) is retried once as it was, then on one thread (the least memory).
 RETRY_LADDER = ("as configured", "again", "on one thread")
-# Failures no retry can help: the disk, not the encoder.
-NOT_RETRIED = ("No space left on device", "Read-only file system", "Permission denied")
+# What FFmpeg says when it cannot carry a source's Dolby Vision over (libavcodec/dovi_rpuenc.c).
+DV_REFUSED = "Dolby Vision enabled, but could not determine profile"
+# Failures no retry can help: the disk, or the encoder refusing the Dolby Vision it was given.
+NOT_RETRIED = ("No space left on device", "Read-only file system", "Permission denied",
+               DV_REFUSED)
 
 
 def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
@@ -162,7 +165,7 @@ def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: dic
                                  1 if how == "on one thread" else threads, **kw)
         except DraptoError as exc:
             if proc.stopping() or attempt == len(RETRY_LADDER) or any(
-                    m in str(exc) for m in NOT_RETRIED):
+                    m in exc.output for m in NOT_RETRIED):
                 raise
             log.warning("segment %04d: %s; retrying %s", seg["index"],
                         str(exc).splitlines()[0], RETRY_LADDER[attempt])
@@ -210,27 +213,36 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                     ) -> tuple[int, dict[str, Any]]:
     filters = [*video["filters"], *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
     warnings: list[str] = []
-    dv, dv_kept = video["dolby_vision"], False
-    peak = 0
+    dv = video["dolby_vision"]
+    # What to try, in turn: the encoder's arguments and whether they keep the RPU.
+    tries: list[tuple[list[str], bool]] = [([], False)]
     if dv:
         plain = "plain HDR" if dv.get("compatibility") else "plain"
+        tries = [(["-dolbyvision", "0"], False)]
         blocker = dolby_vision_blocker(dv)
         if blocker:
             warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: {blocker}; "
                             f"encoded as {plain} video")
         else:
-            try:
-                peak = _encode_range(source, seg, target, video, filters,
-                                     ["-dolbyvision", "1"], threads,
-                                     progress_index=seg["index"]).peak
-                dv_kept = True
-            except DraptoError as exc:
-                reason = str(exc).splitlines()[-1].strip()
-                warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
-                                f"refused it ({reason}); encoded as {plain} video")
+            tries.insert(0, (["-dolbyvision", "1"], True))
     found: dict[str, Any] = {}
-    if not dv_kept and prior and not dv:
-        peak, found = _search(source, seg, target, video, filters, threads, prior)
+    for extra, dv_kept in tries:
+        try:
+            if prior:
+                peak, found = _search(source, seg, target, video, filters, extra, threads,
+                                      prior)
+            else:
+                peak = _encode_retrying(source, seg, target, video, filters, extra, threads,
+                                        progress_index=seg["index"]).peak
+            break
+        except DraptoError as exc:
+            if not dv_kept or DV_REFUSED not in exc.output or proc.stopping():
+                raise
+            reason = next(line[line.index(DV_REFUSED):].strip()
+                           for line in exc.output.splitlines() if DV_REFUSED in line)
+            warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
+                            f"refused it ({reason}); encoded as {plain} video")
+    if found:
         video = {**video, "crf": found["crf"]}
         if not found["reached"] and not found["capped"]:  # capped: said once, by the report
             warnings.append(f"segment {seg['index']:04d}: VMAF {found['vmaf']:.2f} at CRF "
@@ -238,10 +250,6 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                             f"{video['quality']['target']} ± "
                             f"{video['quality']['tolerance']} after "
                             f"{len(found['search']['finals'])} encodes")
-    elif not dv_kept:
-        peak = _encode_retrying(source, seg, target, video, filters,
-                                ["-dolbyvision", "0"] if dv else [], threads,
-                                progress_index=seg["index"]).peak
     return peak, {**found, "index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
                   "preset": video["preset"], "crop": rect, "filters": filters,
                   "dolby_vision": dv_kept, "warnings": warnings,
@@ -293,7 +301,7 @@ def size_cap(seg: dict[str, Any], percent: float) -> int | None:
 
 
 def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
-            filters: list[str], threads: int, prior: search.Prior
+            filters: list[str], extra: list[str], threads: int, prior: search.Prior
             ) -> tuple[int, dict[str, Any]]:
     """Find and encode the CRF that reaches the target (see drapto/search.py). Every
     measurement is recorded as it comes (``NNNN.search.json``): an interrupted search
@@ -301,7 +309,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     q = video["quality"]
     goal = search.target_of(q)
     window = probe_window(seg["frames"], q["sample"])
-    probe_key = _probe_settings(video, filters, window)
+    probe_key = {**_probe_settings(video, filters, window), "encoder_args": extra}
     cap = size_cap(seg, q["max_encoded_percent"])
     state_path = target.with_suffix(".search.json")
     key = search.state_key(q, probe_key, prior, cap)
@@ -317,7 +325,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
         every = final_subsample(seg["frames"], q["subsample"]) if final else PROBE_SUBSAMPLE
         done = _encode_retrying(
             source, seg, out, {**video, "preset": video["preset"] if final
-                               else q["search_preset"], "crf": crf}, filters, [], threads,
+                               else q["search_preset"], "crf": crf}, filters, extra, threads,
             window=None if final else window, vmaf={**q, "subsample": every},
             progress_index=seg["index"] if final else None)
         peak = max(peak, done.peak)

@@ -26,7 +26,7 @@ from ..timeline import (
 from ..workdir import atomic_path, write_json
 from .probe import MAX_ENCODER_FPS
 
-SCHEMA = 6  # part of the task's key: a new schema redoes the target
+SCHEMA = 7  # part of the task's key: a new schema redoes the target
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
 _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
@@ -143,15 +143,12 @@ def clip_frames(source: Path, pts: list[int], scores: list[float], start_us: int
 
 def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
                threshold_hdr: float, min_segment: float, max_segment: float,
-               dolby_vision: str, clip: list[int | None] | None = None) -> None:
+               clip: list[int | None] | None = None) -> None:
     video = probe["video"]
     audio, subtitles = len(probe["audio"]), len(probe["subtitles"])
     pts, scores, start_us, packets = detect(source, target.parent, clip, audio, subtitles)
     if clip:
         pts, scores = clip_frames(source, pts, scores, start_us, clip)
-    if dolby_vision == "auto" and video["hdr"]["dolby_vision"]:
-        # Dolby Vision is encoded as one piece: the RPU stream is not cut.
-        min_segment = max_segment = 10.0**9
     scenes = build(pts, scores, float(video["fps"] or 0),
                    threshold_hdr if video["hdr"]["is_hdr"] else threshold, min_segment,
                    max_segment, start_us)

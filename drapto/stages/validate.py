@@ -16,7 +16,7 @@ from ..timeline import (
     spans_by_kind,
     stream_maps,
 )
-from ..workdir import read_json, write_json
+from ..workdir import read_json, temp_path, write_json
 from .probe import probe
 
 # How far a stream's start or end may lie from where it should: one frame of video (the
@@ -40,6 +40,53 @@ def read_output(path: Path, audio: int, subtitles: int
     packets = read_framecrc(lines)
     frames = packets[0].count if 0 in packets else 0
     return frames, depth, spans_by_kind(packets, audio, subtitles)
+
+
+# An ITU-T T.35 metadata OBU from Dolby (country 0xB5, provider 0x003B, provider oriented
+# code 0x800) holds a Dolby Vision RPU.
+_DOLBY_T35 = bytes([0xB5, 0x00, 0x3B, 0x00, 0x00, 0x08, 0x00])
+_OBU_TEMPORAL_DELIMITER, _OBU_METADATA, _METADATA_ITUT_T35 = 2, 5, 4
+
+
+def _leb128(data: bytes, i: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        i, shift = i + 1, shift + 7
+        if not byte & 0x80:
+            return value, i
+
+
+def rpu_frames(path: Path, scratch: Path) -> int:
+    """How many frames (temporal units) of *path*'s AV1 video hold a Dolby Vision RPU: its
+    OBUs read by stream copy, only metadata kept, each packet opened by a temporal delimiter
+    (written to a temporary file beside *scratch*)."""
+    tmp = temp_path(scratch.with_suffix(".obu"))
+    try:
+        proc.run(["-v", "error", "-i", str(path), "-map", "0:V:0", "-c", "copy",
+                  "-bsf:v", f"filter_units=pass_types={_OBU_TEMPORAL_DELIMITER}|"
+                  f"{_OBU_METADATA}", "-f", "obu", str(tmp)],
+                 what=f"reading the Dolby Vision metadata of {path}")
+        data = tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
+    with_rpu, seen = 0, False
+    i = 0
+    while i < len(data):
+        header = data[i]
+        kind, extension, has_size = header >> 3 & 0xF, header >> 2 & 1, header >> 1 & 1
+        i += 1 + extension
+        size, i = _leb128(data, i) if has_size else (len(data) - i, i)
+        payload = data[i:i + size]
+        i += size
+        if kind == _OBU_TEMPORAL_DELIMITER:
+            seen = False
+        elif kind == _OBU_METADATA and not seen and payload:
+            meta, at = _leb128(payload, 0)
+            if meta == _METADATA_ITUT_T35 and payload[at:at + 7] == _DOLBY_T35:
+                with_rpu, seen = with_rpu + 1, True
+    return with_rpu
 
 
 def timeline_checks(expected: dict[str, list[Span | None]],
@@ -81,6 +128,18 @@ def timeline_checks(expected: dict[str, list[Span | None]],
             check(f"{name} {last} (ms)", want.end if want else None,
                   have.end if have else None, tolerance)
     return result
+
+
+def dolby_vision_checks(src: dict[str, Any], out: dict[str, Any], frames: int,
+                        with_rpu: int) -> list[dict[str, Any]]:
+    """Where the RPU was kept: the output is Dolby Vision with the source's compatibility
+    (HDR10, SDR, HLG), and every frame carries an RPU."""
+    want = (src["video"]["hdr"]["dolby_vision"] or {}).get("compatibility")
+    got = (out["video"]["hdr"]["dolby_vision"] or {}).get("compatibility")
+    return [{"check": "Dolby Vision compatibility", "expected": want, "got": got,
+             "ok": want == got},
+            {"check": "Dolby Vision RPU in every frame", "expected": frames, "got": with_rpu,
+             "ok": frames == with_rpu}]
 
 
 def clip_chapters(starts_ms: list[int], duration_ms: int, clip_ms: tuple[int, int]) -> int:
@@ -144,7 +203,13 @@ def run_validate(src_probe: dict[str, Any], scenes: dict[str, Any], output: Path
                     read_json(crop)["crop"], dolby_vision, clip_ms)
     result += timeline_checks(expected_spans(scenes), spans, scenes["fps"],
                               bool(scenes.get("clip")))
+    if dolby_vision:
+        result += dolby_vision_checks(src_probe, out, out_frames, rpu_frames(output, target))
     warnings = list(dict.fromkeys(w for r in done for w in r["warnings"]))
+    if bars := read_json(crop).get("would_crop"):
+        warnings.append(f"Dolby Vision kept, so the bars found ({bars[0]}x{bars[1]} picture) "
+                        "were not cropped: its RPU's active area would describe them after a "
+                        "crop; dolby_vision=off crops them, as plain HDR")
     if src_probe["video"]["hdr"]["hdr10plus"]:
         warnings.append("HDR10+ dynamic metadata is not kept (libsvtav1 cannot write it); "
                         "the HDR10 static metadata is")

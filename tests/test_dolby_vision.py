@@ -1,0 +1,174 @@
+"""Dolby Vision in segments like every other film: the RPU kept in every frame of every
+segment, the same bytes whatever -n, resume after a kill, bars left alone, and the
+fallbacks when the RPU cannot be carried over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import (
+    drapto_argv,
+    executed,
+    ffmpeg_make,
+    run_drapto,
+    shared,
+    workdir_of,
+)
+
+from drapto.stages.encode import run_encode, run_segment
+from drapto.stages.probe import probe
+from drapto.stages.validate import rpu_frames
+from drapto.workdir import read_json, write_json
+
+# The default mode (quality targeting), fast, with segments of 1-2 s: the shared sample's
+# 259 frames (10.8 s) make 6 segments.
+SETTINGS = ["preset=12", "min_segment=1", "max_segment=2"]
+DEFAULT_MODE = {"DRAPTO_QUALITY": "vmaf"}
+FRAMES = 259
+
+
+def encode_dv(cwd: Path, jobs: int, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_drapto(f"input={shared('dv-p8.1-black.mkv')}", "output=out.mkv", *SETTINGS,
+                      *extra, cwd=cwd, jobs=jobs, env=DEFAULT_MODE)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("dv-reference")
+    encode_dv(cwd, 1)
+    return cwd
+
+
+def test_segments_keep_the_rpu_in_every_frame(reference: Path) -> None:
+    out = probe(reference / "out.mkv")["video"]
+    dv = out["hdr"]["dolby_vision"]
+    assert dv is not None and dv["codec_profile"].startswith("dav1.10"), out
+    assert dv["compatibility"] == "HDR10" and "2086" in out["hdr_format"]
+    work = workdir_of(reference / "drapto-work")
+    records = [read_json(p) for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
+    assert len(records) == len(read_json(work / "scenes.json")["segments"]) == 6
+    assert all(r["dolby_vision"] and r["search"]["target"] == 95.0 for r in records)
+    assert rpu_frames(reference / "out.mkv", reference / "scratch") == FRAMES
+    checks = {c["check"]: c for c in read_json(work / "validation.json")["checks"]}
+    assert checks["Dolby Vision RPU in every frame"] == {
+        "check": "Dolby Vision RPU in every frame", "expected": FRAMES, "got": FRAMES,
+        "ok": True}
+
+
+def test_same_bytes_with_two_workers(reference: Path, tmp_path: Path) -> None:
+    encode_dv(tmp_path, 2)
+    assert (tmp_path / "out.mkv").read_bytes() == (reference / "out.mkv").read_bytes()
+
+
+def test_resumes_after_sigkill_keeping_finished_segments(reference: Path,
+                                                         tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAPTO_")}
+    argv = drapto_argv(f"input={shared('dv-p8.1-black.mkv')}", "output=out.mkv", *SETTINGS,
+                       jobs=2)
+    run = subprocess.Popen(argv, cwd=tmp_path, env={**env, **DEFAULT_MODE},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def stamped() -> set[str]:
+        return {p.name[len("encode-"):-len(".json")]
+                for p in tmp_path.glob("drapto-work/*/stamps/encode-*.json")}
+    deadline = time.monotonic() + 120
+    while len(stamped()) < 2:
+        assert time.monotonic() < deadline and run.poll() is None, "timed out"
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=60)
+    done = stamped()
+    assert 2 <= len(done) < 6, "the kill did not land mid-encode"
+    finished = encode_dv(tmp_path, 2)
+    assert not {f"encode:{i}" for i in done} & set(executed(finished))
+    assert (tmp_path / "out.mkv").read_bytes() == (reference / "out.mkv").read_bytes()
+
+
+def test_a_lost_segment_alone_is_redone(reference: Path, tmp_path: Path) -> None:
+    encode_dv(tmp_path, 2)
+    work = workdir_of(tmp_path / "drapto-work")
+    before = (work / "encoded" / "0003.mkv").read_bytes()
+    (work / "encoded" / "0003.mkv").unlink()
+    again = encode_dv(tmp_path, 2)
+    assert [t for t in executed(again) if t.startswith("encode:")] == ["encode:0003"]
+    assert (work / "encoded" / "0003.mkv").read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def letterboxed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared sample with a picture drawn between black bars (256x110 of 256x144),
+    re-encoded with its RPU: an AV1 Dolby Vision source with letterbox bars."""
+    src = tmp_path_factory.mktemp("dv-letterbox") / "letterbox.mkv"
+    ffmpeg_make("-i", str(shared("dv-p8.1-black.mkv")), "-frames:v", "96", "-vf",
+                "drawbox=x=0:y=18:w=256:h=108:color=gray@1:t=fill,"
+                "drawgrid=x=0:y=18:w=32:h=27:color=white@1:t=2",
+                "-pix_fmt", "yuv420p10le", "-c:v", "libsvtav1", "-preset", "12",
+                "-dolbyvision", "1", str(src))
+    assert probe(src)["video"]["hdr"]["dolby_vision"] is not None
+    return src
+
+
+def test_letterboxed_dolby_vision_keeps_its_bars_and_says_so(letterboxed: Path,
+                                                             tmp_path: Path) -> None:
+    result = run_drapto(f"input={letterboxed}", "output=out.mkv", *SETTINGS, cwd=tmp_path)
+    out = probe(tmp_path / "out.mkv")["video"]
+    assert (out["width"], out["height"]) == (256, 144)
+    assert out["hdr"]["dolby_vision"] is not None
+    crop = read_json(workdir_of(tmp_path / "drapto-work") / "crop.json")
+    assert crop["crop"] is None and crop["would_crop"] == [256, 110, 0, 18]
+    assert "drapto: warning: Dolby Vision kept, so the bars found (256x110 picture) were " \
+           "not cropped" in result.stdout
+
+
+def test_dolby_vision_off_crops_the_bars(letterboxed: Path, tmp_path: Path) -> None:
+    run_drapto(f"input={letterboxed}", "output=out.mkv", *SETTINGS, "dolby_vision=off",
+               cwd=tmp_path)
+    out = probe(tmp_path / "out.mkv")["video"]
+    assert (out["width"], out["height"]) == (256, 110)
+    assert out["hdr"]["dolby_vision"] is None and "2086" in out["hdr_format"]
+
+
+def test_a_given_crop_on_dolby_vision_is_refused(letterboxed: Path, tmp_path: Path) -> None:
+    result = run_drapto(f"input={letterboxed}", "output=out.mkv", *SETTINGS,
+                        "crop=256:100:0:20", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "drapto: crop=256:100:0:20: " in result.stdout
+    assert "is Dolby Vision, whose RPU would describe the bars cropped away" in result.stdout
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_an_encoder_refusal_falls_back_to_plain_hdr(tmp_path: Path) -> None:
+    """8-bit output: libsvtav1 cannot make Dolby Vision of it and says so; every segment is
+    encoded as plain HDR, with one warning."""
+    result = run_drapto(f"input={shared('dv-p8.1-black.mkv')}", "output=out.mkv", *SETTINGS,
+                        "pixel_format=yuv420p", cwd=tmp_path)
+    assert probe(tmp_path / "out.mkv")["video"]["hdr"]["dolby_vision"] is None
+    warned = [line for line in result.stdout.splitlines() if "refused it" in line]
+    assert len(warned) == 1 and "encoded as plain HDR video" in warned[0]
+
+
+@pytest.mark.parametrize(("profile", "compat"), [(9, "SDR"), (10, None)])
+def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat: str | None,
+                                                           tmp_path: Path) -> None:
+    """Profiles 9 and 10 without compatibility id: no such real file here, so the real DV
+    source is encoded under a probe that says so; the RPU is left out, with a warning."""
+    src = shared("dv-p8.1-black.mkv")
+    scenes = {"segments": [{"index": 0, "start": 0, "frames": FRAMES, "start_pts_us": 0}]}
+    run_segment(scenes, 0, tmp_path / "seg.json")
+    write_json(tmp_path / "crop.json", {"crop": None, "height": 144})
+    dv = {"profile": profile, "codec_profile": f"dvhe.0{profile}", "compatibility": compat}
+    video = {"preset": 12, "crf": 25, "pixel_format": "yuv420p10le", "svt_params": "",
+             "filters": [], "dolby_vision": dv}
+    out = tmp_path / "0000.mkv"
+    run_encode(src, tmp_path / "seg.json", tmp_path / "crop.json", out, video, 2, "auto",
+               {1080: 1000})
+    record = read_json(tmp_path / "0000.json")
+    assert record["dolby_vision"] is False
+    assert record["warnings"] and "not kept" in record["warnings"][0]
+    assert probe(out)["video"]["hdr"]["dolby_vision"] is None
