@@ -32,7 +32,27 @@ def parser() -> argparse.ArgumentParser:
                      "memory budget and the cores allow)")
     enc.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="a setting, e.g. --set preset=8 (repeatable)")
-    rep = sub.add_parser("report", help="statistics of every encode under a work root")
+    jobs = sub.add_parser("jobs", help="encode the jobs and clips of a job file",
+                          description="Encode every job and clip of a YAML/JSON job file "
+                          "(- for standard input), or of a yt-dlp info JSON (--api ytdlp).")
+    jobs.add_argument("file", help="the job file, or - for standard input")
+    jobs.add_argument("--api", choices=("jobs", "ytdlp", "generic", "auto"),
+                      help="what the file is (default: a list of jobs)")
+    jobs.add_argument("--chapters", help="with --api ytdlp: the chapters to cut, by title, "
+                      "comma-separated (default: every chapter)")
+    jobs.add_argument("-i", "--input", help="with --api ytdlp/generic: the video file, "
+                      "instead of the one the document names")
+    jobs.add_argument("-o", "--output", help="folder for the jobs that name no output")
+    jobs.add_argument("-w", "--work", help="root of the work directories (./drapto-work)")
+    jobs.add_argument("-p", "--profile", help="profile name or .yaml path (default)")
+    jobs.add_argument("-c", "--config", help="YAML file of settings over the profile")
+    jobs.add_argument("-j", "--jobs", type=int, help="parallel tasks")
+    jobs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="a setting for every job, e.g. --set preset=8 (repeatable)")
+    rep = sub.add_parser("report", help="statistics of every encode under a work root, or "
+                         "of a job file's jobs")
+    rep.add_argument("file", nargs="?", help="a job file: its jobs done, failed or left")
+    rep.add_argument("--api", choices=("jobs", "ytdlp", "generic", "auto"))
     rep.add_argument("-w", "--work", help="root of the work directories (./drapto-work)")
     sub.add_parser("list", help="the tasks of the pipeline")
     return ap
@@ -44,13 +64,17 @@ def doit_argv(ns: argparse.Namespace) -> list[str]:
     if ns.command == "list":
         return ["list", *base]
     if ns.command == "report":
-        return ["run", *base, "report", *([f"work={ns.work}"] if ns.work else [])]
+        return ["run", *base, "report", *([f"work={ns.work}"] if ns.work else []),
+                *([f"jobs={ns.file}"] if ns.file else []),
+                *([f"api={ns.api}"] if ns.api else [])]
     for item in ns.set:
         if "=" not in item:
             raise SystemExit(f"drapto: --set {item}: expected KEY=VALUE")
     opts = ["-n", str(ns.jobs)] if ns.jobs else []
     named = {"input": ns.input, "output": ns.output, "work": ns.work,
              "profile": ns.profile, "config": ns.config}
+    if ns.command == "jobs":
+        named.update(jobs=ns.file, api=ns.api, chapters=ns.chapters)
     return ["run", *base, *opts, "encode",
             *(f"{k}={v}" for k, v in named.items() if v), *ns.set]
 

@@ -7,7 +7,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from . import jobfile
 from . import settings as settings_mod
 from .errors import DraptoError
 from .settings import Settings
@@ -82,8 +84,11 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def from_vars(vars: Mapping[str, str], base: Path,
-              env: Mapping[str, str] | None = None) -> Job | None:
-    """Build the job from ``doit ... input=… output=… work=… profile=… config=… key=value``.
+              env: Mapping[str, str] | None = None,
+              job_settings: Mapping[str, Any] | None = None,
+              where: str = "the job file") -> Job | None:
+    """Build the job from ``doit ... input=… output=… work=… profile=… config=… key=value``
+    (and, for a job of a job file, its own settings, named *where* in errors).
 
     Returns None without ``input=`` (``doit list``, ``doit help``). Relative paths are
     relative to *base*, the directory the user ran doit in.
@@ -101,7 +106,7 @@ def from_vars(vars: Mapping[str, str], base: Path,
         profile = str(_resolve(base, profile))
     config_value = vars.get("config") or env.get("DRAPTO_CONFIG")
     config = _resolve(base, config_value) if config_value else None
-    settings = settings_mod.load(profile, config, env, vars)
+    settings = settings_mod.load(profile, config, env, vars, job_settings, where)
     clip = clip_range(vars.get("start"), vars.get("end"), vars.get("duration"))
     name = source.stem + (_clip_name(clip) if clip else "") + OUTPUT_SUFFIX
     out_value = vars.get("output")
@@ -119,7 +124,97 @@ def from_vars(vars: Mapping[str, str], base: Path,
     root = work_root(vars, base, env)
     for what, folder in (("output", output.parent), ("work", root)):
         _check_writable(what, folder)
-    return Job(source, output, WorkDir(root, source), profile, settings, clip)
+    return Job(source, output, WorkDir(root, source, clip), profile, settings, clip)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job of a job file that cannot run (its input is missing): it fails alone."""
+    number: int
+    label: str        # the output it would have made, or its input
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a job file asks for: the jobs that can run and those that cannot."""
+    document: str
+    jobs: list[Job]
+    failures: list[Failure]
+
+
+def jobs_from_file(vars: Mapping[str, str], base: Path,
+                   env: Mapping[str, str] | None = None) -> Plan:
+    """Every job and clip of ``jobs=FILE`` (drapto/jobfile.py), each a Job with a tag and a
+    work folder of its own; ``output=`` is the folder for those that name no output."""
+    name, folder, doc = jobfile.read_document(vars["jobs"], base)
+    found = jobfile.specs(doc, name, folder, vars.get("api") or "jobs", vars.get("input"),
+                          vars.get("chapters"))
+    out = vars.get("output")
+    if out and not (out.endswith(("/", os.sep)) or _resolve(base, out).is_dir()):
+        raise DraptoError(f"output={out}: with jobs=, give a folder (ending in /) for the "
+                          "jobs that name no output")
+    default_dir = _resolve(base, out) if out else base
+    common = {k: v for k, v in vars.items() if k not in settings_mod.RUN_VARS or k == "work"}
+    jobs: list[Job] = []
+    failures: list[Failure] = []
+    taken: dict[Path, set[str]] = {}
+    tags: set[str] = set()
+    for spec in found:
+        assert spec.input is not None
+        source = Path(os.path.abspath(spec.input))
+        clips: list[jobfile.Clip | None] = [*spec.clips] or [None]
+        for number, clip in enumerate(clips, 1):
+            where = spec.where + (f", clip {number}" if clip else "")
+            try:
+                rng = clip_range(clip.start, clip.end, clip.duration) if clip else None
+                output = _job_output(spec, clip, rng, source, default_dir, taken)
+            except DraptoError as exc:
+                raise DraptoError(f"{where}: {exc}") from None
+            if not source.is_file():
+                failures.append(Failure(spec.number, output.name,
+                                        f"{where}: input {source}: no such file"))
+                continue
+            single = {**common, "input": str(source), "output": str(output),
+                      **{k: v for k, v in (("profile", spec.profile or vars.get("profile")),
+                                           ("config", spec.config or vars.get("config")))
+                         if v}}
+            if clip:
+                single.update({k: v for k, v in (("start", clip.start), ("end", clip.end),
+                                                 ("duration", clip.duration)) if v})
+            try:
+                job = from_vars(single, base, env, spec.settings, spec.where)
+            except DraptoError as exc:
+                message = str(exc)
+                raise DraptoError(message if spec.where in message
+                                  else f"{where}: {message}") from None
+            assert job is not None
+            tag = base_tag = slug_tag(output.name[:-len(OUTPUT_SUFFIX)])
+            n = 1
+            while tag in tags:
+                n += 1
+                tag = f"{base_tag}-{n}"
+            tags.add(tag)
+            jobs.append(dataclasses.replace(job, tag=tag))
+    return Plan(name, jobs, failures)
+
+
+def _job_output(spec: jobfile.JobSpec, clip: jobfile.Clip | None,
+                rng: tuple[int, int | None] | None, source: Path, default_dir: Path,
+                taken: dict[Path, set[str]]) -> Path:
+    """Where a job (or one of its clips) writes: the job's output, else a name made from
+    its title (or the input's name and the clip's range) in its folder, unique there."""
+    given = spec.output
+    if given and not (given.endswith("/") or Path(given).is_dir()):
+        if spec.clips:
+            raise DraptoError(f"output {given}: a job with clips needs a folder (ending "
+                              "in /)")
+        return Path(given)
+    folder = Path(given) if given else default_dir
+    title = clip.name if clip else spec.title
+    stem = title or source.stem + (_clip_name(rng) if rng else "")
+    name = jobfile.safe_name(stem, taken.setdefault(folder, set()))
+    return folder / f"{name}{OUTPUT_SUFFIX}"
 
 
 def _clip_name(clip: tuple[int, int | None]) -> str:

@@ -19,7 +19,7 @@ from doit.exceptions import TaskFailed
 
 from . import memory
 from .errors import DraptoError
-from .job import Job
+from .job import Failure, Job, Plan
 from .quality import model_for, scoring_format
 from .search import SCHEMA as search_schema
 from .search import calibration_indices, run_calibration
@@ -31,7 +31,7 @@ from .stages.mux import run_mux
 from .stages.probe import MAX_ENCODER_FPS, run_probe
 from .stages.probe import SCHEMA as probe_schema
 from .stages.report import SCHEMA as report_schema
-from .stages.report import run_report
+from .stages.report import JobRow, plan_stats, run_report
 from .stages.report import stats as report_stats
 from .stages.scenes import SCHEMA as scenes_schema
 from .stages.scenes import run_scenes
@@ -92,10 +92,11 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
 
 
 def output_is_done(job: Job) -> bool:
-    """In a batch: the file's output exists already and is an AV1 video (MediaInfo)."""
+    """In a batch: the file's output exists already and is an AV1 video (MediaInfo), and
+    drapto's last run of it did not fail (a failed validation leaves the output there)."""
     from .stages.probe import probe
 
-    if not job.output.is_file():
+    if not job.output.is_file() or job.work.failure.exists():
         return False
     try:
         return bool(probe(job.output)["video"]["format"] == "AV1")
@@ -397,5 +398,36 @@ def task_stats(work_root: Path, doc: str) -> Task:
     """Without input=: the statistics of every encode found under the work root."""
     def show() -> None:
         print("\n".join(report_stats(work_root)))
+    return {"basename": "report", "actions": [show], "verbosity": 2, "uptodate": [False],
+            "doc": doc}
+
+
+def task_failure(failure: Failure) -> Task:
+    """job:N: a job of a job file that cannot run fails with its reason (the others run)."""
+    return {"basename": "job", "name": str(failure.number),
+            "actions": [lambda: TaskFailed(failure.message)], "doc": failure.message}
+
+
+def plan_rows(plan: Plan) -> list[JobRow]:
+    """Each job and clip of a job file: done (its report), failed (why) or left."""
+    rows = [JobRow(f.label, "failed", None, f.message) for f in plan.failures]
+    for job in plan.jobs:
+        report, failed = None, None
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            report = read_json(job.work.report)
+            if not Path(report["output"]).is_file():
+                report = None
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            failed = str(read_json(job.work.failure)["message"])
+        status = "failed" if failed else "done" if report else "left"
+        rows.append(JobRow(job.output.name, status, report if status == "done" else None,
+                           failed))
+    return rows
+
+
+def task_plan_stats(plan: Plan, doc: str) -> Task:
+    """With jobs=FILE: the statistics of that job file's encodes (nothing is encoded)."""
+    def show() -> None:
+        print("\n".join(plan_stats(plan.document, plan_rows(plan))))
     return {"basename": "report", "actions": [show], "verbosity": 2, "uptodate": [False],
             "doc": doc}

@@ -19,7 +19,7 @@ from . import proc, progress
 from .errors import DraptoError
 from .job import Job
 from .stages.report import summary_lines
-from .workdir import Lock, read_json
+from .workdir import Lock, read_json, write_json
 
 
 def fail(exc: DraptoError) -> None:
@@ -169,9 +169,19 @@ class Reporter(ExecutedOnlyReporter):
         if isinstance(fail_info, TaskFailed) and not fail_info.traceback:
             self._segment_failed |= task.name.split(":")[0] == "encode"
             self.write(f"drapto: {fail_info.message}\n")
+            self._record_failure(task.name, fail_info.message)
             self.outstream.flush()
             return
         super().add_failure(task, fail_info)
+
+    @staticmethod
+    def _record_failure(name: str, message: str) -> None:
+        """Why the file's run failed, for ``drapto report`` over a job file."""
+        parts = name.split(":")
+        job = _jobs.get(parts[1] if len(parts) > 1 and parts[1] in _jobs else None)
+        if job is not None:
+            with contextlib.suppress(OSError):
+                write_json(job.work.failure, {"task": name, "message": message})
 
     def add_success(self, task: Any) -> None:
         super().add_success(task)
@@ -179,6 +189,9 @@ class Reporter(ExecutedOnlyReporter):
         if task.actions and task.name.split(":")[0] in self._spans:
             self._spans[task.name.split(":")[0]][1] = time.monotonic()
         if task.name.split(":")[0] == "report" and task.targets:  # a file's last word
+            for job in _jobs.values():
+                if job.work.report == Path(task.targets[0]):
+                    job.work.failure.unlink(missing_ok=True)
             with contextlib.suppress(OSError, ValueError, KeyError):
                 report = read_json(Path(task.targets[0]))
                 stages = {k: b - a for k, (a, b) in self._spans.items() if k != "report"}

@@ -28,7 +28,8 @@ PROFILES_DIR = next((d for d in (_HERE.parent / "profiles", _HERE / "profiles")
 # Environment variables that are not settings.
 ENV_RESERVED = {"DRAPTO_FFMPEG", "DRAPTO_PROFILE", "DRAPTO_CONFIG", "DRAPTO_WORK"}
 # Command-line variables that are not settings.
-RUN_VARS = ("input", "output", "work", "profile", "config", "start", "end", "duration")
+RUN_VARS = ("input", "output", "work", "profile", "config", "start", "end", "duration",
+            "jobs", "api", "chapters")
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,10 @@ def profile_path(name: str) -> Path:
 
 def load(profile: str = "default", config: Path | None = None,
          env: Mapping[str, str] | None = None,
-         cli: Mapping[str, str] | None = None) -> Settings:
-    """Layer defaults, the profile, an optional config file, DRAPTO_* and command-line vars."""
+         cli: Mapping[str, str] | None = None,
+         job: Mapping[str, Any] | None = None, job_source: str = "the job file") -> Settings:
+    """Layer defaults, the profile, an optional config file, DRAPTO_*, command-line vars and
+    a job file's settings for one job (*job*, read from YAML: typed values)."""
     values: dict[str, Any] = {}
     if profile != "default":
         _apply(values, read_yaml(profile_path("default"), "profile"), "profile 'default'")
@@ -223,6 +226,7 @@ def load(profile: str = "default", config: Path | None = None,
         _apply(values, {key: raw}, f"environment variable DRAPTO_{key.upper()}", from_text=True)
     cli_layer = {k: v for k, v in (cli or {}).items() if k not in RUN_VARS}
     _apply(values, cli_layer, "the command line", from_text=True)
+    _apply(values, job or {}, job_source)
     settings = Settings(**values)
     if settings.crf_max < settings.crf_min:
         raise DraptoError(f"crf_max ({settings.crf_max}) is below crf_min ({settings.crf_min})")

@@ -16,8 +16,11 @@ from drapto import pipeline, runtime
 from drapto.errors import DraptoError
 from drapto.job import (
     READ_ONLY_COMMANDS,
+    Failure,
     Job,
+    Plan,
     doit_command,
+    jobs_from_file,
     jobs_from_vars,
     requested_workers,
     svt_threads,
@@ -26,15 +29,23 @@ from drapto.job import (
 from drapto.pipeline import Task
 
 VARS = dict(doit_cmd._CMDLINE_VARS or {})
+# `doit report jobs=FILE`: the statistics of a job file's encodes; nothing is encoded.
+STATS_ONLY = "report" in sys.argv[1:] and "encode" not in sys.argv[1:]
+PLAN: Plan | None = None
+FAILED: list[Failure] = []
 try:
-    JOBS = jobs_from_vars(VARS, Path(get_initial_workdir()))
     COMMAND = doit_command(sys.argv)
+    if VARS.get("jobs"):
+        PLAN = jobs_from_file(VARS, Path(get_initial_workdir()))
+        JOBS, FAILED = ([], []) if STATS_ONLY else (PLAN.jobs, PLAN.failures)
+    else:
+        JOBS = jobs_from_vars(VARS, Path(get_initial_workdir()))
     if len(JOBS) > 1 or any(j.tag for j in JOBS):  # a batch: finished files are skipped
         SKIPPED = [j for j in JOBS if pipeline.output_is_done(j)]
         JOBS = [j for j in JOBS if j not in SKIPPED]
         for j in SKIPPED:
             print(f"drapto: skipped {j.source}: {j.output} exists and is an AV1 video")
-        if not JOBS:
+        if not JOBS and not FAILED:
             raise SystemExit(0)
     if COMMAND not in READ_ONLY_COMMANDS:
         LOCKS = [runtime.start(j) for j in JOBS]
@@ -80,7 +91,8 @@ DOCS = {
     "mux": "The output MKV: video, audio, subtitles, chapters, attachments, tags.",
     "validate": "validation.json: the output checked against the source.",
     "report": "report.json: figures per segment and overall; without input=, the statistics "
-              "of every encode under work=.",
+              "of every encode under work=; with jobs=FILE, of that job file's encodes.",
+    "job": "job:N: a job of a job file that cannot run (its input is missing).",
 }
 LATE_TASKS = ["encode", "segment", "calibrate", "audio", "concat", "mux", "validate", "report"]
 
@@ -101,17 +113,31 @@ task_crop = _early("crop", pipeline.task_crop)
 task_scenes = _early("scenes", pipeline.task_scenes)
 
 
+def task_job() -> Iterator[Task]:
+    """A job of a job file whose input is missing fails alone (job:N), the others run."""
+    yield {"basename": "job", "name": None, "doc": DOCS["job"]}
+    for failure in FAILED:
+        yield pipeline.task_failure(failure)
+
+
 def _late_tasks() -> Iterator[Task]:
     """Tasks after scene detection: they exist only once scenes.json does. One creator makes
     them all, since doit resolves a task_dep on a subtask (segment:0003) only among tasks
     already loaded."""
-    if JOB is None:  # doit list / doit help / doit report without input=
-        for name in LATE_TASKS[:-1]:
+    failed = [f"job:{f.number}" for f in FAILED]
+    if JOB is None:  # doit list / doit help / doit report without input=; failed jobs only
+        yield {"basename": "encode", "actions": None, "doc": DOCS["encode"],
+               "task_dep": failed}
+        for name in LATE_TASKS[1:-1]:
             yield {"basename": name, "actions": None, "doc": DOCS[name]}
-        yield pipeline.task_stats(work_root(VARS, Path(get_initial_workdir())), DOCS["report"])
+        if PLAN is not None:
+            yield pipeline.task_plan_stats(PLAN, DOCS["report"])
+        else:
+            yield pipeline.task_stats(work_root(VARS, Path(get_initial_workdir())),
+                                      DOCS["report"])
         return
     yield {"basename": "encode", "name": None, "doc": DOCS["encode"],
-           "task_dep": [pipeline.tagged(job, "report") for job in JOBS]}
+           "task_dep": [*(pipeline.tagged(job, "report") for job in JOBS), *failed]}
     for job in JOBS:
         yield from pipeline.tasks_segment(job)
         yield from pipeline.tasks_encode(job, THREADS)

@@ -37,6 +37,12 @@ def segment_durations(scenes: dict[str, Any]) -> list[int]:
     return [b - a for a, b in zip(starts, [*starts[1:], end])]
 
 
+def seek_input(us: int) -> list[str]:
+    """``-ss`` to put before an input, or nothing for a seek to the start: FFmpeg seeking an
+    MKV to 0 drops the first AC-3 frame (32 ms of sound) that reading from the start keeps."""
+    return ["-ss", seek_arg(us)] if us > 0 else []
+
+
 @dataclass(frozen=True)
 class Span:
     """Where a stream lies on a timeline, in µs: its first timestamp and the end of its last

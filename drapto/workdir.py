@@ -72,9 +72,11 @@ def slug(name: str) -> str:
 class WorkDir:
     """Paths of every artifact of one input under the work root."""
 
-    def __init__(self, root: Path, source: Path):
+    def __init__(self, root: Path, source: Path, clip: tuple[int, int | None] | None = None):
         digest = hashlib.sha256(str(source).encode("utf-8", "surrogateescape")).hexdigest()[:10]
-        self.path = root / f"{slug(source.stem)}-{digest}"
+        # A clip has a folder of its own: its scenes, segments and audio are not the film's.
+        part = "" if clip is None else f"-clip{clip[0]}-{'end' if clip[1] is None else clip[1]}"
+        self.path = root / f"{slug(source.stem)}-{digest}{part}"
         self.probe = self.path / "probe.json"
         self.scenes = self.path / "scenes.json"
         self.crop = self.path / "crop.json"
@@ -83,6 +85,7 @@ class WorkDir:
         self.concat_list = self.path / "concat.txt"
         self.validation = self.path / "validation.json"
         self.report = self.path / "report.json"
+        self.failure = self.path / "failed.json"  # why the last run failed, until one succeeds
         self.log = self.path / "drapto.log"
         self.source_id = self.path / "source.json"
         self.lock_file = self.path / "lock"

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import proc
-from ..timeline import seek_arg
+from ..timeline import seek_arg, seek_input
 from ..workdir import atomic_path
 
 # Layouts libopus maps (Vorbis channel order) by channel count; anything else, 5.1(side)
@@ -42,7 +42,7 @@ def run_audio(source: Path, track: dict[str, Any], bitrate_k: int, target: Path,
     seek: list[str] = []
     trim: list[str] = []
     if window:
-        seek = ["-ss", seek_arg(int(window[0] or 0))]
+        seek = seek_input(int(window[0] or 0))
         trim = [f"atrim=start={seek_arg(int(window[1] or 0))}"
                 + (f":end={seek_arg(window[2])}" if window[2] is not None else "")]
     with atomic_path(target) as tmp:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import proc
-from ..timeline import seek_arg, segment_durations
+from ..timeline import seek_arg, seek_input, segment_durations
 from ..workdir import atomic_path
 
 # Subtitle formats (MediaInfo names) that Matroska cannot hold as they are, and what to
@@ -44,7 +44,7 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     src = len(audio) + 1
     # A clip reads the source from a little before its start, so that a cue that began
     # earlier and is still showing is there to be cut (clip_subtitles).
-    seek = ["-ss", seek_arg(max(0, clip[0] - SUBTITLE_LOOKBACK_US))] if clip and clip[0] else []
+    seek = seek_input(clip[0] - SUBTITLE_LOOKBACK_US) if clip else []
     args += [*shift, *seek, "-i", str(source), "-map", "0:v:0"]
     for k in range(len(audio)):
         args += ["-map", f"{k + 1}:a:0"]

@@ -3,6 +3,7 @@ every encode found in a work root (``doit report work=…`` without ``input=``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,4 +114,37 @@ def stats(work_root: Path) -> list[str]:
     out.append(f"{f'{len(rows)} encodes':<40} {mib(size_in):>12} {mib(size_out):>12} "
                f"{100 * (1 - size_out / size_in):>7.1f}% "
                f"{sum(r['encode_seconds'] for r in rows):>10.1f} s")
+    return out
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One job or clip of a job file, as ``drapto report`` lists it."""
+    label: str
+    status: str                       # done, failed or left
+    report: dict[str, Any] | None     # report.json, when done
+    reason: str | None                # why, when failed
+
+
+def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
+    """The jobs of a job file: each done (sizes, reduction, time), failed (why) or left;
+    then the totals."""
+    out = [f"{document}: {len(rows)} jobs and clips",
+           f"{'output':<44} {'status':<7} {'in':>12} {'out':>12} {'smaller':>8} {'time':>9}"]
+    for row in rows:
+        r = row.report
+        figures = (f"{mib(r['size_in']):>12} {mib(r['size_out']):>12} "
+                   f"{r['reduction_pct']:>7.1f}% {r['encode_seconds']:>7.1f} s" if r else "")
+        out.append(f"{row.label[:44]:<44} {row.status:<7} {figures}".rstrip())
+        if row.reason:
+            out.append(f"    {row.reason}")
+    done = [row.report for row in rows if row.report]
+    counts = {s: sum(1 for row in rows if row.status == s) for s in ("done", "failed", "left")}
+    total = ", ".join(f"{n} {s}" for s, n in counts.items())
+    if done:
+        size_in, size_out = sum(r["size_in"] for r in done), sum(r["size_out"] for r in done)
+        total += (f"; done: {mib(size_in)} -> {mib(size_out)} "
+                  f"({100 * (1 - size_out / size_in):.1f} % smaller), "
+                  f"{sum(r['encode_seconds'] for r in done):.1f} s of encoding")
+    out.append(f"total: {total}")
     return out

@@ -20,6 +20,7 @@ from ..timeline import (
     Packets,
     read_framecrc,
     seek_arg,
+    seek_input,
     spans_by_kind,
     stream_maps,
 )
@@ -36,7 +37,7 @@ def _window(clip: list[int | None] | None) -> list[str]:
     """For a clip: its range with a second either side, as input options."""
     if not clip:
         return []
-    window = ["-ss", seek_arg(max(0, int(clip[0] or 0) - 1_000_000))]
+    window = seek_input(int(clip[0] or 0) - 1_000_000)
     if clip[1] is not None:
         window += ["-t", seek_arg(int(clip[1]) - int(clip[0] or 0) + 2_000_000)]
     return window
