@@ -106,10 +106,15 @@ def specs(doc: Any, name: str, folder: Path, api: str = "jobs",
             api = recognise(doc)
         except DraptoError as exc:
             raise DraptoError(f"{name}: {exc}") from None
+    if chapters and api != "ytdlp":
+        raise DraptoError(f"chapters={chapters}: only for a yt-dlp info JSON (api=ytdlp)")
     if api == "ytdlp":
         return [_from_ytdlp(doc, name, folder, input_override, chapters)]
     if api == "generic":
         return [_from_generic(doc, name, folder, input_override)]
+    if input_override:
+        raise DraptoError(f"input={input_override}: a job list names its inputs (input= "
+                          "goes with api=ytdlp or api=generic)")
     if not isinstance(doc, list) or not doc:
         raise DraptoError(f"{name}: expected a list of jobs (each with an input)")
     return [_job(entry, i, name, folder) for i, entry in enumerate(doc, 1)]

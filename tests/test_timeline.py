@@ -179,11 +179,12 @@ def test_short_file_with_irregular_timestamps(ext: str, tmp_path: Path) -> None:
 
 
 def test_refused_clip_changes_nothing(tmp_path: Path) -> None:
-    """A clip past the end is refused after the film was encoded: nothing but the scene pass
-    that found it runs, and the film's next run is still a no-op."""
+    """A clip past the end is refused after the film was encoded: nothing but the probe and
+    the scene pass that found it runs (in the clip's own work folder), and the film's next
+    run is still a no-op."""
     src = av_source(tmp_path / "film.mkv")
     run_drapto(f"input={src}", *FAST, cwd=tmp_path)
     refused = run_drapto(f"input={src}", *FAST, "start=1:30", cwd=tmp_path, check=False)
     assert refused.returncode != 0 and "start=90s is past the end of" in refused.stdout
-    assert executed(refused) == ["scenes"]
+    assert executed(refused) == ["probe", "scenes"]
     assert executed(run_drapto(f"input={src}", *FAST, cwd=tmp_path)) == []
