@@ -216,6 +216,7 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
     dv = video["dolby_vision"]
     # What to try, in turn: the encoder's arguments and whether they keep the RPU.
     tries: list[tuple[list[str], bool]] = [([], False)]
+    peak, plain = 0, "plain"
     if dv:
         plain = "plain HDR" if dv.get("compatibility") else "plain"
         tries = [(["-dolbyvision", "0"], False)]
