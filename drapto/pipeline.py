@@ -18,6 +18,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from . import memory
+from .cluster import run_encode_remote
 from .errors import DraptoError
 from .job import Failure, Job, Plan
 from .quality import model_for, scoring_format
@@ -221,6 +222,15 @@ def video_settings(job: Job, probe: dict[str, Any], scenes: dict[str, Any]) -> d
             "dolby_vision": dv, "quality": search, "encoder_fps": encoder_rate(probe, scenes)}
 
 
+def execute_encode(executor: str, name: str, **kwargs: Any) -> None:
+    """An encode's action: ``run_encode`` here, or on the Dask cluster of ``executor``.
+    The executor is not part of the task's key: the bytes do not depend on it."""
+    if executor == "local":
+        run_encode(**kwargs)
+    else:
+        run_encode_remote(executor, name, kwargs)
+
+
 def calibration_of(job: Job, scenes: dict[str, Any]) -> list[int]:
     """The segments whose searches calibrate the film (with quality targeting)."""
     return calibration_indices(len(scenes["segments"]), job.settings.calibration_segments)
@@ -282,8 +292,10 @@ def tasks_encode(job: Job | None, threads: int) -> Iterator[Task]:
     for seg, (_, enc_key) in zip(scenes["segments"], keys):
         i, name = seg["index"], f"{seg['index']:04d}"
         calibrated = cal_key is not None and i not in sample
-        yield make_task(job, "encode", name, job.work.encoded(i), enc_key, run_encode,
-                        {"source": job.source, "segment": job.work.segment(i),
+        yield make_task(job, "encode", name, job.work.encoded(i), enc_key, execute_encode,
+                        {"executor": job.settings.executor,
+                         "name": tagged(job, f"encode:{name}"),
+                         "source": job.source, "segment": job.work.segment(i),
                          "crop": job.work.crop, "target": job.work.encoded(i),
                          "video": video, "threads": threads,
                          "memory_budget": job.settings.memory_budget,

@@ -81,6 +81,12 @@ def ffmpeg() -> str:
         return _checked(ffmpeg_path())
 
 
+def version_text() -> str:
+    """``ffmpeg -version``: the version and every configure option of the build."""
+    return subprocess.run([ffmpeg(), "-version"], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, check=False).stdout
+
+
 def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
         on_line: Callable[[str], None] | None = None, env: dict[str, str] | None = None) -> Result:
     """Run ``ffmpeg args...``; raise DraptoError naming *what* with the end of stderr on failure.

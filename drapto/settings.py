@@ -79,6 +79,8 @@ class Settings:
     memory_budget: str = "auto"
     memory_estimates: dict[int, int] = field(
         default_factory=lambda: {576: 500, 1080: 1200, 2160: 4000, 4320: 9000})
+    # where segments are encoded
+    executor: str = "local"
 
     def crf_for(self, height: int) -> int:
         """Fixed CRF by resolution: up to 1080 lines crf_hd, above crf_uhd."""
@@ -116,6 +118,7 @@ _CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off")
             "dolby_vision": ("auto", "off"), "quality": ("crf", "vmaf"),
             "search": ("final", "probes")}
 _CROP = re.compile(r"^(auto|off|\d+:\d+:\d+:\d+)$")
+_EXECUTOR = re.compile(r"^(local|dask(\+tls)?://[^\s/:]+:\d+)$")
 
 
 def _parse_text(value: str) -> Any:
@@ -154,6 +157,9 @@ def _coerce(key: str, value: Any, source: str) -> Any:
         raise DraptoError(f"{where}: {value!r} is not auto, N%, NM or NG")
     if key == "vmaf_pool" and not re.match(r"^(mean|harmonic|p\d{1,2})$", value):
         raise DraptoError(f"{where}: {value!r} is not mean, harmonic or pN (a percentile)")
+    if key == "executor" and not _EXECUTOR.match(value):
+        raise DraptoError(f"{where}: {value!r} is not local, dask://HOST:PORT or "
+                          "dask+tls://HOST:PORT")
     if key == "crop" and not _CROP.match(value):
         raise DraptoError(f"{where}: {value!r} is not auto, off or W:H:X:Y")
     if key in _CHOICES and value not in _CHOICES[key]:

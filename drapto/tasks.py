@@ -12,7 +12,7 @@ from pathlib import Path
 
 from doit import create_after, doit_cmd, get_initial_workdir
 
-from drapto import pipeline, runtime
+from drapto import cluster, pipeline, runtime
 from drapto.errors import DraptoError
 from drapto.job import (
     READ_ONLY_COMMANDS,
@@ -49,6 +49,8 @@ try:
             raise SystemExit(0)
     if COMMAND not in READ_ONLY_COMMANDS:
         LOCKS = [runtime.start(j) for j in JOBS]
+        for executor in sorted({j.settings.executor for j in JOBS} - {"local"}):
+            cluster.client(executor)  # reachable, with workers like this machine, or refused
 except DraptoError as exc:
     runtime.fail(exc)
 JOB = JOBS[0] if JOBS else None

@@ -36,6 +36,24 @@ def temp_path(final: Path) -> Path:
     return final.with_name(f".{final.stem}.{secrets.token_hex(4)}{TMP_MARK}{final.suffix}")
 
 
+# Set for an encode running on a cluster worker (drapto/remote.py): the work folder's lock
+# file and the content it had when the run that asked for the encode held it.
+LEASE_ENV = "DRAPTO_LEASE"
+
+
+def lease_holds() -> bool:
+    """Whether the run this process works for still holds its work folder (always, outside
+    a cluster encode): a newer run's lock means an older run's encode must write nothing."""
+    value = os.environ.get(LEASE_ENV)
+    if not value:
+        return True
+    path, lease = json.loads(value)
+    try:
+        return bool(Path(path).read_text(encoding="utf-8") == lease)
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temp path to write; on success it replaces *final*, on failure it is removed."""
@@ -45,6 +63,8 @@ def atomic_path(final: Path) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise DraptoError(f"{final}: nothing was written")
+        if not lease_holds():
+            raise DraptoError(f"{final}: not written: a newer run holds the work folder")
         os.replace(tmp, final)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -196,12 +216,13 @@ class Lock:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            holder = fh.read().strip() or "?"
+            holder = (fh.read().split() or ["?"])[0]
             fh.close()
             raise DraptoError(f"{self.what}: another drapto run (pid {holder}) is already "
                               f"working on it; lock {self.path}") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"{os.getpid()}\n")
+        # The pid says who holds it; the token makes each run's claim (its lease) unique.
+        fh.write(f"{os.getpid()} {secrets.token_hex(8)}\n")
         fh.flush()
         self._fh = fh
