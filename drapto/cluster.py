@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import uuid
 from pathlib import Path
@@ -22,6 +23,7 @@ from . import PIPELINE_VERSION, __version__, memory, proc
 from .errors import DraptoError
 from .workdir import read_json
 
+log = logging.getLogger("drapto")
 RESOURCE = "MEMORY"
 # How often a waiting encode looks whether the run is being stopped (seconds).
 POLL_S = 0.5
@@ -96,6 +98,12 @@ def check_workers(executor: str, c: Any) -> None:
                                   "would differ")
 
 
+def slots(executor: str) -> int:
+    """How many encodes the cluster runs at once: its workers' threads."""
+    workers = client(executor).scheduler_info()["workers"].values()
+    return sum(int(w.get("nthreads") or 1) for w in workers)
+
+
 def lease_of(work: Path) -> str:
     """The current run's claim on a work folder (the lock file's content): an encode sent
     to the cluster by a run that has since been replaced stops and writes nothing."""
@@ -115,6 +123,7 @@ def run_encode_remote(executor: str, name: str, kwargs: dict[str, Any]) -> None:
     payload = json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in kwargs.items()
                           if k != "threads"})
     c = client(executor)
+    log.info("%s: sent to %s (%d bytes of arguments)", name, executor, len(payload))
     future = c.submit(encode_task, payload, str(work / "lock"), lease_of(work),
                       resources={RESOURCE: need}, pure=False, retries=RETRIES,
                       key=f"drapto-{name}-{uuid.uuid4().hex[:8]}")

@@ -56,6 +56,8 @@ except DraptoError as exc:
 JOB = JOBS[0] if JOBS else None
 
 WORKERS = pipeline.default_workers(JOB)
+if JOB is not None and JOB.settings.executor != "local" and COMMAND not in READ_ONLY_COMMANDS:
+    WORKERS = max(WORKERS, cluster.slots(JOB.settings.executor))  # one waits on each encode
 THREADS = svt_threads(requested_workers(sys.argv) or WORKERS)
 if JOB is not None:
     logging.getLogger("drapto").info("workers: %s (default %d), SVT-AV1 lp=%d",
