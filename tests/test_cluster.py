@@ -105,30 +105,30 @@ def cluster(folder: Path, workers: int = 2, env: dict[str, str] | None = None
         c.stop()
 
 
+def local_run(clip: Path, settings: list[str], cwd: Path) -> Path:
+    """The output of a local run: what every cluster run must equal byte for byte."""
+    run_drapto(f"input={clip}", "output=out.mkv", *settings, cwd=cwd, env=DEFAULT_MODE)
+    return cwd / "out.mkv"
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_sample(tmp_path_factory.mktemp("cluster") / "clip.mkv",
-                       scenes=[1.0] * 6, size="256x144")
+    return make_sample(tmp_path_factory.mktemp("cluster") / "clip.mkv", [1.0] * 6, "256x144")
 
 
 @pytest.fixture(scope="module")
 def local(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("local")
-    run_drapto(f"input={clip}", "output=out.mkv", *SETTINGS, cwd=cwd, env=DEFAULT_MODE)
-    return cwd / "out.mkv"
+    return local_run(clip, SETTINGS, tmp_path_factory.mktemp("local"))
 
 
 @pytest.fixture(scope="module")
 def slow_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_sample(tmp_path_factory.mktemp("cluster-slow") / "slow.mkv",
-                       scenes=[1.0] * 6, size="640x360")
+    return make_sample(tmp_path_factory.mktemp("slow") / "slow.mkv", [1.0] * 6, "640x360")
 
 
 @pytest.fixture(scope="module")
 def slow_local(slow_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("slow-local")
-    run_drapto(f"input={slow_clip}", "output=out.mkv", *SLOW, cwd=cwd, env=DEFAULT_MODE)
-    return cwd / "out.mkv"
+    return local_run(slow_clip, SLOW, tmp_path_factory.mktemp("slow-local"))
 
 
 def remote_children() -> list[psutil.Process]:
