@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
                      help="a setting, e.g. --set preset=8 (repeatable)")
     enc.add_argument("--executor", help="local (default) or dask://HOST:PORT: where the "
                      "segments are encoded")
+    enc.add_argument("--overwrite", action="store_true", help="replace an output file that "
+                     "drapto did not write for this input")
     jobs = sub.add_parser("jobs", help="encode the jobs and clips of a job file",
                           description="Encode every job and clip of a YAML/JSON job file "
                           "(- for standard input), or of a yt-dlp info JSON (--api ytdlp).")
@@ -52,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
     jobs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="a setting for every job, e.g. --set preset=8 (repeatable)")
     jobs.add_argument("--executor", help="local (default) or dask://HOST:PORT")
+    jobs.add_argument("--overwrite", action="store_true", help="replace outputs that drapto "
+                      "did not write for their inputs")
     rep = sub.add_parser("report", help="statistics of every encode under a work root, or "
                          "of a job file's jobs")
     rep.add_argument("file", nargs="?", help="a job file: its jobs done, failed or left")
@@ -78,6 +82,8 @@ def doit_argv(ns: argparse.Namespace) -> list[str]:
              "profile": ns.profile, "config": ns.config}
     if ns.command == "jobs":
         named.update(jobs=ns.file, api=ns.api, chapters=ns.chapters)
+    if ns.overwrite:
+        named["overwrite"] = "yes"
     settings = [*([f"executor={ns.executor}"] if ns.executor else []), *ns.set]
     return ["run", *base, *opts, "encode",
             *(f"{k}={v}" for k, v in named.items() if v), *settings]

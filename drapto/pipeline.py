@@ -38,7 +38,7 @@ from .stages.scenes import SCHEMA as scenes_schema
 from .stages.scenes import run_scenes
 from .stages.validate import run_validate
 from .timeline import segment_durations
-from .workdir import is_done, make_key, mark_done, read_json, source_identity
+from .workdir import is_done, make_key, mark_done, read_json, read_stamp, source_identity
 
 Task = dict[str, Any]
 
@@ -92,17 +92,38 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
     return task
 
 
-def output_is_done(job: Job) -> bool:
-    """In a batch: the file's output exists already and is an AV1 video (MediaInfo), and
-    drapto's last run of it did not fail (a failed validation leaves the output there)."""
+def output_owner(job: Job) -> str:
+    """Whose the file at the job's output is: ``none`` (there is none), ``ours`` (drapto
+    wrote it for this input: its ``DRAPTO_SOURCE`` tag is this input's fingerprint, or this
+    input's mux stamp describes it) or ``foreign`` (anything else, never replaced unless
+    ``overwrite=yes``)."""
     from .stages.probe import probe
 
-    if not job.output.is_file() or job.work.failure.exists():
-        return False
+    if not job.output.exists():
+        return "none"
+    if not job.output.is_file():
+        return "foreign"
     try:
-        return bool(probe(job.output)["video"]["format"] == "AV1")
+        tag = probe(job.output).get("drapto_source")
     except DraptoError:
-        return False
+        return "foreign"
+    if tag and tag == source_fingerprint(job):
+        return "ours"
+    stamp = read_stamp(job.work.stamp(tagged(job, "mux")))
+    st = job.output.stat()
+    return "ours" if stamp.get("target") == [st.st_size, st.st_mtime_ns] else "foreign"
+
+
+def output_is_done(job: Job) -> bool:
+    """In a batch: the file's output exists, drapto wrote it for this input, and drapto's
+    last run of it did not fail (a failed validation leaves the output there)."""
+    return not job.work.failure.exists() and output_owner(job) == "ours"
+
+
+def source_fingerprint(job: Job) -> str:
+    """The input's content fingerprint (drapto/workdir.py), as the output's tag holds it."""
+    cache = job.work.source_id if job.work.path.is_dir() else None
+    return _source_id(job.source, cache)
 
 
 def default_workers(job: Job | None) -> int:
@@ -122,8 +143,7 @@ def default_workers(job: Job | None) -> int:
 def probe_key(job: Job) -> str:
     """The root of every key: the source by path and content fingerprint (a touched or
     copied source with the same content redoes nothing)."""
-    cache = job.work.source_id if job.work.path.is_dir() else None
-    return make_key("probe", probe_schema, str(job.source), _source_id(job.source, cache))
+    return make_key("probe", probe_schema, str(job.source), source_fingerprint(job))
 
 
 @functools.cache
@@ -359,7 +379,8 @@ def tasks_mux(job: Job | None) -> Iterator[Task]:
     yield make_task(job, "mux", None, job.output, _finish_keys(job, loaded)[1], run_mux,
                     {"source": job.source, "probe": probe, "video": job.work.video,
                      "audio": [job.work.audio(t["index"]) for t in probe["audio"]],
-                     "scenes": scenes, "target": job.output},
+                     "scenes": scenes, "target": job.output,
+                     "source_id": source_fingerprint(job)},
                     ["concat", *(f"audio:{t['index']}" for t in probe["audio"])],
                     f"the output MKV {job.output}", keep_on_clean=True)
 

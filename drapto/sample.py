@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import proc
+from .workdir import atomic_path
 
 # Each scene is testsrc2 (moving gradient, counter) under a distinct look, so cuts are hard.
 _LOOKS = ("null", "negate", "hue=h=120:s=2", "vflip,hue=h=240", "hflip,negate", "hue=s=0")
@@ -83,10 +84,13 @@ def make_sample(out: Path, scenes: Sequence[float] = (1.5, 3.0, 1.5), size: str 
             note = Path(tmp) / "notes.txt"
             note.write_text("drapto sample attachment\n", encoding="utf-8")
             extra += ["-attach", str(note), "-metadata:s:t:0", "mimetype=text/plain"]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        proc.run([*args, *maps, "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3",
-                  "-g", str(gop), "-crf", "18", *extra, "-t", str(total), str(out)],
-                 what=f"making sample {out}")
+        # Bit-exact (one encoder thread, no version strings or random ids), so that the same
+        # arguments always give the same bytes; written whole or not at all.
+        with atomic_path(out) as tmp_out:
+            proc.run([*args, *maps, "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3",
+                      "-g", str(gop), "-crf", "18", "-threads:v", "1", *extra,
+                      "-t", str(total), "-fflags", "+bitexact", "-flags", "+bitexact",
+                      str(tmp_out)], what=f"making sample {out}")
     return out
 
 
@@ -95,7 +99,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--seconds", default="6,9,3,7,5,8", help="scene lengths, comma separated")
     ap.add_argument("--size", default="640x360")
+    ap.add_argument("--force", action="store_true", help="write it again if it exists")
     ns = ap.parse_args(argv)
+    if ns.out.exists() and not ns.force:  # the same bytes again: keep it, and what was built
+        print(f"{ns.out} exists, kept (--force writes it again)")
+        return
     make_sample(ns.out, [float(s) for s in ns.seconds.split(",")], ns.size)
     print(ns.out)
 

@@ -8,6 +8,7 @@ and the layer it came from.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ PROFILES_DIR = next((d for d in (_HERE.parent / "profiles", _HERE / "profiles")
 ENV_RESERVED = {"DRAPTO_FFMPEG", "DRAPTO_PROFILE", "DRAPTO_CONFIG", "DRAPTO_WORK"}
 # Command-line variables that are not settings.
 RUN_VARS = ("input", "output", "work", "profile", "config", "start", "end", "duration",
-            "jobs", "api", "chapters")
+            "jobs", "api", "chapters", "overwrite")
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,9 @@ def _apply(values: dict[str, Any], layer: Mapping[str, Any], source: str,
            from_text: bool = False) -> None:
     for key, raw in layer.items():
         if key not in _FIELDS:
-            raise DraptoError(f"unknown setting '{key}' in {source}")
+            close = difflib.get_close_matches(key, [*_FIELDS, *RUN_VARS], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise DraptoError(f"unknown setting '{key}' in {source}{hint}")
         text = from_text and isinstance(raw, str) and _FIELDS[key].type != "str"
         value = _parse_text(raw) if text else raw  # text stays text (crop=1920:800:0:140)
         value = _coerce(key, value, source)

@@ -40,6 +40,17 @@ try:
         JOBS, FAILED = ([], []) if STATS_ONLY else (PLAN.jobs, PLAN.failures)
     else:
         JOBS = jobs_from_vars(VARS, Path(get_initial_workdir()))
+    if COMMAND == "run" and not STATS_ONLY and not JOBS and PLAN is None:
+        raise DraptoError("nothing to encode: give input=FILE (a video, or a folder of "
+                          "them) or jobs=FILE, e.g. doit encode input=movie.mkv")
+    if COMMAND == "run" and not STATS_ONLY:  # never replace a file drapto did not write
+        OWNERS = {j.output: pipeline.output_owner(j) for j in JOBS}
+        FOREIGN = [j for j in JOBS if OWNERS[j.output] == "foreign"]
+        if FOREIGN and VARS.get("overwrite", "no").lower() not in ("yes", "true", "1"):
+            more = f" (and {len(FOREIGN) - 1} more)" if len(FOREIGN) > 1 else ""
+            raise DraptoError(f"{FOREIGN[0].output} exists and drapto did not write it for "
+                              f"{FOREIGN[0].source}: not replacing it{more}; overwrite=yes "
+                              "replaces it")
     if len(JOBS) > 1 or any(j.tag for j in JOBS):  # a batch: finished files are skipped
         SKIPPED = [j for j in JOBS if pipeline.output_is_done(j)]
         JOBS = [j for j in JOBS if j not in SKIPPED]

@@ -193,12 +193,13 @@ def mark_done(stamp: Path, key: str, target: Path) -> None:
     write_json(stamp, {"key": key, "target": _fingerprint(target)})
 
 
-def stamp_key(stamp: Path) -> str | None:
+def read_stamp(stamp: Path) -> dict[str, Any]:
+    """A stamp's content (its key, and the target's size and mtime), or {} if unreadable."""
     try:
         data = read_json(stamp)
     except (OSError, ValueError):
-        return None
-    return data.get("key") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class Lock:

@@ -38,3 +38,18 @@ def test_batch_output_must_be_a_folder(tmp_path: Path) -> None:
     result = run_drapto("input=films", "output=one.mkv", cwd=tmp_path, check=False)
     assert result.returncode != 0
     assert "output=one.mkv: for a folder of inputs, give a folder" in result.stderr
+
+
+def test_a_foreign_file_among_the_outputs_stops_the_batch(tmp_path: Path) -> None:
+    """One rule for a batch and a single file: an output drapto did not write stops the run
+    before any work, and is left as it was."""
+    films = tmp_path / "films"
+    make_sample(films / "a.mkv", scenes=[1.0], subtitles=False, chapters=False)
+    make_sample(films / "b.mkv", scenes=[1.0], subtitles=False, chapters=False)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "b.av1.mkv").write_bytes(b"someone else's")
+    result = run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path, check=False)
+    assert result.returncode != 0 and executed(result) == []
+    assert "b.av1.mkv exists and drapto did not write it for" in result.stderr
+    assert (tmp_path / "out" / "b.av1.mkv").read_bytes() == b"someone else's"
+    assert not (tmp_path / "out" / "a.av1.mkv").exists()

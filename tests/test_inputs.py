@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import FAST, media_info, run_drapto, shared
+from conftest import FAST, executed, media_info, run_drapto, shared
 
 from drapto.workdir import read_json
 
@@ -128,3 +129,28 @@ def test_list_and_help_work_without_input(tmp_path: Path) -> None:
                             text=True, check=True).stdout
     assert "Encode input= to an AV1 + Opus MKV" in helped
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_drapto_did_not_write_is_never_replaced(sample: Path, encoded: dict[str, Any],
+                                                       tmp_path: Path) -> None:
+    """README copied to precious.mkv: refused before any work, left as it was; overwrite=yes
+    replaces it; drapto's own output, even without its work folder, is its own."""
+    precious = tmp_path / "precious.mkv"
+    precious.write_text("my notes\n")
+    refused = run_drapto(f"input={sample}", "output=precious.mkv", *FAST, cwd=tmp_path,
+                         check=False)
+    assert refused.returncode != 0 and executed(refused) == []
+    assert f"drapto: {precious} exists and drapto did not write it for {sample}: not " \
+           "replacing it; overwrite=yes replaces it" in refused.stderr
+    assert precious.read_text() == "my notes\n" and not (tmp_path / "drapto-work").exists()
+    run_drapto(f"input={sample}", "output=precious.mkv", "overwrite=yes", *FAST, cwd=tmp_path)
+    assert precious.read_bytes() == encoded["output"].read_bytes()
+    # Another input's encode is not this input's: refused too.
+    other = tmp_path / "other.mkv"
+    other.write_bytes(sample.read_bytes()[:-1] + b"\0")
+    assert run_drapto(f"input={other}", "output=precious.mkv", *FAST, cwd=tmp_path,
+                      check=False).returncode != 0
+    # drapto's own output is recognised by its tag with a new work folder.
+    again = run_drapto(f"input={sample}", "output=precious.mkv", "work=fresh", *FAST,
+                       cwd=tmp_path)
+    assert precious.read_bytes() == encoded["output"].read_bytes() and again.returncode == 0

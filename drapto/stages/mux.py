@@ -31,7 +31,7 @@ def clip_subtitles(length_us: int) -> str:
 
 
 def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
-            scenes: dict[str, Any], target: Path) -> None:
+            scenes: dict[str, Any], target: Path, source_id: str = "") -> None:
     # One timeline, the source's start (or the clip's) as zero (-copyts, then explicit
     # offsets): the Opus tracks and the source (subtitles, chapters) carry the source's own
     # timestamps; the joined video starts at zero and moves to its first frame's time.
@@ -55,6 +55,8 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     # Global tags and chapters from the source; stream tags (languages, titles, attachment
     # names) follow each stream from its input, as FFmpeg does unless stream tags are mapped.
     args += ["-map_metadata", str(src), "-map_chapters", str(src)]
+    if source_id:  # how drapto knows its own outputs: never replaced without overwrite=yes
+        args += ["-metadata", f"DRAPTO_SOURCE={source_id}"]
     v = probe["video"]
     if v.get("language_639_2"):
         args += ["-metadata:s:v:0", f"language={v['language_639_2']}"]

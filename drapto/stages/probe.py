@@ -162,6 +162,7 @@ def probe(source: Path) -> dict[str, Any]:
             "video": video, "audio": audio, "subtitles": subtitles, "chapters": chapters,
             "chapter_starts_ms": chapter_starts,
             "title": general.get("title") or general.get("movie_name"),
+            "drapto_source": general.get("drapto_source"),
             "attachments": [a.strip() for a in str(general.get("attachments") or "").split(" / ")
                             if a.strip()]}
 
