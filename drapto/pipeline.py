@@ -38,7 +38,7 @@ from .stages.scenes import SCHEMA as scenes_schema
 from .stages.scenes import run_scenes
 from .stages.validate import run_validate
 from .timeline import segment_durations
-from .workdir import is_done, make_key, mark_done, read_json, read_stamp, source_identity
+from .workdir import is_done, make_key, mark_done, read_json, read_stamp
 
 Task = dict[str, Any]
 
@@ -94,9 +94,9 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
 
 def output_owner(job: Job) -> str:
     """Whose the file at the job's output is: ``none`` (there is none), ``ours`` (drapto
-    wrote it for this input: its ``DRAPTO_SOURCE`` tag is this input's fingerprint, or this
-    input's mux stamp describes it) or ``foreign`` (anything else, never replaced unless
-    ``overwrite=yes``)."""
+    wrote it for this input: its ``DRAPTO_SOURCE`` tag is this input's fingerprint, or a mux
+    stamp of this input, or of an earlier content of the same path, describes it) or
+    ``foreign`` (anything else, never replaced unless ``overwrite=yes``)."""
     from .stages.probe import probe
 
     if not job.output.exists():
@@ -109,9 +109,17 @@ def output_owner(job: Job) -> str:
         return "foreign"
     if tag and tag == source_fingerprint(job):
         return "ours"
-    stamp = read_stamp(job.work.stamp(tagged(job, "mux")))
     st = job.output.stat()
-    return "ours" if stamp.get("target") == [st.st_size, st.st_mtime_ns] else "foreign"
+    made = [st.st_size, st.st_mtime_ns]
+    if read_stamp(job.work.stamp(tagged(job, "mux"))).get("target") == made:
+        return "ours"
+    # Written for this same path before its content changed: that input's work folder.
+    for stamp in job.work.path.parent.glob("*/stamps/mux*.json"):
+        if read_stamp(stamp).get("target") == made:
+            with contextlib.suppress(OSError, ValueError):
+                if read_json(stamp.parent.parent / "probe.json").get("source") == str(job.source):
+                    return "ours"
+    return "foreign"
 
 
 def output_is_done(job: Job) -> bool:
@@ -122,8 +130,7 @@ def output_is_done(job: Job) -> bool:
 
 def source_fingerprint(job: Job) -> str:
     """The input's content fingerprint (drapto/workdir.py), as the output's tag holds it."""
-    cache = job.work.source_id if job.work.path.is_dir() else None
-    return _source_id(job.source, cache)
+    return job.work.fingerprint
 
 
 def default_workers(job: Job | None) -> int:
@@ -141,14 +148,9 @@ def default_workers(job: Job | None) -> int:
 
 
 def probe_key(job: Job) -> str:
-    """The root of every key: the source by path and content fingerprint (a touched or
-    copied source with the same content redoes nothing)."""
-    return make_key("probe", probe_schema, str(job.source), source_fingerprint(job))
-
-
-@functools.cache
-def _source_id(source: Path, cache: Path | None) -> str:
-    return source_identity(source, cache)
+    """The root of every key: the source's content fingerprint, not its path (a touched,
+    moved or copied source with the same content redoes nothing)."""
+    return make_key("probe", probe_schema, source_fingerprint(job))
 
 
 def scene_settings(job: Job) -> dict[str, Any]:
@@ -423,6 +425,7 @@ def tasks_report(job: Job | None) -> Iterator[Task]:
                     {"probe": job.work.probe, "scenes": job.work.scenes,
                      "records": [job.work.record(i) for i in range(n)],
                      "validation": job.work.validation, "output": job.output,
+                     "audio": [job.work.audio(t["index"]) for t in loaded[0]["audio"]],
                      "target": job.work.report},
                     ["validate"], "report.json: per segment and overall figures")
 

@@ -93,6 +93,7 @@ class Reporter(ExecutedOnlyReporter):
     def __init__(self, outstream: Any, options: Any) -> None:
         super().__init__(outstream, options)
         self._spans: dict[str, list[float]] = {}
+        self._started = time.monotonic()
         self._display: progress.Display | None = None
         self._unmet = self._segment_failed = False
 
@@ -195,6 +196,7 @@ class Reporter(ExecutedOnlyReporter):
             with contextlib.suppress(OSError, ValueError, KeyError):
                 report = read_json(Path(task.targets[0]))
                 stages = {k: b - a for k, (a, b) in self._spans.items() if k != "report"}
+                stages["total"] = time.monotonic() - self._started
                 lines = summary_lines(report, stages if len(_jobs) == 1 else {})
                 self.write("drapto: " + "\ndrapto: ".join(lines) + "\n")
                 for warning in report["warnings"]:

@@ -93,10 +93,17 @@ class WorkDir:
     """Paths of every artifact of one input under the work root."""
 
     def __init__(self, root: Path, source: Path, clip: tuple[int, int | None] | None = None):
-        digest = hashlib.sha256(str(source).encode("utf-8", "surrogateescape")).hexdigest()[:10]
-        # A clip has a folder of its own: its scenes, segments and audio are not the film's.
+        # Found by the source's content, not its path: a moved, renamed or copied film finds
+        # its work again. A clip has a folder of its own (its scenes and audio are not the
+        # film's).
+        try:
+            self.fingerprint = content_fingerprint(source, source.stat().st_size)
+        except OSError as exc:
+            raise DraptoError(f"{source}: cannot be read: {exc.strerror or exc}") from None
         part = "" if clip is None else f"-clip{clip[0]}-{'end' if clip[1] is None else clip[1]}"
-        self.path = root / f"{slug(source.stem)}-{digest}{part}"
+        suffix = f"-{self.fingerprint[:16]}{part}"
+        found = sorted(p for p in root.glob(f"*{suffix}") if p.is_dir()) if root.is_dir() else []
+        self.path = found[0] if found else root / f"{slug(source.stem)}{suffix}"
         self.probe = self.path / "probe.json"
         self.scenes = self.path / "scenes.json"
         self.crop = self.path / "crop.json"
@@ -107,7 +114,6 @@ class WorkDir:
         self.report = self.path / "report.json"
         self.failure = self.path / "failed.json"  # why the last run failed, until one succeeds
         self.log = self.path / "drapto.log"
-        self.source_id = self.path / "source.json"
         self.lock_file = self.path / "lock"
         self.stamps = self.path / "stamps"
 
@@ -151,23 +157,6 @@ def content_fingerprint(path: Path, size: int) -> str:
             fh.seek(offset)
             h.update(fh.read(SAMPLE))
     return h.hexdigest()[:20]
-
-
-def source_identity(source: Path, cache: Path | None) -> str:
-    """The source's fingerprint, read from *cache* while the size and mtime are those it was
-    computed for (a rerun reads nothing of the source); recomputed, and cached, otherwise."""
-    st = source.stat()
-    seen = [str(source), st.st_size, st.st_mtime_ns]
-    try:
-        data = read_json(cache) if cache else None
-    except (OSError, ValueError):
-        data = None
-    if isinstance(data, dict) and data.get("seen") == seen and data.get("fingerprint"):
-        return str(data["fingerprint"])
-    fingerprint = content_fingerprint(source, st.st_size)
-    if cache is not None:
-        write_json(cache, {"seen": seen, "fingerprint": fingerprint})
-    return fingerprint
 
 
 def _fingerprint(target: Path) -> list[int] | None:

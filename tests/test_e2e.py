@@ -165,3 +165,19 @@ def test_touched_or_copied_source_redoes_nothing(sample: Path, tmp_path: Path) -
     data[len(data) // 2] ^= 0xFF  # the content changed in place, size and all
     src.write_bytes(bytes(data))
     assert "probe" in executed(run_drapto(f"input={src}", *FAST, cwd=tmp_path, check=False))
+
+
+def test_a_moved_or_copied_film_is_a_no_op(sample: Path, tmp_path: Path) -> None:
+    """The work folder is found by the film's content: moved (or copied, then renamed) to
+    another folder with the same output, nothing is done again."""
+    first = tmp_path / "films" / "film.mkv"
+    first.parent.mkdir()
+    shutil.copy2(sample, first)
+    run_drapto(f"input={first}", "output=out/film.av1.mkv", *FAST, cwd=tmp_path)
+    moved = tmp_path / "elsewhere" / "Film (1999).mkv"
+    moved.parent.mkdir()
+    shutil.copy2(first, moved)
+    first.unlink()
+    again = run_drapto(f"input={moved}", "output=out/film.av1.mkv", *FAST, cwd=tmp_path)
+    assert executed(again) == []
+    assert len(list((tmp_path / "drapto-work").iterdir())) == 1

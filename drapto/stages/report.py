@@ -10,11 +10,11 @@ from typing import Any
 from ..quality import crf_text
 from ..workdir import read_json, write_json
 
-SCHEMA = 2
+SCHEMA = 3
 
 
 def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str, Any]],
-          validation: dict[str, Any], output: Path) -> dict[str, Any]:
+          validation: dict[str, Any], output: Path, audio_bytes: int = 0) -> dict[str, Any]:
     fps = scenes["fps"]
     segments = [{"index": r["index"], "frames": r["frames"], "crf": r["crf"],
                  "bytes": r["bytes"], "vmaf": r.get("vmaf"), "vmaf_reached": r.get("reached"),
@@ -26,7 +26,16 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
                 for r in records]
     size_in, size_out = probe["size"], output.stat().st_size
     duration = scenes["frames"] / fps
+    video_bytes = sum(r["bytes"] for r in records)
+    crfs = sorted(r["crf"] for r in records)
+
+    def rate(n: int) -> float | None:
+        return round(n * 8 / 1000 / duration, 1) if duration else None
     return {"schema": SCHEMA, "source": probe["source"], "output": str(output),
+            "video_bytes": video_bytes, "video_kbit_s": rate(video_bytes),
+            "audio_bytes": audio_bytes, "audio_kbit_s": rate(audio_bytes),
+            "crf_min": crfs[0] if crfs else None, "crf_max": crfs[-1] if crfs else None,
+            "crf_median": crfs[len(crfs) // 2] if crfs else None,
             "frames": scenes["frames"], "duration_s": round(duration, 3),
             "size_in": size_in, "size_out": size_out,
             "reduction_pct": round(100 * (1 - size_out / size_in), 1),
@@ -55,9 +64,10 @@ def vmaf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
-               output: Path, target: Path) -> None:
+               output: Path, target: Path, audio: list[Path] | None = None) -> None:
     write_json(target, build(read_json(probe), read_json(scenes),
-                             [read_json(r) for r in records], read_json(validation), output))
+                             [read_json(r) for r in records], read_json(validation), output,
+                             sum(p.stat().st_size for p in audio or [])))
 
 
 def mib(n: float) -> str:
@@ -68,11 +78,18 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
     """The human summary at the end of a run."""
     pct = report["reduction_pct"]
     change = f"{pct:.1f} % smaller" if pct >= 0 else f"{-pct:.1f} % larger"
+    crfs = sorted(s["crf"] for s in report["segments"])
+    low, high, mid = (report.get("crf_min", crfs[0]), report.get("crf_max", crfs[-1]),
+                      report.get("crf_median", crfs[len(crfs) // 2]))
+    crf = crf_text(low) if low == high else (f"{crf_text(low)}-{crf_text(high)} "
+                                             f"(median {crf_text(mid)})")
     lines = [f"{report['source']} -> {report['output']}",
              f"  {mib(report['size_in'])} -> {mib(report['size_out'])} "
-             f"({change}), {report['frames']} frames, "
-             f"{report['kbit_s']} kbit/s, {len(report['segments'])} segments, "
-             f"CRF {', '.join(map(crf_text, sorted({s['crf'] for s in report['segments']})))}"]
+             f"({change}), {report['frames']} frames, {report['kbit_s']} kbit/s, "
+             f"{len(report['segments'])} segments, CRF {crf}"]
+    if "video_bytes" in report:
+        lines.append(f"  video {mib(report['video_bytes'])} ({report['video_kbit_s']} kbit/s), "
+                     f"audio {mib(report['audio_bytes'])} ({report['audio_kbit_s']} kbit/s)")
     if report.get("vmaf"):
         v = report["vmaf"]
         lines.append(f"  VMAF mean {v['mean']:.2f}, min {v['min']:.2f}, 5th percentile "
@@ -88,9 +105,11 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
     if pct <= 0:
         lines.append(f"  the output is not smaller than the input ({change}): the source is "
                      "already lean for this quality")
-    shown = {k: v for k, v in stage_seconds.items() if v >= 0.05}
+    shown = {k: v for k, v in stage_seconds.items() if v >= 0.05 and k != "total"}
     if shown:
-        lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))
+        total = (f"{stage_seconds['total']:.1f} s in all: " if "total" in stage_seconds
+                 else "")
+        lines.append(f"  time: {total}" + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))
     return lines
 
 
