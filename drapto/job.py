@@ -71,7 +71,21 @@ def jobs_from_vars(vars: Mapping[str, str], base: Path,
         job = from_vars(single, base, env)
         assert job is not None
         jobs.append(dataclasses.replace(job, tag=tag))
-    return jobs
+    return distinct_work(jobs)
+
+
+def distinct_work(jobs: list[Job]) -> list[Job]:
+    """Jobs of one run whose inputs have the same content (copies of one film, one clip asked
+    twice) get work folders of their own: one run never locks a folder twice."""
+    seen: dict[Path, int] = {}
+    out = []
+    for job in jobs:
+        n = seen[job.work.path] = seen.get(job.work.path, 0) + 1
+        if n > 1:
+            root = job.work.path.parent
+            job = dataclasses.replace(job, work=WorkDir(root, job.source, job.clip, copy=n))
+        out.append(job)
+    return out
 
 
 def slug_tag(stem: str) -> str:
@@ -196,7 +210,7 @@ def jobs_from_file(vars: Mapping[str, str], base: Path,
                 tag = f"{base_tag}-{n}"
             tags.add(tag)
             jobs.append(dataclasses.replace(job, tag=tag))
-    return Plan(name, jobs, failures)
+    return Plan(name, distinct_work(jobs), failures)
 
 
 def _job_output(spec: jobfile.JobSpec, clip: jobfile.Clip | None,

@@ -92,7 +92,8 @@ def slug(name: str) -> str:
 class WorkDir:
     """Paths of every artifact of one input under the work root."""
 
-    def __init__(self, root: Path, source: Path, clip: tuple[int, int | None] | None = None):
+    def __init__(self, root: Path, source: Path, clip: tuple[int, int | None] | None = None,
+                 copy: int = 1):
         # Found by the source's content, not its path: a moved, renamed or copied film finds
         # its work again. A clip has a folder of its own (its scenes and audio are not the
         # film's).
@@ -101,7 +102,8 @@ class WorkDir:
         except OSError as exc:
             raise DraptoError(f"{source}: cannot be read: {exc.strerror or exc}") from None
         part = "" if clip is None else f"-clip{clip[0]}-{'end' if clip[1] is None else clip[1]}"
-        suffix = f"-{self.fingerprint[:16]}{part}"
+        # Two copies of one film in one run (a batch) each have a folder of their own.
+        suffix = f"-{self.fingerprint[:16]}{part}" + (f"-copy{copy}" if copy > 1 else "")
         found = sorted(p for p in root.glob(f"*{suffix}") if p.is_dir()) if root.is_dir() else []
         self.path = found[0] if found else root / f"{slug(source.stem)}{suffix}"
         self.probe = self.path / "probe.json"
