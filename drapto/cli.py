@@ -12,17 +12,34 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
+from .settings import documented
+
 TASKS = Path(__file__).resolve().parent / "tasks.py"
+
+
+def _settings_options(p: argparse.ArgumentParser) -> None:
+    """One option per setting (--target-vmaf 94), made from profiles/default.yaml, so the
+    options, the settings and their help cannot drift apart."""
+    group = p.add_argument_group("settings (each also DRAPTO_<KEY> or --set key=value; "
+                                 "defaults from profiles/default.yaml)")
+    for key, (text, default) in documented().items():
+        group.add_argument(f"--{key.replace('_', '-')}", dest=f"setting_{key}",
+                           metavar="VALUE", help=f"{text} (default: {default})"
+                           .replace("%", "%%"))
 
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="drapto", description="Re-encode movies to AV1 + Opus MKV; resumable, as a "
-        "doit build. Every setting of profiles/default.yaml can be given with --set.")
+        "doit build. Every setting of profiles/default.yaml is an option of encode and jobs.")
+    ap.add_argument("--version", action="version", version=f"drapto {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
-    enc = sub.add_parser("encode", help="encode one file", description="Encode one file. "
-                         "Run it again after an interruption: finished work is kept.")
-    enc.add_argument("input", help="the video file")
+    enc = sub.add_parser("encode", help="encode a file, a clip of it, or a folder of files",
+                         description="Encode a video file (or a clip of it: --start, --end, "
+                         "--duration), or every video file of a folder (a batch). Run it "
+                         "again after an interruption: finished work is kept.")
+    enc.add_argument("input", help="the video file, or a folder of them")
     enc.add_argument("-o", "--output", help="output .mkv, or a directory ending in / "
                      "(default: <input name>.av1.mkv in the current directory)")
     enc.add_argument("-w", "--work", help="root of the work directories (./drapto-work)")
@@ -30,12 +47,14 @@ def parser() -> argparse.ArgumentParser:
     enc.add_argument("-c", "--config", help="YAML file of settings over the profile")
     enc.add_argument("-j", "--jobs", type=int, help="parallel tasks (default: what the "
                      "memory budget and the cores allow)")
+    enc.add_argument("--start", help="a clip's start: 90, 1:30, 1h30m")
+    enc.add_argument("--end", help="a clip's end (or --duration)")
+    enc.add_argument("--duration", help="a clip's length")
     enc.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="a setting, e.g. --set preset=8 (repeatable)")
-    enc.add_argument("--executor", help="local (default) or dask://HOST:PORT: where the "
-                     "segments are encoded")
     enc.add_argument("--overwrite", action="store_true", help="replace an output file that "
                      "drapto did not write for this input")
+    _settings_options(enc)
     jobs = sub.add_parser("jobs", help="encode the jobs and clips of a job file",
                           description="Encode every job and clip of a YAML/JSON job file "
                           "(- for standard input), or of a yt-dlp info JSON (--api ytdlp).")
@@ -53,9 +72,9 @@ def parser() -> argparse.ArgumentParser:
     jobs.add_argument("-j", "--jobs", type=int, help="parallel tasks")
     jobs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="a setting for every job, e.g. --set preset=8 (repeatable)")
-    jobs.add_argument("--executor", help="local (default) or dask://HOST:PORT")
     jobs.add_argument("--overwrite", action="store_true", help="replace outputs that drapto "
                       "did not write for their inputs")
+    _settings_options(jobs)
     rep = sub.add_parser("report", help="statistics of every encode under a work root, or "
                          "of a job file's jobs")
     rep.add_argument("file", nargs="?", help="a job file: its jobs done, failed or left")
@@ -79,12 +98,15 @@ def doit_argv(ns: argparse.Namespace) -> list[str]:
             raise SystemExit(f"drapto: --set {item}: expected KEY=VALUE")
     opts = ["-n", str(ns.jobs)] if ns.jobs else []
     named = {"input": ns.input, "output": ns.output, "work": ns.work,
-             "profile": ns.profile, "config": ns.config}
+             "profile": ns.profile, "config": ns.config,
+             **{k: getattr(ns, k, None) for k in ("start", "end", "duration")}}
     if ns.command == "jobs":
         named.update(jobs=ns.file, api=ns.api, chapters=ns.chapters)
     if ns.overwrite:
         named["overwrite"] = "yes"
-    settings = [*([f"executor={ns.executor}"] if ns.executor else []), *ns.set]
+    given = {k[len("setting_"):]: v for k, v in vars(ns).items()
+             if k.startswith("setting_") and v is not None}
+    settings = [*(f"{k}={v}" for k, v in given.items()), *ns.set]
     return ["run", *base, *opts, "encode",
             *(f"{k}={v}" for k, v in named.items() if v), *settings]
 

@@ -64,6 +64,9 @@ class Tracker:
             live_bytes = sum(b for _, b in self.live.values())
             frames = self.done_frames + live_frames
             parts = [f"{self.stage}"]
+            if self.total_frames:
+                parts.append(f"{100 * min(frames, self.total_frames) / self.total_frames:.1f} %"
+                             f" ({frames}/{self.total_frames} frames)")
             if self.total_segments:
                 parts.append(f"{self.done_segments}/{self.total_segments} segments")
             fps = 0.0
@@ -99,9 +102,10 @@ def on_progress(index: int) -> Callable[[str], None]:
 
 class Display(threading.Thread):
     """Shows TRACKER: rewritten in place every half second on a terminal (coloured unless
-    NO_COLOR is set), else as a plain line every *plain_every* seconds."""
+    NO_COLOR is set), else as a plain line every *plain_every* seconds and at each finished
+    segment."""
 
-    def __init__(self, stream: IO[str], plain_every: float = 30.0):
+    def __init__(self, stream: IO[str], plain_every: float = 10.0):
         super().__init__(daemon=True, name="drapto-progress")
         self.stream = stream
         self.tty = stream.isatty()
@@ -124,6 +128,11 @@ class Display(threading.Thread):
             else:
                 self.stream.write(f"drapto: {text}\n")
             self.stream.flush()
+
+    def segment_done(self) -> None:
+        """A segment finished: said at once where there is no live line."""
+        if not self.tty:
+            self.show()
 
     def clear(self) -> None:
         """Before another line is printed: take the live line away."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import shutil
 import signal
 import sys
 import time
@@ -132,6 +133,8 @@ class Reporter(ExecutedOnlyReporter):
             record = read_json(job.work.record(int(parts[-1])))
             progress.TRACKER.finish(record["index"], record["frames"], record["bytes"],
                                     encoded_now)
+            if encoded_now and self._display:
+                self._display.segment_done()
 
     def skip_uptodate(self, task: Any) -> None:
         self._segment_done(task, encoded_now=False)
@@ -145,6 +148,9 @@ class Reporter(ExecutedOnlyReporter):
         if self._unmet and self._segment_failed:
             self.write("drapto: the other segments were encoded and are kept, the output "
                        "was not written: a rerun does only what is left\n")
+        for job in _jobs.values():  # refused before anything was made (not a video, say)
+            if not job.work.probe.exists():
+                shutil.rmtree(job.work.path, ignore_errors=True)
         super().complete_run()
 
     def _batch_summary(self) -> None:

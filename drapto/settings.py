@@ -197,6 +197,24 @@ def read_yaml(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+def documented() -> dict[str, tuple[str, Any]]:
+    """Every setting with its help (the comment above it in profiles/default.yaml) and its
+    default: what the `drapto` command's options and `doit help encode` are made from."""
+    text = (PROFILES_DIR / "default.yaml").read_text(encoding="utf-8")
+    defaults = read_yaml(PROFILES_DIR / "default.yaml", "profile")
+    out: dict[str, tuple[str, Any]] = {}
+    comment: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("# ---") or not line.strip():
+            comment = []
+        elif line.startswith("#"):
+            comment.append(line[1:].strip())
+        elif (m := re.match(r"^(\w+):", line)) and m.group(1) in _FIELDS:
+            out[m.group(1)] = (" ".join(comment), defaults[m.group(1)])
+            comment = []
+    return out
+
+
 def profile_path(name: str) -> Path:
     """``profiles/<name>.yaml``, or *name* itself when it is a path to a ``.yaml`` file."""
     if name.endswith((".yaml", ".yml")):

@@ -27,6 +27,7 @@ from drapto.job import (
     work_root,
 )
 from drapto.pipeline import Task
+from drapto.settings import documented
 
 VARS = dict(doit_cmd._CMDLINE_VARS or {})
 # `doit report jobs=FILE`: the statistics of a job file's encodes; nothing is encoded.
@@ -128,6 +129,32 @@ task_crop = _early("crop", pipeline.task_crop)
 task_scenes = _early("scenes", pipeline.task_scenes)
 
 
+RUN_VARIABLES = {
+    "input": "the video file, or a folder of them (a batch)",
+    "output": "the output .mkv, or a folder (ending in /)",
+    "work": "root of the work folders (./drapto-work)",
+    "profile": "a profile of profiles/ or a .yaml file (default)",
+    "config": "a YAML file of settings over the profile",
+    "start": "a clip's start (90, 1:30, 1h30m)", "end": "a clip's end",
+    "duration": "a clip's length", "jobs": "a job file (YAML/JSON, - for standard input)",
+    "api": "what jobs= is: jobs, ytdlp, generic, auto", "chapters": "with api=ytdlp",
+    "overwrite": "yes: replace a file drapto did not write for this input",
+}
+
+
+def _variables_help() -> list[dict[str, object]]:
+    """`doit help encode`: every variable and setting, written key=value after the task."""
+    params: list[dict[str, object]] = [
+        {"name": k, "long": k, "default": None, "help": f"{k}=VALUE: {text}"}
+        for k, text in RUN_VARIABLES.items()]
+    params += [{"name": k, "long": k, "default": None,
+                "help": f"{k}=VALUE: {text} (default: {default})"}
+               for k, (text, default) in documented().items()]
+    for p in params:  # doit formats the help with %
+        p["help"] = str(p["help"]).replace("%", "%%")
+    return params
+
+
 def task_job() -> Iterator[Task]:
     """A job of a job file whose input is missing fails alone (job:N), the others run."""
     yield {"basename": "job", "name": None, "doc": DOCS["job"]}
@@ -142,7 +169,7 @@ def _late_tasks() -> Iterator[Task]:
     failed = [f"job:{f.number}" for f in FAILED]
     if JOB is None:  # doit list / doit help / doit report without input=; failed jobs only
         yield {"basename": "encode", "actions": None, "doc": DOCS["encode"],
-               "task_dep": failed}
+               "task_dep": failed, "params": _variables_help()}
         for name in LATE_TASKS[1:-1]:
             yield {"basename": name, "actions": None, "doc": DOCS[name]}
         if PLAN is not None:

@@ -46,3 +46,30 @@ def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
     assert again.returncode == 0 and ".  encode:" not in again.stdout
     bad = run("encode", "film.mkv", "--set", "speed=3", cwd=tmp_path)
     assert bad.returncode != 0 and "unknown setting 'speed' in the command line" in bad.stderr
+
+
+def test_every_setting_is_an_option_and_in_doit_help(tmp_path: Path) -> None:
+    """The options come from profiles/default.yaml: one per setting, with its help."""
+    import dataclasses
+
+    from conftest import ROOT
+
+    from drapto import __version__
+    from drapto.cli import doit_argv, parser
+    from drapto.settings import Settings
+
+    keys = [f.name for f in dataclasses.fields(Settings)]
+    enc = parser().format_help() + subprocess.run(
+        [sys.executable, "-m", "drapto", "encode", "--help"], capture_output=True, text=True,
+        check=True).stdout
+    helped = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "help",
+                             "encode"], cwd=tmp_path, capture_output=True, text=True,
+                            check=True).stdout
+    for key in keys:
+        assert f"--{key.replace('_', '-')} VALUE" in enc, key
+        assert f"{key}=VALUE: " in helped, key
+    argv = doit_argv(parser().parse_args(["encode", "film.mkv", "--target-vmaf", "94",
+                                          "--start", "1:30", "--preset", "8"]))
+    assert {"target_vmaf=94", "preset=8", "start=1:30", "input=film.mkv"} <= set(argv)
+    version = run("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip() == f"drapto {__version__}"

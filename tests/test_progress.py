@@ -23,17 +23,19 @@ def test_line_shows_segments_speed_eta_and_size() -> None:
     t.update(1, 100, 2_000_000)  # another segment half way
     line = t.line(now=110.0)
     # 200 frames in 10 s = 20 fps; 800 left = 40 s; 4 MB for 200 frames -> 20 MB for 1000
-    assert line == ("encode | 1/10 segments | 20.0 fps | 0:00:10 elapsed | ETA 0:00:40 | "
-                    "~19.1 MiB video")
+    assert line == ("encode | 20.0 % (200/1000 frames) | 1/10 segments | 20.0 fps | "
+                    "0:00:10 elapsed | ETA 0:00:40 | ~19.1 MiB video")
     assert "\x1b[36mencode\x1b[0m" in t.line(now=110.0, color=True)
 
 
 def test_not_a_terminal_plain_lines() -> None:
     out = io.StringIO()
     display = Display(out)
-    assert not display.tty and not display.color and display.every == 30.0
+    assert not display.tty and not display.color and display.every == 10.0
     display.show()
     assert out.getvalue().startswith("drapto: ") and "\r" not in out.getvalue()
+    display.segment_done()  # each finished segment is a line of its own
+    assert out.getvalue().count("drapto: ") == 2
 
 
 def _run_in_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> bytes:
@@ -63,7 +65,9 @@ def test_live_line_on_a_terminal_and_no_color(tmp_path: Path) -> None:
                        "max_segment=1")
     shown = _run_in_terminal(argv, tmp_path, env)
     assert b"\r\x1b[K\x1b[36mencode\x1b[0m | " in shown and b"/4 segments" in shown
-    assert b"(" in shown.split(b"drapto: ")[-2]  # the summary follows the live line
+    assert b" frames) | " in shown  # the share of the frames encoded
+    # The live line is taken away, then the summary ("c.mkv -> c.av1.mkv") is printed.
+    assert shown.rindex(b"\r\x1b[K") < shown.index(b"c.mkv -> ")
     plain = _run_in_terminal([*argv[:-1], "output=again.mkv", "work=w2", argv[-1]], tmp_path,
                              {**env, "NO_COLOR": "1"})
     assert b"\r\x1b[Kencode | " in plain and b"\x1b[36m" not in plain
