@@ -181,3 +181,13 @@ def test_a_moved_or_copied_film_is_a_no_op(sample: Path, tmp_path: Path) -> None
     again = run_drapto(f"input={moved}", "output=out/film.av1.mkv", *FAST, cwd=tmp_path)
     assert executed(again) == []
     assert len(list((tmp_path / "drapto-work").iterdir())) == 1
+
+
+def test_report_page_shows_every_segment(encoded: dict[str, Any]) -> None:
+    """report.html beside report.json: one self-contained page, each segment in each panel
+    (CRF and bitrate with a fixed CRF), with its figures on hover."""
+    page = (encoded["work"] / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in \
+        page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    for i in range(4):
+        assert page.count(f"<title>segment {i:04d} at ") == 2  # CRF and kbit/s panels

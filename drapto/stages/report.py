@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..quality import crf_text
-from ..workdir import read_json, write_json
+from ..workdir import atomic_path, read_json, write_json
+from .chart import render
 
 SCHEMA = 3
 
@@ -65,9 +66,12 @@ def vmaf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
                output: Path, target: Path, audio: list[Path] | None = None) -> None:
-    write_json(target, build(read_json(probe), read_json(scenes),
-                             [read_json(r) for r in records], read_json(validation), output,
-                             sum(p.stat().st_size for p in audio or [])))
+    """report.json, and report.html beside it (drapto/stages/chart.py)."""
+    report = build(read_json(probe), read_json(scenes), [read_json(r) for r in records],
+                   read_json(validation), output, sum(p.stat().st_size for p in audio or []))
+    with atomic_path(target.with_suffix(".html")) as tmp:
+        tmp.write_text(render(report), encoding="utf-8")
+    write_json(target, report)
 
 
 def mib(n: float) -> str:

@@ -1,0 +1,113 @@
+"""report.html: the film's segments over time, one self-contained page (inline SVG, no
+script, nothing fetched): measured VMAF against the target, CRF and bitrate per segment,
+and which segments missed the target or were capped."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+WIDTH, PANEL, GAP, LEFT, RIGHT, TOP = 960, 150, 46, 64, 16, 56
+MISS, CAP, LINE, BAR, GRID = "#d62728", "#ff7f0e", "#1f77b4", "#7aa6c9", "#dddddd"
+
+
+def _ticks(low: float, high: float, n: int = 4) -> list[float]:
+    if high <= low:
+        return [low]
+    return [low + (high - low) * i / n for i in range(n + 1)]
+
+
+def _clock(seconds: float, short: bool = False) -> str:
+    if short:  # a clip of under a minute: tenths of a second
+        return f"{seconds:.1f} s"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else \
+        f"{s // 60}:{s % 60:02d}"
+
+
+def render(report: dict[str, Any]) -> str:
+    """The page for a report.json."""
+    segs = report["segments"]
+    fps = report["frames"] / report["duration_s"] if report.get("duration_s") else 24.0
+    starts, t = [], 0.0
+    for s in segs:
+        starts.append(t)
+        t += s["frames"] / fps
+    total = max(t, 1e-6)
+    plot_w = WIDTH - LEFT - RIGHT
+
+    def x(sec: float) -> float:
+        return LEFT + plot_w * sec / total
+
+    vmaf = report.get("vmaf") or {}
+    target = vmaf.get("target")
+    panels: list[tuple[str, str, list[float | None], float, float]] = []
+    vmafs = [s.get("vmaf") for s in segs]
+    if any(v is not None for v in vmafs):
+        known = [v for v in vmafs if v is not None] + ([target] if target else [])
+        panels.append(("VMAF", "step", vmafs, min(known) - 1, min(100.0, max(known) + 1)))
+    crfs = [float(s["crf"]) for s in segs]
+    panels.append(("CRF", "step", list(crfs), max(0.0, min(crfs) - 3),
+                   min(63.0, max(crfs) + 3)))
+    rates = [float(s["kbit_s"]) for s in segs]
+    panels.append(("kbit/s", "bar", list(rates), 0.0, max(rates) * 1.1 or 1.0))
+    height = TOP + len(panels) * (PANEL + GAP) + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+           f'font-family="sans-serif" font-size="12">']
+    for p, (name, kind, values, low, high) in enumerate(panels):
+        top = TOP + p * (PANEL + GAP)
+
+        def y(v: float, top: int = top, low: float = low, high: float = high) -> float:
+            return top + PANEL - PANEL * (v - low) / (high - low or 1)
+        out.append(f'<text x="8" y="{top - 8}" font-weight="bold">{name}</text>')
+        for tick in _ticks(low, high):
+            out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" '
+                       f'y2="{y(tick):.1f}" stroke="{GRID}"/>'
+                       f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+                       f'{tick:.{0 if high - low >= 20 else 1}f}</text>')
+        if name == "VMAF" and target:
+            out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(target):.1f}" '
+                       f'y2="{y(target):.1f}" stroke="#2ca02c" stroke-dasharray="6 4"/>'
+                       f'<text x="{WIDTH - RIGHT}" y="{y(target) - 4:.1f}" text-anchor="end" '
+                       f'fill="#2ca02c">target {target:g}</text>')
+        for s, start, v in zip(segs, starts, values, strict=True):
+            if v is None:
+                continue
+            x0, x1 = x(start), x(start + s["frames"] / fps)
+            missed = name == "VMAF" and s.get("vmaf_reached") is False and not s.get("capped")
+            color = CAP if s.get("capped") else MISS if missed else LINE
+            tip = html.escape(f"segment {s['index']:04d} at {_clock(start)}: CRF {s['crf']:g}, "
+                              f"VMAF {s.get('vmaf') or '-'}, {s['kbit_s']} kbit/s"
+                              + (", capped" if s.get("capped") else "")
+                              + (", missed the target" if missed else ""))
+            if kind == "bar":
+                fill = BAR if color == LINE else color
+                out.append(f'<rect x="{x0:.1f}" y="{y(v):.1f}" '
+                           f'width="{max(0.5, x1 - x0 - 1):.1f}" height="{y(low) - y(v):.1f}" '
+                           f'fill="{fill}"><title>{tip}</title></rect>')
+            else:
+                width = 3 if color == LINE else 5
+                out.append(f'<line x1="{x0:.1f}" x2="{x1:.1f}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+                           f'stroke="{color}" stroke-width="{width}"><title>{tip}</title></line>')
+    axis = TOP + len(panels) * (PANEL + GAP) - GAP + 18
+    for tick in _ticks(0, total, 8):
+        out.append(f'<text x="{x(tick):.1f}" y="{axis}" text-anchor="middle">'
+                   f'{_clock(tick, total < 60)}</text>')
+    out.append("</svg>")
+    n_capped = sum(1 for s in segs if s.get("capped"))
+    n_missed = sum(1 for s in segs if s.get("vmaf_reached") is False and not s.get("capped"))
+    summary = (f"{report['frames']} frames in {len(segs)} segments; "
+               f"{report['size_in'] / 2**20:,.1f} MiB → {report['size_out'] / 2**20:,.1f} MiB "
+               f"({report['reduction_pct']:.1f} % smaller)")
+    if vmaf:
+        summary += (f"; VMAF mean {vmaf['mean']:.2f}, 5th percentile {vmaf['p5']:.2f} "
+                    f"(target {target:g}); {n_missed} segments missed the target, "
+                    f"{n_capped} capped by the size cap")
+    title = html.escape(f"drapto: {report['source']}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+            f"</head><body style=\"font-family:sans-serif\"><h2>{title}</h2>"
+            f"<p>{html.escape(summary)}</p><p>Each line is one segment over its time in the "
+            f"film; <span style=\"color:{MISS}\">red</span>: below the target beyond the "
+            f"tolerance, <span style=\"color:{CAP}\">orange</span>: capped by "
+            f"max_encoded_percent. Hover a segment for its figures.</p>"
+            + "".join(out) + "</body></html>\n")
