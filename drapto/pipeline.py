@@ -17,7 +17,7 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from . import memory
+from . import memory, tracks
 from .cluster import run_encode_remote
 from .errors import DraptoError
 from .job import Failure, Job, Plan
@@ -274,8 +274,33 @@ def segment_keys(job: Job, probe: dict[str, Any], scenes: dict[str, Any],
 
 
 def audio_keys(job: Job, probe: dict[str, Any], pkey: str) -> list[str]:
-    return [make_key("audio", pkey, t, job.settings.audio_bitrate(t["channels"]), job.clip)
-            for t in probe["audio"]]
+    """The keys of the kept audio tracks' tasks (drapto/tracks.py)."""
+    return [make_key("audio", pkey, t, "copy" if copied else
+                     job.settings.audio_bitrate(t["channels"]), job.clip)
+            for t, copied in kept_audio(job, probe)]
+
+
+def kept_audio(job: Job, probe: dict[str, Any]) -> list[tuple[dict[str, Any], bool]]:
+    """The audio tracks the output keeps, each with whether it is copied as it is."""
+    return [(t, tracks.copied(t, job.settings, bool(job.clip)))
+            for t in tracks.audio(probe, job.settings)]
+
+
+def kept_view(job: Job, probe: dict[str, Any], scenes: dict[str, Any]
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """probe.json and scenes.json as the output should be: only the kept tracks (an audio
+    track copied says so: ``kept_as``, its own format), their spans only."""
+    audio = [{**t, "kept_as": t["format"] if copied else "Opus"}
+             for t, copied in kept_audio(job, probe)]
+    subs = tracks.subtitles(probe, job.settings)
+    streams = scenes.get("streams") or {}
+
+    def spans(kind: str, kept: list[dict[str, Any]]) -> list[Any]:
+        found = streams.get(kind) or []
+        return [found[t["index"]] if t["index"] < len(found) else None for t in kept]
+    view = {**scenes, "streams": {**streams, "audio": spans("audio", audio),
+                                  "subtitles": spans("subtitles", subs)}}
+    return {**probe, "audio": audio, "subtitles": subs}, view
 
 
 def audio_window(scenes: dict[str, Any]) -> list[int | None] | None:
@@ -339,13 +364,13 @@ def tasks_audio(job: Job | None) -> Iterator[Task]:
     if job is None or loaded is None:
         return
     probe, scenes, pkey, _ = loaded
-    for track, key in zip(probe["audio"], audio_keys(job, probe, pkey)):
+    for (track, copied), key in zip(kept_audio(job, probe), audio_keys(job, probe, pkey)):
         i = track["index"]
         yield make_task(job, "audio", str(i), job.work.audio(i), key, run_audio,
                         {"source": job.source, "track": track, "target": job.work.audio(i),
                          "bitrate_k": job.settings.audio_bitrate(track["channels"]),
-                         "window": audio_window(scenes)},
-                        ["probe"], f"Opus track from audio track {i}")
+                         "window": audio_window(scenes), "copy": copied},
+                        ["probe"], f"{'copy' if copied else 'Opus track'} of audio track {i}")
 
 
 def _finish_keys(job: Job, loaded: tuple[dict[str, Any], dict[str, Any], str, str]
@@ -354,7 +379,8 @@ def _finish_keys(job: Job, loaded: tuple[dict[str, Any], dict[str, Any], str, st
     concat_key = make_key("concat", [k for _, k in segment_keys(job, probe, scenes, skey)[0]],
                           segment_durations(scenes))
     mux_key = make_key("mux", concat_key, audio_keys(job, probe, pkey), str(job.output),
-                       scenes["first_pts_us"], scenes["zero_us"], scenes.get("clip"))
+                       scenes["first_pts_us"], scenes["zero_us"], scenes.get("clip"),
+                       [t["index"] for t in tracks.subtitles(probe, job.settings)])
     return concat_key, mux_key
 
 
@@ -378,12 +404,13 @@ def tasks_mux(job: Job | None) -> Iterator[Task]:
     if job is None or loaded is None:
         return
     probe, scenes = loaded[0], loaded[1]
+    kept, _ = kept_view(job, probe, scenes)
     yield make_task(job, "mux", None, job.output, _finish_keys(job, loaded)[1], run_mux,
-                    {"source": job.source, "probe": probe, "video": job.work.video,
-                     "audio": [job.work.audio(t["index"]) for t in probe["audio"]],
+                    {"source": job.source, "probe": kept, "video": job.work.video,
+                     "audio": [job.work.audio(t["index"]) for t in kept["audio"]],
                      "scenes": scenes, "target": job.output,
                      "source_id": source_fingerprint(job)},
-                    ["concat", *(f"audio:{t['index']}" for t in probe["audio"])],
+                    ["concat", *(f"audio:{t['index']}" for t in kept["audio"])],
                     f"the output MKV {job.output}", keep_on_clean=True)
 
 
@@ -400,7 +427,7 @@ def tasks_validate(job: Job | None) -> Iterator[Task]:
     loaded = _loaded(job)
     if job is None or loaded is None:
         return
-    probe, scenes = loaded[0], loaded[1]
+    probe, scenes = kept_view(job, loaded[0], loaded[1])
     bit_depth = 10 if "10" in job.settings.pixel_format else 8
     yield make_task(job, "validate", None, job.work.validation,
                     make_key("validate", _finish_keys(job, loaded)[1], bit_depth), run_validate,
@@ -425,7 +452,8 @@ def tasks_report(job: Job | None) -> Iterator[Task]:
                     {"probe": job.work.probe, "scenes": job.work.scenes,
                      "records": [job.work.record(i) for i in range(n)],
                      "validation": job.work.validation, "output": job.output,
-                     "audio": [job.work.audio(t["index"]) for t in loaded[0]["audio"]],
+                     "audio": [job.work.audio(t["index"])
+                               for t, _ in kept_audio(job, loaded[0])],
                      "target": job.work.report},
                     ["validate"], "report.json: per segment and overall figures")
 

@@ -76,6 +76,14 @@ class Settings:
     audio_bitrates: dict[int, int] = field(
         default_factory=lambda: {1: 64, 2: 128, 6: 256, 8: 384})
     audio_bitrate_per_channel: int = 48
+    # tracks kept (empty: every track)
+    audio_languages: list[str] = field(default_factory=list)
+    audio_drop_titles: list[str] = field(default_factory=list)
+    audio_tracks: list[int] = field(default_factory=list)
+    audio_copy: list[str] = field(default_factory=list)
+    subtitle_languages: list[str] = field(default_factory=list)
+    subtitle_drop_titles: list[str] = field(default_factory=list)
+    subtitle_tracks: list[int] = field(default_factory=list)
     # memory
     memory_budget: str = "auto"
     memory_estimates: dict[int, int] = field(
@@ -118,6 +126,12 @@ _PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
 _CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off"),
             "dolby_vision": ("auto", "off"), "quality": ("crf", "vmaf"),
             "search": ("final", "probes")}
+# Audio formats audio_copy can name, and how MediaInfo names them (format or codec id).
+COPYABLE: dict[str, tuple[str, ...]] = {
+    "truehd": ("mlp fa", "truehd", "a_truehd"), "dts": ("dts", "a_dts"),
+    "flac": ("flac", "a_flac"), "ac3": ("ac-3", "a_ac3"), "eac3": ("e-ac-3", "a_eac3"),
+    "aac": ("aac", "a_aac"), "pcm": ("pcm", "a_pcm"), "opus": ("opus", "a_opus"),
+}
 _CROP = re.compile(r"^(auto|off|\d+:\d+:\d+:\d+)$")
 _EXECUTOR = re.compile(r"^(local|dask(\+tls)?://[^\s/:]+:\d+)$")
 
@@ -142,6 +156,21 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     elif kind == "str":
         if not isinstance(value, str):
             raise DraptoError(f"{where}: expected text, got {value!r}")
+    elif kind in ("list[str]", "list[int]"):
+        items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) \
+            else value if isinstance(value, list) \
+            else [value] if isinstance(value, int) and not isinstance(value, bool) else None
+        want = int if kind == "list[int]" else str
+        if items is not None and want is int:
+            items = [int(v) if isinstance(v, str) and v.isdigit() else v for v in items]
+        if items is None or not all(isinstance(v, want) and not isinstance(v, bool)
+                                    for v in items):
+            raise DraptoError(f"{where}: expected a list of "
+                              f"{'track numbers' if want is int else 'names'} (a, b or [a, b]), "
+                              f"got {value!r}")
+        value = list(items)
+        if key == "audio_copy" and (bad := [v for v in value if v.lower() not in COPYABLE]):
+            raise DraptoError(f"{where}: {bad[0]!r} is not one of {', '.join(COPYABLE)}")
     elif kind == "dict[int, int]":
         what, example, (klo, khi), (vlo, vhi) = _MAPPINGS[key]
         if not isinstance(value, Mapping) or not value or not all(

@@ -36,9 +36,10 @@ def opus_args(channels: int, bitrate_k: int, filters: list[str] | None = None) -
 
 
 def run_audio(source: Path, track: dict[str, Any], bitrate_k: int, target: Path,
-              window: list[int | None] | None = None) -> None:
-    """Encode one track. *window*: a clip's [seek from, start, end] (µs; the seek relative
-    to the file's start, start and end as the file's own timestamps), cut to the sample."""
+              window: list[int | None] | None = None, copy: bool = False) -> None:
+    """Encode one track (or *copy* it as it is). *window*: a clip's [seek from, start, end]
+    (µs; the seek relative to the file's start, start and end as the file's own
+    timestamps), cut to the sample."""
     seek: list[str] = []
     trim: list[str] = []
     if window:
@@ -49,7 +50,8 @@ def run_audio(source: Path, track: dict[str, Any], bitrate_k: int, target: Path,
         # -copyts: the file's own timestamps, so a delayed start stays (see mux).
         proc.run(["-v", "error", "-copyts", *seek, "-i", str(source),
                   "-map", f"0:a:{track['index']}",
-                  *opus_args(track["channels"], bitrate_k, trim), "-map_chapters", "-1",
+                  *(["-c:a", "copy"] if copy else opus_args(track["channels"], bitrate_k, trim)),
+                  "-map_chapters", "-1",
                   *drop_stale_tags("s:a:0"), "-fflags", "+bitexact", "-flags:a", "+bitexact",
                   str(tmp)],
                  what=f"encoding audio track {track['index']} of {source}")

@@ -48,10 +48,13 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     args += [*shift, *seek, "-i", str(source), "-map", "0:v:0"]
     for k in range(len(audio)):
         args += ["-map", f"{k + 1}:a:0"]
-    args += ["-map", f"{src}:s?", "-map", f"{src}:t?", "-c", "copy"]
+    # The kept subtitle tracks (*probe* lists only those, with their source numbers).
     for sub in probe["subtitles"]:
+        args += ["-map", f"{src}:s:{sub['index']}?"]
+    args += ["-map", f"{src}:t?", "-c", "copy"]
+    for out, sub in enumerate(probe["subtitles"]):
         if sub["format"] in SUBTITLE_CONVERT:
-            args += [f"-c:s:{sub['index']}", SUBTITLE_CONVERT[sub["format"]]]
+            args += [f"-c:s:{out}", SUBTITLE_CONVERT[sub["format"]]]
     # Global tags and chapters from the source; stream tags (languages, titles, attachment
     # names) follow each stream from its input, as FFmpeg does unless stream tags are mapped.
     args += ["-map_metadata", str(src), "-map_chapters", str(src)]
