@@ -38,7 +38,7 @@ from .stages.scenes import SCHEMA as scenes_schema
 from .stages.scenes import run_scenes
 from .stages.validate import run_validate
 from .timeline import segment_durations
-from .workdir import is_done, make_key, mark_done, read_json, read_stamp
+from .workdir import is_done, make_key, mark_done, read_json, read_stamp, stow
 
 Task = dict[str, Any]
 
@@ -73,7 +73,8 @@ def tagged(job: Job, name: str) -> str:
 
 def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
               fn: Callable[..., None], kwargs: dict[str, Any] | Callable[[], dict[str, Any]],
-              task_dep: list[str], doc: str, keep_on_clean: bool = False) -> Task:
+              task_dep: list[str], doc: str, keep_on_clean: bool = False,
+              stowed: Callable[[], bool] | None = None) -> Task:
     full = tagged(job, f"{basename}:{name}" if name else basename)
     name = full.partition(":")[2] or None
     task_dep = [tagged(job, d) for d in task_dep]
@@ -81,8 +82,10 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
     task: Task = {
         "basename": basename,
         "actions": [(_action, [full, stamp, key, target, fn, kwargs])],
-        "targets": [str(target)],
-        "uptodate": [functools.partial(is_done, stamp, key, target)],
+        # doit runs a task whose declared target is missing: a target that may be removed
+        # after a finished run (stowed) is not declared; its stamp decides alone.
+        "targets": [] if stowed else [str(target)],
+        "uptodate": [functools.partial(is_done, stamp, key, target, stowed)],
         "task_dep": task_dep,
         "clean": [(_clean, [stamp] if keep_on_clean else [target, stamp])],
         "doc": doc,
@@ -90,6 +93,28 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
     if name:
         task["name"] = name
     return task
+
+
+def output_holds(job: Job) -> dict[str, Any]:
+    """What the job's output says it holds (its DRAPTO_VIDEO and DRAPTO_AUDIO tags: the keys
+    of the joined video and of each audio track), read once per output state."""
+    try:
+        st = job.output.stat()
+    except OSError:
+        return {}
+    return _tags(str(job.output), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _tags(output: str, size: int, mtime: int) -> dict[str, Any]:
+    from .stages.probe import probe
+
+    try:
+        info = probe(Path(output))
+    except DraptoError:
+        return {}
+    return {"video": info.get("drapto_video"),
+            "audio": (info.get("drapto_audio") or "").split(",")}
 
 
 def output_owner(job: Job) -> str:
@@ -336,6 +361,10 @@ def tasks_encode(job: Job | None, threads: int) -> Iterator[Task]:
     video = video_settings(job, probe, scenes)
     keys, cal_key = segment_keys(job, probe, scenes, skey)
     sample = calibration_of(job, scenes) if cal_key else []
+    concat_key = _finish_keys(job, loaded)[0]
+
+    def in_output() -> bool:  # a removed segment is in the output that holds this video
+        return bool(output_holds(job).get("video") == concat_key)
     for seg, (_, enc_key) in zip(scenes["segments"], keys):
         i, name = seg["index"], f"{seg['index']:04d}"
         calibrated = cal_key is not None and i not in sample
@@ -349,13 +378,17 @@ def tasks_encode(job: Job | None, threads: int) -> Iterator[Task]:
                          "memory_estimates": job.settings.memory_estimates,
                          "calibration": job.work.calibration if calibrated else None},
                         [f"segment:{name}", "crop", *(["calibrate"] if calibrated else [])],
-                        f"AV1 encode of segment {name}")
+                        f"AV1 encode of segment {name}", stowed=in_output)
     if cal_key is not None:
         yield make_task(job, "calibrate", None, job.work.calibration, cal_key, run_calibration,
                         {"records": [job.work.record(i) for i in sample],
                          "target": job.work.calibration},
                         [f"encode:{i:04d}" for i in sample],
                         "calibration.json: what the calibration segments measured")
+
+
+def _audio_in_output(job: Job, key: str) -> bool:
+    return key in output_holds(job).get("audio", [])
 
 
 def tasks_audio(job: Job | None) -> Iterator[Task]:
@@ -370,7 +403,8 @@ def tasks_audio(job: Job | None) -> Iterator[Task]:
                         {"source": job.source, "track": track, "target": job.work.audio(i),
                          "bitrate_k": job.settings.audio_bitrate(track["channels"]),
                          "window": audio_window(scenes), "copy": copied},
-                        ["probe"], f"{'copy' if copied else 'Opus track'} of audio track {i}")
+                        ["probe"], f"{'copy' if copied else 'Opus track'} of audio track {i}",
+                        stowed=functools.partial(_audio_in_output, job, key))
 
 
 def _finish_keys(job: Job, loaded: tuple[dict[str, Any], dict[str, Any], str, str]
@@ -391,11 +425,13 @@ def tasks_concat(job: Job | None) -> Iterator[Task]:
         return
     scenes = loaded[1]
     n = len(scenes["segments"])
-    yield make_task(job, "concat", None, job.work.video, _finish_keys(job, loaded)[0],
+    concat_key = _finish_keys(job, loaded)[0]
+    yield make_task(job, "concat", None, job.work.video, concat_key,
                     run_concat, {"encoded": [job.work.encoded(i) for i in range(n)],
                                  "durations": segment_durations(scenes),
                                  "listing": job.work.concat_list, "target": job.work.video},
-                    [f"encode:{i:04d}" for i in range(n)], "video.mkv: the joined AV1 video")
+                    [f"encode:{i:04d}" for i in range(n)], "video.mkv: the joined AV1 video",
+                    stowed=lambda: output_holds(job).get("video") == concat_key)
 
 
 def tasks_mux(job: Job | None) -> Iterator[Task]:
@@ -405,11 +441,14 @@ def tasks_mux(job: Job | None) -> Iterator[Task]:
         return
     probe, scenes = loaded[0], loaded[1]
     kept, _ = kept_view(job, probe, scenes)
-    yield make_task(job, "mux", None, job.output, _finish_keys(job, loaded)[1], run_mux,
+    concat_key, mux_key = _finish_keys(job, loaded)
+    yield make_task(job, "mux", None, job.output, mux_key, run_mux,
                     {"source": job.source, "probe": kept, "video": job.work.video,
                      "audio": [job.work.audio(t["index"]) for t in kept["audio"]],
                      "scenes": scenes, "target": job.output,
-                     "source_id": source_fingerprint(job)},
+                     "source_id": source_fingerprint(job),
+                     "parts": {"video": concat_key,
+                               "audio": audio_keys(job, probe, loaded[2])}},
                     ["concat", *(f"audio:{t['index']}" for t in kept["audio"])],
                     f"the output MKV {job.output}", keep_on_clean=True)
 
@@ -495,3 +534,27 @@ def task_plan_stats(plan: Plan, doc: str) -> Task:
         print("\n".join(plan_stats(plan.document, plan_rows(plan))))
     return {"basename": "report", "actions": [show], "verbosity": 2, "uptodate": [False],
             "doc": doc}
+
+
+def tasks_tidy(job: Job | None) -> Iterator[Task]:
+    """After a finished, validated encode: the bulky intermediates removed (tidy), their
+    stamps kept as stowed; with keep_work=yes, nothing."""
+    loaded = _loaded(job)
+    if job is None or loaded is None:
+        return
+    n = len(loaded[1]["segments"])
+    bulky = [(f"encode:{i:04d}", job.work.encoded(i)) for i in range(n)]
+    bulky += [(f"audio:{t['index']}", job.work.audio(t["index"]))
+              for t, _ in kept_audio(job, loaded[0])]
+    bulky.append(("concat", job.work.video))
+    keep = job.settings.keep_work == "yes"
+
+    def tidy() -> None:
+        for name, path in bulky:
+            stow(job.work.stamp(tagged(job, name)), path)
+
+    yield {"basename": "tidy", **({"name": job.tag} if job.tag else {}),
+           "actions": [] if keep else [tidy],
+           "uptodate": [lambda: keep or not any(p.exists() for _, p in bulky)],
+           "task_dep": [tagged(job, "report")],
+           "doc": "the work folder's bulky intermediates removed after a finished encode"}

@@ -90,6 +90,8 @@ class Settings:
         default_factory=lambda: {576: 500, 1080: 1200, 2160: 4000, 4320: 9000})
     # where segments are encoded
     executor: str = "local"
+    # the work folder after a finished encode
+    keep_work: str = "no"
 
     def crf_for(self, height: int) -> int:
         """Fixed CRF by resolution: up to 1080 lines crf_hd, above crf_uhd."""
@@ -125,7 +127,7 @@ _MAPPINGS = {
 _PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
 _CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off"),
             "dolby_vision": ("auto", "off"), "quality": ("crf", "vmaf"),
-            "search": ("final", "probes")}
+            "search": ("final", "probes"), "keep_work": ("no", "yes")}
 # Audio formats audio_copy can name, and how MediaInfo names them (format or codec id).
 COPYABLE: dict[str, tuple[str, ...]] = {
     "truehd": ("mlp fa", "truehd", "a_truehd"), "dts": ("dts", "a_dts"),

@@ -109,8 +109,11 @@ DOCS = {
     "report": "report.json: figures per segment and overall; without input=, the statistics "
               "of every encode under work=; with jobs=FILE, of that job file's encodes.",
     "job": "job:N: a job of a job file that cannot run (its input is missing).",
+    "tidy": "tidy: the work folder's bulky intermediates removed after a finished encode "
+            "(keep_work=yes keeps them).",
 }
-LATE_TASKS = ["encode", "segment", "calibrate", "audio", "concat", "mux", "validate", "report"]
+LATE_TASKS = ["encode", "segment", "calibrate", "audio", "concat", "mux", "validate", "tidy",
+              "report"]
 
 
 def _early(name: str, creator: Callable[[Job], Task]) -> Callable[[], Iterator[Task]]:
@@ -179,7 +182,7 @@ def _late_tasks() -> Iterator[Task]:
                                       DOCS["report"])
         return
     yield {"basename": "encode", "name": None, "doc": DOCS["encode"],
-           "task_dep": [*(pipeline.tagged(job, "report") for job in JOBS), *failed]}
+           "task_dep": [*(pipeline.tagged(job, "tidy") for job in JOBS), *failed]}
     for job in JOBS:
         yield from pipeline.tasks_segment(job)
         yield from pipeline.tasks_encode(job, THREADS)
@@ -188,6 +191,7 @@ def _late_tasks() -> Iterator[Task]:
         yield from pipeline.tasks_mux(job)
         yield from pipeline.tasks_validate(job)
         yield from pipeline.tasks_report(job)
+        yield from pipeline.tasks_tidy(job)
 
 
 task_encode = _late_tasks if JOB is None else create_after(

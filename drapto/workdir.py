@@ -15,7 +15,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -169,15 +169,31 @@ def _fingerprint(target: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def is_done(stamp: Path, key: str, target: Path) -> bool:
-    """doit ``uptodate`` check: the stamp matches the key and the target is the one stamped."""
+def is_done(stamp: Path, key: str, target: Path,
+            stowed: Callable[[], bool] | None = None) -> bool:
+    """doit ``uptodate`` check: the stamp matches the key and the target is the one stamped;
+    or the target was removed after a finished run (the stamp says ``stowed``) and *stowed*
+    says the output still holds what it was."""
     try:
         data = read_json(stamp)
     except (OSError, ValueError):
         return False
+    if not isinstance(data, dict) or data.get("key") != key:
+        return False
     current = _fingerprint(target)
-    return (current is not None and isinstance(data, dict) and data.get("key") == key
-            and data.get("target") == current)
+    if current is not None and data.get("target") == current:
+        return True
+    # Stowed: removed, or taken back from the output since (a re-mux needed it).
+    return bool(data.get("stowed") and stowed is not None and stowed())
+
+
+def stow(stamp: Path, target: Path) -> None:
+    """Remove a finished task's bulky target, keeping its stamp as ``stowed`` (its content
+    is in the output)."""
+    data = read_stamp(stamp)
+    if data.get("key"):
+        write_json(stamp, {"key": data["key"], "target": None, "stowed": True})
+    target.unlink(missing_ok=True)
 
 
 def mark_done(stamp: Path, key: str, target: Path) -> None:

@@ -91,11 +91,11 @@ def test_resumes_after_sigkill_keeping_finished_segments(reference: Path,
 
 
 def test_a_lost_segment_alone_is_redone(reference: Path, tmp_path: Path) -> None:
-    encode_dv(tmp_path, 2)
+    encode_dv(tmp_path, 2, "keep_work=yes")
     work = workdir_of(tmp_path / "drapto-work")
     before = (work / "encoded" / "0003.mkv").read_bytes()
     (work / "encoded" / "0003.mkv").unlink()
-    again = encode_dv(tmp_path, 2)
+    again = encode_dv(tmp_path, 2, "keep_work=yes")
     assert [t for t in executed(again) if t.startswith("encode:")] == ["encode:0003"]
     assert (work / "encoded" / "0003.mkv").read_bytes() == before
 

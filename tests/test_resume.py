@@ -16,7 +16,8 @@ from conftest import drapto_argv, executed, run_drapto, workdir_of
 from drapto.sample import make_sample
 
 # Twelve 1-second scenes at preset 8: encodes slow enough to be caught in flight.
-SETTINGS = ["preset=8", "min_segment=0.5", "max_segment=1"]
+# The intermediates are kept: these tests look at them (tests/test_tidy.py: the default).
+SETTINGS = ["preset=8", "min_segment=0.5", "max_segment=1", "keep_work=yes"]
 SEGMENTS = 12
 
 

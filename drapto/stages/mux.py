@@ -9,6 +9,7 @@ from typing import Any
 from .. import proc
 from ..timeline import seek_arg, seek_input, segment_durations
 from ..workdir import atomic_path
+from .probe import probe as probe_file
 
 # Subtitle formats (MediaInfo names) that Matroska cannot hold as they are, and what to
 # convert them to.
@@ -30,12 +31,32 @@ def clip_subtitles(length_us: int) -> str:
             f"{seek_arg(length_us)}/TB-{start})'")
 
 
+def restore(output: Path, stream: str, target: Path, shift_us: int = 0) -> None:
+    """Take a removed intermediate back from the output, by stream copy: the joined video
+    (``v:0``, to start at 0 again) or an audio track (``a:N``, to the source's timestamps,
+    *shift_us* later than in the output)."""
+    with atomic_path(target) as tmp:
+        proc.run(["-v", "error", "-copyts", "-itsoffset", seek_arg(shift_us), "-i",
+                  str(output), "-map", f"0:{stream}", "-c", "copy",
+                  "-map_chapters", "-1", "-fflags", "+bitexact", "-flags", "+bitexact",
+                  str(tmp)], what=f"taking {stream} back from {output} into {target}")
+
+
 def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
-            scenes: dict[str, Any], target: Path, source_id: str = "") -> None:
+            scenes: dict[str, Any], target: Path, source_id: str = "",
+            parts: dict[str, Any] | None = None) -> None:
     # One timeline, the source's start (or the clip's) as zero (-copyts, then explicit
     # offsets): the Opus tracks and the source (subtitles, chapters) carry the source's own
     # timestamps; the joined video starts at zero and moves to its first frame's time.
     zero, clip = scenes["zero_us"], scenes.get("clip")
+    parts = parts or {}
+    if not video.exists() or not all(p.exists() for p in audio):  # removed after a run
+        held = (probe_file(target).get("drapto_audio") or "").split(",")
+        if not video.exists():
+            restore(target, "v:0", video, -(scenes["first_pts_us"] - zero))
+        for path, key in zip(audio, parts.get("audio", []), strict=False):
+            if not path.exists():
+                restore(target, f"a:{held.index(key)}", path, zero)
     shift = ["-itsoffset", seek_arg(-zero)]
     args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(scenes["first_pts_us"] - zero),
             "-i", str(video)]
@@ -60,6 +81,9 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     args += ["-map_metadata", str(src), "-map_chapters", str(src)]
     if source_id:  # how drapto knows its own outputs: never replaced without overwrite=yes
         args += ["-metadata", f"DRAPTO_SOURCE={source_id}"]
+    if parts:  # what it holds, so that the intermediates can be removed and taken back
+        args += ["-metadata", f"DRAPTO_VIDEO={parts['video']}",
+                 "-metadata", f"DRAPTO_AUDIO={','.join(parts['audio'])}"]
     v = probe["video"]
     if v.get("language_639_2"):
         args += ["-metadata:s:v:0", f"language={v['language_639_2']}"]

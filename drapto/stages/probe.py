@@ -163,6 +163,8 @@ def probe(source: Path) -> dict[str, Any]:
             "chapter_starts_ms": chapter_starts,
             "title": general.get("title") or general.get("movie_name"),
             "drapto_source": general.get("drapto_source"),
+            "drapto_video": general.get("drapto_video"),
+            "drapto_audio": general.get("drapto_audio"),
             "attachments": [a.strip() for a in str(general.get("attachments") or "").split(" / ")
                             if a.strip()]}
 

@@ -67,8 +67,14 @@ def vmaf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
                output: Path, target: Path, audio: list[Path] | None = None) -> None:
     """report.json, and report.html beside it (drapto/stages/chart.py)."""
-    report = build(read_json(probe), read_json(scenes), [read_json(r) for r in records],
-                   read_json(validation), output, sum(p.stat().st_size for p in audio or []))
+    done = [read_json(r) for r in records]
+    paths = audio or []
+    # The audio tracks' own sizes; once they were removed (tidy), what the output holds
+    # besides the video.
+    audio_bytes = (sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths)
+                   else max(0, output.stat().st_size - sum(r["bytes"] for r in done)))
+    report = build(read_json(probe), read_json(scenes), done, read_json(validation), output,
+                   audio_bytes)
     with atomic_path(target.with_suffix(".html")) as tmp:
         tmp.write_text(render(report), encoding="utf-8")
     write_json(target, report)
