@@ -194,5 +194,7 @@ def _late_tasks() -> Iterator[Task]:
         yield from pipeline.tasks_tidy(job)
 
 
+# What `doit info encode` shows of the tasks made after scene detection.
+_late_tasks.__doc__ = DOCS["encode"]
 task_encode = _late_tasks if JOB is None else create_after(
     executed="scenes", creates=LATE_TASKS)(_late_tasks)
