@@ -95,24 +95,31 @@ def make_task(job: Job, basename: str, name: str | None, target: Path, key: str,
     return task
 
 
-def output_holds(job: Job) -> dict[str, Any]:
-    """What the job's output says it holds (its DRAPTO_VIDEO and DRAPTO_AUDIO tags: the keys
-    of the joined video and of each audio track), read once per output state."""
+def output_probe(job: Job) -> dict[str, Any] | None:
+    """probe.json's view of the job's output (None: there is none, or it is no video), read
+    once per state of the file: the ownership check, the batch skip and the stowed tasks'
+    checks of one run all ask."""
     try:
         st = job.output.stat()
     except OSError:
-        return {}
-    return _tags(str(job.output), st.st_size, st.st_mtime_ns)
+        return None
+    return _probed(str(job.output), st.st_size, st.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=64)
-def _tags(output: str, size: int, mtime: int) -> dict[str, Any]:
+@functools.lru_cache(maxsize=256)
+def _probed(output: str, size: int, mtime: int) -> dict[str, Any] | None:
     from .stages.probe import probe
 
     try:
-        info = probe(Path(output))
+        return probe(Path(output))
     except DraptoError:
-        return {}
+        return None
+
+
+def output_holds(job: Job) -> dict[str, Any]:
+    """What the job's output says it holds: its DRAPTO_VIDEO and DRAPTO_AUDIO tags, the keys
+    of the joined video and of each audio track."""
+    info = output_probe(job) or {}
     return {"video": info.get("drapto_video"),
             "audio": (info.get("drapto_audio") or "").split(",")}
 
@@ -122,16 +129,12 @@ def output_owner(job: Job) -> str:
     wrote it for this input: its ``DRAPTO_SOURCE`` tag is this input's fingerprint, or a mux
     stamp of this input, or of an earlier content of the same path, describes it) or
     ``foreign`` (anything else, never replaced unless ``overwrite=yes``)."""
-    from .stages.probe import probe
-
     if not job.output.exists():
         return "none"
-    if not job.output.is_file():
+    info = output_probe(job) if job.output.is_file() else None
+    if info is None:
         return "foreign"
-    try:
-        tag = probe(job.output).get("drapto_source")
-    except DraptoError:
-        return "foreign"
+    tag = info.get("drapto_source")
     if tag and tag == source_fingerprint(job):
         return "ours"
     st = job.output.stat()

@@ -56,7 +56,7 @@ try:
         SKIPPED = [j for j in JOBS if pipeline.output_is_done(j)]
         JOBS = [j for j in JOBS if j not in SKIPPED]
         for j in SKIPPED:
-            print(f"drapto: skipped {j.source}: {j.output} exists and is an AV1 video")
+            print(f"drapto: skipped {j.source}: drapto made {j.output} from it already")
         if not JOBS and not FAILED:
             raise SystemExit(0)
     if COMMAND not in READ_ONLY_COMMANDS:

@@ -59,9 +59,6 @@ class Span:
         b = self.end if end is None else min(self.end, end)
         return Span(a, b) if b > a else None
 
-    def as_list(self) -> list[int]:
-        return [self.start, self.end]
-
     @classmethod
     def of(cls, value: Sequence[int] | None) -> Span | None:
         return None if value is None else cls(int(value[0]), int(value[1]))
@@ -75,10 +72,6 @@ class Packets:
     start: int | None = None
     end: int | None = None
     last: int | None = None                      # the last packet's timestamp
-
-    @property
-    def span(self) -> Span | None:
-        return None if self.start is None or self.end is None else Span(self.start, self.end)
 
 
 def read_framecrc(lines: Iterable[str], sizes_of: int | None = None) -> dict[int, Packets]:

@@ -50,17 +50,6 @@ def selection(filters: list[str], first_pts_us: int) -> list[str]:
     return [*filters, "settb=AVTB", f"select=gte(pts\\,{first_pts_us - PTS_SLACK_US})"]
 
 
-def last_progress(lines: list[str], key: str) -> int:
-    """The last ``key=N`` value in FFmpeg ``-progress`` output (0 if absent)."""
-    for line in reversed(lines):
-        if line.startswith(key + "="):
-            try:
-                return int(line.split("=", 1)[1])
-            except ValueError:
-                return 0
-    return 0
-
-
 class _LateSeek(Exception):
     pass
 
