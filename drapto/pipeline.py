@@ -259,7 +259,8 @@ def video_settings(job: Job, probe: dict[str, Any], scenes: dict[str, Any]) -> d
     dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
     target = s.target_vmaf_hdr if v["hdr"]["is_hdr"] else s.target_vmaf
     search = None if s.quality != "vmaf" else {
-        "target": target, "tolerance": s.vmaf_tolerance, "crf_min": s.crf_min,
+        "target": target, "tolerance": s.vmaf_tolerance,
+        "overshoot": s.vmaf_overshoot, "crf_min": s.crf_min,
         "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
         "start": s.search_start_crf, "preset": s.preset, "search_preset": s.search_preset,
         "search": s.search, "sample": s.search_sample,

@@ -54,13 +54,30 @@ STEP = 0.25
 @dataclass(frozen=True)
 class Target:
     vmaf: float
-    tolerance: float      # a final encode within vmaf ± tolerance is kept
+    tolerance: float      # a final encode down to vmaf - tolerance is kept
     crf_min: float
     crf_max: float
     attempts: int         # final encodes at most, per segment
+    overshoot: float | None = None   # ... and up to vmaf + overshoot (None: the tolerance)
+
+    @property
+    def above(self) -> float:
+        return self.tolerance if self.overshoot is None else self.overshoot
+
+    @property
+    def aim(self) -> float:
+        """The VMAF the search aims at: the middle of the band it keeps, so that a first
+        encode off by the same amount either way is kept."""
+        return self.vmaf + (self.above - self.tolerance) / 2
 
     def within(self, vmaf: float) -> bool:
-        return abs(vmaf - self.vmaf) <= self.tolerance
+        return self.vmaf - self.tolerance <= vmaf <= self.vmaf + self.above
+
+    def band_text(self) -> str:
+        """93 ± 1, or 93 (-1/+2)."""
+        if self.above == self.tolerance:
+            return f"{self.vmaf:g} ± {self.tolerance:g}"
+        return f"{self.vmaf:g} (-{self.tolerance:g}/+{self.above:g})"
 
     def clamp(self, crf: float) -> float:
         return max(self.crf_min, min(self.crf_max, quarter(crf)))
@@ -173,24 +190,27 @@ def probe_bounds(target: Target, shift: float) -> tuple[float, float]:
     return low, max(low, min(63.0, float(math.ceil(target.crf_max - shift))))
 
 
-def predict(fast_crf: float, shift: float, target: Target) -> float:
-    """The first final encode's CRF."""
-    return target.clamp(fast_crf + shift)
+def predict(fast_crf: float, shift: float, target: Target, slope: float = DEFAULT_SLOPE
+            ) -> float:
+    """The first final encode's CRF: where the target is crossed (*fast_crf* moved by the
+    *shift*), moved by *slope* to the target's aim."""
+    return target.clamp(fast_crf + shift + (loss(target.aim) - loss(target.vmaf)) / slope)
 
 
 def next_final(finals: Mapping[float, float], predicted: float, slope: float,
                target: Target) -> float | None:
     """The CRF of the next final encode, or None when the search is over: one was within
-    the tolerance, the attempts are spent, or the bounds stop it."""
+    the band, the attempts are spent, or the bounds stop it. A correction aims at the
+    band's middle (``target.aim``)."""
     if not finals:
         return predicted
     if any(target.within(v) for v in finals.values()) or len(finals) >= target.attempts:
         return None
-    crf, _ = solve(finals, target.vmaf, slope)
+    crf, _ = solve(finals, target.aim, slope)
     crf = target.clamp(crf)
     if crf in finals:  # rounding landed on a CRF measured already: a quarter step on
-        best = min(finals, key=lambda c: abs(finals[c] - target.vmaf))
-        crf = target.clamp(best + (STEP if finals[best] > target.vmaf else -STEP))
+        best = min(finals, key=lambda c: abs(finals[c] - target.aim))
+        crf = target.clamp(best + (STEP if finals[best] > target.aim else -STEP))
     return None if crf in finals else crf
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from . import quality
 from .workdir import make_key, read_json, write_json
 
-SCHEMA = 1
+SCHEMA = 2
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,19 @@ def probing(q: Mapping[str, Any]) -> bool:
 
 def target_of(q: Mapping[str, Any]) -> quality.Target:
     return quality.Target(q["target"], q["tolerance"], q["crf_min"], q["crf_max"],
-                          q["attempts"])
+                          q["attempts"], q.get("overshoot"))
+
+
+def goal_of(q: Mapping[str, Any], prior: Prior) -> quality.Target:
+    """What a segment's search keeps: the band of the settings, but a calibration segment
+    (one searched from the defaults) is kept only within half the tolerance of the target,
+    both ways: every other segment starts from where it crossed the target, so a
+    calibration that stopped anywhere in a wide band would move them all."""
+    goal = target_of(q)
+    if prior.source != "default":
+        return goal
+    half = min(goal.tolerance, goal.above) / 2
+    return dataclasses.replace(goal, tolerance=half, overshoot=half)
 
 
 def calibration_indices(segments: int, count: int) -> list[int]:
@@ -84,18 +96,22 @@ def calibration_indices(segments: int, count: int) -> list[int]:
 
 def run_calibration(records: list[Path], target: Path) -> None:
     """calibration.json from the calibration segments' records: the medians of what the
-    segments that reached the target measured (one pinned at a bound says nothing)."""
+    segments that reached the target measured (one pinned at a bound says nothing). The
+    slope is the median of those that measured their own (two encodes or two probes; one
+    measurement only repeats the slope it was assumed with), else the default."""
     used = []
     for path in records:
         r = read_json(path)
         s = r.get("search")
         if r.get("reached") and s and s.get("finals"):
             used.append({"index": r["index"], "crf": r["crf"], "fast_crf": s["fast_crf"],
-                         "slope": s["slope"], "shift": quality.implied_shift(r)})
+                         "slope": s["slope"], "shift": quality.implied_shift(r),
+                         "own_slope": len(s["finals"]) >= 2 or len(s.get("probes", [])) >= 2})
     data: dict[str, Any] = {"schema": SCHEMA, "segments": used, "segments_used": len(used)}
     if used:
+        slopes = [u["slope"] for u in used if u["own_slope"]] or [quality.DEFAULT_SLOPE]
         data.update(shift=round(statistics.median(u["shift"] for u in used), 3),
-                    slope=round(statistics.median(u["slope"] for u in used), 4),
+                    slope=round(statistics.median(slopes), 4),
                     fast_crf=round(statistics.median(u["fast_crf"] for u in used), 3),
                     crf=statistics.median(u["crf"] for u in used))
     write_json(target, data)
@@ -155,7 +171,7 @@ def known_probes(record: Path, probe_settings: Mapping[str, Any]) -> dict[float,
 @dataclass(frozen=True)
 class Outcome:
     crf: float               # the final encode kept
-    reached: bool            # within the tolerance
+    reached: bool            # within the band kept
     capped: bool             # moved up to keep within the size cap
     fast_crf: float
     slope: float
@@ -190,7 +206,7 @@ def run(state: State, prior: Prior, goal: quality.Target, direct: bool, cap: int
         fast_crf, slope = prior.first_probe, prior.slope
     else:
         fast_crf, slope = quality.solve(probes, goal.vmaf, prior.slope)
-    predicted = quality.predict(fast_crf, prior.shift, goal)
+    predicted = quality.predict(fast_crf, prior.shift, goal, slope)
     searched: dict[float, Measurement] = {}   # the finals of the VMAF search, without the cap's
     while (crf := quality.next_final(
             vmafs(searched), predicted,

@@ -120,20 +120,26 @@ def test_calibration_segments_are_spread_and_fixed_by_the_count() -> None:
 
 def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
         tmp_path: Path) -> None:
-    def record(i: int, fast: float, crf: float, slope: float, reached: bool = True) -> Path:
+    def record(i: int, fast: float, crf: float, slope: float, reached: bool = True,
+               encodes: int = 1) -> Path:
         path = tmp_path / f"{i:04d}.json"
+        finals = [{"crf": crf, "vmaf": 93.0}, {"crf": crf - 4, "vmaf": 95.0}][:encodes]
         write_json(path, {"index": i, "crf": crf, "reached": reached, "search": {
-            "target": 93.0, "fast_crf": fast, "slope": slope,
-            "finals": [{"crf": crf, "vmaf": 93.0}]}})
+            "target": 93.0, "fast_crf": fast, "slope": slope, "finals": finals}})
         return path
 
-    paths = [record(1, 33.0, 39.0, 0.06), record(4, 35.0, 40.0, 0.08),
-             record(6, 30.0, 36.0, 0.1), record(7, 60.0, 63.0, 0.02, reached=False)]
+    paths = [record(1, 33.0, 39.0, 0.06, encodes=2), record(4, 35.0, 40.0, 0.2),
+             record(6, 30.0, 36.0, 0.05, encodes=2), record(7, 60.0, 63.0, 0.02, reached=False)]
     run_target = tmp_path / "calibration.json"
     search.run_calibration(paths, run_target)
     data = read_json(run_target)
-    assert data["segments_used"] == 3 and data["fast_crf"] == 33.0 and data["slope"] == 0.08
+    # The slope: of the two that measured their own (one encode only repeats the assumed).
+    assert data["segments_used"] == 3 and data["fast_crf"] == 33.0 and data["slope"] == 0.055
     assert data["shift"] == 6.0  # shifts 6, 5, 6
+    search.run_calibration([paths[1]], run_target)
+    assert read_json(run_target)["slope"] == quality.DEFAULT_SLOPE
+    search.run_calibration(paths, run_target)
+    data = read_json(run_target)
     prior = search.Prior.from_calibration(data, Q)
     assert (prior.shift, prior.first_probe, prior.band) == (6.0, 33.0, quality.ONE_PROBE_BAND)
     # Nothing reached (a film of title cards): the defaults.
@@ -163,3 +169,25 @@ def test_a_lean_source_is_capped_and_the_summary_says_so(tmp_path: Path) -> None
                       cwd=tmp_path, env=quality_default)
     assert "the output is not smaller than the input" in free.stdout, free.stdout
     assert "segments capped at" not in free.stdout
+
+
+def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_band() -> None:
+    """Every segment starts from where the calibration segments crossed the target, so
+    those are kept only within half the tolerance of it; the others within the band of
+    the settings (-1/+2 by default)."""
+    q = {**Q, "search": "final", "overshoot": 2.0}
+    calibrating = search.goal_of(q, search.Prior.default(q))
+    assert (calibrating.tolerance, calibrating.above, calibrating.aim) == (0.5, 0.5, 93.0)
+    data = {"segments_used": 3, "shift": 0.0, "slope": 0.05, "fast_crf": 40.0, "crf": 40.0}
+    other = search.goal_of(q, search.Prior.from_calibration(data, q))
+    assert (other.tolerance, other.above, other.aim) == (1.0, 2.0, 93.5)
+    # On a recorded curve whose first encode lands within the band but half a point off
+    # the target: kept as it is, but encoded again as a calibration segment.
+    seg = Segment("bbb 1")
+    prior = search.Prior.default(q)
+    wide = search.run(search.State("a"), prior, other, True, None, seg.measure, lambda: None)
+    n_wide = len(seg.calls)
+    narrow = search.run(search.State("b"), prior, calibrating, True, None, seg.measure,
+                        lambda: None)
+    assert n_wide == 1 and len(seg.calls) - n_wide >= 2
+    assert other.within(seg.final(wide.crf)) and abs(seg.final(narrow.crf) - 93.0) <= 0.5

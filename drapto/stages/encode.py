@@ -237,8 +237,7 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
         if not found["reached"] and not found["capped"]:  # capped: said once, by the report
             warnings.append(f"segment {seg['index']:04d}: VMAF {found['vmaf']:.2f} at CRF "
                             f"{quality.crf_text(found['crf'])} misses the target "
-                            f"{video['quality']['target']} ± "
-                            f"{video['quality']['tolerance']} after "
+                            f"{search.target_of(video['quality']).band_text()} after "
                             f"{len(found['search']['finals'])} encodes")
     return peak, {**found, "index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
                   "preset": video["preset"], "crop": rect, "filters": filters,
@@ -256,20 +255,18 @@ def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:
 # Probes score every frame: a probe's few frames, subsampled, left a 0.5-1.3 point error
 # (measured against all frames), and scoring them all adds about 0.02 s to a 0.2 s probe.
 PROBE_SUBSAMPLE = 1
-# A final encode is scored on every vmaf_subsample-th frame, but a segment that would get
-# fewer than this many frames scored is scored on every frame: its few frames, subsampled,
-# are as noisy as a probe's. Over 55 windows of 24 frames of the bench clips, every 5th
-# frame's mean was 0.39 point off the whole window's (1.35 at most; a test run's search
-# failed on two final encodes 2.5 CRF steps apart that measured the same), every 3rd 0.24;
-# from 48 frames on, every 5th was 0.19 off (0.52 at most), as every 3rd; from 120 frames
-# on, 0.11 (0.41 at most). (bench/subsample.py)
+# A final encode is scored on every vmaf_subsample-th frame, but on at least this many: a
+# few frames, subsampled, are as noisy as a probe's (bench/subsample.py, bench/segments.py).
 LEAST_SCORED = 10
 
 
 def final_subsample(frames: int, subsample: int) -> int:
     """The vmaf_subsample a final encode of *frames* frames is scored with: *subsample*, or
-    1 (every frame) when that would score fewer than LEAST_SCORED frames."""
-    return subsample if -(-frames // subsample) >= LEAST_SCORED else 1
+    the largest below it (odd ones, from an odd one) that scores LEAST_SCORED frames."""
+    n, step = subsample, 2 if subsample % 2 else 1
+    while n > 1 and -(-frames // n) < LEAST_SCORED:
+        n -= step
+    return n
 
 
 def _probe_settings(video: dict[str, Any], filters: list[str], window: tuple[int, int]
@@ -297,7 +294,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     measurement is recorded as it comes (``NNNN.search.json``): an interrupted search
     resumes from them."""
     q = video["quality"]
-    goal = search.target_of(q)
+    goal = search.goal_of(q, prior)
     window = probe_window(seg["frames"], q["sample"])
     probe_key = {**_probe_settings(video, filters, window), "encoder_args": extra}
     cap = size_cap(seg, q["max_encoded_percent"])
@@ -343,7 +340,8 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
 
     def listed(ms: dict[float, search.Measurement]) -> list[dict[str, Any]]:
         return [{"crf": c, "vmaf": m.vmaf, "bytes": m.bytes} for c, m in sorted(ms.items())]
-    record = {"target": goal.vmaf, "tolerance": goal.tolerance, "preset": q["preset"],
+    record = {"target": goal.vmaf, "tolerance": goal.tolerance, "overshoot": goal.above,
+              "preset": q["preset"],
               "search_preset": q["search_preset"], "probe_settings": probe_key,
               "fast_crf": round(found.fast_crf, 3), "slope": round(found.slope, 3),
               "shift": prior.shift, "prior": asdict(prior),
@@ -351,7 +349,9 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
               "finals": listed(state.finals)}
     state_path.unlink(missing_ok=True)
     return peak, {"crf": found.crf, "vmaf": kept_m.vmaf, "vmaf_frames": kept_m.scores,
-                  "reached": found.reached, "target_vmaf": goal.vmaf, "vmaf_pool": q["pool"],
+                  # within the settings' band (a calibration segment searched a narrower one)
+                  "reached": search.target_of(q).within(kept_m.vmaf),
+                  "target_vmaf": goal.vmaf, "vmaf_pool": q["pool"],
                   "capped": found.capped, "cap_bytes": cap,
                   "cap_percent": q["max_encoded_percent"],
                   "source_bytes": seg.get("source_bytes"), "search": record}
