@@ -105,7 +105,7 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
         lines.append(f"  VMAF mean {v['mean']:.2f}, min {v['min']:.2f}, 5th percentile "
                      f"{v['p5']:.2f} (target {v['target']}, {v['frames_scored']} frames "
                      f"scored); {v['segments_outside_tolerance']} segments outside the "
-                     f"tolerance; {v['probes']} probes and {v['final_encodes']} final encodes "
+                     f"band; {v['probes']} probes and {v['final_encodes']} final encodes "
                      f"for {len(report['segments'])} segments")
         if v.get("capped"):
             reached = [c["vmaf"] for c in v["capped"]]
