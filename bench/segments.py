@@ -16,7 +16,6 @@ vmaf_overshoot.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import statistics
@@ -27,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from drapto import proc, quality  # noqa: E402
-from drapto.search import calibration_indices  # noqa: E402
+from drapto.search import calibration_goal, calibration_indices  # noqa: E402
 from drapto.stages.encode import final_subsample  # noqa: E402
 
 TARGET = 93.0
@@ -79,8 +78,7 @@ def replay(segs: list[Curve], goal: quality.Target, calibration: int, start: flo
            ) -> tuple[float, float, float]:
     """(encodes per segment, mean excess, bytes against the target's) of a whole film."""
     cal = calibration_indices(len(segs), calibration)
-    half = min(goal.tolerance, goal.above) / 2   # search.goal_of: the calibration's band
-    narrow = dataclasses.replace(goal, tolerance=half, overshoot=half)
+    narrow = calibration_goal(goal)
     done: dict[int, dict[float, float]] = {}
     for i in cal:
         done[i] = search(segs[i], quality.predict(start, 0, narrow, quality.DEFAULT_SLOPE),

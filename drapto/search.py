@@ -74,13 +74,17 @@ def target_of(q: Mapping[str, Any]) -> quality.Target:
 
 
 def goal_of(q: Mapping[str, Any], prior: Prior) -> quality.Target:
-    """What a segment's search keeps: the band of the settings, but a calibration segment
-    (one searched from the defaults) is kept only within half the tolerance of the target,
-    both ways: every other segment starts from where it crossed the target, so a
-    calibration that stopped anywhere in a wide band would move them all."""
+    """What a segment's search keeps: the band of the settings, or :func:`calibration_goal`
+    for a search from the defaults (a calibration segment; every segment of a film whose
+    calibration learned nothing)."""
     goal = target_of(q)
-    if prior.source != "default":
-        return goal
+    return calibration_goal(goal) if prior.source == "default" else goal
+
+
+def calibration_goal(goal: quality.Target) -> quality.Target:
+    """A calibration segment is kept only within half the band's narrower side of the
+    target, both ways: every other segment starts from where it crossed the target, so a
+    calibration that stopped anywhere in a wide band would move them all."""
     half = min(goal.tolerance, goal.above) / 2
     return dataclasses.replace(goal, tolerance=half, overshoot=half)
 
