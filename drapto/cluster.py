@@ -30,6 +30,8 @@ POLL_S = 0.5
 # Re-runs of an encode that raised on a worker (a worker that died is handled by the
 # scheduler: its tasks run again elsewhere, up to its allowed-failures, then KilledWorker).
 RETRIES = 1
+# Times an encode the cluster cancelled on its own is sent again.
+RESUBMITS = 2
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
 
@@ -123,24 +125,40 @@ def run_encode_remote(executor: str, name: str, kwargs: dict[str, Any]) -> None:
     payload = json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in kwargs.items()
                           if k != "threads"})
     c = client(executor)
-    log.info("%s: sent to %s (%d bytes of arguments)", name, executor, len(payload))
-    future = c.submit(encode_task, payload, str(work / "lock"), lease_of(work),
-                      resources={RESOURCE: need}, pure=False, retries=RETRIES,
-                      key=f"drapto-{name}-{uuid.uuid4().hex[:8]}")
-    try:
-        while True:
-            if proc.stopping():
-                future.cancel()
-                raise DraptoError(f"{name}: interrupted")
-            try:
-                future.result(timeout=POLL_S)
-                return
-            except TimeoutError:
-                continue
-    except DraptoError:
-        raise
-    except Exception as exc:  # KilledWorker, a lost connection: Dask's own exceptions
-        kind = type(exc).__name__
-        if kind == "KilledWorker":
-            raise DraptoError(f"{name}: every worker that ran it died ({exc})") from None
-        raise DraptoError(f"{name}: the cluster at {executor} failed: {kind}: {exc}") from None
+    for attempt in range(RESUBMITS + 1):
+        log.info("%s: sent to %s (%d bytes of arguments)", name, executor, len(payload))
+        future = c.submit(encode_task, payload, str(work / "lock"), lease_of(work),
+                          resources={RESOURCE: need}, pure=False, retries=RETRIES,
+                          key=f"drapto-{name}-{uuid.uuid4().hex[:8]}")
+        status = _wait(future, name)
+        if status == "finished":
+            return
+        if status == "error":
+            exc = future.exception()
+            if type(exc).__name__ == "KilledWorker":
+                raise DraptoError(f"{name}: every worker that ran it died ({exc})")
+            if isinstance(exc, DraptoError):
+                raise DraptoError(str(exc))
+            raise DraptoError(f"{name}: the cluster at {executor} failed: "
+                              f"{type(exc).__name__}: {exc}")
+        # Cancelled by the cluster, not by this run: the scheduler forgot it, restarted or
+        # lost this client's connection. The encode is whole or nothing, so it is sent again.
+        reason = getattr(getattr(future, "_state", None), "exception", None)
+        log.warning("%s: the cluster at %s cancelled it (%s)%s", name, executor,
+                    reason or "no reason given",
+                    "; sending it again" if attempt < RESUBMITS else "")
+    raise DraptoError(f"{name}: the cluster at {executor} cancelled it "
+                      f"{RESUBMITS + 1} times")
+
+
+def _wait(future: Any, name: str) -> str:
+    """Wait for *future* to finish, fail or be cancelled, and say which. Waits on the
+    future's own state: ``Future.result(timeout)`` raises UnboundLocalError from Dask's
+    ``sync`` when the future is cancelled while it waits."""
+    done = threading.Event()
+    future.add_done_callback(lambda _f: done.set())
+    while not done.wait(POLL_S):
+        if proc.stopping():
+            future.cancel()
+            raise DraptoError(f"{name}: interrupted")
+    return str(future.status)

@@ -218,6 +218,31 @@ def test_a_killed_client_leaves_nothing_writing_after_the_next_run_starts(
     assert (tmp_path / "out.mkv").read_bytes() == slow_local.read_bytes()
 
 
+def test_an_encode_the_cluster_cancels_is_sent_again(
+        slow_clip: Path, slow_local: Path, tmp_path: Path) -> None:
+    """A scheduler may cancel a future on its own (a lost connection, a restart, a key it
+    forgot): the run sends the encode again, says so in its log, and ends with the local
+    bytes."""
+    from distributed import Client, Future
+
+    with cluster(tmp_path / "cluster") as c:
+        run = subprocess.Popen(drapto_argv(f"input={slow_clip}", "output=out.mkv", *SLOW,
+                                           f"executor={c.executor}", jobs=2),
+                               cwd=tmp_path, env={**os.environ, **DEFAULT_MODE},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True)
+        wait_for(lambda: bool(remote_children()), "an encode on a worker")
+        with Client(json.loads(c.file.read_text())["address"], timeout="5s") as other:
+            keys = [k for ks in other.processing().values() for k in ks]
+            assert keys, "no encode was running"
+            other.cancel([Future(k, client=other) for k in keys], force=True)
+        out, _ = run.communicate(timeout=300)
+        assert run.returncode == 0, out
+    said = next(tmp_path.glob("drapto-work/*/drapto.log")).read_text()
+    assert "cancelled it" in said and "sending it again" in said, said
+    assert (tmp_path / "out.mkv").read_bytes() == slow_local.read_bytes()
+
+
 def running(p: psutil.Process) -> bool:
     with contextlib.suppress(psutil.Error):
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
