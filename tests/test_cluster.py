@@ -131,6 +131,15 @@ def slow_local(slow_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return local_run(slow_clip, SLOW, tmp_path_factory.mktemp("slow-local"))
 
 
+def start_slow_run(clip: Path, c: Cluster, cwd: Path) -> subprocess.Popen[str]:
+    """A run on the cluster, in the background, its output piped."""
+    return subprocess.Popen(drapto_argv(f"input={clip}", "output=out.mkv", *SLOW,
+                                        f"executor={c.executor}", jobs=2),
+                            cwd=cwd, env={**os.environ, **DEFAULT_MODE},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True)
+
+
 def remote_children() -> list[psutil.Process]:
     """The encode processes that cluster workers started (python -m drapto.remote)."""
     found = []
@@ -159,11 +168,7 @@ def test_a_worker_killed_mid_run(slow_clip: Path, slow_local: Path, tmp_path: Pa
     """Its segment runs again on the other worker; its own encode stops at once (it never
     writes), and the output is the local run's."""
     with cluster(tmp_path / "cluster") as c:
-        run = subprocess.Popen(drapto_argv(f"input={slow_clip}", "output=out.mkv", *SLOW,
-                                           f"executor={c.executor}", jobs=2),
-                               cwd=tmp_path, env={**os.environ, **DEFAULT_MODE},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True)
+        run = start_slow_run(slow_clip, c, tmp_path)
         victim = c.workers[0]
         wait_for(lambda: any(ch.ppid() == victim.pid for ch in remote_children()),
                  "an encode on the first worker")
@@ -206,9 +211,7 @@ def test_a_killed_client_leaves_nothing_writing_after_the_next_run_starts(
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=60)
         assert all(running(p) for p in orphans), "the encode finished before the test"
-        second = subprocess.Popen(argv, cwd=tmp_path, env={**os.environ, **DEFAULT_MODE},
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, text=True)
+        second = start_slow_run(slow_clip, c, tmp_path)
         # The new run's lock is the old encodes' signal to stop.
         wait_for(lambda: lock.read_text() != lease, "the next run's lock")
         wait_for(lambda: not any(running(p) for p in orphans),
@@ -226,11 +229,7 @@ def test_an_encode_the_cluster_cancels_is_sent_again(
     from distributed import Client, Future
 
     with cluster(tmp_path / "cluster") as c:
-        run = subprocess.Popen(drapto_argv(f"input={slow_clip}", "output=out.mkv", *SLOW,
-                                           f"executor={c.executor}", jobs=2),
-                               cwd=tmp_path, env={**os.environ, **DEFAULT_MODE},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True)
+        run = start_slow_run(slow_clip, c, tmp_path)
         wait_for(lambda: bool(remote_children()), "an encode on a worker")
         with Client(json.loads(c.file.read_text())["address"], timeout="5s") as other:
             keys = [k for ks in other.processing().values() for k in ks]
