@@ -2,78 +2,35 @@
 
 This is the dodo file: the repository's dodo.py imports it, and the `drapto` command runs
 doit on it. Variables: input= output= work= profile= config= and any setting of
-profiles/default.yaml.
+profiles/default.yaml. Each stage's module (drapto/stages/) owns its artifact: the action,
+the task and its text; this file is the table of contents.
 """
 
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from doit import create_after, doit_cmd, get_initial_workdir
+from doit import create_after, get_initial_workdir
 
-from drapto import cluster, pipeline, runtime
-from drapto.errors import DraptoError
-from drapto.job import (
-    READ_ONLY_COMMANDS,
-    Failure,
-    Job,
-    Plan,
-    doit_command,
-    jobs_from_file,
-    jobs_from_vars,
-    requested_workers,
-    svt_threads,
-    work_root,
-)
-from drapto.pipeline import Task
+from drapto import runtime, setup
+from drapto.graph import Task, tagged, upstream
+from drapto.job import Job, work_root
 from drapto.settings import documented
+from drapto.stages import (
+    audio,
+    concat,
+    crop,
+    encode,
+    mux,
+    probe,
+    report,
+    scenes,
+    segments,
+    tidy,
+    validate,
+)
 
-VARS = dict(doit_cmd._CMDLINE_VARS or {})
-# `doit report jobs=FILE`: the statistics of a job file's encodes; nothing is encoded.
-STATS_ONLY = "report" in sys.argv[1:] and "encode" not in sys.argv[1:]
-PLAN: Plan | None = None
-FAILED: list[Failure] = []
-try:
-    COMMAND = doit_command(sys.argv)
-    if VARS.get("jobs"):
-        PLAN = jobs_from_file(VARS, Path(get_initial_workdir()))
-        JOBS, FAILED = ([], []) if STATS_ONLY else (PLAN.jobs, PLAN.failures)
-    else:
-        JOBS = jobs_from_vars(VARS, Path(get_initial_workdir()))
-    if COMMAND == "run" and not STATS_ONLY and not JOBS and PLAN is None:
-        raise DraptoError("nothing to encode: give input=FILE (a video, or a folder of "
-                          "them) or jobs=FILE, e.g. doit encode input=movie.mkv")
-    if COMMAND == "run" and not STATS_ONLY:  # never replace a file drapto did not write
-        OWNERS = {j.output: pipeline.output_owner(j) for j in JOBS}
-        FOREIGN = [j for j in JOBS if OWNERS[j.output] == "foreign"]
-        if FOREIGN and VARS.get("overwrite", "no").lower() not in ("yes", "true", "1"):
-            more = f" (and {len(FOREIGN) - 1} more)" if len(FOREIGN) > 1 else ""
-            raise DraptoError(f"{FOREIGN[0].output} exists and drapto did not write it for "
-                              f"{FOREIGN[0].source}: not replacing it{more}; overwrite=yes "
-                              "replaces it")
-    if len(JOBS) > 1 or any(j.tag for j in JOBS):  # a batch: finished files are skipped
-        SKIPPED = [j for j in JOBS if pipeline.output_is_done(j)]
-        JOBS = [j for j in JOBS if j not in SKIPPED]
-        for j in SKIPPED:
-            print(f"drapto: skipped {j.source}: drapto made {j.output} from it already")
-        if not JOBS and not FAILED:
-            raise SystemExit(0)
-    if COMMAND not in READ_ONLY_COMMANDS:
-        LOCKS = [runtime.start(j) for j in JOBS]
-        for executor in sorted({j.settings.executor for j in JOBS} - {"local"}):
-            cluster.client(executor)  # reachable, with workers like this machine, or refused
-except DraptoError as exc:
-    runtime.fail(exc)
-JOB = JOBS[0] if JOBS else None
-
-WORKERS = pipeline.default_workers(JOB)
-if JOB is not None and JOB.settings.executor != "local" and COMMAND not in READ_ONLY_COMMANDS:
-    WORKERS = max(WORKERS, cluster.slots(JOB.settings.executor))  # one waits on each encode
-THREADS = svt_threads(requested_workers(sys.argv) or WORKERS)
-if JOB is not None:
-    logging.getLogger("drapto").info("workers: %s (default %d), SVT-AV1 lp=%d",
-                                     requested_workers(sys.argv) or WORKERS, WORKERS, THREADS)
+RUN = setup.start(sys.argv, Path(get_initial_workdir()))
 
 DOIT_CONFIG = {
     "default_tasks": ["encode"],
@@ -81,7 +38,7 @@ DOIT_CONFIG = {
     # drapto/workdir.py): kept in memory, it is not written anywhere.
     "backend": "sqlite3",
     "dep_file": ":memory:",
-    "num_process": WORKERS,
+    "num_process": RUN.workers,
     "par_type": "thread",
     "reporter": runtime.Reporter,
     # A failed segment (or file of a batch) does not stop the others: everything that does
@@ -89,47 +46,80 @@ DOIT_CONFIG = {
     "continue": True,
 }
 
-
-DOCS = {
-    "encode": "Encode input= to an AV1 + Opus MKV: the whole pipeline (encode:N is one segment).\n"
-              "Variables: input=FILE (required), output=FILE.mkv or DIR/ (default: "
+ENCODE_DOC = ("Encode input= to an AV1 + Opus MKV: the whole pipeline (encode:N is one "
+              "segment).\nVariables: input=FILE (required), output=FILE.mkv or DIR/ (default: "
               "<input name>.av1.mkv here), work=DIR (default: ./drapto-work), "
               "profile=NAME (default: default), config=FILE.yaml, and any setting of "
-              "profiles/default.yaml as key=value.",
-    "probe": "probe.json: streams, tracks, colour and chapters of the input (MediaInfo).",
-    "crop": "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none.",
-    "scenes": "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers.",
-    "segment": "segment:N: the frame range of segment N.",
-    "calibrate": "calibration.json: where the quality search of the film's segments starts, "
-                 "from the segments searched first.",
-    "audio": "audio:N: Opus encode of the input's audio track N.",
-    "concat": "video.mkv: the encoded segments joined.",
-    "mux": "The output MKV: video, audio, subtitles, chapters, attachments, tags.",
-    "validate": "validation.json: the output checked against the source.",
-    "report": "report.json: figures per segment and overall; without input=, the statistics "
-              "of every encode under work=; with jobs=FILE, of that job file's encodes.",
-    "job": "job:N: a job of a job file that cannot run (its input is missing).",
-    "tidy": "tidy: the work folder's bulky intermediates removed after a finished encode "
-            "(keep_work=yes keeps them).",
-}
-LATE_TASKS = ["encode", "segment", "calibrate", "audio", "concat", "mux", "validate", "tidy",
-              "report"]
+              "profiles/default.yaml as key=value.")
+JOB_DOC = "job:N: a job of a job file that cannot run (its input is missing)."
 
 
-def _early(name: str, creator: Callable[[Job], Task]) -> Callable[[], Iterator[Task]]:
-    """The creator of a task that exists before scene detection (one per input file)."""
+def early(job: Job) -> list[Task]:
+    """The tasks that exist before scene detection, in order: probe, crop, scenes."""
+    p = probe.task(job)
+    return [p, crop.task(job, p), scenes.task(job, p)]
+
+
+def late(job: Job) -> Iterator[Task]:
+    """The tasks made from probe.json and scenes.json, in the pipeline's order."""
+    up = upstream(job, early(job))
+    if up is None:
+        return
+    yield from segments.tasks(up)
+    yield from encode.tasks(up, RUN.threads)       # and calibrate
+    yield from audio.tasks(up)
+    yield from concat.tasks(up)
+    yield mux.task(up)
+    yield validate.task(up)
+    yield report.task(up)
+    yield tidy.task(up)
+
+
+def _early(index: int, doc: str) -> Callable[[], Iterator[Task]]:
+    """The creator of one of the early tasks, one per input file."""
     def create() -> Iterator[Task]:
-        if JOB is None:  # doit list / doit help without input=
-            yield {"basename": name, "actions": None, "doc": DOCS[name]}
-        for job in JOBS:
-            yield creator(job)
-    create.__doc__ = DOCS[name]
+        if RUN.job is None:  # doit list / doit help without input=
+            yield {"basename": ("probe", "crop", "scenes")[index], "actions": None, "doc": doc}
+        for job in RUN.jobs:
+            yield early(job)[index]
+    create.__doc__ = doc
     return create
 
 
-task_probe = _early("probe", pipeline.task_probe)
-task_crop = _early("crop", pipeline.task_crop)
-task_scenes = _early("scenes", pipeline.task_scenes)
+task_probe = _early(0, probe.DOC)
+task_crop = _early(1, crop.DOC)
+task_scenes = _early(2, scenes.DOC)
+
+
+def task_job() -> Iterator[Task]:
+    """A job of a job file whose input is missing fails alone (job:N), the others run."""
+    yield {"basename": "job", "name": None, "doc": JOB_DOC}
+    for failure in RUN.failed:
+        yield report.task_failure(failure)
+
+
+LATE_DOCS = {"segment": segments.DOC, "calibrate": encode.CALIBRATE_DOC,
+             "audio": audio.DOC, "concat": concat.DOC, "mux": mux.DOC,
+             "validate": validate.DOC, "tidy": tidy.DOC}
+
+
+def _late_tasks() -> Iterator[Task]:
+    """Tasks after scene detection: they exist only once scenes.json does. One creator makes
+    them all, since doit resolves a task_dep on a subtask (segment:0003) only among tasks
+    already loaded."""
+    failed = [f"job:{f.number}" for f in RUN.failed]
+    if RUN.job is None:  # doit list / doit help / doit report without input=; failed jobs
+        yield {"basename": "encode", "actions": None, "doc": ENCODE_DOC,
+               "task_dep": failed, "params": variables_help()}
+        for name, doc in LATE_DOCS.items():
+            yield {"basename": name, "actions": None, "doc": doc}
+        yield (report.task_plan_stats(RUN.plan) if RUN.plan is not None
+               else report.task_stats(work_root(RUN.vars, RUN.base)))
+        return
+    yield {"basename": "encode", "name": None, "doc": ENCODE_DOC,
+           "task_dep": [*(tagged(job, "tidy") for job in RUN.jobs), *failed]}
+    for job in RUN.jobs:
+        yield from late(job)
 
 
 RUN_VARIABLES = {
@@ -145,7 +135,7 @@ RUN_VARIABLES = {
 }
 
 
-def _variables_help() -> list[dict[str, object]]:
+def variables_help() -> list[dict[str, object]]:
     """`doit help encode`: every variable and setting, written key=value after the task."""
     params: list[dict[str, object]] = [
         {"name": k, "long": k, "default": None, "help": f"{k}=VALUE: {text}"}
@@ -158,43 +148,7 @@ def _variables_help() -> list[dict[str, object]]:
     return params
 
 
-def task_job() -> Iterator[Task]:
-    """A job of a job file whose input is missing fails alone (job:N), the others run."""
-    yield {"basename": "job", "name": None, "doc": DOCS["job"]}
-    for failure in FAILED:
-        yield pipeline.task_failure(failure)
-
-
-def _late_tasks() -> Iterator[Task]:
-    """Tasks after scene detection: they exist only once scenes.json does. One creator makes
-    them all, since doit resolves a task_dep on a subtask (segment:0003) only among tasks
-    already loaded."""
-    failed = [f"job:{f.number}" for f in FAILED]
-    if JOB is None:  # doit list / doit help / doit report without input=; failed jobs only
-        yield {"basename": "encode", "actions": None, "doc": DOCS["encode"],
-               "task_dep": failed, "params": _variables_help()}
-        for name in LATE_TASKS[1:-1]:
-            yield {"basename": name, "actions": None, "doc": DOCS[name]}
-        if PLAN is not None:
-            yield pipeline.task_plan_stats(PLAN, DOCS["report"])
-        else:
-            yield pipeline.task_stats(work_root(VARS, Path(get_initial_workdir())),
-                                      DOCS["report"])
-        return
-    yield {"basename": "encode", "name": None, "doc": DOCS["encode"],
-           "task_dep": [*(pipeline.tagged(job, "tidy") for job in JOBS), *failed]}
-    for job in JOBS:
-        yield from pipeline.tasks_segment(job)
-        yield from pipeline.tasks_encode(job, THREADS)
-        yield from pipeline.tasks_audio(job)
-        yield from pipeline.tasks_concat(job)
-        yield from pipeline.tasks_mux(job)
-        yield from pipeline.tasks_validate(job)
-        yield from pipeline.tasks_report(job)
-        yield from pipeline.tasks_tidy(job)
-
-
 # What `doit info encode` shows of the tasks made after scene detection.
-_late_tasks.__doc__ = DOCS["encode"]
-task_encode = _late_tasks if JOB is None else create_after(
-    executed="scenes", creates=LATE_TASKS)(_late_tasks)
+_late_tasks.__doc__ = ENCODE_DOC
+task_encode = _late_tasks if RUN.job is None else create_after(
+    executed="scenes", creates=["encode", *LATE_DOCS, "report"])(_late_tasks)

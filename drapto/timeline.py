@@ -37,6 +37,24 @@ def segment_durations(scenes: dict[str, Any]) -> list[int]:
     return [b - a for a, b in zip(starts, [*starts[1:], end])]
 
 
+def audio_window(scenes: dict[str, Any]) -> list[int | None] | None:
+    """For a clip: where to seek (a second early) and the range as the file's timestamps."""
+    clip = scenes.get("clip")
+    if not clip:
+        return None
+    start = scenes["zero_us"]
+    end = None if clip[1] is None else start + clip[1] - clip[0]
+    return [max(0, clip[0] - 1_000_000), start, end]
+
+
+def clip_ms(scenes: dict[str, Any]) -> tuple[int, int] | None:
+    """A clip's range (ms from the file's start) as encoded."""
+    clip = scenes.get("clip")
+    if not clip:
+        return None
+    return clip[0] // 1000, (clip[0] + sum(segment_durations(scenes))) // 1000
+
+
 def seek_input(us: int) -> list[str]:
     """``-ss`` to put before an input, or nothing for a seek to the start: FFmpeg seeking an
     MKV to 0 drops the first AC-3 frame (32 ms of sound) that reading from the start keeps."""

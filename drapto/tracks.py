@@ -44,3 +44,26 @@ def copied(track: Mapping[str, Any], s: Settings, clip: bool) -> bool:
         return False
     names = (str(track.get("format") or "").lower(), str(track.get("codec_id") or "").lower())
     return any(n in COPYABLE[c.lower()] for c in s.audio_copy for n in names)
+
+
+def kept_audio(probe: Mapping[str, Any], s: Settings, clip: bool
+               ) -> list[tuple[dict[str, Any], bool]]:
+    """The audio tracks the output keeps, each with whether it is copied as it is."""
+    return [(t, copied(t, s, clip)) for t in audio(probe, s)]
+
+
+def kept_view(probe: Mapping[str, Any], scenes: Mapping[str, Any], s: Settings, clip: bool
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """probe.json and scenes.json as the output should be: only the kept tracks (an audio
+    track copied says so: ``kept_as``, its own format), their spans only."""
+    kept = [{**t, "kept_as": t["format"] if was_copied else "Opus"}
+            for t, was_copied in kept_audio(probe, s, clip)]
+    subs = subtitles(probe, s)
+    streams = scenes.get("streams") or {}
+
+    def spans(kind: str, tracks: list[dict[str, Any]]) -> list[Any]:
+        found = streams.get(kind) or []
+        return [found[t["index"]] if t["index"] < len(found) else None for t in tracks]
+    view = {**scenes, "streams": {**streams, "audio": spans("audio", kept),
+                                  "subtitles": spans("subtitles", subs)}}
+    return {**probe, "audio": kept, "subtitles": subs}, view

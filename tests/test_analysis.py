@@ -9,15 +9,16 @@ from conftest import FAST, executed, ffmpeg_make, media_info, run_drapto, shared
 
 from drapto.stages.crop import decide, run_crop
 from drapto.stages.probe import probe
-from drapto.workdir import read_json
+from drapto.workdir import read_json, write_json
 
 LAVFI = ["-f", "lavfi", "-i"]
 X264 = ["-c:v", "libx264", "-preset", "ultrafast"]
 
 
 def crop_of(src: Path, tmp_path: Path, samples: int = 12) -> dict[str, Any]:
-    target = tmp_path / "crop.json"
-    run_crop(src, probe(src), target, "auto", samples, 16.0, 128.0)
+    target, facts = tmp_path / "crop.json", tmp_path / "probe.json"
+    write_json(facts, probe(src))
+    run_crop(src, facts, target, "auto", samples, 16.0, 128.0)
     return dict(read_json(target))
 
 

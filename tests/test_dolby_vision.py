@@ -20,8 +20,9 @@ from conftest import (
     workdir_of,
 )
 
-from drapto.stages.encode import run_encode, run_segment
+from drapto.stages.encode import run_encode
 from drapto.stages.probe import probe
+from drapto.stages.segments import run_segment, segment_of
 from drapto.stages.validate import rpu_frames
 from drapto.workdir import read_json, write_json
 
@@ -160,7 +161,7 @@ def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat
     source is encoded under a probe that says so; the RPU is left out, with a warning."""
     src = shared("dv-p8.1-black.mkv")
     scenes = {"segments": [{"index": 0, "start": 0, "frames": FRAMES, "start_pts_us": 0}]}
-    run_segment(scenes, 0, tmp_path / "seg.json")
+    run_segment(segment_of(scenes, 0), tmp_path / "seg.json")
     write_json(tmp_path / "crop.json", {"crop": None, "height": 144})
     dv = {"profile": profile, "codec_profile": f"dvhe.0{profile}", "compatibility": compat}
     video = {"preset": 12, "crf": 25, "pixel_format": "yuv420p10le", "svt_params": "",

@@ -15,8 +15,11 @@ from typing import Any
 
 from .. import proc
 from ..errors import DraptoError
+from ..graph import Task, make_task
+from ..job import Job
 from ..timeline import seek_arg
-from ..workdir import write_json
+from ..workdir import read_json, write_json
+from .probe import kept_dolby_vision
 
 SCHEMA = 2
 _CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")
@@ -85,17 +88,20 @@ DOLBY_VISION_REASON = ("Dolby Vision kept: its RPU's active area (level 5) descr
                        "picture with its bars, and FFmpeg cannot rewrite it")
 
 
-def run_crop(source: Path, probe: dict[str, Any], target: Path, mode: str, samples: int,
-             limit_sdr: float, limit_hdr: float, dolby_vision: bool = False) -> None:
-    """crop.json for *source*. *dolby_vision*: its RPU will be kept (never cropped)."""
-    v = probe["video"]
+def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
+             limit_sdr: float, limit_hdr: float, dolby_vision: str = "off") -> None:
+    """crop.json for *source* (*probe*: its probe.json). A Dolby Vision RPU that the output
+    keeps (*dolby_vision*: the setting) is never cropped."""
+    facts = read_json(probe)
+    v = facts["video"]
+    keeps_rpu = kept_dolby_vision(v, dolby_vision)
     width, height = v["width"], v["height"]
     hdr = v["hdr"]["is_hdr"]
     record: dict[str, Any] = {"schema": SCHEMA, "mode": mode, "width": width,
                               "height": height}
     if mode == "off":
         record.update(crop=None, reason="crop=off")
-    elif dolby_vision and mode != "auto":
+    elif keeps_rpu and mode != "auto":
         raise DraptoError(f"crop={mode}: {source} is Dolby Vision, whose RPU would describe "
                           "the bars cropped away; use dolby_vision=off to crop it")
     elif mode != "auto":
@@ -104,7 +110,7 @@ def run_crop(source: Path, probe: dict[str, Any], target: Path, mode: str, sampl
         # Limits are given in 8-bit (SDR) and 10-bit (HDR) code values; cropdetect takes a
         # fraction of the range, whatever the source's bit depth.
         limit = limit_hdr / 1023 if hdr else limit_sdr / 255
-        duration = (probe["video"]["duration_ms"] or probe["duration_ms"]) / 1000
+        duration = (v["duration_ms"] or facts["duration_ms"]) / 1000
         times = sample_times(duration, samples)
         found = [detect_sample(source, t, limit) for t in times]
         if not any(found):  # a stream that cannot be seeked (raw HEVC): read from the start
@@ -112,7 +118,19 @@ def run_crop(source: Path, probe: dict[str, Any], target: Path, mode: str, sampl
         record.update(decide(found, width, height), limit=round(limit, 6),
                       samples=[{"at_s": round(t, 3), "rect": r}
                                 for t, r in zip(times, found, strict=True)])
-        if dolby_vision:  # detected, said, not applied
+        if keeps_rpu:  # detected, said, not applied
             record.update(would_crop=record["crop"], crop=None,
                           reason=f"{DOLBY_VISION_REASON} (detection: {record['reason']})")
     write_json(target, record)
+
+
+DOC = "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none."
+
+
+def task(job: Job, probe: Task) -> Task:
+    s = job.settings
+    return make_task(job, "crop", None, run_crop,
+                     {"source": job.source, "probe": job.work.probe, "target": job.work.crop,
+                      "mode": s.crop, "samples": s.crop_samples, "limit_sdr": s.crop_limit,
+                      "limit_hdr": s.crop_limit_hdr, "dolby_vision": s.dolby_vision},
+                     [probe], DOC, SCHEMA)

@@ -14,15 +14,20 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .. import memory, proc, progress, quality, search
+from .. import memory, outputs, proc, progress, quality, search
+from ..cluster import run_encode_remote
 from ..errors import DraptoError
-from ..job import svt_threads
+from ..graph import Task, Upstream, make_task, tagged
+from ..job import Job, svt_threads
 from ..timeline import seek_arg
 from ..workdir import atomic_path, read_json, write_json
+from .probe import MAX_ENCODER_FPS, dolby_vision_blocker
 
 log = logging.getLogger("drapto")
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact"]
@@ -33,13 +38,6 @@ _PTS = re.compile(r"^frame:\d+\s+pts:(-?\d+)")
 SEEK_MARGINS_US: tuple[int | None, ...] = (0, 5_000_000, 30_000_000, None)
 # Frames are matched by timestamp to within this (timestamps are rounded to µs).
 PTS_SLACK_US = 500
-
-
-def run_segment(scenes: dict[str, Any], index: int, target: Path) -> None:
-    seg = scenes["segments"][index]
-    write_json(target, {"index": index, "start": seg["start"], "frames": seg["frames"],
-                        "pts_us": seg["start_pts_us"], "source_bytes": seg.get("source_bytes"),
-                        "first": index == 0 and not scenes.get("clip")})
 
 
 def selection(filters: list[str], first_pts_us: int) -> list[str]:
@@ -159,15 +157,6 @@ def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: dic
             log.warning("segment %04d: %s; retrying %s", seg["index"],
                         str(exc).splitlines()[0], RETRY_LADDER[attempt])
     raise AssertionError("unreachable")
-
-
-def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
-    """Why libsvtav1 cannot carry this Dolby Vision over, or None if it can."""
-    if dv["profile"] == 9:
-        return "profile 9 cannot be converted to AV1 profile 10"
-    if dv["profile"] == 10 and not dv["compatibility"]:
-        return "profile 10 without a compatibility id cannot be converted"
-    return None
 
 
 def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dict[str, Any],
@@ -357,15 +346,87 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
                   "source_bytes": seg.get("source_bytes"), "search": record}
 
 
-def run_concat(encoded: list[Path], durations: list[int], listing: Path, target: Path) -> None:
-    """Join the encoded segments with the concat demuxer (stream copy). Each file's span is
-    given from the source's timestamps, so the joined video keeps the source's timeline
-    exactly (variable frame rates too) instead of adding up rounded file durations."""
-    with atomic_path(listing) as tmp:
-        tmp.write_text("ffconcat version 1.0\n" + "".join(
-            f"file '{p.relative_to(listing.parent).as_posix()}'\nduration {seek_arg(d)}\n"
-            for p, d in zip(encoded, durations, strict=True)), encoding="utf-8")
-    with atomic_path(target) as tmp:
-        proc.run(["-v", "error", "-f", "concat", "-safe", "0", "-i", listing.name,
-                  "-map", "0:v", "-c", "copy", *BITEXACT, tmp.name],
-                 what=f"joining {len(encoded)} segments", cwd=listing.parent)
+SCHEMA = 1
+DOC = "encode:N: the AV1 encode of segment N (with quality targeting, its search)."
+CALIBRATE_DOC = ("calibration.json: where the quality search of the film's segments starts, "
+                 "from the segments searched first.")
+
+
+def encoder_rate(probe: dict[str, Any], scenes: dict[str, Any]) -> list[int] | None:
+    """The frame rate to give SVT-AV1 as [num, den] when the one FFmpeg guessed from the
+    timestamps is beyond what SVT-AV1 accepts: the rate the scene pass measured; else None
+    (FFmpeg's own)."""
+    if float(probe["video"].get("ffmpeg_fps") or 0) <= MAX_ENCODER_FPS:
+        return None
+    rate = Fraction(scenes["fps"]).limit_denominator(1001)
+    return [rate.numerator, rate.denominator]
+
+
+def video_settings(job: Job, probe: dict[str, Any], scenes: dict[str, Any]) -> dict[str, Any]:
+    """The encoding policy for this input: what every segment's encode is handed."""
+    s, v = job.settings, probe["video"]
+    deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v["interlaced"])
+    dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
+    target = s.target_vmaf_hdr if v["hdr"]["is_hdr"] else s.target_vmaf
+    search_settings = None if s.quality != "vmaf" else {
+        "target": target, "tolerance": s.vmaf_tolerance,
+        "overshoot": s.vmaf_overshoot, "crf_min": s.crf_min,
+        "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
+        "start": s.search_start_crf, "preset": s.preset, "search_preset": s.search_preset,
+        "search": s.search, "sample": s.search_sample,
+        "max_encoded_percent": s.max_encoded_percent,
+        "subsample": s.vmaf_subsample, "model": quality.model_for(v["width"], v["height"]),
+        "scoring": quality.scoring_format(v["bit_depth"], s.pixel_format)}
+    return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,
+            "crf": s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),
+            "filters": ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if deint else [],
+            "dolby_vision": dv, "quality": search_settings,
+            "encoder_fps": encoder_rate(probe, scenes)}
+
+
+def execute_encode(executor: str, name: str, **kwargs: Any) -> None:
+    """An encode's action: ``run_encode`` here, or on the Dask cluster of ``executor``."""
+    if executor == "local":
+        run_encode(**kwargs)
+    else:
+        run_encode_remote(executor, name, kwargs)
+
+
+# What does not change an encode's bytes: where it runs, its name, how many threads and how
+# much memory it may use.
+UNKEYED = ("executor", "name", "threads", "memory_budget", "memory_estimates")
+
+
+def tasks(up: Upstream, threads: int) -> Iterator[Task]:
+    """encode:N per segment; with quality targeting, the calibration segments first, then
+    calibrate, which every other segment's encode starts from."""
+    job, s = up.job, up.job.settings
+    video = video_settings(job, up.probe, up.scenes)
+    n = len(up.scenes["segments"])
+    sample = search.calibration_indices(n, s.calibration_segments) if video["quality"] else []
+
+    def encode(i: int, calibration: Task | None) -> Task:
+        name = f"{i:04d}"
+        return up.add(make_task(
+            job, "encode", name, execute_encode,
+            {"executor": s.executor, "name": tagged(job, f"encode:{name}"),
+             "source": job.source, "segment": job.work.segment(i), "crop": job.work.crop,
+             "target": job.work.encoded(i), "video": video, "threads": threads,
+             "memory_budget": s.memory_budget, "memory_estimates": s.memory_estimates,
+             "calibration": job.work.calibration if calibration else None},
+            [up.get(f"segment:{name}"), up.get("crop"), *([calibration] if calibration else [])],
+            f"AV1 encode of segment {name}", SCHEMA, unkeyed=UNKEYED,
+            stowed=lambda: outputs.holds_video(up)))
+
+    first = [encode(i, None) for i in sample]
+    yield from first
+    calibrate = None
+    if first:
+        calibrate = up.add(make_task(job, "calibrate", None, search.run_calibration,
+                                     {"records": [job.work.record(i) for i in sample],
+                                      "target": job.work.calibration},
+                                     first, CALIBRATE_DOC, search.SCHEMA))
+        yield calibrate
+    for i in range(n):
+        if i not in sample:
+            yield encode(i, calibrate)

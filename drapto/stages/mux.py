@@ -6,10 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import proc
+from .. import proc, tracks
+from ..graph import Task, Upstream, key_of, make_task
 from ..timeline import seek_arg, seek_input, segment_durations
 from ..workdir import atomic_path
 from .probe import probe as probe_file
+
+SCHEMA = 1
+DOC = "The output MKV: video, audio, subtitles, chapters, attachments, tags."
 
 # Subtitle formats (MediaInfo names) that Matroska cannot hold as they are, and what to
 # convert them to.
@@ -95,3 +99,17 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     args += ["-default_mode", "passthrough", "-fflags", "+bitexact"]
     with atomic_path(target) as tmp:
         proc.run([*args, str(tmp)], what=f"writing {target}")
+
+
+def task(up: Upstream) -> Task:
+    job = up.job
+    kept, _ = tracks.kept_view(up.probe, up.scenes, job.settings, bool(job.clip))
+    audio = [up.get(f"audio:{t['index']}") for t in kept["audio"]]
+    concat = up.get("concat")
+    return up.add(make_task(
+        job, "mux", None, run_mux,
+        {"source": job.source, "probe": kept, "video": job.work.video,
+         "audio": [job.work.audio(t["index"]) for t in kept["audio"]], "scenes": up.scenes,
+         "target": job.output, "source_id": job.work.fingerprint,
+         "parts": {"video": key_of(concat), "audio": [key_of(a) for a in audio]}},
+        [concat, *audio], f"the output MKV {job.output}", SCHEMA, keep_on_clean=True))

@@ -8,6 +8,8 @@ from typing import Any
 
 from .. import proc
 from ..errors import DraptoError
+from ..graph import Task, make_task
+from ..job import Job
 from ..workdir import write_json
 
 SCHEMA = 5  # part of the task's key: a new schema redoes the target
@@ -171,3 +173,28 @@ def probe(source: Path) -> dict[str, Any]:
 
 def run_probe(source: Path, target: Path) -> None:
     write_json(target, probe(source))
+
+
+DOC = "probe.json: streams, tracks, colour and chapters of the input (MediaInfo)."
+
+
+def task(job: Job) -> Task:
+    """probe.json: the root of every key (the input enters a key as its content)."""
+    return make_task(job, "probe", None, run_probe,
+                     {"source": job.source, "target": job.work.probe}, [], DOC, SCHEMA)
+
+
+def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
+    """Why libsvtav1 cannot carry this Dolby Vision over, or None if it can."""
+    if dv["profile"] == 9:
+        return "profile 9 cannot be converted to AV1 profile 10"
+    if dv["profile"] == 10 and not dv["compatibility"]:
+        return "profile 10 without a compatibility id cannot be converted"
+    return None
+
+
+def kept_dolby_vision(video: dict[str, Any], setting: str) -> bool:
+    """Whether the output keeps the source's Dolby Vision (``dolby_vision=auto`` and a
+    profile the encoder can carry over)."""
+    dv = video["hdr"]["dolby_vision"] if setting == "auto" else None
+    return bool(dv) and dolby_vision_blocker(dv or {}) is None

@@ -3,15 +3,23 @@ every encode found in a work root (``doit report work=…`` without ``input=``).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from doit.exceptions import TaskFailed
+
+from .. import tracks
+from ..graph import Task, Upstream, make_task
+from ..job import Failure, Plan
 from ..quality import crf_text
 from ..workdir import atomic_path, read_json, write_json
 from .chart import render
 
 SCHEMA = 3
+DOC = ("report.json: figures per segment and overall; without input=, the statistics of "
+       "every encode under work=; with jobs=FILE, of that job file's encodes.")
 
 
 def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str, Any]],
@@ -177,3 +185,55 @@ def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
                   f"{sum(r['encode_seconds'] for r in done):.1f} s of encoding")
     out.append(f"total: {total}")
     return out
+
+
+def task(up: Upstream) -> Task:
+    job = up.job
+    return up.add(make_task(
+        job, "report", None, run_report,
+        {"probe": job.work.probe, "scenes": job.work.scenes,
+         "records": [job.work.record(i) for i in range(len(up.scenes["segments"]))],
+         "validation": job.work.validation, "output": job.output,
+         "audio": [job.work.audio(t["index"])
+                   for t in tracks.audio(up.probe, job.settings)],
+         "target": job.work.report},
+        [up.get("validate")], "report.json: per segment and overall figures", SCHEMA))
+
+
+def task_stats(work_root: Path) -> Task:
+    """Without input=: the statistics of every encode found under the work root."""
+    def show() -> None:
+        print("\n".join(stats(work_root)))
+    return {"basename": "report", "actions": [show], "verbosity": 2, "uptodate": [False],
+            "doc": DOC}
+
+
+def plan_rows(plan: Plan) -> list[JobRow]:
+    """Each job and clip of a job file: done (its report), failed (why) or left."""
+    rows = [JobRow(f.label, "failed", None, f.message) for f in plan.failures]
+    for job in plan.jobs:
+        report, failed = None, None
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            report = read_json(job.work.report)
+            if not Path(report["output"]).is_file():
+                report = None
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            failed = str(read_json(job.work.failure)["message"])
+        status = "failed" if failed else "done" if report else "left"
+        rows.append(JobRow(job.output.name, status, report if status == "done" else None,
+                           failed))
+    return rows
+
+
+def task_plan_stats(plan: Plan) -> Task:
+    """With jobs=FILE: the statistics of that job file's encodes (nothing is encoded)."""
+    def show() -> None:
+        print("\n".join(plan_stats(plan.document, plan_rows(plan))))
+    return {"basename": "report", "actions": [show], "verbosity": 2, "uptodate": [False],
+            "doc": DOC}
+
+
+def task_failure(failure: Failure) -> Task:
+    """job:N: a job of a job file that cannot run fails with its reason (the others run)."""
+    return {"basename": "job", "name": str(failure.number),
+            "actions": [lambda: TaskFailed(failure.message)], "doc": failure.message}

@@ -15,6 +15,8 @@ from typing import Any
 
 from .. import proc
 from ..errors import DraptoError
+from ..graph import Task, make_task
+from ..job import Job
 from ..timeline import (
     SPAN_CODECS,
     Packets,
@@ -24,7 +26,7 @@ from ..timeline import (
     spans_by_kind,
     stream_maps,
 )
-from ..workdir import atomic_path, write_json
+from ..workdir import atomic_path, read_json, write_json
 from .probe import MAX_ENCODER_FPS
 
 SCHEMA = 7  # part of the task's key: a new schema redoes the target
@@ -142,11 +144,13 @@ def clip_frames(source: Path, pts: list[int], scores: list[float], start_us: int
     return [pts[i] for i in keep], [scores[i] for i in keep]
 
 
-def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: float,
+def run_scenes(source: Path, probe: Path, target: Path, threshold: float,
                threshold_hdr: float, min_segment: float, max_segment: float,
                clip: list[int | None] | None = None) -> None:
-    video = probe["video"]
-    audio, subtitles = len(probe["audio"]), len(probe["subtitles"])
+    """scenes.json for *source* (*probe*: its probe.json)."""
+    facts = read_json(probe)
+    video = facts["video"]
+    audio, subtitles = len(facts["audio"]), len(facts["subtitles"])
     pts, scores, start_us, packets = detect(source, target.parent, clip, audio, subtitles)
     if clip:
         pts, scores = clip_frames(source, pts, scores, start_us, clip)
@@ -154,7 +158,7 @@ def run_scenes(source: Path, probe: dict[str, Any], target: Path, threshold: flo
                    threshold_hdr if video["hdr"]["is_hdr"] else threshold, min_segment,
                    max_segment, start_us)
     if not clip:
-        check_complete(source, probe, scenes)
+        check_complete(source, facts, scenes)
     add_source_bytes(scenes, packets[0].sizes or [] if 0 in packets else [])
     scenes["clip"] = clip
     streams = spans_by_kind(packets, audio, subtitles)
@@ -175,3 +179,16 @@ def check_complete(source: Path, probe: dict[str, Any], scenes: dict[str, Any]) 
         raise DraptoError(f"{source}: the file looks truncated or damaged: its header says "
                           f"{header_ms / 1000:.2f} s of video, but only {span_ms / 1000:.2f} s "
                           f"({scenes['frames']} frames) can be decoded")
+
+
+DOC = "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers."
+
+
+def task(job: Job, probe: Task) -> Task:
+    s = job.settings
+    return make_task(job, "scenes", None, run_scenes,
+                     {"source": job.source, "probe": job.work.probe, "target": job.work.scenes,
+                      "threshold": s.scene_threshold, "threshold_hdr": s.scene_threshold_hdr,
+                      "min_segment": s.min_segment, "max_segment": s.max_segment,
+                      "clip": list(job.clip) if job.clip else None},
+                     [probe], DOC, SCHEMA)

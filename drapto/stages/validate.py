@@ -6,11 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .. import proc
+from .. import proc, tracks
 from ..errors import DraptoError
+from ..graph import Task, Upstream, make_task
 from ..timeline import (
     SPAN_CODECS,
     Span,
+    clip_ms,
     expected_spans,
     read_framecrc,
     spans_by_kind,
@@ -221,3 +223,20 @@ def run_validate(src_probe: dict[str, Any], scenes: dict[str, Any], output: Path
         desc = "; ".join(f"{c['check']}: expected {c['expected']}, got {c['got']}"
                          for c in failed)
         raise DraptoError(f"{output} failed validation: {desc}")
+
+
+SCHEMA = 1
+DOC = "validation.json: the output checked against the source."
+
+
+def task(up: Upstream) -> Task:
+    job = up.job
+    probe_view, scenes = tracks.kept_view(up.probe, up.scenes, job.settings, bool(job.clip))
+    return up.add(make_task(
+        job, "validate", None, run_validate,
+        {"src_probe": probe_view, "scenes": scenes, "output": job.output,
+         "bit_depth": 10 if "10" in job.settings.pixel_format else 8, "crop": job.work.crop,
+         "clip_ms": clip_ms(scenes),
+         "records": [job.work.record(i) for i in range(len(scenes["segments"]))],
+         "target": job.work.validation},
+        [up.get("mux"), up.get("crop")], DOC, SCHEMA))

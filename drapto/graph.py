@@ -1,0 +1,154 @@
+"""The pipeline as a graph of doit tasks: one target each, up to date by stamps.
+
+Every task carries a *key*, derived by :func:`make_task` from exactly what its action is
+handed (its keyword arguments) and the keys of the tasks it depends on, so a key cannot
+leave out something its action reads. Files an action reads are its dependencies' targets:
+their content is in those tasks' keys. A task is up to date when its stamp holds its key
+and its target is the file stamped (:mod:`drapto.workdir`); doit's own database is never
+consulted, so resume works after kill -9 and a no-op rerun hashes nothing but settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from .errors import DraptoError
+from .job import Job
+from .workdir import is_done, make_key, mark_done, read_json
+
+Task = dict[str, Any]
+
+
+def tagged(job: Job, name: str) -> str:
+    """A task's full name: in a batch, the file's tag follows the basename (encode:film:0003,
+    probe:film); alone, the plain name (encode:0003, probe)."""
+    if not job.tag:
+        return name
+    base, _, sub = name.partition(":")
+    return f"{base}:{job.tag}:{sub}" if sub else f"{base}:{job.tag}"
+
+
+def _keyed(job: Job, value: Any) -> Any:
+    """*value* as it enters a key: the input as its content fingerprint (a moved, renamed or
+    touched film redoes nothing), a path in the work folder relative to it (the folder is
+    found by the input's content), any other path as it is."""
+    if isinstance(value, Path):
+        if value == job.source:
+            return f"<input {job.work.fingerprint}>"
+        with contextlib.suppress(ValueError):
+            return f"<work>/{value.relative_to(job.work.path).as_posix()}"
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _keyed(job, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_keyed(job, v) for v in value]
+    return value
+
+
+def task_key(job: Job, basename: str, schema: int, kwargs: dict[str, Any],
+             deps: Iterable[Task], unkeyed: Iterable[str] = ()) -> str:
+    """The one key function: the stage, its schema, every argument of its action but those
+    named *unkeyed* (where the work runs, how many threads: never the bytes), and the keys
+    of its dependencies."""
+    skip = set(unkeyed)
+    args = {k: _keyed(job, v) for k, v in kwargs.items() if k not in skip}
+    return make_key(basename, schema, args, sorted(key_of(d) for d in deps))
+
+
+def key_of(task: Task) -> str:
+    return str(task["meta"]["key"])
+
+
+def full_name(task: Task) -> str:
+    return str(task["meta"]["task"])
+
+
+def _action(name: str, stamp: Path, key: str, target: Path, fn: Callable[..., None],
+            kwargs: dict[str, Any]) -> TaskFailed | None:
+    try:
+        fn(**kwargs)
+        mark_done(stamp, key, target)
+    except DraptoError as exc:
+        return TaskFailed(str(exc))
+    except OSError as exc:  # a full disk, a folder that cannot be written or read
+        where = f" ({exc.filename})" if exc.filename else ""
+        return TaskFailed(f"{name}: {exc.strerror or exc}{where}")
+    return None
+
+
+def _clean(*paths: Path) -> None:
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None],
+              kwargs: dict[str, Any], deps: Sequence[Task], doc: str, schema: int = 1,
+              unkeyed: Iterable[str] = (), keep_on_clean: bool = False,
+              stowed: Callable[[], bool] | None = None) -> Task:
+    """A task whose action is ``fn(**kwargs)``, writing ``kwargs["target"]``, after *deps*
+    (tasks made by this module's creators). Its key is :func:`task_key` of the same
+    arguments and dependencies. *stowed*: the target may be removed after a finished run
+    (tidy) while the output holds its content; then the stamp alone decides."""
+    full = tagged(job, f"{basename}:{name}" if name else basename)
+    target = Path(kwargs["target"])
+    key = task_key(job, basename, schema, kwargs, deps, unkeyed)
+    stamp = job.work.stamp(full)
+    task: Task = {
+        "basename": basename,
+        "actions": [(_action, [full, stamp, key, target, fn, kwargs])],
+        # doit runs a task whose declared target is missing: a target that may be stowed
+        # is not declared; its stamp decides alone.
+        "targets": [] if stowed else [str(target)],
+        "uptodate": [functools.partial(is_done, stamp, key, target, stowed)],
+        "task_dep": [full_name(d) for d in deps],
+        "clean": [(_clean, [stamp] if keep_on_clean else [target, stamp])],
+        "doc": doc,
+        "meta": {"key": key, "task": full, "target": target},
+    }
+    if name:
+        task["name"] = full.partition(":")[2]
+    return task
+
+
+def done(job: Job, task: Task) -> bool:
+    """Whether *task*'s target is made, for its key."""
+    return is_done(job.work.stamp(full_name(task)), key_of(task), task["meta"]["target"])
+
+
+@dataclass
+class Upstream:
+    """What the tasks after scene detection are made from, read once per creator pass: the
+    early tasks (for their keys and names), probe.json and scenes.json, and each task made
+    so far by name (later stages depend on earlier ones)."""
+    job: Job
+    probe: dict[str, Any]
+    scenes: dict[str, Any]
+    made: dict[str, Task] = field(default_factory=dict)
+
+    def add(self, task: Task) -> Task:
+        self.made[full_name(task)] = task
+        return task
+
+    def get(self, name: str) -> Task:
+        return self.made[tagged(self.job, name)]
+
+
+def upstream(job: Job, early: Sequence[Task]) -> Upstream | None:
+    """The facts the later tasks are made from, once the early tasks (probe, crop, scenes)
+    are done for this run's input and settings (a scenes.json of other settings, say the
+    whole film's when this run's clip was refused, makes no task)."""
+    by_base = {t["basename"]: t for t in early}
+    if not (done(job, by_base["probe"]) and done(job, by_base["scenes"])):
+        return None
+    up = Upstream(job, read_json(job.work.probe), read_json(job.work.scenes))
+    for t in early:
+        up.add(t)
+    return up

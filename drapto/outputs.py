@@ -1,0 +1,81 @@
+"""What a job's output file holds, read from its tags: whose it is (never replace a file
+drapto did not write), whether a batch can skip it, and which stowed parts it carries."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+from typing import Any
+
+from .errors import DraptoError
+from .graph import Upstream, key_of, tagged
+from .job import Job
+from .workdir import read_json, read_stamp
+
+
+def probed(job: Job) -> dict[str, Any] | None:
+    """probe.json's view of the job's output (None: there is none, or it is no video), read
+    once per state of the file: the ownership check, the batch skip and the stowed tasks'
+    checks of one run all ask."""
+    try:
+        st = job.output.stat()
+    except OSError:
+        return None
+    return _probed(str(job.output), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _probed(output: str, size: int, mtime: int) -> dict[str, Any] | None:
+    from .stages.probe import probe
+
+    try:
+        return probe(Path(output))
+    except DraptoError:
+        return None
+
+
+def holds(job: Job) -> dict[str, Any]:
+    """What the job's output says it holds: its DRAPTO_VIDEO and DRAPTO_AUDIO tags, the keys
+    of the joined video and of each audio track."""
+    info = probed(job) or {}
+    return {"video": info.get("drapto_video"),
+            "audio": (info.get("drapto_audio") or "").split(",")}
+
+
+def holds_video(up: Upstream) -> bool:
+    """Whether the output holds this run's joined video (concat's key): then the joined
+    video and the encoded segments may be stowed."""
+    return bool(holds(up.job)["video"] == key_of(up.get("concat")))
+
+
+def owner(job: Job) -> str:
+    """Whose the file at the job's output is: ``none`` (there is none), ``ours`` (drapto
+    wrote it for this input: its ``DRAPTO_SOURCE`` tag is this input's fingerprint, or a mux
+    stamp of this input, or of an earlier content of the same path, describes it) or
+    ``foreign`` (anything else, never replaced unless ``overwrite=yes``)."""
+    if not job.output.exists():
+        return "none"
+    info = probed(job) if job.output.is_file() else None
+    if info is None:
+        return "foreign"
+    tag = info.get("drapto_source")
+    if tag and tag == job.work.fingerprint:
+        return "ours"
+    st = job.output.stat()
+    made = [st.st_size, st.st_mtime_ns]
+    if read_stamp(job.work.stamp(tagged(job, "mux"))).get("target") == made:
+        return "ours"
+    # Written for this same path before its content changed: that input's work folder.
+    for stamp in job.work.path.parent.glob("*/stamps/mux*.json"):
+        if read_stamp(stamp).get("target") == made:
+            with contextlib.suppress(OSError, ValueError):
+                if read_json(stamp.parent.parent / "probe.json").get("source") == str(job.source):
+                    return "ours"
+    return "foreign"
+
+
+def is_done(job: Job) -> bool:
+    """In a batch: the file's output exists, drapto wrote it for this input, and drapto's
+    last run of it did not fail (a failed validation leaves the output there)."""
+    return not job.work.failure.exists() and owner(job) == "ours"

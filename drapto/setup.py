@@ -1,0 +1,134 @@
+"""What a run of drapto's dodo sets up once, before doit asks for any task: the jobs from
+the command line's variables (or a job file), the refusal of an output drapto did not
+write, the batch's finished files skipped, the work folders locked and the worker count.
+
+doit's public API reads one variable by name (``doit.get_var``); a misspelt setting must be
+refused, so the variables are read from the command line by doit's own rule: an argument
+that does not start with ``-`` and holds ``=``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cluster, memory, outputs, runtime
+from .errors import DraptoError
+from .job import (
+    READ_ONLY_COMMANDS,
+    Failure,
+    Job,
+    Plan,
+    doit_command,
+    jobs_from_file,
+    jobs_from_vars,
+    requested_workers,
+    svt_threads,
+)
+from .workdir import Lock, read_json
+
+
+def variables(argv: list[str]) -> dict[str, str]:
+    """``name=value`` arguments of a doit command line (doit's rule: not an option, holds
+    ``=``); a later one wins, as in doit."""
+    found: dict[str, str] = {}
+    for arg in argv[1:]:
+        if arg and arg[0] != "-" and "=" in arg:
+            name, value = arg.split("=", 1)
+            found[name] = value
+    return found
+
+
+def default_workers(job: Job | None) -> int:
+    """Parallel tasks when ``-n`` is not given: as many encodes as fit the memory budget
+    (estimated for the output height when the input was probed already), one per core."""
+    if job is None:
+        return 1
+    try:
+        height = int(read_json(job.work.probe)["video"]["height"])
+    except (OSError, ValueError, KeyError, TypeError):  # not probed yet (or damaged)
+        height = 1080
+    s = job.settings
+    return memory.worker_count(memory.estimate_mib(height, s.preset, s.memory_estimates),
+                               memory.budget_mib(s.memory_budget))
+
+
+@dataclass
+class Setup:
+    """One run: its variables, jobs (a batch's finished files left out), the failed jobs
+    of a job file, the doit command, parallel tasks and SVT-AV1 threads per encode."""
+    vars: dict[str, str]
+    base: Path
+    command: str = "run"
+    jobs: list[Job] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    plan: Plan | None = None
+    stats_only: bool = False
+    workers: int = 1
+    threads: int = 1
+    locks: list[Lock] = field(default_factory=list)
+
+    @property
+    def job(self) -> Job | None:
+        """The first job (the worker count and `doit list` look at it), if any."""
+        return self.jobs[0] if self.jobs else None
+
+
+def start(argv: list[str], base: Path) -> Setup:
+    """Set the run up; a refusal is one line on stderr and exit status 2, nothing done."""
+    try:
+        return _start(argv, base)
+    except DraptoError as exc:
+        runtime.fail(exc)
+        raise  # unreachable: fail exits
+
+
+def _start(argv: list[str], base: Path) -> Setup:
+    run = Setup(variables(argv), base, doit_command(argv))
+    # `doit report jobs=FILE`: the statistics of a job file's encodes; nothing is encoded.
+    run.stats_only = "report" in argv[1:] and "encode" not in argv[1:]
+    if run.vars.get("jobs"):
+        run.plan = jobs_from_file(run.vars, base)
+        if not run.stats_only:
+            run.jobs, run.failed = run.plan.jobs, run.plan.failures
+    else:
+        run.jobs = jobs_from_vars(run.vars, base)
+    encoding = run.command == "run" and not run.stats_only
+    if encoding and not run.jobs and run.plan is None:
+        raise DraptoError("nothing to encode: give input=FILE (a video, or a folder of "
+                          "them) or jobs=FILE, e.g. doit encode input=movie.mkv")
+    if encoding:
+        refuse_foreign_outputs(run.jobs, run.vars.get("overwrite", "no"))
+    if len(run.jobs) > 1 or any(j.tag for j in run.jobs):  # a batch: finished files skipped
+        skipped = [j for j in run.jobs if outputs.is_done(j)]
+        run.jobs = [j for j in run.jobs if j not in skipped]
+        for j in skipped:
+            print(f"drapto: skipped {j.source}: drapto made {j.output} from it already")
+        if not run.jobs and not run.failed:
+            raise SystemExit(0)
+    if run.command not in READ_ONLY_COMMANDS:
+        run.locks = [runtime.start(j) for j in run.jobs]
+        for executor in sorted({j.settings.executor for j in run.jobs} - {"local"}):
+            cluster.client(executor)  # reachable, with workers like this machine, or refused
+    run.workers = default_workers(run.job)
+    if (run.job is not None and run.job.settings.executor != "local"
+            and run.command not in READ_ONLY_COMMANDS):
+        run.workers = max(run.workers, cluster.slots(run.job.settings.executor))
+    asked = requested_workers(argv)
+    run.threads = svt_threads(asked or run.workers)
+    if run.job is not None:
+        logging.getLogger("drapto").info("workers: %s (default %d), SVT-AV1 lp=%d",
+                                         asked or run.workers, run.workers, run.threads)
+    return run
+
+
+def refuse_foreign_outputs(jobs: list[Job], overwrite: str) -> None:
+    """Never replace a file drapto did not write for its input, unless overwrite=yes."""
+    foreign = [j for j in jobs if outputs.owner(j) == "foreign"]
+    if foreign and overwrite.lower() not in ("yes", "true", "1"):
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise DraptoError(f"{foreign[0].output} exists and drapto did not write it for "
+                          f"{foreign[0].source}: not replacing it{more}; overwrite=yes "
+                          "replaces it")
+

@@ -1,0 +1,31 @@
+"""tidy: after a finished, validated encode, the work folder's bulky intermediates (encoded
+segments, audio tracks, the joined video) are removed, their stamps kept as *stowed*: the
+output holds their content, and a re-mux takes them back from it. keep_work=yes keeps them."""
+
+from __future__ import annotations
+
+from ..graph import Task, Upstream, tagged
+from ..tracks import audio
+from ..workdir import stow
+
+DOC = ("tidy: the work folder's bulky intermediates removed after a finished encode "
+       "(keep_work=yes keeps them).")
+
+
+def task(up: Upstream) -> Task:
+    job = up.job
+    n = len(up.scenes["segments"])
+    bulky = [(f"encode:{i:04d}", job.work.encoded(i)) for i in range(n)]
+    bulky += [(f"audio:{t['index']}", job.work.audio(t["index"]))
+              for t in audio(up.probe, job.settings)]
+    bulky.append(("concat", job.work.video))
+    keep = job.settings.keep_work == "yes"
+
+    def tidy() -> None:
+        for name, path in bulky:
+            stow(job.work.stamp(tagged(job, name)), path)
+
+    return {"basename": "tidy", **({"name": job.tag} if job.tag else {}),
+            "actions": [] if keep else [tidy],
+            "uptodate": [lambda: keep or not any(p.exists() for _, p in bulky)],
+            "task_dep": [tagged(job, "report")], "doc": DOC}
