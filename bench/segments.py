@@ -77,7 +77,7 @@ def search(seg: Curve, first: float, slope: float, goal: quality.Target) -> dict
 def replay(segs: list[Curve], goal: quality.Target, calibration: int, start: float
            ) -> tuple[float, float, float]:
     """(encodes per segment, mean excess, bytes against the target's) of a whole film."""
-    cal = calibration_indices(len(segs), calibration)
+    cal = calibration_indices([s.frames for s in segs], calibration)
     narrow = calibration_goal(goal)
     done: dict[int, dict[float, float]] = {}
     for i in cal:

@@ -113,7 +113,7 @@ def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None]
         "doc": doc,
         "meta": {"key": key, "task": full, "target": target},
     }
-    if name:
+    if ":" in full:  # a subtask: encode:0003, or a batch file's probe:film
         task["name"] = full.partition(":")[2]
     return task
 

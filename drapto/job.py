@@ -59,7 +59,7 @@ def jobs_from_vars(vars: Mapping[str, str], base: Path,
     if out and not (out.endswith(("/", os.sep)) or _resolve(base, out).is_dir()):
         raise DraptoError(f"output={out}: for a folder of inputs, give a folder "
                           "(ending in /)")
-    jobs, tags = [], set()
+    jobs, tags, outputs = [], set(), set()
     for path in batch_inputs(folder):
         tag = base_tag = slug_tag(path.stem)
         n = 1
@@ -70,6 +70,10 @@ def jobs_from_vars(vars: Mapping[str, str], base: Path,
         single = {**vars, "input": str(path), "output": (out or ".").rstrip("/") + "/"}
         job = from_vars(single, base, env)
         assert job is not None
+        if job.output in outputs:  # film.mkv and film.mp4: the second keeps its extension
+            job = dataclasses.replace(job, output=job.output.with_name(
+                f"{path.stem}{path.suffix.lower()}{OUTPUT_SUFFIX}"))
+        outputs.add(job.output)
         jobs.append(dataclasses.replace(job, tag=tag))
     return distinct_work(jobs)
 

@@ -12,7 +12,6 @@ died are ignored.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ import psutil
 
 from . import proc
 from .errors import DraptoError
+from .workdir import locked, write_json
 
 log = logging.getLogger("drapto")
 MIB = 2**20
@@ -42,9 +42,7 @@ def cache_dir() -> Path:
 @contextlib.contextmanager
 def locked_cache(name: str) -> Iterator[Path]:
     folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{name}.lock", "a+", encoding="utf-8") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    with locked(folder / f"{name}.lock"):
         yield folder / f"{name}.json"
 
 
@@ -56,9 +54,7 @@ def load_cache(path: Path) -> Any:
 
 
 def save_cache(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp.json")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, data, leased=False)  # the machine's, not a work folder's
 
 
 def _learned_key(height: int, preset: int) -> str:

@@ -6,7 +6,8 @@ Per segment (the loop itself is :mod:`drapto.search`):
 2. *Prediction*: the final preset reaches a given VMAF a *shift* above the fast-preset CRF;
    the shift comes from the film's calibration (:func:`shift_of`), else a default.
 3. *Verification*: the final encode is scored in the FFmpeg run that makes it; outside
-   ``target ± tolerance`` it is re-encoded at a corrected CRF (:func:`next_final`).
+   the band (``target - tolerance`` to ``target + overshoot``) it is re-encoded at a
+   corrected CRF (:func:`next_final`).
 
 Tested on recorded tables (tests/test_quality.py); the measurements behind the constants
 are in bench/README.md.
@@ -45,7 +46,7 @@ SATURATED = 99.0
 # CRF steps past a bound at which two probes' crossing is taken as beyond it.
 BOUND_MARGIN = 2.0
 # CRF steps the final preset sits above the probe preset, per preset of difference, when
-# nothing was measured (12 segments of three clips, final preset 6, probes at 10: median 2.2).
+# nothing was measured (bench/README.md, "Constants taken from earlier measurements").
 DEFAULT_SHIFT_PER_PRESET = 0.6
 # The smallest CRF step: SVT-AV1 takes CRF in quarter steps.
 STEP = 0.25

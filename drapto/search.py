@@ -15,10 +15,12 @@ The loop (:func:`run`) encodes through a callback, records each measurement as i
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
+import itertools
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,13 +91,17 @@ def calibration_goal(goal: quality.Target) -> quality.Target:
     return dataclasses.replace(goal, tolerance=half, overshoot=half)
 
 
-def calibration_indices(segments: int, count: int) -> list[int]:
-    """The segments searched from defaults, whose results calibrate the film: *count* of
-    them spread evenly over the film (the middle of each of *count* equal stretches), or
-    every segment of a shorter film."""
-    if segments <= count:
-        return list(range(segments))
-    return sorted({(2 * i + 1) * segments // (2 * count) for i in range(count)})
+def calibration_indices(frames: Sequence[int], count: int) -> list[int]:
+    """The segments searched from defaults, whose results calibrate the film (*frames*: each
+    segment's frame count): those holding the middle frame of each of *count* equal
+    stretches of the film, or every segment of a film of no more. Chosen by time, not by
+    number, so a cut changed elsewhere leaves them, and every encode that starts from their
+    calibration, as they were."""
+    if len(frames) <= count:
+        return list(range(len(frames)))
+    ends, total = list(itertools.accumulate(frames)), sum(frames)
+    return sorted({bisect.bisect_right(ends, (2 * i + 1) * total // (2 * count))
+                   for i in range(count)})
 
 
 def run_calibration(records: list[Path], target: Path) -> None:

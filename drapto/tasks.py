@@ -2,8 +2,8 @@
 
 This is the dodo file: the repository's dodo.py imports it, and the `drapto` command runs
 doit on it. Variables: input= output= work= profile= config= and any setting of
-profiles/default.yaml. Each stage's module (drapto/stages/) owns its artifact: the action,
-the task and its text; this file is the table of contents.
+profiles/default.yaml. The pipeline's order is drapto/stages/__init__.py; each stage's
+module there owns its artifact: its action, its task and its text.
 """
 
 import sys
@@ -12,23 +12,10 @@ from pathlib import Path
 
 from doit import create_after, get_initial_workdir
 
-from drapto import runtime, setup
-from drapto.graph import Task, tagged, upstream
-from drapto.job import Job, work_root
+from drapto import runtime, setup, stages
+from drapto.graph import Task, tagged
+from drapto.job import work_root
 from drapto.settings import documented
-from drapto.stages import (
-    audio,
-    concat,
-    crop,
-    encode,
-    mux,
-    probe,
-    report,
-    scenes,
-    segments,
-    tidy,
-    validate,
-)
 
 RUN = setup.start(sys.argv, Path(get_initial_workdir()))
 
@@ -54,53 +41,32 @@ ENCODE_DOC = ("Encode input= to an AV1 + Opus MKV: the whole pipeline (encode:N 
 JOB_DOC = "job:N: a job of a job file that cannot run (its input is missing)."
 
 
-def early(job: Job) -> list[Task]:
-    """The tasks that exist before scene detection, in order: probe, crop, scenes."""
-    p = probe.task(job)
-    return [p, crop.task(job, p), scenes.task(job, p)]
-
-
-def late(job: Job) -> Iterator[Task]:
-    """The tasks made from probe.json and scenes.json, in the pipeline's order."""
-    up = upstream(job, early(job))
-    if up is None:
-        return
-    yield from segments.tasks(up)
-    yield from encode.tasks(up, RUN.threads)       # and calibrate
-    yield from audio.tasks(up)
-    yield from concat.tasks(up)
-    yield mux.task(up)
-    yield validate.task(up)
-    yield report.task(up)
-    yield tidy.task(up)
-
-
 def _early(index: int, doc: str) -> Callable[[], Iterator[Task]]:
     """The creator of one of the early tasks, one per input file."""
     def create() -> Iterator[Task]:
         if RUN.job is None:  # doit list / doit help without input=
             yield {"basename": ("probe", "crop", "scenes")[index], "actions": None, "doc": doc}
         for job in RUN.jobs:
-            yield early(job)[index]
+            yield stages.early(job)[index]
     create.__doc__ = doc
     return create
 
 
-task_probe = _early(0, probe.DOC)
-task_crop = _early(1, crop.DOC)
-task_scenes = _early(2, scenes.DOC)
+task_probe = _early(0, stages.probe.DOC)
+task_crop = _early(1, stages.crop.DOC)
+task_scenes = _early(2, stages.scenes.DOC)
 
 
 def task_job() -> Iterator[Task]:
     """A job of a job file whose input is missing fails alone (job:N), the others run."""
     yield {"basename": "job", "name": None, "doc": JOB_DOC}
     for failure in RUN.failed:
-        yield report.task_failure(failure)
+        yield stages.report.task_failure(failure)
 
 
-LATE_DOCS = {"segment": segments.DOC, "calibrate": encode.CALIBRATE_DOC,
-             "audio": audio.DOC, "concat": concat.DOC, "mux": mux.DOC,
-             "validate": validate.DOC, "tidy": tidy.DOC}
+LATE_DOCS = {"segment": stages.segments.DOC, "calibrate": stages.encode.CALIBRATE_DOC,
+             "audio": stages.audio.DOC, "concat": stages.concat.DOC, "mux": stages.mux.DOC,
+             "validate": stages.validate.DOC, "tidy": stages.tidy.DOC}
 
 
 def _late_tasks() -> Iterator[Task]:
@@ -113,13 +79,13 @@ def _late_tasks() -> Iterator[Task]:
                "task_dep": failed, "params": variables_help()}
         for name, doc in LATE_DOCS.items():
             yield {"basename": name, "actions": None, "doc": doc}
-        yield (report.task_plan_stats(RUN.plan) if RUN.plan is not None
-               else report.task_stats(work_root(RUN.vars, RUN.base)))
+        yield (stages.report.task_plan_stats(RUN.plan) if RUN.plan is not None
+               else stages.report.task_stats(work_root(RUN.vars, RUN.base)))
         return
     yield {"basename": "encode", "name": None, "doc": ENCODE_DOC,
            "task_dep": [*(tagged(job, "tidy") for job in RUN.jobs), *failed]}
     for job in RUN.jobs:
-        yield from late(job)
+        yield from stages.late(job, RUN.threads)
 
 
 RUN_VARIABLES = {

@@ -55,15 +55,16 @@ def lease_holds() -> bool:
 
 
 @contextlib.contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temp path to write; on success it replaces *final*, on failure it is removed."""
+def atomic_path(final: Path, leased: bool = True) -> Iterator[Path]:
+    """Yield a temp path to write; on success it replaces *final*, on failure it is removed.
+    *leased*: a work folder's file, not written once a newer run holds the folder."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(final)
     try:
         yield tmp
         if not tmp.exists():
             raise DraptoError(f"{final}: nothing was written")
-        if not lease_holds():
+        if leased and not lease_holds():
             raise DraptoError(f"{final}: not written: a newer run holds the work folder")
         os.replace(tmp, final)
     finally:
@@ -71,8 +72,8 @@ def atomic_path(final: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_json(final: Path, data: Any) -> None:
-    with atomic_path(final) as tmp:
+def write_json(final: Path, data: Any, leased: bool = True) -> None:
+    with atomic_path(final, leased) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, sort_keys=True, ensure_ascii=False)
             fh.write("\n")
@@ -209,6 +210,19 @@ def read_stamp(stamp: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def locked(path: Path, wait: bool = True) -> IO[str]:
+    """*path* opened (created if need be) and locked exclusively (flock) until it is closed.
+    Without *wait*, BlockingIOError when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (the lock lives as long as fh)
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BaseException:
+        fh.close()
+        raise
+    return fh
+
+
 class Lock:
     """An exclusive lock on a work directory, held for the life of the run (flock)."""
 
@@ -218,14 +232,13 @@ class Lock:
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fh = locked(self.path, wait=False)
         except BlockingIOError:
-            fh.seek(0)
-            holder = (fh.read().split() or ["?"])[0]
-            fh.close()
+            try:
+                holder = (self.path.read_text(encoding="utf-8").split() or ["?"])[0]
+            except OSError:
+                holder = "?"
             raise DraptoError(f"{self.what}: another drapto run (pid {holder}) is already "
                               f"working on it; lock {self.path}") from None
         fh.seek(0)

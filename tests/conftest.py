@@ -128,14 +128,18 @@ def ffmpeg_make(*args: str) -> None:
                    stdin=subprocess.DEVNULL)
 
 
-def assert_frames_in_place(source: Path, output: Path) -> None:
-    """Every output frame is the source frame at the same position (nearest of 3)."""
+def assert_frames_in_place(source: Path, output: Path, reach: int = 1, first: int = 0,
+                           count: int | None = None) -> None:
+    """Output frame i is source frame *first* + i (the nearest of the source's frames up to
+    *reach* either side), for all *count* output frames (default: the rest of the source)."""
     src, out = gray_frames(source), gray_frames(output)
-    assert len(out) == len(src)
+    assert len(out) == (len(src) - first if count is None else count)
     for i, frame in enumerate(out):
+        at = first + i
         diffs = {j: sum(abs(x - y) for x, y in zip(frame, src[j], strict=True))
-                 for j in range(max(0, i - 1), min(len(src), i + 2))}
-        assert min(diffs, key=diffs.__getitem__) == i, f"output frame {i} is misplaced"
+                 for j in range(max(0, at - reach), min(len(src), at + reach + 1))}
+        best = min(diffs, key=diffs.__getitem__)
+        assert best == at, f"output frame {i} is source frame {best}, not {at}"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -47,13 +47,22 @@ def test_estimates_from_table_then_learned(tmp_path: Path,
     assert memory.estimate_mib(800, 8, TABLE) == 1200  # another preset: not learned yet
 
 
-def test_encode_records_its_measured_peak(tmp_path: Path) -> None:
+def test_encode_records_and_learns_its_measured_peak(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The encode's measured peak is in its record and becomes the estimate for its height
+    and preset (in place of the table's, far above it at 180p)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     src = make_sample(tmp_path / "m.mkv", scenes=[1.0, 1.0], size="320x180", audio=False,
                       subtitles=False, chapters=False)
-    run_drapto(f"input={src}", "preset=11", "min_segment=0.5", "max_segment=1", cwd=tmp_path)
-    record = read_json(workdir_of(tmp_path / "drapto-work") / "encoded" / "0000.json")
-    assert 10 < record["peak_memory_mib"] < 2000
-    assert memory.estimate_mib(180, 11, TABLE) >= record["peak_memory_mib"]
+    run_drapto(f"input={src}", "preset=11", "min_segment=0.5", "max_segment=1", cwd=tmp_path,
+               env={"XDG_CACHE_HOME": str(cache)})
+    work = workdir_of(tmp_path / "drapto-work")
+    peaks = [read_json(work / "encoded" / f"{i:04d}.json")["peak_memory_mib"] for i in (0, 1)]
+    assert all(10 < p < 2000 for p in peaks)
+    learned = read_json(cache / "drapto" / "memory.json")["180p preset 11"]
+    assert max(peaks) <= learned <= max(peaks) + 1 < TABLE[576]
+    assert memory.estimate_mib(180, 11, TABLE) == learned
 
 
 def _encode_spans(log: Path) -> list[tuple[datetime, datetime]]:

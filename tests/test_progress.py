@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 from pathlib import Path
 
 from conftest import FAST, FIXED_CRF, drapto_argv
@@ -65,7 +66,11 @@ def test_live_line_on_a_terminal_and_no_color(tmp_path: Path) -> None:
                        "max_segment=1")
     shown = _run_in_terminal(argv, tmp_path, env)
     assert b"\r\x1b[K\x1b[36mencode\x1b[0m | " in shown and b"/4 segments" in shown
-    assert b" frames) | " in shown  # the share of the frames encoded
+    # The share of the film's frames (4 s at 24 fps) and the segments done, never going back.
+    counts = [(int(a), int(b), int(k)) for a, b, k in re.findall(
+        rb"\((\d+)/(\d+) frames\) \| (\d)/4 segments", shown)]
+    assert counts and all(b == 96 and 0 <= a <= 96 for a, b, _ in counts), counts
+    assert counts == sorted(counts), counts
     # The live line is taken away, then the summary ("c.mkv -> c.av1.mkv") is printed.
     assert shown.rindex(b"\r\x1b[K") < shown.index(b"c.mkv -> ")
     plain = _run_in_terminal([*argv[:-1], "output=again.mkv", "work=w2", argv[-1]], tmp_path,

@@ -109,13 +109,19 @@ def test_next_capped_moves_up_until_within_and_stops() -> None:
     assert quality.choose_capped({40.0: (93.0, 120), 42.0: (92.1, 110)}, 100) == 42.0
 
 
-def test_calibration_segments_are_spread_and_fixed_by_the_count() -> None:
-    assert search.calibration_indices(2, 3) == [0, 1]
-    assert search.calibration_indices(8, 3) == [1, 4, 6]
-    assert search.calibration_indices(68, 3) == [11, 34, 56]
-    for n in range(1, 300):
-        idx = search.calibration_indices(n, 3)
-        assert idx == sorted(set(idx)) and len(idx) == min(n, 3) and idx[-1] < n
+def test_calibration_segments_are_spread_over_the_film_by_time() -> None:
+    assert search.calibration_indices([24, 24], 3) == [0, 1]
+    assert search.calibration_indices([1] * 8, 3) == [1, 4, 6]
+    assert search.calibration_indices([1] * 68, 3) == [11, 34, 56]
+    for n in range(4, 300):
+        idx = search.calibration_indices([1] * n, 3)
+        assert idx == sorted(set(idx)) and len(idx) == 3 and idx[-1] < n
+    # By time, not by number: a long first segment holds the middle frames of the first
+    # two stretches (frames 16 and 50 of 100), and a cut added past the last calibration
+    # segment leaves them all.
+    assert search.calibration_indices([60, 10, 10, 10, 10], 3) == [0, 3]
+    assert search.calibration_indices([30] * 7, 3) == [1, 3, 5]
+    assert search.calibration_indices([30] * 6 + [15, 15], 3) == [1, 3, 5]
 
 
 def test_the_calibration_takes_the_medians_of_the_segments_that_reached(

@@ -403,7 +403,8 @@ def tasks(up: Upstream, threads: int) -> Iterator[Task]:
     job, s = up.job, up.job.settings
     video = video_settings(job, up.probe, up.scenes)
     n = len(up.scenes["segments"])
-    sample = search.calibration_indices(n, s.calibration_segments) if video["quality"] else []
+    frames = [seg["frames"] for seg in up.scenes["segments"]]
+    sample = search.calibration_indices(frames, s.calibration_segments) if video["quality"] else []
 
     def encode(i: int, calibration: Task | None) -> Task:
         name = f"{i:04d}"

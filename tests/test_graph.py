@@ -1,0 +1,164 @@
+"""The pipeline's graph as data, with nothing encoded: which settings change which tasks'
+keys (a task reruns when what it reads changes, and only then), the jobs and worker count
+from the command line, and batch tags.
+
+Each graph is made the way a run makes it (drapto.stages.early and late) from a real
+probe.json and scenes.json of a generated clip of 7 one-second scenes."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drapto.graph import Task, full_name, key_of, task_key
+from drapto.job import jobs_from_vars, requested_workers
+from drapto.sample import make_sample
+from drapto.setup import variables
+from drapto.stages import early, encode, late
+from drapto.stages.probe import probe
+from drapto.stages.scenes import run_scenes
+from drapto.workdir import mark_done, read_json, write_json
+
+SEGMENTS = {"min_segment": "0.5", "max_segment": "1"}
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The clip, its probe.json and scenes.json (a cut at each scene, and more)."""
+    folder = tmp_path_factory.mktemp("graph")
+    clip = make_sample(folder / "clip.mkv", [1.0] * 7, "256x144")
+    write_json(folder / "probe.json", probe(clip))
+    run_scenes(clip, folder / "probe.json", folder / "scenes.json", 0.3, 0.3, 0.5, 1.0)
+    scenes = read_json(folder / "scenes.json")
+    assert len(scenes["segments"]) >= 7, scenes["segments"]
+    return {"clip": clip, "probe": read_json(folder / "probe.json"), "scenes": scenes}
+
+
+def graph(film: dict[str, Any], tmp_path: Path, scenes: dict[str, Any] | None = None,
+          threads: int = 1, clip: Path | None = None, **settings: str) -> dict[str, Task]:
+    """Every task of a run with these settings, by name, once probe and scenes are made."""
+    values = {"input": str(clip or film["clip"]), "output": str(tmp_path / "out.mkv"),
+              "work": str(tmp_path / "work"), **SEGMENTS, **settings}
+    job = jobs_from_vars(values, tmp_path, env={})[0]
+    first = early(job)
+    for task, path, data in ((first[0], job.work.probe, film["probe"]),
+                             (first[2], job.work.scenes, scenes or film["scenes"])):
+        write_json(path, data)
+        mark_done(job.work.stamp(full_name(task)), key_of(task), path)
+    return {full_name(t): t for t in [*first, *late(job, threads)] if "meta" in t}
+
+
+def keys(tasks: dict[str, Task]) -> dict[str, str]:
+    return {name: key_of(t) for name, t in tasks.items()}
+
+
+def changed(a: dict[str, Task], b: dict[str, Task]) -> set[str]:
+    ka, kb = keys(a), keys(b)
+    return {n for n in ka.keys() | kb.keys() if ka.get(n) != kb.get(n)}
+
+
+def split_last(scenes: dict[str, Any]) -> dict[str, Any]:
+    """scenes.json as a scene setting that adds one cut in the last segment makes it."""
+    out = copy.deepcopy(scenes)
+    last = out["segments"][-1]
+    half = last["frames"] // 2
+    step = round(1e6 / out["fps"])
+    out["segments"][-1] = {**last, "frames": half, "source_bytes": None}
+    out["segments"].append({**last, "index": last["index"] + 1, "start": last["start"] + half,
+                            "frames": last["frames"] - half, "source_bytes": None,
+                            "start_pts_us": last["start_pts_us"] + half * step})
+    return out
+
+
+def test_an_audio_bitrate_changes_only_the_audio_and_what_follows(
+        film: dict[str, Any], tmp_path: Path) -> None:
+    before = graph(film, tmp_path, audio_bitrates="{2: 128}")
+    after = graph(film, tmp_path, audio_bitrates="{2: 96}")
+    moved = changed(before, after)
+    audio = {n for n in moved if n.startswith("audio:")}
+    assert audio and moved == audio | {"mux", "validate", "report"}, moved
+
+
+def test_a_scene_change_reencodes_only_the_segments_it_changed(
+        film: dict[str, Any], tmp_path: Path) -> None:
+    """In the default mode (quality targeting): a new cut in the last segment; the
+    segments before it keep their keys, their encodes and the calibration too."""
+    before = graph(film, tmp_path, scene_threshold="0.3")
+    after = graph(film, tmp_path, split_last(film["scenes"]), scene_threshold="0.25")
+    assert "calibrate" in before and "calibrate" in after
+    last = len(film["scenes"]["segments"]) - 1
+    new = {f"{kind}:{i:04d}" for kind in ("segment", "encode") for i in (last, last + 1)}
+    moved = changed(before, after)
+    assert moved == {"scenes", *new, "concat", "mux", "validate", "report"}, sorted(moved)
+
+
+def test_a_crf_changes_the_encodes_and_not_the_segments_or_audio(
+        film: dict[str, Any], tmp_path: Path) -> None:
+    before = graph(film, tmp_path, quality="crf", crf_hd="30")
+    after = graph(film, tmp_path, quality="crf", crf_hd="31")
+    moved = changed(before, after)
+    n = len(film["scenes"]["segments"])
+    assert moved == {*(f"encode:{i:04d}" for i in range(n)), "concat", "mux", "validate",
+                     "report"}, sorted(moved)
+
+
+def test_where_and_how_wide_it_runs_is_in_no_key(film: dict[str, Any],
+                                                 tmp_path: Path) -> None:
+    """The executor, SVT-AV1's threads and the memory settings never change the bytes;
+    nor does the input's path: a moved film keeps its work."""
+    base = keys(graph(film, tmp_path))
+    moved = tmp_path / "elsewhere" / "renamed.mkv"
+    moved.parent.mkdir()
+    shutil.copy(film["clip"], moved)
+    assert keys(graph(film, tmp_path, threads=8, executor="dask://127.0.0.1:8786",
+                      memory_budget="2G")) == base
+    assert keys(graph(film, tmp_path, clip=moved)) == base
+
+
+def test_every_argument_an_action_is_handed_is_in_its_key(film: dict[str, Any],
+                                                          tmp_path: Path) -> None:
+    """Change any one argument of any task's action (but the encode's UNKEYED) and its key
+    changes: a key cannot leave out what its action reads."""
+    tasks = graph(film, tmp_path)
+    job = jobs_from_vars({"input": str(film["clip"]), "output": str(tmp_path / "out.mkv"),
+                          "work": str(tmp_path / "work"), **SEGMENTS}, tmp_path, env={})[0]
+    checked = 0
+    for name, task in tasks.items():
+        kwargs = task["actions"][0][1][5]
+        deps = [tasks[d] for d in task["task_dep"]]
+        unkeyed = encode.UNKEYED if task["basename"] == "encode" else ()
+        key = task_key(job, task["basename"], 0, kwargs, deps, unkeyed)
+        for arg in kwargs:
+            other = task_key(job, task["basename"], 0, {**kwargs, arg: ["changed"]}, deps,
+                             unkeyed)
+            assert (other == key) == (arg in unkeyed), (name, arg)
+            checked += 1
+    assert checked > 100
+
+
+def test_variables_and_workers_from_the_command_line() -> None:
+    argv = ["doit", "-n", "3", "encode", "input=a b.mkv", "crf_sd=30", "--verbosity=2",
+            "svt_params=tune=0:film-grain=8", "crf_sd=31"]
+    assert variables(argv) == {"input": "a b.mkv", "crf_sd": "31",
+                               "svt_params": "tune=0:film-grain=8"}
+    assert requested_workers(argv) == 3
+    assert requested_workers(["doit", "-n4"]) == 4
+    assert requested_workers(["doit", "--process=5", "encode"]) == 5
+    assert requested_workers(["doit", "encode", "input=x.mkv"]) is None
+
+
+def test_a_batch_of_files_with_one_name_gets_distinct_tags(tmp_path: Path) -> None:
+    folder = tmp_path / "films"
+    folder.mkdir()
+    for name in ("film.mkv", "film.mp4", "Film 2.mkv"):
+        (folder / name).write_bytes(name.encode() * 100)
+    jobs = jobs_from_vars({"input": str(folder), "output": str(tmp_path / "out") + "/",
+                           "work": str(tmp_path / "work")}, tmp_path, env={})
+    assert [j.tag for j in jobs] == ["Film_2", "film", "film-2"]
+    assert [j.output.name for j in jobs] == ["Film 2.av1.mkv", "film.av1.mkv",
+                                             "film.mp4.av1.mkv"]
+    assert len({j.work.path for j in jobs}) == 3
