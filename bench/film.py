@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 from common import workspace  # noqa: E402
 
 from drapto import proc  # noqa: E402
+from drapto.stages.segments import segment_ids  # noqa: E402
 
 ZIP = "moviepy-2.2.1/docs/_static/medias/getting_started/moviepy_10_minutes/" \
       "moviepy_10_minutes.zip"
@@ -118,8 +119,8 @@ def main() -> None:
         src = excerpt(film, ns.excerpt, tmp) if ns.excerpt else film
         t_drapto, out, work = drapto(src, tmp, "default", ns, f"target_vmaf={ns.target}",
                                      "max_encoded_percent=0")
-        records = [json.loads(p.read_text())
-                   for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
+        records = [json.loads((work / "encoded" / f"{sid}.json").read_text())
+                   for sid in segment_ids(json.loads((work / "scenes.json").read_text()))]
         crfs = [r["crf"] for r in records]
         median_crf = round(statistics.median(crfs))
         t_plain = plain(src, median_crf, ns.preset, tmp / "plain.mkv")

@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 from drapto import proc, quality  # noqa: E402
 from drapto.search import calibration_goal, calibration_indices  # noqa: E402
 from drapto.stages.encode import final_subsample  # noqa: E402
+from drapto.stages.segments import segment_ids  # noqa: E402
 
 TARGET = 93.0
 BYTES_SLOPE = 0.12   # ln(bytes) per CRF step (quality.BYTES_SLOPE)
@@ -45,8 +46,8 @@ class Curve:
 
 
 def curves(work: Path) -> list[Curve]:
-    records = [json.loads(p.read_text())
-               for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
+    records = [json.loads((work / "encoded" / f"{sid}.json").read_text())
+               for sid in segment_ids(json.loads((work / "scenes.json").read_text()))]
     own: list[float | None] = []
     for r in records:
         near = sorted(((f["crf"], f["vmaf"]) for f in r["search"]["finals"]),

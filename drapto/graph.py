@@ -92,15 +92,16 @@ def _clean(*paths: Path) -> None:
 def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None],
               kwargs: dict[str, Any], deps: Sequence[Task], doc: str, schema: int = 1,
               unkeyed: Iterable[str] = (), keep_on_clean: bool = False,
-              stowed: Callable[[], bool] | None = None) -> Task:
+              stowed: Callable[[], bool] | None = None, stamp_as: str | None = None) -> Task:
     """A task whose action is ``fn(**kwargs)``, writing ``kwargs["target"]``, after *deps*
     (tasks made by this module's creators). Its key is :func:`task_key` of the same
     arguments and dependencies. *stowed*: the target may be removed after a finished run
-    (tidy) while the output holds its content; then the stamp alone decides."""
+    (tidy) while the output holds its content; then the stamp alone decides. *stamp_as*:
+    the stamp's name when it is not the task's (a segment's is its first frame)."""
     full = tagged(job, f"{basename}:{name}" if name else basename)
     target = Path(kwargs["target"])
     key = task_key(job, basename, schema, kwargs, deps, unkeyed)
-    stamp = job.work.stamp(full)
+    stamp = job.work.stamp(tagged(job, stamp_as) if stamp_as else full)
     task: Task = {
         "basename": basename,
         "actions": [(_action, [full, stamp, key, target, fn, kwargs])],
@@ -111,7 +112,7 @@ def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None]
         "task_dep": [full_name(d) for d in deps],
         "clean": [(_clean, [stamp] if keep_on_clean else [target, stamp])],
         "doc": doc,
-        "meta": {"key": key, "task": full, "target": target},
+        "meta": {"key": key, "task": full, "target": target, "stamp": stamp},
     }
     if ":" in full:  # a subtask: encode:0003, or a batch file's probe:film
         task["name"] = full.partition(":")[2]
@@ -120,7 +121,7 @@ def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None]
 
 def done(job: Job, task: Task) -> bool:
     """Whether *task*'s target is made, for its key."""
-    return is_done(job.work.stamp(full_name(task)), key_of(task), task["meta"]["target"])
+    return is_done(task["meta"]["stamp"], key_of(task), task["meta"]["target"])
 
 
 @dataclass

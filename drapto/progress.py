@@ -32,7 +32,8 @@ class Tracker:
     done_frames: int = 0
     done_bytes: int = 0
     run_frames: int = 0          # frames encoded by this run (for the speed)
-    live: dict[int, tuple[int, int]] = field(default_factory=dict)  # index -> frames, bytes
+    # Each running encode's frames and bytes so far, by its target's path.
+    live: dict[str, tuple[int, int]] = field(default_factory=dict)
     stage: str = "starting"
     started: float = field(default_factory=time.monotonic)
     encode_started: float | None = None
@@ -42,15 +43,15 @@ class Tracker:
         with self.lock:
             self.total_frames, self.total_segments = total_frames, total_segments
 
-    def update(self, index: int, frames: int, nbytes: int) -> None:
+    def update(self, encode: str, frames: int, nbytes: int) -> None:
         with self.lock:
             if self.encode_started is None:
                 self.encode_started = time.monotonic()
-            self.live[index] = (frames, nbytes)
+            self.live[encode] = (frames, nbytes)
 
-    def finish(self, index: int, frames: int, nbytes: int, encoded_now: bool) -> None:
+    def finish(self, encode: str, frames: int, nbytes: int, encoded_now: bool) -> None:
         with self.lock:
-            self.live.pop(index, None)
+            self.live.pop(encode, None)
             self.done_segments += 1
             self.done_frames += frames
             self.done_bytes += nbytes
@@ -87,8 +88,8 @@ class Tracker:
 TRACKER = Tracker()
 
 
-def on_progress(index: int) -> Callable[[str], None]:
-    """An ``on_line`` callback for ``-progress pipe:1`` output of segment *index*."""
+def on_progress(encode: str) -> Callable[[str], None]:
+    """An ``on_line`` callback for ``-progress pipe:1`` output of the encode to *encode*."""
     state = {"frame": 0, "total_size": 0}
 
     def feed(line: str) -> None:
@@ -96,7 +97,7 @@ def on_progress(index: int) -> Callable[[str], None]:
         if key in state and value.strip().isdigit():
             state[key] = int(value)
             if key == "frame":
-                TRACKER.update(index, state["frame"], state["total_size"])
+                TRACKER.update(encode, state["frame"], state["total_size"])
     return feed
 
 

@@ -127,11 +127,10 @@ class Reporter(ExecutedOnlyReporter):
         if not _jobs or not task.name.startswith("encode:"):
             return
         self._plan()
-        with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
-            parts = task.name.split(":")
-            job = _jobs[parts[1] if len(parts) == 3 else None]
-            record = read_json(job.work.record(int(parts[-1])))
-            progress.TRACKER.finish(record["index"], record["frames"], record["bytes"],
+        with contextlib.suppress(OSError, ValueError, KeyError, IndexError, TypeError):
+            target = Path(task.meta["target"])
+            record = read_json(target.with_suffix(".json"))
+            progress.TRACKER.finish(str(target), record["frames"], record["bytes"],
                                     encoded_now)
             if encoded_now and self._display:
                 self._display.segment_done()

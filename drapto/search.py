@@ -28,7 +28,7 @@ from typing import Any
 from . import quality
 from .workdir import make_key, read_json, write_json
 
-SCHEMA = 2
+SCHEMA = 3
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def run_calibration(records: list[Path], target: Path) -> None:
         r = read_json(path)
         s = r.get("search")
         if r.get("reached") and s and s.get("finals"):
-            used.append({"index": r["index"], "crf": r["crf"], "fast_crf": s["fast_crf"],
+            used.append({"start": r["start"], "crf": r["crf"], "fast_crf": s["fast_crf"],
                          "slope": s["slope"], "shift": quality.implied_shift(r),
                          "own_slope": len(s["finals"]) >= 2 or len(s.get("probes", [])) >= 2})
     data: dict[str, Any] = {"schema": SCHEMA, "segments": used, "segments_used": len(used)}

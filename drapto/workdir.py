@@ -120,15 +120,16 @@ class WorkDir:
         self.lock_file = self.path / "lock"
         self.stamps = self.path / "stamps"
 
-    def segment(self, index: int) -> Path:
-        return self.path / "segments" / f"{index:04d}.json"
+    # A segment's files are named by its id, its first frame (drapto/stages/segments.py).
+    def segment(self, sid: str) -> Path:
+        return self.path / "segments" / f"{sid}.json"
 
-    def encoded(self, index: int) -> Path:
-        return self.path / "encoded" / f"{index:04d}.mkv"
+    def encoded(self, sid: str) -> Path:
+        return self.path / "encoded" / f"{sid}.mkv"
 
-    def record(self, index: int) -> Path:
-        """What the encode of segment *index* did (settings, Dolby Vision, warnings)."""
-        return self.path / "encoded" / f"{index:04d}.json"
+    def record(self, sid: str) -> Path:
+        """What the encode of segment *sid* did (settings, Dolby Vision, warnings)."""
+        return self.path / "encoded" / f"{sid}.json"
 
     def audio(self, index: int) -> Path:
         return self.path / "audio" / f"{index}.mka"

@@ -16,6 +16,8 @@ import pytest
 from drapto import proc
 from drapto.sample import make_sample
 from drapto.stages.probe import probe
+from drapto.stages.segments import segment_ids
+from drapto.workdir import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
@@ -54,6 +56,26 @@ def run_drapto(*args: str, cwd: Path, jobs: int | None = None,
 def executed(result: subprocess.CompletedProcess[str]) -> list[str]:
     """Names of the tasks a run executed (doit prints '.  name' for each)."""
     return [line[3:].strip() for line in result.stdout.splitlines() if line.startswith(".  ")]
+
+
+def segment_file(work: Path, index: int, suffix: str = ".mkv") -> Path:
+    """Segment *index*'s encode (or its record, ``.json``): files are named by the
+    segment's first frame."""
+    return work / "encoded" / (segment_ids(read_json(work / "scenes.json"))[index] + suffix)
+
+
+def records_of(work: Path) -> list[dict[str, Any]]:
+    """Every segment's encode record, in order."""
+    return [read_json(work / "encoded" / f"{sid}.json")
+            for sid in segment_ids(read_json(work / "scenes.json"))]
+
+
+def stamped_segments(work: Path) -> set[str]:
+    """The numbers (0003) of the segments whose encode is stamped done."""
+    numbers = {sid: f"{i:04d}"
+               for i, sid in enumerate(segment_ids(read_json(work / "scenes.json")))}
+    return {numbers[p.stem[len("encode-"):]] for p in work.glob("stamps/encode-*.json")
+            if p.stem[len("encode-"):] in numbers}
 
 
 def workdir_of(work_root: Path) -> Path:

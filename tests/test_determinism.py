@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import drapto_argv, executed, workdir_of
+from conftest import drapto_argv, executed, records_of, stamped_segments, workdir_of
 
 from drapto.sample import make_sample
 from drapto.workdir import read_json
@@ -58,14 +58,15 @@ def reference(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_defaults_are_quality_targeting(reference: Path) -> None:
     work = workdir_of(reference / "w")
-    records = [read_json(p) for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
+    records = records_of(work)
     assert len(records) == SEGMENTS and all(r.get("search") for r in records)
     calibration = read_json(work / "calibration.json")
-    sample = {s["index"] for s in calibration["segments"]}
+    sample = {s["start"] for s in calibration["segments"]}
     assert calibration["segments_used"] == len(sample) >= 1
-    for r in records:  # the calibration's segments start from the defaults, the rest from it
-        expected = "default" if r["index"] in {1, 4, 6} else "calibration of"
-        assert r["search"]["prior"]["source"].startswith(expected), (r["index"], r["search"])
+    # The calibration's segments start from the defaults, the rest from it.
+    for i, r in enumerate(records):
+        expected = "default" if i in {1, 4, 6} else "calibration of"
+        assert r["search"]["prior"]["source"].startswith(expected), (i, r["search"])
     assert len({r["crf"] for r in records}) > 1
 
 
@@ -99,9 +100,8 @@ def test_kills_and_resumes_do_not_change_the_bytes(clip: Path, reference: Path,
     def searching() -> bool:
         return bool(list(tmp_path.glob("w/*/encoded/*.search.json")))
 
-    def stamped() -> set[str]:
-        return {p.name[len("encode-"):-len(".json")]
-                for p in tmp_path.glob("w/*/stamps/encode-*.json")}
+    def stamped() -> list[Path]:
+        return list(tmp_path.glob("w/*/stamps/encode-*.json"))
 
     for until in (searching, lambda: len(stamped()) >= 4):
         proc = subprocess.Popen(drapto_argv(f"input={clip}", "output=out.mkv", "work=w",
@@ -114,7 +114,7 @@ def test_kills_and_resumes_do_not_change_the_bytes(clip: Path, reference: Path,
             time.sleep(rng.uniform(0.0, 0.3))  # the last segments take a moment only
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-    done = stamped()
+    done = stamped_segments(workdir_of(tmp_path / "w"))
     assert 4 <= len(done) < SEGMENTS, "the kills did not land mid-encode"
     finished = run(clip, tmp_path, tmp_path / "cache", 2)
     redone = {t for t in executed(finished) if t.startswith("encode:")}

@@ -16,7 +16,9 @@ from conftest import (
     executed,
     ffmpeg_make,
     run_drapto,
+    segment_file,
     shared,
+    stamped_segments,
     workdir_of,
 )
 
@@ -75,16 +77,15 @@ def test_resumes_after_sigkill_keeping_finished_segments(reference: Path,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            stdin=subprocess.DEVNULL, start_new_session=True)
 
-    def stamped() -> set[str]:
-        return {p.name[len("encode-"):-len(".json")]
-                for p in tmp_path.glob("drapto-work/*/stamps/encode-*.json")}
+    def stamped() -> list[Path]:
+        return list(tmp_path.glob("drapto-work/*/stamps/encode-*.json"))
     deadline = time.monotonic() + 120
     while len(stamped()) < 2:
         assert time.monotonic() < deadline and run.poll() is None, "timed out"
         time.sleep(0.01)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait(timeout=60)
-    done = stamped()
+    done = stamped_segments(workdir_of(tmp_path / "drapto-work"))
     assert 2 <= len(done) < 6, "the kill did not land mid-encode"
     finished = encode_dv(tmp_path, 2)
     assert not {f"encode:{i}" for i in done} & set(executed(finished))
@@ -94,11 +95,12 @@ def test_resumes_after_sigkill_keeping_finished_segments(reference: Path,
 def test_a_lost_segment_alone_is_redone(reference: Path, tmp_path: Path) -> None:
     encode_dv(tmp_path, 2, "keep_work=yes")
     work = workdir_of(tmp_path / "drapto-work")
-    before = (work / "encoded" / "0003.mkv").read_bytes()
-    (work / "encoded" / "0003.mkv").unlink()
+    lost = segment_file(work, 3)
+    before = lost.read_bytes()
+    lost.unlink()
     again = encode_dv(tmp_path, 2, "keep_work=yes")
     assert [t for t in executed(again) if t.startswith("encode:")] == ["encode:0003"]
-    assert (work / "encoded" / "0003.mkv").read_bytes() == before
+    assert lost.read_bytes() == before
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,12 @@ import pytest
 from drapto.graph import Task, full_name, key_of, task_key
 from drapto.job import jobs_from_vars, requested_workers
 from drapto.sample import make_sample
+from drapto.search import calibration_indices
 from drapto.setup import variables
 from drapto.stages import early, encode, late
 from drapto.stages.probe import probe
 from drapto.stages.scenes import run_scenes
+from drapto.stages.segments import segment_id, segment_ids
 from drapto.workdir import mark_done, read_json, write_json
 
 SEGMENTS = {"min_segment": "0.5", "max_segment": "1"}
@@ -53,7 +55,9 @@ def graph(film: dict[str, Any], tmp_path: Path, scenes: dict[str, Any] | None = 
 
 
 def keys(tasks: dict[str, Task]) -> dict[str, str]:
-    return {name: key_of(t) for name, t in tasks.items()}
+    """Each task's key by its stamp's name (a segment's is its first frame, not its
+    number)."""
+    return {Path(t["meta"]["stamp"]).stem: key_of(t) for t in tasks.values()}
 
 
 def changed(a: dict[str, Task], b: dict[str, Task]) -> set[str]:
@@ -61,16 +65,17 @@ def changed(a: dict[str, Task], b: dict[str, Task]) -> set[str]:
     return {n for n in ka.keys() | kb.keys() if ka.get(n) != kb.get(n)}
 
 
-def split_last(scenes: dict[str, Any]) -> dict[str, Any]:
-    """scenes.json as a scene setting that adds one cut in the last segment makes it."""
+def split(scenes: dict[str, Any], i: int) -> dict[str, Any]:
+    """scenes.json as a scene setting that adds one cut in segment *i* makes it."""
     out = copy.deepcopy(scenes)
-    last = out["segments"][-1]
-    half = last["frames"] // 2
+    seg = out["segments"][i]
+    half = seg["frames"] // 2
     step = round(1e6 / out["fps"])
-    out["segments"][-1] = {**last, "frames": half, "source_bytes": None}
-    out["segments"].append({**last, "index": last["index"] + 1, "start": last["start"] + half,
-                            "frames": last["frames"] - half, "source_bytes": None,
-                            "start_pts_us": last["start_pts_us"] + half * step})
+    second = {**seg, "start": seg["start"] + half, "frames": seg["frames"] - half,
+              "source_bytes": None, "start_pts_us": seg["start_pts_us"] + half * step}
+    out["segments"][i:i + 1] = [{**seg, "frames": half, "source_bytes": None}, second]
+    for n, s in enumerate(out["segments"]):
+        s["index"] = n
     return out
 
 
@@ -79,21 +84,27 @@ def test_an_audio_bitrate_changes_only_the_audio_and_what_follows(
     before = graph(film, tmp_path, audio_bitrates="{2: 128}")
     after = graph(film, tmp_path, audio_bitrates="{2: 96}")
     moved = changed(before, after)
-    audio = {n for n in moved if n.startswith("audio:")}
+    audio = {n for n in moved if n.startswith("audio-")}
     assert audio and moved == audio | {"mux", "validate", "report"}, moved
 
 
 def test_a_scene_change_reencodes_only_the_segments_it_changed(
         film: dict[str, Any], tmp_path: Path) -> None:
-    """In the default mode (quality targeting): a new cut in the last segment; the
-    segments before it keep their keys, their encodes and the calibration too."""
+    """In the default mode (quality targeting): a new cut in an early segment that is not a
+    calibration segment. Every other segment keeps its key and its encode's, though those
+    after the cut are renumbered; the calibration keeps its key too."""
+    segs = film["scenes"]["segments"]
+    cal = calibration_indices([s["frames"] for s in segs], 3)
+    i = next(n for n in range(1, len(segs) - 1) if n not in cal)
     before = graph(film, tmp_path, scene_threshold="0.3")
-    after = graph(film, tmp_path, split_last(film["scenes"]), scene_threshold="0.25")
-    assert "calibrate" in before and "calibrate" in after
-    last = len(film["scenes"]["segments"]) - 1
-    new = {f"{kind}:{i:04d}" for kind in ("segment", "encode") for i in (last, last + 1)}
+    after = graph(film, tmp_path, split(film["scenes"], i), scene_threshold="0.25")
+    assert "encode:0007" in after and after["encode:0007"]["meta"]["stamp"].stem == \
+        before["encode:0006"]["meta"]["stamp"].stem  # renumbered, the same segment
+    ids = [segment_id(segs[i]["start"]), segment_id(segs[i]["start"] + segs[i]["frames"] // 2)]
     moved = changed(before, after)
-    assert moved == {"scenes", *new, "concat", "mux", "validate", "report"}, sorted(moved)
+    assert moved == {"scenes", *(f"{kind}-{sid}" for kind in ("segment", "encode")
+                                 for sid in ids), "concat", "mux", "validate", "report"}, \
+        sorted(moved)
 
 
 def test_a_crf_changes_the_encodes_and_not_the_segments_or_audio(
@@ -101,8 +112,8 @@ def test_a_crf_changes_the_encodes_and_not_the_segments_or_audio(
     before = graph(film, tmp_path, quality="crf", crf_hd="30")
     after = graph(film, tmp_path, quality="crf", crf_hd="31")
     moved = changed(before, after)
-    n = len(film["scenes"]["segments"])
-    assert moved == {*(f"encode:{i:04d}" for i in range(n)), "concat", "mux", "validate",
+    ids = segment_ids(film["scenes"])
+    assert moved == {*(f"encode-{sid}" for sid in ids), "concat", "mux", "validate",
                      "report"}, sorted(moved)
 
 

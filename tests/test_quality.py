@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FAST, drapto_argv, run_drapto, workdir_of
+from conftest import FAST, drapto_argv, records_of, run_drapto, segment_file, workdir_of
 
 from drapto import proc
 from drapto.quality import (
@@ -38,6 +38,7 @@ from drapto.quality import (
     solve,
 )
 from drapto.stages.encode import LEAST_SCORED, _encode_range, final_subsample
+from drapto.stages.segments import segment_ids
 from drapto.workdir import read_json
 
 T = Target(vmaf=93.0, tolerance=1.0, crf_min=10, crf_max=63, attempts=3)
@@ -283,7 +284,7 @@ def test_vmaf_target_end_to_end_verified_independently(sample: Path, tmp_path: P
     assert 92.0 <= whole <= 95.0, whole  # within the band, measured independently
     assert len({s["crf"] for s in segments}) > 1  # each segment got its own CRF
     # The record keeps what the search learned; the work directory keeps no candidates.
-    record = read_json(workdir_of(tmp_path / "drapto-work") / "encoded" / "0000.json")
+    record = records_of(workdir_of(tmp_path / "drapto-work"))[0]
     assert {"probes", "finals", "fast_crf", "shift", "predicted_crf"} <= set(record["search"])
     assert not list(tmp_path.glob("drapto-work/*/encoded/*.crf*"))
     assert not list(tmp_path.glob("drapto-work/*/encoded/*.search.json"))
@@ -333,13 +334,14 @@ def test_probes_with_the_final_settings_are_not_made(sample: Path, tmp_path: Pat
     run_drapto(f"input={sample}", *FAST, *VMAF, "search=probes", "search_sample=1",
                cwd=tmp_path)
     work = workdir_of(tmp_path / "drapto-work")
-    records = [read_json(p) for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
+    records = records_of(work)
     assert len(records) > 1 and all(r["search"]["probes"] == [] for r in records)
     assert all(r["reached"] and 92.0 <= r["vmaf"] <= 95.0 for r in records)
     tried = encodes_started(tmp_path)
     assert len(tried) == len(set(tried)) == sum(len(r["search"]["finals"]) for r in records)
+    ids = segment_ids(read_json(work / "scenes.json"))
     for seg, frames, _, _ in tried:  # every encode is of a whole segment
-        whole = read_json(work / "segments" / f"{seg}.json")
+        whole = read_json(work / "segments" / f"{ids[int(seg)]}.json")
         assert frames == f"{whole['start']}-{whole['start'] + whole['frames'] - 1}"
 
 
@@ -426,7 +428,7 @@ os.execv(real, [real, *sys.argv[1:]])
     assert "UnmetDependency" not in said and "a rerun does only what is left" in said
     assert out.stat().st_mtime_ns == stamp  # the finished output of before is untouched
     work = workdir_of(tmp_path / "drapto-work")
-    assert read_json(work / "encoded" / "0000.json")["preset"] == 10  # kept
+    assert read_json(segment_file(work, 0, ".json"))["preset"] == 10  # kept
     env["FAIL"] = ""
     run_drapto(f"input={sample}", *FAST, "preset=10", cwd=tmp_path, jobs=1, env=env)
     redone = [t for t in encodes_started(tmp_path) if t[2] == "10"]

@@ -11,9 +11,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import drapto_argv, executed, run_drapto, workdir_of
+from conftest import (
+    drapto_argv,
+    executed,
+    run_drapto,
+    segment_file,
+    stamped_segments,
+    workdir_of,
+)
 
 from drapto.sample import make_sample
+from drapto.stages.segments import segment_ids
+from drapto.workdir import read_json
 
 # Twelve 1-second scenes at preset 8: encodes slow enough to be caught in flight.
 # The intermediates are kept: these tests look at them (tests/test_tidy.py: the default).
@@ -70,11 +79,10 @@ def test_interrupted_run_resumes_without_redoing_segments(
         left = subprocess.run(["pgrep", "-s", str(run.pid)], capture_output=True, text=True)
         assert left.stdout.strip() == "", "encoder processes outlived drapto after SIGTERM"
     work = workdir_of(tmp_path / "w")
-    done = {p.stem.replace("encode-", "encode:") for p in encode_stamps(tmp_path)}
+    done = {f"encode:{n}" for n in stamped_segments(work)}
     assert 3 <= len(done) < SEGMENTS, "the kill did not land mid-encode"
     finished = {p: (p.stat().st_ino, p.stat().st_mtime_ns)
-                for p in (work / "encoded").glob("[0-9]*.mkv")
-                if f"encode:{p.stem}" in done}
+                for p in (segment_file(work, int(n[len("encode:"):])) for n in done)}
 
     again = run_drapto(f"input={clip}", "output=out.mkv", "work=w", *SETTINGS, cwd=tmp_path)
     redone = {t for t in executed(again) if t.startswith("encode:")}
@@ -90,7 +98,7 @@ def test_half_written_segment_is_not_taken_as_done(clip: Path, reference: bytes,
                                                    tmp_path: Path) -> None:
     run_drapto(f"input={clip}", "output=out.mkv", "work=w", *SETTINGS, cwd=tmp_path)
     work = workdir_of(tmp_path / "w")
-    seg = work / "encoded" / "0005.mkv"
+    seg = segment_file(work, 5)
     seg.write_bytes(seg.read_bytes()[: seg.stat().st_size // 2])  # truncated in place
     again = run_drapto(f"input={clip}", "output=out.mkv", "work=w", *SETTINGS, cwd=tmp_path)
     assert [t for t in executed(again) if t.startswith("encode:")] == ["encode:0005"]
@@ -123,8 +131,9 @@ def test_garbage_records_are_rebuilt_not_trusted(clip: Path, reference: bytes,
                                                  tmp_path: Path) -> None:
     run_drapto(f"input={clip}", "output=out.mkv", "work=w", *SETTINGS, cwd=tmp_path)
     work = workdir_of(tmp_path / "w")
-    (work / "segments" / "0004.json").write_text("{ not json")
-    (work / "stamps" / "encode-0007.json").write_bytes(b"\x00garbage")
+    ids = segment_ids(read_json(work / "scenes.json"))
+    (work / "segments" / f"{ids[4]}.json").write_text("{ not json")
+    (work / "stamps" / f"encode-{ids[7]}.json").write_bytes(b"\x00garbage")
     (work / "scenes.json").write_text("[]")
     (work / "probe.json").write_text("garbage")
     again = run_drapto(f"input={clip}", "output=out.mkv", "work=w", *SETTINGS, cwd=tmp_path)

@@ -10,6 +10,7 @@ from ..graph import Task, Upstream, make_task
 from ..timeline import seek_arg, segment_durations
 from ..workdir import atomic_path
 from .encode import BITEXACT
+from .segments import segment_ids
 
 SCHEMA = 1
 DOC = "video.mkv: the encoded segments joined."
@@ -32,7 +33,7 @@ def run_concat(encoded: list[Path], durations: list[int], listing: Path, target:
 def tasks(up: Upstream) -> Iterator[Task]:
     job, n = up.job, len(up.scenes["segments"])
     yield up.add(make_task(job, "concat", None, run_concat,
-                           {"encoded": [job.work.encoded(i) for i in range(n)],
+                           {"encoded": [job.work.encoded(sid) for sid in segment_ids(up.scenes)],
                             "durations": segment_durations(up.scenes),
                             "listing": job.work.concat_list, "target": job.work.video},
                            [up.get(f"encode:{i:04d}") for i in range(n)], DOC, SCHEMA,

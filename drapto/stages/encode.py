@@ -28,6 +28,7 @@ from ..job import Job, svt_threads
 from ..timeline import seek_arg
 from ..workdir import atomic_path, read_json, write_json
 from .probe import MAX_ENCODER_FPS, dolby_vision_blocker
+from .segments import segment_ids
 
 log = logging.getLogger("drapto")
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact"]
@@ -67,7 +68,7 @@ class Encoded:
 def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
                   filters: list[str], extra: list[str], threads: int, *,
                   window: tuple[int, int] | None = None, vmaf: dict[str, Any] | None = None,
-                  progress_index: int | None = None) -> Encoded:
+                  progress_id: str | None = None) -> Encoded:
     """Encode the segment's frames (or *window*: offset and count within it) to *target*.
     With *vmaf* (the quality settings), the encode is also scored against the frames it was
     made from, in the same FFmpeg run: a loopback decoder feeds libvmaf."""
@@ -110,8 +111,8 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                         *scorer]
                 try:
                     result = proc.run(args, what=what, cwd=target.parent,
-                                      on_line=None if progress_index is None
-                                      else progress.on_progress(progress_index))
+                                      on_line=None if progress_id is None
+                                      else progress.on_progress(progress_id))
                     kept = _kept(report) if report.exists() else []
                     scores = quality.read_scores(log) if vmaf else None
                 finally:
@@ -161,11 +162,13 @@ def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: dic
 
 def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dict[str, Any],
                threads: int, memory_budget: str, memory_estimates: dict[int, int],
-               calibration: Path | None = None) -> None:
+               calibration: Path | None = None, index: int = 0) -> None:
     """Encode one segment within the machine's memory budget; write its record (what was
     done, peak memory, warnings) beside it. With quality targeting, the search starts from
-    *calibration* (the film's calibration.json), or from the defaults without it."""
-    seg = read_json(segment)
+    *calibration* (the film's calibration.json), or from the defaults without it. *index*:
+    the segment's number in this run, for messages only (the bytes and the record do not
+    depend on it: a segment renumbered by a new cut before it keeps its encode)."""
+    seg = {**read_json(segment), "index": index}
     q = video.get("quality")
     prior = None if not q else (search.Prior.from_calibration(read_json(calibration), q)
                                 if calibration else search.Prior.default(q))
@@ -212,7 +215,7 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                                       prior)
             else:
                 peak = _encode_retrying(source, seg, target, video, filters, extra, threads,
-                                        progress_index=seg["index"]).peak
+                                        progress_id=str(target)).peak
             break
         except DraptoError as exc:
             if not dv_kept or DV_REFUSED not in exc.output or proc.stopping():
@@ -224,11 +227,13 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
     if found:
         video = {**video, "crf": found["crf"]}
         if not found["reached"] and not found["capped"]:  # capped: said once, by the report
-            warnings.append(f"segment {seg['index']:04d}: VMAF {found['vmaf']:.2f} at CRF "
+            # Named by its frames: the record outlives the segment's number.
+            warnings.append(f"the segment at frames {seg['start']}-"
+                            f"{seg['start'] + seg['frames'] - 1}: VMAF {found['vmaf']:.2f} at CRF "
                             f"{quality.crf_text(found['crf'])} misses the target "
                             f"{search.target_of(video['quality']).band_text()} after "
                             f"{len(found['search']['finals'])} encodes")
-    return peak, {**found, "index": seg["index"], "frames": seg["frames"], "crf": video["crf"],
+    return peak, {**found, "start": seg["start"], "frames": seg["frames"], "crf": video["crf"],
                   "preset": video["preset"], "crop": rect, "filters": filters,
                   "dolby_vision": dv_kept, "warnings": warnings,
                   "bytes": target.stat().st_size}
@@ -303,7 +308,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
             source, seg, out, {**video, "preset": video["preset"] if final
                                else q["search_preset"], "crf": crf}, filters, extra, threads,
             window=None if final else window, vmaf={**q, "subsample": every},
-            progress_index=seg["index"] if final else None)
+            progress_id=str(target) if final else None)
         peak = max(peak, done.peak)
         assert done.scores is not None
         m = search.Measurement(round(quality.pool(done.scores, q["pool"]), 3),
@@ -392,9 +397,9 @@ def execute_encode(executor: str, name: str, **kwargs: Any) -> None:
         run_encode_remote(executor, name, kwargs)
 
 
-# What does not change an encode's bytes: where it runs, its name, how many threads and how
-# much memory it may use.
-UNKEYED = ("executor", "name", "threads", "memory_budget", "memory_estimates")
+# What does not change an encode's bytes: where it runs, its name and number, how many
+# threads and how much memory it may use.
+UNKEYED = ("executor", "name", "index", "threads", "memory_budget", "memory_estimates")
 
 
 def tasks(up: Upstream, threads: int) -> Iterator[Task]:
@@ -404,19 +409,20 @@ def tasks(up: Upstream, threads: int) -> Iterator[Task]:
     video = video_settings(job, up.probe, up.scenes)
     n = len(up.scenes["segments"])
     frames = [seg["frames"] for seg in up.scenes["segments"]]
+    ids = segment_ids(up.scenes)
     sample = search.calibration_indices(frames, s.calibration_segments) if video["quality"] else []
 
     def encode(i: int, calibration: Task | None) -> Task:
-        name = f"{i:04d}"
+        name, sid = f"{i:04d}", ids[i]
         return up.add(make_task(
             job, "encode", name, execute_encode,
-            {"executor": s.executor, "name": tagged(job, f"encode:{name}"),
-             "source": job.source, "segment": job.work.segment(i), "crop": job.work.crop,
-             "target": job.work.encoded(i), "video": video, "threads": threads,
+            {"executor": s.executor, "name": tagged(job, f"encode:{name}"), "index": i,
+             "source": job.source, "segment": job.work.segment(sid), "crop": job.work.crop,
+             "target": job.work.encoded(sid), "video": video, "threads": threads,
              "memory_budget": s.memory_budget, "memory_estimates": s.memory_estimates,
              "calibration": job.work.calibration if calibration else None},
             [up.get(f"segment:{name}"), up.get("crop"), *([calibration] if calibration else [])],
-            f"AV1 encode of segment {name}", SCHEMA, unkeyed=UNKEYED,
+            f"AV1 encode of segment {name}", SCHEMA, unkeyed=UNKEYED, stamp_as=f"encode:{sid}",
             stowed=lambda: outputs.holds_video(up)))
 
     first = [encode(i, None) for i in sample]
@@ -424,7 +430,7 @@ def tasks(up: Upstream, threads: int) -> Iterator[Task]:
     calibrate = None
     if first:
         calibrate = up.add(make_task(job, "calibrate", None, search.run_calibration,
-                                     {"records": [job.work.record(i) for i in sample],
+                                     {"records": [job.work.record(ids[i]) for i in sample],
                                       "target": job.work.calibration},
                                      first, CALIBRATE_DOC, search.SCHEMA))
         yield calibrate

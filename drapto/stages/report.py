@@ -16,8 +16,9 @@ from ..job import Failure, Plan
 from ..quality import crf_text
 from ..workdir import atomic_path, read_json, write_json
 from .chart import render
+from .segments import segment_ids
 
-SCHEMA = 3
+SCHEMA = 4
 DOC = ("report.json: figures per segment and overall; without input=, the statistics of "
        "every encode under work=; with jobs=FILE, of that job file's encodes.")
 
@@ -25,14 +26,14 @@ DOC = ("report.json: figures per segment and overall; without input=, the statis
 def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str, Any]],
           validation: dict[str, Any], output: Path, audio_bytes: int = 0) -> dict[str, Any]:
     fps = scenes["fps"]
-    segments = [{"index": r["index"], "frames": r["frames"], "crf": r["crf"],
+    segments = [{"index": i, "start": r["start"], "frames": r["frames"], "crf": r["crf"],
                  "bytes": r["bytes"], "vmaf": r.get("vmaf"), "vmaf_reached": r.get("reached"),
                  "capped": bool(r.get("capped")), "source_bytes": r.get("source_bytes"),
                  **({"probes": len(r["search"]["probes"]),
                      "final_encodes": len(r["search"]["finals"])} if r.get("search") else {}),
                  "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
                  "seconds": r.get("seconds"), "peak_memory_mib": r.get("peak_memory_mib")}
-                for r in records]
+                for i, r in enumerate(records)]
     size_in, size_out = probe["size"], output.stat().st_size
     duration = scenes["frames"] / fps
     video_bytes = sum(r["bytes"] for r in records)
@@ -64,7 +65,7 @@ def vmaf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
             "p5": scores[int(0.05 * (len(scores) - 1))], "frames_scored": len(scores),
             "segments_outside_tolerance": sum(1 for r in records if r.get("reached") is False
                                               and not r.get("capped")),
-            "capped": [{"index": r["index"], "vmaf": r["vmaf"]} for r in records
+            "capped": [{"index": i, "vmaf": r["vmaf"]} for i, r in enumerate(records)
                        if r.get("capped")],
             "cap_percent": records[0].get("cap_percent"),
             "probes": sum(len(r["search"]["probes"]) for r in records if r.get("search")),
@@ -192,7 +193,7 @@ def task(up: Upstream) -> Task:
     return up.add(make_task(
         job, "report", None, run_report,
         {"probe": job.work.probe, "scenes": job.work.scenes,
-         "records": [job.work.record(i) for i in range(len(up.scenes["segments"]))],
+         "records": [job.work.record(sid) for sid in segment_ids(up.scenes)],
          "validation": job.work.validation, "output": job.output,
          "audio": [job.work.audio(t["index"])
                    for t in tracks.audio(up.probe, job.settings)],

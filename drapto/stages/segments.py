@@ -1,7 +1,10 @@
 """segment:N: the frame range of one segment, a small JSON the encode reads.
 
-Its key is the range itself (and the input's content): a changed scene setting that leaves
-a segment's frames and number as they were leaves its segment, and its encode, as they were.
+A segment's files and stamps are named by its first frame (``segments/00000036.json``,
+``encoded/00000036.mkv``), its key is its range and the input's content, and its number is
+only a display name: a changed scene setting that leaves a segment's frames as they were
+leaves its segment and its encode as they were, even when a cut added or removed before it
+renumbers it.
 """
 
 from __future__ import annotations
@@ -13,16 +16,26 @@ from typing import Any
 from ..graph import Task, Upstream, make_task
 from ..workdir import write_json
 
-SCHEMA = 1
+SCHEMA = 2
 DOC = "segment:N: the frame range of segment N."
+
+
+def segment_id(start: int) -> str:
+    """The name of a segment's files and stamps: its first frame."""
+    return f"{start:08d}"
+
+
+def segment_ids(scenes: dict[str, Any]) -> list[str]:
+    """Each segment's id, in order."""
+    return [segment_id(s["start"]) for s in scenes["segments"]]
 
 
 def segment_of(scenes: dict[str, Any], index: int) -> dict[str, Any]:
     """Segment *index* of scenes.json as the encode reads it."""
     seg = scenes["segments"][index]
-    return {"index": index, "start": seg["start"], "frames": seg["frames"],
-            "pts_us": seg["start_pts_us"], "source_bytes": seg.get("source_bytes"),
-            "first": index == 0 and not scenes.get("clip")}
+    return {"start": seg["start"], "frames": seg["frames"], "pts_us": seg["start_pts_us"],
+            "source_bytes": seg.get("source_bytes"),
+            "first": seg["start"] == 0 and not scenes.get("clip")}
 
 
 def run_segment(segment: dict[str, Any], target: Path) -> None:
@@ -31,10 +44,10 @@ def run_segment(segment: dict[str, Any], target: Path) -> None:
 
 def tasks(up: Upstream) -> Iterator[Task]:
     job = up.job
-    for i in range(len(up.scenes["segments"])):
+    for i, sid in enumerate(segment_ids(up.scenes)):
         seg = segment_of(up.scenes, i)
         yield up.add(make_task(job, "segment", f"{i:04d}", run_segment,
-                               {"segment": seg, "target": job.work.segment(i)},
+                               {"segment": seg, "target": job.work.segment(sid)},
                                [up.get("probe")],
                                f"frames {seg['start']}..{seg['start'] + seg['frames'] - 1}",
-                               SCHEMA))
+                               SCHEMA, stamp_as=f"segment:{sid}"))

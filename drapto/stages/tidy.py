@@ -14,16 +14,15 @@ DOC = ("tidy: the work folder's bulky intermediates removed after a finished enc
 
 def task(up: Upstream) -> Task:
     job = up.job
-    n = len(up.scenes["segments"])
-    bulky = [(f"encode:{i:04d}", job.work.encoded(i)) for i in range(n)]
-    bulky += [(f"audio:{t['index']}", job.work.audio(t["index"]))
-              for t in audio(up.probe, job.settings)]
-    bulky.append(("concat", job.work.video))
+    names = [f"encode:{i:04d}" for i in range(len(up.scenes["segments"]))]
+    names += [f"audio:{t['index']}" for t in audio(up.probe, job.settings)]
+    bulky = [(up.get(name)["meta"]["stamp"], up.get(name)["meta"]["target"])
+             for name in [*names, "concat"]]
     keep = job.settings.keep_work == "yes"
 
     def tidy() -> None:
-        for name, path in bulky:
-            stow(job.work.stamp(tagged(job, name)), path)
+        for stamp, path in bulky:
+            stow(stamp, path)
 
     return {"basename": "tidy", **({"name": job.tag} if job.tag else {}),
             "actions": [] if keep else [tidy],

@@ -20,6 +20,7 @@ from ..timeline import (
 )
 from ..workdir import read_json, temp_path, write_json
 from .probe import probe
+from .segments import segment_ids
 
 # How far a stream's start or end may lie from where it should: one frame of video (the
 # output's timestamps are rounded to the millisecond), and this much for audio (an Opus
@@ -237,6 +238,6 @@ def task(up: Upstream) -> Task:
         {"src_probe": probe_view, "scenes": scenes, "output": job.output,
          "bit_depth": 10 if "10" in job.settings.pixel_format else 8, "crop": job.work.crop,
          "clip_ms": clip_ms(scenes),
-         "records": [job.work.record(i) for i in range(len(scenes["segments"]))],
+         "records": [job.work.record(sid) for sid in segment_ids(scenes)],
          "target": job.work.validation},
         [up.get("mux"), up.get("crop")], DOC, SCHEMA))
