@@ -119,11 +119,12 @@ def run_encode_remote(executor: str, name: str, kwargs: dict[str, Any]) -> None:
 
     crop = read_json(kwargs["crop"])
     height = crop["crop"][1] if crop["crop"] else crop["height"]
-    need = memory.estimate_mib(height, kwargs["video"]["preset"], kwargs["memory_estimates"])
+    need = memory.estimate_mib(height, kwargs["video"].preset, kwargs["memory_estimates"])
     target = Path(kwargs["target"])
     work = target.parent.parent
-    payload = json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in kwargs.items()
-                          if k != "threads"})
+    payload = json.dumps({k: str(v) if isinstance(v, Path) else
+                          v.to_json() if k == "video" else v
+                          for k, v in kwargs.items() if k != "threads"})
     c = client(executor)
     for attempt in range(RESUBMITS + 1):
         log.info("%s: sent to %s (%d bytes of arguments)", name, executor, len(payload))

@@ -11,6 +11,7 @@ consulted, so resume works after kill -9 and a no-op rerun hashes nothing but se
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ def _keyed(job: Job, value: Any) -> Any:
         with contextlib.suppress(ValueError):
             return f"<work>/{value.relative_to(job.work.path).as_posix()}"
         return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _keyed(job, dataclasses.asdict(value))
     if isinstance(value, dict):
         return {str(k): _keyed(job, v) for k, v in value.items()}
     if isinstance(value, list | tuple):

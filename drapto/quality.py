@@ -307,15 +307,24 @@ def scoring_format(source_bits: int, pixel_format: str) -> str:
     return "yuv420p10le" if source_bits > 8 and "10" in pixel_format else "yuv420p"
 
 
-def vmaf_graph(frames_label: str, model: str, subsample: int, log: str,
-               scoring: str, threads: int = 2) -> str:
+@dataclass(frozen=True)
+class Scoring:
+    """How an encode is scored: libvmaf's model, every *subsample*-th frame, both pictures
+    converted to *pixel_format*."""
+    model: str
+    subsample: int
+    pixel_format: str
+
+
+def vmaf_graph(frames_label: str, scoring: Scoring, log: str, threads: int = 2) -> str:
     """A filter graph scoring the encode (loopback decoder ``dec:0``) against *frames_label*,
-    the frames it was made from, both converted to *scoring* (a pixel format); both are
+    the frames it was made from, both converted to the scoring's pixel format; both are
     timed by frame number so they pair one to one. libvmaf's *threads* work on different
     frames: the scores do not depend on their number."""
-    return (f"[dec:0]settb=AVTB,setpts=N,format={scoring}[vd];"
-            f"[{frames_label}]settb=AVTB,setpts=N,format={scoring}[vr];"
-            f"[vd][vr]libvmaf=model=version={model}:n_subsample={subsample}"
+    fmt = scoring.pixel_format
+    return (f"[dec:0]settb=AVTB,setpts=N,format={fmt}[vd];"
+            f"[{frames_label}]settb=AVTB,setpts=N,format={fmt}[vr];"
+            f"[vd][vr]libvmaf=model=version={scoring.model}:n_subsample={scoring.subsample}"
             f":log_fmt=json:log_path={log}:n_threads={threads}[vo]")
 
 

@@ -71,6 +71,7 @@ def main() -> int:
     # Watched from the first moment: the worker may die while this child still imports.
     parent = int(os.environ.get(WORKER_ENV) or os.getppid())
     threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+    from .encoding import Video
     from .stages.encode import run_encode
 
     job: dict[str, Any] = json.loads(sys.stdin.read())
@@ -78,6 +79,7 @@ def main() -> int:
     kwargs: dict[str, Any] = {k: Path(v) if k in paths and v is not None else v
                               for k, v in job.items()}
     kwargs["memory_estimates"] = {int(k): v for k, v in kwargs["memory_estimates"].items()}
+    kwargs["video"] = Video.from_json(kwargs["video"])
     try:
         run_encode(**kwargs)
     except DraptoError as exc:

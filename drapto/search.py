@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import quality
+from .encoding import Quality
 from .workdir import make_key, read_json, write_json
 
 SCHEMA = 3
@@ -41,45 +42,33 @@ class Prior:
     source: str           # "default" or "calibration of N segments"
 
     @classmethod
-    def default(cls, q: Mapping[str, Any]) -> Prior:
-        shift, _ = quality.shift_of([], q["preset"], q["search_preset"]) if probing(q) \
+    def default(cls, q: Quality) -> Prior:
+        shift, _ = quality.shift_of([], q.preset, q.search_preset) if q.probing \
             else (0.0, "")
-        goal = target_of(q)
-        low, high = quality.probe_bounds(goal, shift)
-        first = min(max(float(round(q["start"] - shift)), low), high)
+        low, high = quality.probe_bounds(q.target(), shift)
+        first = min(max(float(round(q.search_start_crf - shift)), low), high)
         return cls(round(shift, 3), quality.DEFAULT_SLOPE, first,
                    quality.ONE_PROBE_BAND_UNKNOWN_SLOPE, "default")
 
     @classmethod
-    def from_calibration(cls, data: Mapping[str, Any], q: Mapping[str, Any]) -> Prior:
+    def from_calibration(cls, data: Mapping[str, Any], q: Quality) -> Prior:
         if not data.get("segments_used"):
             return cls.default(q)
-        shift = float(data["shift"]) if probing(q) else 0.0
-        low, high = quality.probe_bounds(target_of(q), shift)
+        shift = float(data["shift"]) if q.probing else 0.0
+        low, high = quality.probe_bounds(q.target(), shift)
         # A probe goes to a whole CRF; a final encode (no probes) to the quarter step.
-        first = float(round(data["fast_crf"])) if probing(q) else quality.quarter(
+        first = float(round(data["fast_crf"])) if q.probing else quality.quarter(
             data["fast_crf"])
         first = min(max(first, low), high)
         return cls(shift, float(data["slope"]), first, quality.ONE_PROBE_BAND,
                    f"calibration of {data['segments_used']} segments")
 
 
-def probing(q: Mapping[str, Any]) -> bool:
-    """Whether the search starts with fast-preset probes (``search=probes``, at another
-    preset than the final): else the final encodes are the search."""
-    return q["search"] == "probes" and q["search_preset"] != q["preset"]
-
-
-def target_of(q: Mapping[str, Any]) -> quality.Target:
-    return quality.Target(q["target"], q["tolerance"], q["crf_min"], q["crf_max"],
-                          q["attempts"], q.get("overshoot"))
-
-
-def goal_of(q: Mapping[str, Any], prior: Prior) -> quality.Target:
+def goal_of(q: Quality, prior: Prior) -> quality.Target:
     """What a segment's search keeps: the band of the settings, or :func:`calibration_goal`
     for a search from the defaults (a calibration segment; every segment of a film whose
     calibration learned nothing)."""
-    goal = target_of(q)
+    goal = q.target()
     return calibration_goal(goal) if prior.source == "default" else goal
 
 
@@ -160,9 +149,9 @@ class State:
             return None
 
 
-def state_key(q: Mapping[str, Any], probe_settings: Mapping[str, Any], prior: Prior,
+def state_key(q: Quality, probe_settings: Mapping[str, Any], prior: Prior,
               cap: int | None) -> str:
-    return make_key("search", SCHEMA, dict(q), dict(probe_settings),
+    return make_key("search", SCHEMA, dataclasses.asdict(q), dict(probe_settings),
                     dataclasses.asdict(prior), cap)
 
 

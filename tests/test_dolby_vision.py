@@ -15,6 +15,7 @@ from conftest import (
     drapto_argv,
     executed,
     ffmpeg_make,
+    records_of,
     run_drapto,
     segment_file,
     shared,
@@ -22,6 +23,7 @@ from conftest import (
     workdir_of,
 )
 
+from drapto.encoding import Video
 from drapto.stages.encode import run_encode
 from drapto.stages.probe import probe
 from drapto.stages.segments import run_segment, segment_of
@@ -53,7 +55,7 @@ def test_segments_keep_the_rpu_in_every_frame(reference: Path) -> None:
     assert dv is not None and dv["codec_profile"].startswith("dav1.10"), out
     assert dv["compatibility"] == "HDR10" and "2086" in out["hdr_format"]
     work = workdir_of(reference / "drapto-work")
-    records = [read_json(p) for p in sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json"))]
+    records = records_of(work)
     assert len(records) == len(read_json(work / "scenes.json")["segments"]) == 6
     assert all(r["dolby_vision"] and r["search"]["target"] == 95.0 for r in records)
     assert rpu_frames(reference / "out.mkv", reference / "scratch") == FRAMES
@@ -166,8 +168,8 @@ def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat
     run_segment(segment_of(scenes, 0), tmp_path / "seg.json")
     write_json(tmp_path / "crop.json", {"crop": None, "height": 144})
     dv = {"profile": profile, "codec_profile": f"dvhe.0{profile}", "compatibility": compat}
-    video = {"preset": 12, "crf": 25, "pixel_format": "yuv420p10le", "svt_params": "",
-             "filters": [], "dolby_vision": dv}
+    video = Video(preset=12, crf=25, pixel_format="yuv420p10le", svt_params="",
+                  dolby_vision=dv)
     out = tmp_path / "0000.mkv"
     run_encode(src, tmp_path / "seg.json", tmp_path / "crop.json", out, video, 2, "auto",
                {1080: 1000})

@@ -18,12 +18,14 @@ import pytest
 from conftest import FAST, drapto_argv, records_of, run_drapto, segment_file, workdir_of
 
 from drapto import proc
+from drapto.encoding import Video
 from drapto.quality import (
     DEFAULT_SHIFT_PER_PRESET,
     DEFAULT_SLOPE,
     MAX_PROBES,
     MAX_STEP,
     ONE_PROBE_BAND_UNKNOWN_SLOPE,
+    Scoring,
     Target,
     choose,
     correction_slope,
@@ -304,12 +306,11 @@ def test_an_8_bit_source_scores_the_same_in_8_and_10_bits(sample: Path, tmp_path
     8-bit source as 10 bits do: recorded on the bench clips, 0.007-0.029 lower over
     48-frame windows, at most 0.05."""
     seg = {"index": 0, "start": 0, "frames": 36, "pts_us": 0, "first": True}
-    video = {"svt_params": "tune=0", "pixel_format": "yuv420p10le", "preset": 12}
+    video = Video(preset=12, pixel_format="yuv420p10le", svt_params="tune=0", crf=45)
     pooled = {}
     for scoring in ("yuv420p", "yuv420p10le"):
-        done = _encode_range(sample, seg, tmp_path / f"{scoring}.mkv", {**video, "crf": 45},
-                             [], [], 2, vmaf={"model": "vmaf_v0.6.1", "subsample": 1,
-                                              "scoring": scoring})
+        done = _encode_range(sample, seg, tmp_path / f"{scoring}.mkv", video, [], [], 2,
+                             vmaf=Scoring("vmaf_v0.6.1", 1, scoring))
         assert done.scores is not None and len(done.scores) == 36
         pooled[scoring] = statistics.fmean(done.scores)
     assert 60 < pooled["yuv420p10le"] < 99  # a real loss, not two identical pictures
@@ -320,9 +321,9 @@ def test_scores_do_not_depend_on_the_threads(sample: Path, tmp_path: Path) -> No
     """libvmaf's threads (and SVT-AV1's lp) follow the cores an encode gets, which depend on
     -n and on what else runs: the encode and its scores must not."""
     seg = {"index": 0, "start": 0, "frames": 36, "pts_us": 0, "first": True}
-    video = {"svt_params": "tune=0", "pixel_format": "yuv420p10le", "preset": 12, "crf": 45}
+    video = Video(preset=12, pixel_format="yuv420p10le", svt_params="tune=0", crf=45)
     runs = [_encode_range(sample, seg, tmp_path / f"{n}.mkv", video, [], [], n,
-                          vmaf={"model": "vmaf_v0.6.1", "subsample": 1, "scoring": "yuv420p"})
+                          vmaf=Scoring("vmaf_v0.6.1", 1, "yuv420p"))
             for n in (1, 3)]
     assert runs[0].scores == runs[1].scores and runs[0].scores
     assert (tmp_path / "1.mkv").read_bytes() == (tmp_path / "3.mkv").read_bytes()
@@ -381,8 +382,9 @@ def test_a_new_target_gives_what_a_fresh_run_gives_and_reuses_probes(
     from_nothing = encodes_started(fresh)
     assert len(again) < len(from_nothing)  # a probe of the old search was taken, not redone
     work = workdir_of(tmp_path / "drapto-work")
-    for record in work.glob("encoded/[0-9][0-9][0-9][0-9].json"):
-        new = read_json(record)
+    records = records_of(work)
+    assert records
+    for new in records:
         assert new["search"]["target"] == 90.0 and abs(new["vmaf"] - 90.0) <= 1.0
 
 

@@ -4,18 +4,22 @@ cap, and the calibration's choice and figures."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import pytest
-from conftest import FAST, ffmpeg_make, run_drapto, workdir_of
+from conftest import FAST, ffmpeg_make, records_of, run_drapto, workdir_of
 from test_quality import RECORDED, T, curve
 
 from drapto import quality, search
+from drapto.encoding import Quality
 from drapto.workdir import read_json, write_json
 
-Q = {"target": 93.0, "tolerance": 1.0, "crf_min": 10, "crf_max": 63, "attempts": 3,
-     "preset": 6, "search_preset": 10, "start": 35, "search": "probes"}
+Q = Quality(target_vmaf=93.0, vmaf_tolerance=1.0, vmaf_overshoot=1.0, crf_min=10, crf_max=63,
+            search_attempts=3, vmaf_pool="mean", search_start_crf=35, preset=6,
+            search_preset=10, search="probes", search_sample=0.5, max_encoded_percent=0,
+            vmaf_subsample=9, vmaf_model="vmaf_v0.6.1", vmaf_scoring="yuv420p")
 
 
 def bytes_at(crf: float, at_30: int = 100_000) -> int:
@@ -130,7 +134,7 @@ def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
                encodes: int = 1) -> Path:
         path = tmp_path / f"{i:04d}.json"
         finals = [{"crf": crf, "vmaf": 93.0}, {"crf": crf - 4, "vmaf": 95.0}][:encodes]
-        write_json(path, {"index": i, "crf": crf, "reached": reached, "search": {
+        write_json(path, {"start": 24 * i, "crf": crf, "reached": reached, "search": {
             "target": 93.0, "fast_crf": fast, "slope": slope, "finals": finals}})
         return path
 
@@ -164,8 +168,7 @@ def test_a_lean_source_is_capped_and_the_summary_says_so(tmp_path: Path) -> None
     settings = [*FAST, "target_vmaf=99", "crf_min=1"]
     quality_default = {"DRAPTO_QUALITY": "vmaf"}
     capped = run_drapto(f"input={src}", *settings, cwd=tmp_path, env=quality_default)
-    records = [read_json(p) for p in sorted(workdir_of(tmp_path / "drapto-work").glob(
-        "encoded/[0-9][0-9][0-9][0-9].json"))]
+    records = records_of(workdir_of(tmp_path / "drapto-work"))
     assert records and all(r["capped"] for r in records)
     assert all(r["bytes"] <= r["cap_bytes"] == round(0.8 * r["source_bytes"]) or r["crf"] == 63
                for r in records)
@@ -181,7 +184,7 @@ def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_ban
     """Every segment starts from where the calibration segments crossed the target, so
     those are kept only within half the tolerance of it; the others within the band of
     the settings (-1/+2 by default)."""
-    q = {**Q, "search": "final", "overshoot": 2.0}
+    q = dataclasses.replace(Q, search="final", vmaf_overshoot=2.0)
     calibrating = search.goal_of(q, search.Prior.default(q))
     assert (calibrating.tolerance, calibrating.above, calibrating.aim) == (0.5, 0.5, 93.0)
     data = {"segments_used": 3, "shift": 0.0, "slope": 0.05, "fast_crf": 40.0, "crf": 40.0}

@@ -12,6 +12,7 @@ import pytest
 
 from drapto.errors import DraptoError
 from drapto.stages.probe import probe
+from drapto.stages.segments import segment_ids
 from drapto.stages.validate import checks, read_output, run_validate, timeline_checks
 from drapto.timeline import expected_spans
 from drapto.workdir import read_json
@@ -126,5 +127,6 @@ def test_a_failed_validation_stops_with_one_line_naming_the_check(
     with pytest.raises(DraptoError, match=r"out\.mkv failed validation: audio tracks: "
                                           r"expected 3, got 2"):
         run_validate(src, real["scenes"], real["output"], 10, work / "crop.json",
-                     sorted(work.glob("encoded/[0-9][0-9][0-9][0-9].json")), target)
+                     [work / "encoded" / f"{sid}.json" for sid in segment_ids(real["scenes"])],
+                     target)
     assert read_json(target)["ok"] is False

@@ -16,18 +16,18 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .. import memory, outputs, proc, progress, quality, search
 from ..cluster import run_encode_remote
+from ..encoding import Quality, Video
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task, tagged
-from ..job import Job, svt_threads
+from ..job import svt_threads
 from ..timeline import seek_arg
 from ..workdir import atomic_path, read_json, write_json
-from .probe import MAX_ENCODER_FPS, dolby_vision_blocker
+from .probe import dolby_vision_blocker
 from .segments import segment_ids
 
 log = logging.getLogger("drapto")
@@ -65,15 +65,15 @@ class Encoded:
     scores: list[float] | None = None    # per-frame VMAF, when asked for
 
 
-def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
+def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: Video,
                   filters: list[str], extra: list[str], threads: int, *,
-                  window: tuple[int, int] | None = None, vmaf: dict[str, Any] | None = None,
+                  window: tuple[int, int] | None = None, vmaf: quality.Scoring | None = None,
                   progress_id: str | None = None) -> Encoded:
     """Encode the segment's frames (or *window*: offset and count within it) to *target*.
-    With *vmaf* (the quality settings), the encode is also scored against the frames it was
+    With *vmaf* (how to score it), the encode is also scored against the frames it was
     made from, in the same FFmpeg run: a loopback decoder feeds libvmaf."""
-    rate = video.get("encoder_fps")
-    params = ":".join(p for p in (video["svt_params"], f"crf={quality.crf_text(video['crf'])}",
+    rate = video.encoder_fps
+    params = ":".join(p for p in (video.svt_params, f"crf={quality.crf_text(video.crf)}",
                                   f"lp={threads}",
                                   f"fps-num={rate[0]}:fps-denom={rate[1]}" if rate else "")
                       if p)
@@ -96,8 +96,7 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                 if vmaf:
                     chain += ",split=2[venc][vref]"
                     scorer = ["-dec", "0:0", "-filter_complex",
-                              quality.vmaf_graph("vref", vmaf["model"], vmaf["subsample"],
-                                                 log.name, vmaf["scoring"], threads),
+                              quality.vmaf_graph("vref", vmaf, log.name, threads),
                               "-map", "[vo]", "-f", "null", "-"]
                 else:
                     chain += "[venc]"
@@ -105,8 +104,8 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: dict[s
                         "-noaccurate_seek", "-copyts", "-seek_timestamp", "1",
                         *seek, "-i", str(source), "-filter_complex", f"[0:V:0]{chain}",
                         "-map", "[venc]", "-frames:v", str(count), "-fps_mode", "passthrough",
-                        "-c:v", "libsvtav1", "-preset", str(video["preset"]),
-                        "-pix_fmt", video["pixel_format"], "-svtav1-params", params, *extra,
+                        "-c:v", "libsvtav1", "-preset", str(video.preset),
+                        "-pix_fmt", video.pixel_format, "-svtav1-params", params, *extra,
                         "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, tmp.name,
                         *scorer]
                 try:
@@ -142,7 +141,7 @@ NOT_RETRIED = ("No space left on device", "Read-only file system", "Permission d
                DV_REFUSED)
 
 
-def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
+def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: Video,
                      filters: list[str], extra: list[str], threads: int,
                      **kw: Any) -> Encoded:
     """:func:`_encode_range`, retried along RETRY_LADDER when the encoder fails; the last
@@ -160,7 +159,7 @@ def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: dic
     raise AssertionError("unreachable")
 
 
-def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dict[str, Any],
+def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Video,
                threads: int, memory_budget: str, memory_estimates: dict[int, int],
                calibration: Path | None = None, index: int = 0) -> None:
     """Encode one segment within the machine's memory budget; write its record (what was
@@ -169,13 +168,13 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dic
     the segment's number in this run, for messages only (the bytes and the record do not
     depend on it: a segment renumbered by a new cut before it keeps its encode)."""
     seg = {**read_json(segment), "index": index}
-    q = video.get("quality")
+    q = video.quality
     prior = None if not q else (search.Prior.from_calibration(read_json(calibration), q)
                                 if calibration else search.Prior.default(q))
     crop_data = read_json(crop)
     rect = crop_data["crop"]
     height = rect[1] if rect else crop_data["height"]
-    need = memory.estimate_mib(height, video["preset"], memory_estimates)
+    need = memory.estimate_mib(height, video.preset, memory_estimates)
     with memory.reserve(need, memory_budget, f"segment {seg['index']:04d}") as running:
         # Threads by what actually runs: when the budget lets fewer encodes run than there
         # are workers, each takes more of the cores (SVT-AV1's output does not depend on it).
@@ -183,18 +182,18 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: dic
         started = time.monotonic()
         peak, record = _encode_segment(source, seg, rect, target, video, threads, prior)
         seconds = time.monotonic() - started
-    memory.learn(height, video["preset"], peak)
+    memory.learn(height, video.preset, peak)
     write_json(target.with_suffix(".json"), {**record, "peak_memory_mib": peak >> 20,
                                              "reserved_mib": need,
                                              "seconds": round(seconds, 2)})
 
 
 def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, target: Path,
-                    video: dict[str, Any], threads: int, prior: search.Prior | None
+                    video: Video, threads: int, prior: search.Prior | None
                     ) -> tuple[int, dict[str, Any]]:
-    filters = [*video["filters"], *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
+    filters = [*video.filters, *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
     warnings: list[str] = []
-    dv = video["dolby_vision"]
+    dv = video.dolby_vision
     # What to try, in turn: the encoder's arguments and whether they keep the RPU.
     tries: list[tuple[list[str], bool]] = [([], False)]
     peak, plain = 0, "plain"
@@ -218,23 +217,24 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                                         progress_id=str(target)).peak
             break
         except DraptoError as exc:
-            if not dv_kept or DV_REFUSED not in exc.output or proc.stopping():
+            if not dv or not dv_kept or DV_REFUSED not in exc.output or proc.stopping():
                 raise
             reason = next(line[line.index(DV_REFUSED):].strip()
                            for line in exc.output.splitlines() if DV_REFUSED in line)
             warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
                             f"refused it ({reason}); encoded as {plain} video")
-    if found:
-        video = {**video, "crf": found["crf"]}
+    q = video.quality
+    if found and q:
+        video = video.at(found["crf"])
         if not found["reached"] and not found["capped"]:  # capped: said once, by the report
             # Named by its frames: the record outlives the segment's number.
             warnings.append(f"the segment at frames {seg['start']}-"
                             f"{seg['start'] + seg['frames'] - 1}: VMAF {found['vmaf']:.2f} at CRF "
                             f"{quality.crf_text(found['crf'])} misses the target "
-                            f"{search.target_of(video['quality']).band_text()} after "
+                            f"{q.target().band_text()} after "
                             f"{len(found['search']['finals'])} encodes")
-    return peak, {**found, "start": seg["start"], "frames": seg["frames"], "crf": video["crf"],
-                  "preset": video["preset"], "crop": rect, "filters": filters,
+    return peak, {**found, "start": seg["start"], "frames": seg["frames"], "crf": video.crf,
+                  "preset": video.preset, "crop": rect, "filters": filters,
                   "dolby_vision": dv_kept, "warnings": warnings,
                   "bytes": target.stat().st_size}
 
@@ -263,15 +263,14 @@ def final_subsample(frames: int, subsample: int) -> int:
     return n
 
 
-def _probe_settings(video: dict[str, Any], filters: list[str], window: tuple[int, int]
+def _probe_settings(video: Video, q: Quality, filters: list[str], window: tuple[int, int]
                     ) -> dict[str, Any]:
     """What a probe's measurement depends on: while these hold, its figures stay valid,
     whatever the target."""
-    q = video["quality"]
-    return {"search_preset": q["search_preset"], "filters": filters, "window": list(window),
-            "pool": q["pool"], "model": q["model"], "subsample": PROBE_SUBSAMPLE,
-            "scoring": q["scoring"],
-            "pixel_format": video["pixel_format"], "svt_params": video["svt_params"]}
+    return {"search_preset": q.search_preset, "filters": filters, "window": list(window),
+            "vmaf_pool": q.vmaf_pool, "vmaf_model": q.vmaf_model, "subsample": PROBE_SUBSAMPLE,
+            "vmaf_scoring": q.vmaf_scoring,
+            "pixel_format": video.pixel_format, "svt_params": video.svt_params}
 
 
 def size_cap(seg: dict[str, Any], percent: float) -> int | None:
@@ -281,17 +280,18 @@ def size_cap(seg: dict[str, Any], percent: float) -> int | None:
     return round(spent * percent / 100) if percent and spent else None
 
 
-def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, Any],
+def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
             filters: list[str], extra: list[str], threads: int, prior: search.Prior
             ) -> tuple[int, dict[str, Any]]:
     """Find and encode the CRF that reaches the target (see drapto/search.py). Every
     measurement is recorded as it comes (``NNNN.search.json``): an interrupted search
     resumes from them."""
-    q = video["quality"]
+    q = video.quality
+    assert q is not None
     goal = search.goal_of(q, prior)
-    window = probe_window(seg["frames"], q["sample"])
-    probe_key = {**_probe_settings(video, filters, window), "encoder_args": extra}
-    cap = size_cap(seg, q["max_encoded_percent"])
+    window = probe_window(seg["frames"], q.search_sample)
+    probe_key = {**_probe_settings(video, q, filters, window), "encoder_args": extra}
+    cap = size_cap(seg, q.max_encoded_percent)
     state_path = target.with_suffix(".search.json")
     key = search.state_key(q, probe_key, prior, cap)
     state = search.State.load(state_path, key) or search.State(key)
@@ -303,15 +303,14 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
         nonlocal peak
         out = target.with_name(name.format(quality.crf_text(crf)) if final
                                else f"{target.stem}.probe{target.suffix}")
-        every = final_subsample(seg["frames"], q["subsample"]) if final else PROBE_SUBSAMPLE
+        every = final_subsample(seg["frames"], q.vmaf_subsample) if final else PROBE_SUBSAMPLE
         done = _encode_retrying(
-            source, seg, out, {**video, "preset": video["preset"] if final
-                               else q["search_preset"], "crf": crf}, filters, extra, threads,
-            window=None if final else window, vmaf={**q, "subsample": every},
+            source, seg, out, video.at(crf, None if final else q.search_preset), filters,
+            extra, threads, window=None if final else window, vmaf=q.scoring(every),
             progress_id=str(target) if final else None)
         peak = max(peak, done.peak)
         assert done.scores is not None
-        m = search.Measurement(round(quality.pool(done.scores, q["pool"]), 3),
+        m = search.Measurement(round(quality.pool(done.scores, q.vmaf_pool), 3),
                                out.stat().st_size,
                                [round(v, 3) for v in done.scores] if final else None)
         if not final:
@@ -320,8 +319,8 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
 
     # Without probes (search=final), or when a probe would be a final encode (the same
     # preset over the whole segment), the final encodes are the search.
-    direct = not search.probing(q) or (q["search_preset"] == q["preset"]
-                                       and window == (0, seg["frames"]))
+    direct = not q.probing or (q.search_preset == q.preset
+                               and window == (0, seg["frames"]))
     found = search.run(state, prior, goal, direct, cap, measure,
                        lambda: state.save(state_path), known)
     kept = target.with_name(name.format(quality.crf_text(found.crf)))
@@ -335,8 +334,8 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     def listed(ms: dict[float, search.Measurement]) -> list[dict[str, Any]]:
         return [{"crf": c, "vmaf": m.vmaf, "bytes": m.bytes} for c, m in sorted(ms.items())]
     record = {"target": goal.vmaf, "tolerance": goal.tolerance, "overshoot": goal.above,
-              "preset": q["preset"],
-              "search_preset": q["search_preset"], "probe_settings": probe_key,
+              "preset": q.preset,
+              "search_preset": q.search_preset, "probe_settings": probe_key,
               "fast_crf": round(found.fast_crf, 3), "slope": round(found.slope, 3),
               "shift": prior.shift, "prior": asdict(prior),
               "predicted_crf": found.predicted, "probes": listed(state.probes),
@@ -344,10 +343,10 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: dict[str, An
     state_path.unlink(missing_ok=True)
     return peak, {"crf": found.crf, "vmaf": kept_m.vmaf, "vmaf_frames": kept_m.scores,
                   # within the settings' band (a calibration segment searched a narrower one)
-                  "reached": search.target_of(q).within(kept_m.vmaf),
-                  "target_vmaf": goal.vmaf, "vmaf_pool": q["pool"],
+                  "reached": q.target().within(kept_m.vmaf),
+                  "target_vmaf": goal.vmaf, "vmaf_pool": q.vmaf_pool,
                   "capped": found.capped, "cap_bytes": cap,
-                  "cap_percent": q["max_encoded_percent"],
+                  "cap_percent": q.max_encoded_percent,
                   "source_bytes": seg.get("source_bytes"), "search": record}
 
 
@@ -355,38 +354,6 @@ SCHEMA = 1
 DOC = "encode:N: the AV1 encode of segment N (with quality targeting, its search)."
 CALIBRATE_DOC = ("calibration.json: where the quality search of the film's segments starts, "
                  "from the segments searched first.")
-
-
-def encoder_rate(probe: dict[str, Any], scenes: dict[str, Any]) -> list[int] | None:
-    """The frame rate to give SVT-AV1 as [num, den] when the one FFmpeg guessed from the
-    timestamps is beyond what SVT-AV1 accepts: the rate the scene pass measured; else None
-    (FFmpeg's own)."""
-    if float(probe["video"].get("ffmpeg_fps") or 0) <= MAX_ENCODER_FPS:
-        return None
-    rate = Fraction(scenes["fps"]).limit_denominator(1001)
-    return [rate.numerator, rate.denominator]
-
-
-def video_settings(job: Job, probe: dict[str, Any], scenes: dict[str, Any]) -> dict[str, Any]:
-    """The encoding policy for this input: what every segment's encode is handed."""
-    s, v = job.settings, probe["video"]
-    deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v["interlaced"])
-    dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
-    target = s.target_vmaf_hdr if v["hdr"]["is_hdr"] else s.target_vmaf
-    search_settings = None if s.quality != "vmaf" else {
-        "target": target, "tolerance": s.vmaf_tolerance,
-        "overshoot": s.vmaf_overshoot, "crf_min": s.crf_min,
-        "crf_max": s.crf_max, "attempts": s.search_attempts, "pool": s.vmaf_pool,
-        "start": s.search_start_crf, "preset": s.preset, "search_preset": s.search_preset,
-        "search": s.search, "sample": s.search_sample,
-        "max_encoded_percent": s.max_encoded_percent,
-        "subsample": s.vmaf_subsample, "model": quality.model_for(v["width"], v["height"]),
-        "scoring": quality.scoring_format(v["bit_depth"], s.pixel_format)}
-    return {"preset": s.preset, "pixel_format": s.pixel_format, "svt_params": s.svt_params,
-            "crf": s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),
-            "filters": ["bwdif=mode=send_frame:parity=auto:deint=interlaced"] if deint else [],
-            "dolby_vision": dv, "quality": search_settings,
-            "encoder_fps": encoder_rate(probe, scenes)}
 
 
 def execute_encode(executor: str, name: str, **kwargs: Any) -> None:
@@ -406,11 +373,11 @@ def tasks(up: Upstream, threads: int) -> Iterator[Task]:
     """encode:N per segment; with quality targeting, the calibration segments first, then
     calibrate, which every other segment's encode starts from."""
     job, s = up.job, up.job.settings
-    video = video_settings(job, up.probe, up.scenes)
+    video = Video.of(s, up.probe, up.scenes)
     n = len(up.scenes["segments"])
     frames = [seg["frames"] for seg in up.scenes["segments"]]
     ids = segment_ids(up.scenes)
-    sample = search.calibration_indices(frames, s.calibration_segments) if video["quality"] else []
+    sample = search.calibration_indices(frames, s.calibration_segments) if video.quality else []
 
     def encode(i: int, calibration: Task | None) -> Task:
         name, sid = f"{i:04d}", ids[i]

@@ -17,9 +17,6 @@ _CHAPTER_KEY = re.compile(r"^\d\d_\d\d_\d{5}$")
 _STREAM = re.compile(r"^\s*Stream #0:\d+.*?: (\w+):")
 _ROTATION = re.compile(r"^\s*Display ?Matrix: rotation of (-?[\d.]+) degrees", re.IGNORECASE)
 _RATE = re.compile(r"([\d.]+)(k?) (fps|tbr)\b")
-# SVT-AV1 refuses a frame rate above this; FFmpeg guesses such rates from fine-grained or
-# irregular timestamps (two rates mixed: 24 and 25 fps give 600).
-MAX_ENCODER_FPS = 240.0
 
 
 def ffmpeg_video(source: Path) -> dict[str, Any]:

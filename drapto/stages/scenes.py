@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import proc
+from ..encoding import MAX_ENCODER_FPS
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
@@ -27,7 +28,6 @@ from ..timeline import (
     stream_maps,
 )
 from ..workdir import atomic_path, read_json, write_json
-from .probe import MAX_ENCODER_FPS
 
 SCHEMA = 7  # part of the task's key: a new schema redoes the target
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")

@@ -1,0 +1,118 @@
+"""What every segment's encode of one input is handed, typed: the encoding policy
+(:class:`Video`) and, with quality targeting, the search's settings (:class:`Quality`), under
+the settings' own names. Both are part of the encode's key (as JSON) and travel to a
+cluster worker as JSON (:meth:`Video.to_json`, :meth:`Video.from_json`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from . import quality
+from .settings import Settings
+
+DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
+# SVT-AV1 refuses a frame rate above this; FFmpeg guesses such rates from fine-grained or
+# irregular timestamps (two rates mixed: 24 and 25 fps give 600).
+MAX_ENCODER_FPS = 240.0
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Quality targeting's settings for one input (``target_vmaf`` is the input's: the SDR
+    or the HDR one), and the VMAF model and pixel format it is scored with."""
+    target_vmaf: float
+    vmaf_tolerance: float
+    vmaf_overshoot: float
+    crf_min: float
+    crf_max: float
+    search_attempts: int
+    vmaf_pool: str
+    search_start_crf: float
+    preset: int
+    search_preset: int
+    search: str
+    search_sample: float
+    max_encoded_percent: float
+    vmaf_subsample: int
+    vmaf_model: str
+    vmaf_scoring: str
+
+    @classmethod
+    def of(cls, s: Settings, video: dict[str, Any]) -> Quality:
+        return cls(target_vmaf=s.target_vmaf_hdr if video["hdr"]["is_hdr"] else s.target_vmaf,
+                   vmaf_tolerance=s.vmaf_tolerance, vmaf_overshoot=s.vmaf_overshoot,
+                   crf_min=s.crf_min, crf_max=s.crf_max, search_attempts=s.search_attempts,
+                   vmaf_pool=s.vmaf_pool, search_start_crf=s.search_start_crf,
+                   preset=s.preset, search_preset=s.search_preset, search=s.search,
+                   search_sample=s.search_sample, max_encoded_percent=s.max_encoded_percent,
+                   vmaf_subsample=s.vmaf_subsample,
+                   vmaf_model=quality.model_for(video["width"], video["height"]),
+                   vmaf_scoring=quality.scoring_format(video["bit_depth"], s.pixel_format))
+
+    @property
+    def probing(self) -> bool:
+        """Whether the search starts with fast-preset probes (``search=probes``, at another
+        preset than the final): else the final encodes are the search."""
+        return self.search == "probes" and self.search_preset != self.preset
+
+    def target(self) -> quality.Target:
+        """The band a final encode is kept in."""
+        return quality.Target(self.target_vmaf, self.vmaf_tolerance, self.crf_min,
+                              self.crf_max, self.search_attempts, self.vmaf_overshoot)
+
+    def scoring(self, subsample: int) -> quality.Scoring:
+        return quality.Scoring(self.vmaf_model, subsample, self.vmaf_scoring)
+
+
+@dataclass(frozen=True)
+class Video:
+    """The encoding policy for one input: what SVT-AV1 is given for every segment."""
+    preset: int
+    pixel_format: str
+    svt_params: str
+    crf: float
+    filters: tuple[str, ...] = ()
+    dolby_vision: dict[str, Any] | None = None   # the source's configuration, when kept
+    quality: Quality | None = None                # quality targeting, or a fixed CRF
+    encoder_fps: tuple[int, int] | None = None    # given to SVT-AV1 when FFmpeg's is too high
+
+    @classmethod
+    def of(cls, s: Settings, probe: dict[str, Any], scenes: dict[str, Any]) -> Video:
+        v = probe["video"]
+        deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v["interlaced"])
+        dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
+        return cls(preset=s.preset, pixel_format=s.pixel_format, svt_params=s.svt_params,
+                   crf=s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),
+                   filters=(DEINTERLACE,) if deint else (), dolby_vision=dv or None,
+                   quality=Quality.of(s, v) if s.quality == "vmaf" else None,
+                   encoder_fps=encoder_rate(probe, scenes))
+
+    def at(self, crf: float, preset: int | None = None) -> Video:
+        """The same policy at another CRF (and preset: a probe's)."""
+        return dataclasses.replace(self, crf=crf, preset=self.preset if preset is None
+                                   else preset)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Video:
+        q = data.get("quality")
+        fps = data.get("encoder_fps")
+        return cls(**{**data, "filters": tuple(data.get("filters") or ()),
+                      "quality": Quality(**q) if q else None,
+                      "encoder_fps": (int(fps[0]), int(fps[1])) if fps else None})
+
+
+def encoder_rate(probe: dict[str, Any], scenes: dict[str, Any]) -> tuple[int, int] | None:
+    """The frame rate to give SVT-AV1 as (num, den) when the one FFmpeg guessed from the
+    timestamps is beyond what SVT-AV1 accepts: the rate the scene pass measured; else None
+    (FFmpeg's own)."""
+    if float(probe["video"].get("ffmpeg_fps") or 0) <= MAX_ENCODER_FPS:
+        return None
+    rate = Fraction(scenes["fps"]).limit_denominator(1001)
+    return rate.numerator, rate.denominator
