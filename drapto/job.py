@@ -13,7 +13,7 @@ from . import jobfile
 from . import settings as settings_mod
 from .errors import DraptoError
 from .settings import Settings
-from .timeparse import clip_range
+from .timeparse import Clip, clip_range
 from .workdir import WorkDir, slug
 
 DEFAULT_WORK = "drapto-work"
@@ -27,7 +27,7 @@ class Job:
     work: WorkDir
     profile: str
     settings: Settings
-    clip: tuple[int, int | None] | None = None  # (start, end) µs from the file's start
+    clip: Clip | None = None
     tag: str | None = None  # in a batch: the file's part of every task name
 
 
@@ -218,7 +218,7 @@ def jobs_from_file(vars: Mapping[str, str], base: Path,
 
 
 def _job_output(spec: jobfile.JobSpec, clip: jobfile.Clip | None,
-                rng: tuple[int, int | None] | None, source: Path, default_dir: Path,
+                rng: Clip | None, source: Path, default_dir: Path,
                 taken: dict[Path, set[str]]) -> Path:
     """Where a job (or one of its clips) writes: the job's output, else a name made from
     its title (or the input's name and the clip's range) in its folder, unique there."""
@@ -235,10 +235,10 @@ def _job_output(spec: jobfile.JobSpec, clip: jobfile.Clip | None,
     return folder / f"{name}{OUTPUT_SUFFIX}"
 
 
-def _clip_name(clip: tuple[int, int | None]) -> str:
+def _clip_name(clip: Clip) -> str:
     """.1.5s-4.5s: a clip's output name says its range (a clip never replaces the film)."""
-    end = "end" if clip[1] is None else f"{clip[1] / 1e6:g}s"
-    return f".{clip[0] / 1e6:g}s-{end}"
+    end = "end" if clip.end_us is None else f"{clip.end_us / 1e6:g}s"
+    return f".{clip.start_us / 1e6:g}s-{end}"
 
 
 def work_root(vars: Mapping[str, str], base: Path, env: Mapping[str, str] | None = None

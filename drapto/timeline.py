@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .timeparse import Clip
+
 _TB = re.compile(r"^#tb (\d+): (\d+)/(\d+)")
 _PACKET = re.compile(r"^(\d+),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+),\s*(\d+),")
 _NOPTS = -(1 << 63)
@@ -39,20 +41,20 @@ def segment_durations(scenes: dict[str, Any]) -> list[int]:
 
 def audio_window(scenes: dict[str, Any]) -> list[int | None] | None:
     """For a clip: where to seek (a second early) and the range as the file's timestamps."""
-    clip = scenes.get("clip")
+    clip = Clip.of(scenes.get("clip"))
     if not clip:
         return None
     start = scenes["zero_us"]
-    end = None if clip[1] is None else start + clip[1] - clip[0]
-    return [max(0, clip[0] - 1_000_000), start, end]
+    end = None if clip.length_us is None else start + clip.length_us
+    return [max(0, clip.start_us - 1_000_000), start, end]
 
 
 def clip_ms(scenes: dict[str, Any]) -> tuple[int, int] | None:
     """A clip's range (ms from the file's start) as encoded."""
-    clip = scenes.get("clip")
+    clip = Clip.of(scenes.get("clip"))
     if not clip:
         return None
-    return clip[0] // 1000, (clip[0] + sum(segment_durations(scenes))) // 1000
+    return clip.start_us // 1000, (clip.start_us + sum(segment_durations(scenes))) // 1000
 
 
 def seek_input(us: int) -> list[str]:
@@ -154,11 +156,11 @@ def spans_by_kind(packets: dict[int, Packets], audio: int, subtitles: int
 def clip_length(scenes: dict[str, Any]) -> int | None:
     """A clip's length on the output's timeline (µs), None for a whole file: its frames'
     span, and no more than the range asked for."""
-    clip = scenes.get("clip")
+    clip = Clip.of(scenes.get("clip"))
     if not clip:
         return None
     length = sum(segment_durations(scenes))
-    return length if clip[1] is None else min(length, int(clip[1]) - int(clip[0] or 0))
+    return length if clip.length_us is None else min(length, clip.length_us)
 
 
 def expected_spans(scenes: dict[str, Any]) -> dict[str, list[Span | None]]:

@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from .errors import DraptoError
+
+
+class Clip(NamedTuple):
+    """A clip's range on the input's timeline, µs from its start; no end: to the end of the
+    file. Written to JSON (scenes.json, keys) as ``[start, end]``."""
+    start_us: int
+    end_us: int | None
+
+    @classmethod
+    def of(cls, value: Sequence[int | None] | None) -> Clip | None:
+        """A clip from its JSON form (or None: the whole file)."""
+        if not value:
+            return None
+        start, end = value
+        return cls(int(start or 0), None if end is None else int(end))
+
+    @property
+    def length_us(self) -> int | None:
+        return None if self.end_us is None else self.end_us - self.start_us
 
 _SECONDS = re.compile(r"^(\d+(?:\.\d+)?)s?$")
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d{1,2}(?:\.\d+)?)$")
@@ -26,8 +47,7 @@ def parse_time(name: str, text: str) -> float:
     raise DraptoError(f"{name}={text}: not a time (e.g. 90, 90s, 1:30, 01:02:03.5, 1h30m)")
 
 
-def clip_range(start: str | None, end: str | None, duration: str | None
-               ) -> tuple[int, int | None] | None:
+def clip_range(start: str | None, end: str | None, duration: str | None) -> Clip | None:
     """(start, end) in µs from the start= end= duration= variables (end None: to the end of
     the file), or None when none is given."""
     if start is None and end is None and duration is None:
@@ -45,4 +65,4 @@ def clip_range(start: str | None, end: str | None, duration: str | None
         if length <= 0:
             raise DraptoError(f"duration={duration}: must be longer than zero")
         last = first + length
-    return round(first * 1e6), None if last is None else round(last * 1e6)
+    return Clip(round(first * 1e6), None if last is None else round(last * 1e6))

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from . import PIPELINE_VERSION
 from .errors import DraptoError
+from .timeparse import Clip
 
 TMP_MARK = ".tmp"
 
@@ -93,7 +94,7 @@ def slug(name: str) -> str:
 class WorkDir:
     """Paths of every artifact of one input under the work root."""
 
-    def __init__(self, root: Path, source: Path, clip: tuple[int, int | None] | None = None,
+    def __init__(self, root: Path, source: Path, clip: Clip | None = None,
                  copy: int = 1):
         # Found by the source's content, not its path: a moved, renamed or copied film finds
         # its work again. A clip has a folder of its own (its scenes and audio are not the
@@ -102,7 +103,8 @@ class WorkDir:
             self.fingerprint = content_fingerprint(source, source.stat().st_size)
         except OSError as exc:
             raise DraptoError(f"{source}: cannot be read: {exc.strerror or exc}") from None
-        part = "" if clip is None else f"-clip{clip[0]}-{'end' if clip[1] is None else clip[1]}"
+        part = "" if clip is None else \
+            f"-clip{clip.start_us}-{'end' if clip.end_us is None else clip.end_us}"
         # Two copies of one film in one run (a batch) each have a folder of their own.
         suffix = f"-{self.fingerprint[:16]}{part}" + (f"-copy{copy}" if copy > 1 else "")
         found = sorted(p for p in root.glob(f"*{suffix}") if p.is_dir()) if root.is_dir() else []

@@ -9,6 +9,7 @@ from typing import Any
 from .. import proc, tracks
 from ..graph import Task, Upstream, key_of, make_task
 from ..timeline import seek_arg, seek_input, segment_durations
+from ..timeparse import Clip
 from ..workdir import atomic_path
 from .probe import probe as probe_file
 
@@ -52,7 +53,7 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     # One timeline, the source's start (or the clip's) as zero (-copyts, then explicit
     # offsets): the Opus tracks and the source (subtitles, chapters) carry the source's own
     # timestamps; the joined video starts at zero and moves to its first frame's time.
-    zero, clip = scenes["zero_us"], scenes.get("clip")
+    zero, clip = scenes["zero_us"], Clip.of(scenes.get("clip"))
     parts = parts or {}
     if not video.exists() or not all(p.exists() for p in audio):  # removed after a run
         held = (probe_file(target).get("drapto_audio") or "").split(",")
@@ -69,7 +70,7 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     src = len(audio) + 1
     # A clip reads the source from a little before its start, so that a cue that began
     # earlier and is still showing is there to be cut (clip_subtitles).
-    seek = seek_input(clip[0] - SUBTITLE_LOOKBACK_US) if clip else []
+    seek = seek_input(clip.start_us - SUBTITLE_LOOKBACK_US) if clip else []
     args += [*shift, *seek, "-i", str(source), "-map", "0:v:0"]
     for k in range(len(audio)):
         args += ["-map", f"{k + 1}:a:0"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from ..timeline import (
     spans_by_kind,
     stream_maps,
 )
+from ..timeparse import Clip
 from ..workdir import atomic_path, read_json, write_json
 
 SCHEMA = 7  # part of the task's key: a new schema redoes the target
@@ -35,13 +37,13 @@ _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
 
 
-def _window(clip: list[int | None] | None) -> list[str]:
+def _window(clip: Clip | None) -> list[str]:
     """For a clip: its range with a second either side, as input options."""
     if not clip:
         return []
-    window = seek_input(int(clip[0] or 0) - 1_000_000)
-    if clip[1] is not None:
-        window += ["-t", seek_arg(int(clip[1]) - int(clip[0] or 0) + 2_000_000)]
+    window = seek_input(clip.start_us - 1_000_000)
+    if clip.length_us is not None:
+        window += ["-t", seek_arg(clip.length_us + 2_000_000)]
     return window
 
 
@@ -54,7 +56,7 @@ def add_source_bytes(scenes: dict[str, Any], packets: list[tuple[int, int]]) -> 
         seg["source_bytes"] = sum(n for t, n in packets if a <= t < b)
 
 
-def detect(source: Path, workdir: Path, clip: list[int | None] | None = None,
+def detect(source: Path, workdir: Path, clip: Clip | None = None,
            audio: int = 0, subtitles: int = 0
            ) -> tuple[list[int], list[float], int, dict[int, Packets]]:
     """Decode the first video stream once (for a clip, its range with a second either side);
@@ -128,27 +130,35 @@ def build(pts: list[int], scores: list[float], fps: float, threshold: float,
 
 
 def clip_frames(source: Path, pts: list[int], scores: list[float], start_us: int,
-                clip: list[int | None]) -> tuple[list[int], list[float]]:
+                clip: Clip) -> tuple[list[int], list[float]]:
     """The frames within the clip's range (relative to the file's start), or a clear error
     when the range is outside the file."""
-    first, last = start_us + int(clip[0] or 0), None if clip[1] is None else start_us + clip[1]
+    first = start_us + clip.start_us
+    last = None if clip.end_us is None else start_us + clip.end_us
     keep = [i for i, p in enumerate(pts) if p >= first and (last is None or p < last)]
     if not keep:
-        raise DraptoError(f"start={(clip[0] or 0) / 1e6:g}s is past the end of {source}")
+        raise DraptoError(f"start={clip.start_us / 1e6:g}s is past the end of {source}")
     ends_at = (pts[-1] - start_us) / 1e6
     if last is not None and len(pts) > 1:
         step = (pts[-1] - pts[0]) / (len(pts) - 1)
         if pts[-1] + 1.5 * step < last:
-            raise DraptoError(f"end={(clip[1] or 0) / 1e6:g}s is past the end of {source} "
+            raise DraptoError(f"end={(clip.end_us or 0) / 1e6:g}s is past the end of {source} "
                               f"(its video ends at {ends_at + step / 1e6:.2f} s)")
     return [pts[i] for i in keep], [scores[i] for i in keep]
 
 
 def run_scenes(source: Path, probe: Path, target: Path, threshold: float,
                threshold_hdr: float, min_segment: float, max_segment: float,
-               clip: list[int | None] | None = None) -> None:
-    """scenes.json for *source* (*probe*: its probe.json)."""
-    facts = read_json(probe)
+               clip: Sequence[int | None] | None = None) -> None:
+    """scenes.json for *source* (*probe*: its probe.json), of the whole file or of *clip*
+    (a :class:`Clip`, or its JSON form)."""
+    _run_scenes(source, read_json(probe), target, threshold, threshold_hdr, min_segment,
+                max_segment, Clip.of(clip))
+
+
+def _run_scenes(source: Path, facts: dict[str, Any], target: Path, threshold: float,
+                threshold_hdr: float, min_segment: float, max_segment: float,
+                clip: Clip | None) -> None:
     video = facts["video"]
     audio, subtitles = len(facts["audio"]), len(facts["subtitles"])
     pts, scores, start_us, packets = detect(source, target.parent, clip, audio, subtitles)
@@ -160,12 +170,12 @@ def run_scenes(source: Path, probe: Path, target: Path, threshold: float,
     if not clip:
         check_complete(source, facts, scenes)
     add_source_bytes(scenes, packets[0].sizes or [] if 0 in packets else [])
-    scenes["clip"] = clip
+    scenes["clip"] = list(clip) if clip else None
     streams = spans_by_kind(packets, audio, subtitles)
     scenes["streams"] = streams
     # The output's time zero (drapto/timeline.py): the clip's start, or the earliest stream's.
     firsts = [s[0] for kind in streams.values() for s in kind if s]
-    scenes["zero_us"] = (start_us + int(clip[0] or 0) if clip
+    scenes["zero_us"] = (start_us + clip.start_us if clip
                          else min([start_us, scenes["first_pts_us"], *firsts]))
     write_json(target, scenes)
 
@@ -190,5 +200,5 @@ def task(job: Job, probe: Task) -> Task:
                      {"source": job.source, "probe": job.work.probe, "target": job.work.scenes,
                       "threshold": s.scene_threshold, "threshold_hdr": s.scene_threshold_hdr,
                       "min_segment": s.min_segment, "max_segment": s.max_segment,
-                      "clip": list(job.clip) if job.clip else None},
+                      "clip": job.clip},
                      [probe], DOC, SCHEMA)
