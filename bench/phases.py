@@ -36,11 +36,12 @@ sys.path.insert(0, str(REPO))
 from common import workspace  # noqa: E402
 from quality import bench_clips  # noqa: E402
 
+from drapto.encoding import Video  # noqa: E402
+from drapto.quality import Scoring  # noqa: E402
 from drapto.stages.encode import _encode_range, probe_window  # noqa: E402
 
-VIDEO = {"svt_params": "tune=0", "pixel_format": "yuv420p10le"}
-VERIFY = {"model": "vmaf_v0.6.1", "subsample": 5, "pool": "mean"}
-PROBE = {**VERIFY, "subsample": 1}
+MODEL = "vmaf_v0.6.1"
+VERIFY_SUBSAMPLE, PROBE_SUBSAMPLE = 5, 1
 
 
 def segments(src: Path, tmp: Path, lengths: tuple[float, float] = (2.0, 5.0),
@@ -61,7 +62,8 @@ def segments(src: Path, tmp: Path, lengths: tuple[float, float] = (2.0, 5.0),
 def timed(src: Path, seg: dict[str, Any], out: Path, preset: int, crf: float, **kw: Any
           ) -> float:
     started = time.monotonic()
-    _encode_range(src, seg, out, {**VIDEO, "preset": preset, "crf": crf}, [], [], 2, **kw)
+    video = Video(preset=preset, pixel_format="yuv420p10le", svt_params="tune=0", crf=crf)
+    _encode_range(src, seg, out, video, [], [], 2, **kw)
     return time.monotonic() - started
 
 
@@ -78,7 +80,8 @@ def main() -> None:
                     help="pixel formats libvmaf scores in, the first as drapto would")
     ns = ap.parse_args()
     scoring, *others = ns.scoring.split(",")
-    verify, probe = {**VERIFY, "scoring": scoring}, {**PROBE, "scoring": scoring}
+    verify = Scoring(MODEL, VERIFY_SUBSAMPLE, scoring)
+    probe = Scoring(MODEL, PROBE_SUBSAMPLE, scoring)
     keys = ("final", "verified", "probe", "unscored", "one frame", "serial", "side by side",
             *(f"{k} in {fmt}" for fmt in others for k in ("verified", "probe")))
     total = dict.fromkeys(keys, 0.0)
@@ -103,9 +106,10 @@ def main() -> None:
                                         window=(window[0], 1))}
                 for fmt in others:
                     t[f"verified in {fmt}"] = timed(src, seg, fin, ns.preset, ns.crf,
-                                                    vmaf={**VERIFY, "scoring": fmt})
+                                                    vmaf=Scoring(MODEL, VERIFY_SUBSAMPLE, fmt))
                     t[f"probe in {fmt}"] = timed(src, seg, prb, ns.search_preset, ns.crf,
-                                                 window=window, vmaf={**PROBE, "scoring": fmt})
+                                                 window=window,
+                                                 vmaf=Scoring(MODEL, PROBE_SUBSAMPLE, fmt))
                 t["serial"] = t["verified"] + t["probe"]
                 started = time.monotonic()
                 pair = [threading.Thread(target=timed, args=args, kwargs=kw) for args, kw in (

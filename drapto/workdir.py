@@ -55,6 +55,14 @@ def lease_holds() -> bool:
         return False
 
 
+def put_in_place(done: Path, final: Path, leased: bool = True) -> None:
+    """Rename a finished file to its final name (atomic); *leased*: a work folder's file,
+    not put in place once a newer run holds the folder."""
+    if leased and not lease_holds():
+        raise DraptoError(f"{final}: not written: a newer run holds the work folder")
+    os.replace(done, final)
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path, leased: bool = True) -> Iterator[Path]:
     """Yield a temp path to write; on success it replaces *final*, on failure it is removed.
@@ -65,9 +73,7 @@ def atomic_path(final: Path, leased: bool = True) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise DraptoError(f"{final}: nothing was written")
-        if leased and not lease_holds():
-            raise DraptoError(f"{final}: not written: a newer run holds the work folder")
-        os.replace(tmp, final)
+        put_in_place(tmp, final, leased)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

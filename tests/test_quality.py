@@ -291,7 +291,7 @@ def test_vmaf_target_end_to_end_verified_independently(sample: Path, tmp_path: P
     assert not list(tmp_path.glob("drapto-work/*/encoded/*.crf*"))
     assert not list(tmp_path.glob("drapto-work/*/encoded/*.search.json"))
     # An 8-bit source is scored in 8 bits (the independent check above is in 10).
-    assert record["search"]["probe_settings"]["scoring"] == "yuv420p"
+    assert record["search"]["probe_settings"]["vmaf_scoring"] == "yuv420p"
 
 
 def test_scoring_is_in_8_bits_only_when_source_or_output_has_no_more() -> None:

@@ -11,7 +11,6 @@ further back, up to decoding from the start.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task, tagged
 from ..job import svt_threads
 from ..timeline import seek_arg
-from ..workdir import atomic_path, read_json, write_json
+from ..workdir import atomic_path, put_in_place, read_json, write_json
 from .probe import dolby_vision_blocker
 from .segments import segment_ids
 
@@ -326,7 +325,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
     kept = target.with_name(name.format(quality.crf_text(found.crf)))
     if not kept.exists():  # resumed after its file was lost: encode it again
         state.finals[found.crf] = measure(found.crf, True)
-    os.replace(kept, target)
+    put_in_place(kept, target)
     for crf in state.finals:
         target.with_name(name.format(quality.crf_text(crf))).unlink(missing_ok=True)
     kept_m = state.finals[found.crf]
