@@ -122,7 +122,7 @@ def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None]
     return task
 
 
-def done(job: Job, task: Task) -> bool:
+def done(task: Task) -> bool:
     """Whether *task*'s target is made, for its key."""
     return is_done(task["meta"]["stamp"], key_of(task), task["meta"]["target"])
 
@@ -150,7 +150,7 @@ def upstream(job: Job, early: Sequence[Task]) -> Upstream | None:
     are done for this run's input and settings (a scenes.json of other settings, say the
     whole film's when this run's clip was refused, makes no task)."""
     by_base = {t["basename"]: t for t in early}
-    if not (done(job, by_base["probe"]) and done(job, by_base["scenes"])):
+    if not (done(by_base["probe"]) and done(by_base["scenes"])):
         return None
     up = Upstream(job, read_json(job.work.probe), read_json(job.work.scenes))
     for t in early:
