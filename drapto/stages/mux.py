@@ -47,24 +47,26 @@ def restore(output: Path, stream: str, target: Path, shift_us: int = 0) -> None:
                   str(tmp)], what=f"taking {stream} back from {output} into {target}")
 
 
-def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
+def run_mux(source: Path, kept: dict[str, Any], joined: Path, audio: list[Path],
             scenes: dict[str, Any], target: Path, source_id: str = "",
             parts: dict[str, Any] | None = None) -> None:
+    """The output MKV from the joined video (video.mkv), the audio tracks and the source.
+    *kept*: probe.json as the output holds it (drapto/tracks.py, ``kept_view``)."""
     # One timeline, the source's start (or the clip's) as zero (-copyts, then explicit
     # offsets): the Opus tracks and the source (subtitles, chapters) carry the source's own
     # timestamps; the joined video starts at zero and moves to its first frame's time.
     zero, clip = scenes["zero_us"], Clip.of(scenes.get("clip"))
     parts = parts or {}
-    if not video.exists() or not all(p.exists() for p in audio):  # removed after a run
+    if not joined.exists() or not all(p.exists() for p in audio):  # removed after a run
         held = (probe_file(target).get("drapto_audio") or "").split(",")
-        if not video.exists():
-            restore(target, "v:0", video, -(scenes["first_pts_us"] - zero))
+        if not joined.exists():
+            restore(target, "v:0", joined, -(scenes["first_pts_us"] - zero))
         for path, key in zip(audio, parts.get("audio", []), strict=False):
             if not path.exists():
                 restore(target, f"a:{held.index(key)}", path, zero)
     shift = ["-itsoffset", seek_arg(-zero)]
     args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(scenes["first_pts_us"] - zero),
-            "-i", str(video)]
+            "-i", str(joined)]
     for path in audio:
         args += [*shift, "-i", str(path)]
     src = len(audio) + 1
@@ -75,10 +77,10 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     for k in range(len(audio)):
         args += ["-map", f"{k + 1}:a:0"]
     # The kept subtitle tracks (*probe* lists only those, with their source numbers).
-    for sub in probe["subtitles"]:
+    for sub in kept["subtitles"]:
         args += ["-map", f"{src}:s:{sub['index']}?"]
     args += ["-map", f"{src}:t?", "-c", "copy"]
-    for out, sub in enumerate(probe["subtitles"]):
+    for out, sub in enumerate(kept["subtitles"]):
         if sub["format"] in SUBTITLE_CONVERT:
             args += [f"-c:s:{out}", SUBTITLE_CONVERT[sub["format"]]]
     # Global tags and chapters from the source; stream tags (languages, titles, attachment
@@ -89,7 +91,7 @@ def run_mux(source: Path, probe: dict[str, Any], video: Path, audio: list[Path],
     if parts:  # what it holds, so that the intermediates can be removed and taken back
         args += ["-metadata", f"DRAPTO_VIDEO={parts['video']}",
                  "-metadata", f"DRAPTO_AUDIO={','.join(parts['audio'])}"]
-    v = probe["video"]
+    v = kept["video"]
     if v.get("language_639_2"):
         args += ["-metadata:s:v:0", f"language={v['language_639_2']}"]
     if v.get("title"):
@@ -109,7 +111,7 @@ def task(up: Upstream) -> Task:
     concat = up.get("concat")
     return up.add(make_task(
         job, "mux", None, run_mux,
-        {"source": job.source, "probe": kept, "video": job.work.video,
+        {"source": job.source, "kept": kept, "joined": job.work.video,
          "audio": [job.work.audio(t["index"]) for t in kept["audio"]], "scenes": up.scenes,
          "target": job.output, "source_id": job.work.fingerprint,
          "parts": {"video": key_of(concat), "audio": [key_of(a) for a in audio]}},
