@@ -40,6 +40,22 @@ def test_an_audio_change_after_tidying_then_back_gives_the_same_bytes(
     assert bulky(workdir_of(tmp_path / "w")) == []
 
 
+def test_a_new_segmentation_leaves_no_stale_segments(sample: Path, encoded: dict[str, Any],
+                                                     tmp_path: Path) -> None:
+    """Encoded segments of the earlier segmentation (a changed max_segment) do not stay in
+    the work folder: after the finished encode nothing bulky is left."""
+    shutil.copytree(encoded["cwd"] / "w", tmp_path / "w")
+    work = workdir_of(tmp_path / "w")
+    old = {p.stem for p in work.glob("segments/*.json")}
+    for sid in old:  # what a keep_work=yes run of the earlier segmentation left
+        (work / "encoded" / f"{sid}.mkv").write_bytes(b"an earlier encode")
+    again = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST, "max_segment=1.2",
+                       cwd=tmp_path)
+    assert "tidy" in executed(again)
+    assert {p.stem for p in work.glob("segments/*.json")} > old  # a new segmentation
+    assert bulky(work) == []
+
+
 def test_keep_work_keeps_everything(sample: Path, tmp_path: Path) -> None:
     run_drapto(f"input={sample}", *FAST, "keep_work=yes", cwd=tmp_path)
     work = workdir_of(tmp_path / "drapto-work")
