@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ExecutedOnlyReporter
@@ -23,7 +23,7 @@ from .stages.report import summary_lines
 from .workdir import Lock, read_json, write_json
 
 
-def fail(exc: DraptoError) -> None:
+def fail(exc: DraptoError) -> NoReturn:
     """Stop before any task runs: one line on stderr, exit status 2."""
     sys.stderr.write(f"drapto: {exc}\n")
     raise SystemExit(2)

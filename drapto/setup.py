@@ -81,7 +81,6 @@ def start(argv: list[str], base: Path) -> Setup:
         return _start(argv, base)
     except DraptoError as exc:
         runtime.fail(exc)
-        raise  # unreachable: fail exits
 
 
 def _start(argv: list[str], base: Path) -> Setup:

@@ -41,10 +41,10 @@ def opus_args(channels: int, bitrate_k: int, filters: list[str] | None = None) -
 
 
 def run_audio(source: Path, track: dict[str, Any], bitrate_k: int | None, target: Path,
-              window: list[int | None] | None = None, copy: bool = False) -> None:
-    """Encode one track (or *copy* it as it is). *window*: a clip's [seek from, start, end]
-    (µs; the seek relative to the file's start, start and end as the file's own
-    timestamps), cut to the sample."""
+              window: list[int | None] | None = None) -> None:
+    """Encode one track at *bitrate_k* (None: copy it as it is). *window*: a clip's
+    [seek from, start, end] (µs; the seek relative to the file's start, start and end as
+    the file's own timestamps), cut to the sample."""
     seek: list[str] = []
     trim: list[str] = []
     if window:
@@ -55,7 +55,7 @@ def run_audio(source: Path, track: dict[str, Any], bitrate_k: int | None, target
         # -copyts: the file's own timestamps, so a delayed start stays (see mux).
         proc.run(["-v", "error", "-copyts", *seek, "-i", str(source),
                   "-map", f"0:a:{track['index']}",
-                  *(["-c:a", "copy"] if copy or bitrate_k is None
+                  *(["-c:a", "copy"] if bitrate_k is None
                     else opus_args(track["channels"], bitrate_k, trim)),
                   "-map_chapters", "-1",
                   *drop_stale_tags("s:a:0"), "-fflags", "+bitexact", "-flags:a", "+bitexact",
@@ -76,6 +76,6 @@ def tasks(up: Upstream) -> Iterator[Task]:
             job, "audio", str(i), run_audio,
             {"source": job.source, "track": track, "target": job.work.audio(i),
              "bitrate_k": None if copied else job.settings.audio_bitrate(track["channels"]),
-             "window": audio_window(up.scenes), "copy": copied},
+             "window": audio_window(up.scenes)},
             [up.get("probe")], f"{'copy' if copied else 'Opus encode'} of audio track {i}",
             SCHEMA, stowed=in_output))

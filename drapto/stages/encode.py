@@ -262,11 +262,13 @@ def final_subsample(frames: int, subsample: int) -> int:
     return n
 
 
-def _probe_settings(video: Video, q: Quality, filters: list[str], window: tuple[int, int]
-                    ) -> dict[str, Any]:
+def _probe_settings(seg: dict[str, Any], video: Video, q: Quality, filters: list[str],
+                    window: tuple[int, int]) -> dict[str, Any]:
     """What a probe's measurement depends on: while these hold, its figures stay valid,
-    whatever the target."""
-    return {"search_preset": q.search_preset, "filters": filters, "window": list(window),
+    whatever the target. The segment's frames are among them: its files are named by its
+    first frame, which another scene setting's segment of other length may share."""
+    return {"frames": [seg["start"], seg["frames"], seg["pts_us"]],
+            "search_preset": q.search_preset, "filters": filters, "window": list(window),
             "vmaf_pool": q.vmaf_pool, "vmaf_model": q.vmaf_model, "subsample": PROBE_SUBSAMPLE,
             "vmaf_scoring": q.vmaf_scoring,
             "pixel_format": video.pixel_format, "svt_params": video.svt_params}
@@ -289,7 +291,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
     assert q is not None
     goal = search.goal_of(q, prior)
     window = probe_window(seg["frames"], q.search_sample)
-    probe_key = {**_probe_settings(video, q, filters, window), "encoder_args": extra}
+    probe_key = {**_probe_settings(seg, video, q, filters, window), "encoder_args": extra}
     cap = size_cap(seg, q.max_encoded_percent)
     state_path = target.with_suffix(".search.json")
     key = search.state_key(q, probe_key, prior, cap)
