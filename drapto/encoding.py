@@ -36,7 +36,6 @@ class Quality:
     search_preset: int
     search: str
     search_sample: float
-    max_encoded_percent: float
     vmaf_subsample: int
     vmaf_model: str
     vmaf_scoring: str
@@ -48,7 +47,7 @@ class Quality:
                    crf_min=s.crf_min, crf_max=s.crf_max, search_attempts=s.search_attempts,
                    vmaf_pool=s.vmaf_pool, search_start_crf=s.search_start_crf,
                    preset=s.preset, search_preset=s.search_preset, search=s.search,
-                   search_sample=s.search_sample, max_encoded_percent=s.max_encoded_percent,
+                   search_sample=s.search_sample,
                    vmaf_subsample=s.vmaf_subsample,
                    vmaf_model=quality.model_for(video["width"], video["height"]),
                    vmaf_scoring=quality.scoring_format(video["bit_depth"], s.pixel_format))
@@ -58,6 +57,10 @@ class Quality:
         """Whether the search starts with fast-preset probes (``search=probes``, at another
         preset than the final): else the final encodes are the search."""
         return self.search == "probes" and self.search_preset != self.preset
+
+    def at(self, target_vmaf: float) -> Quality:
+        """The same settings for another target (a film's lowered one)."""
+        return dataclasses.replace(self, target_vmaf=target_vmaf)
 
     def target(self) -> quality.Target:
         """The band a final encode is kept in."""

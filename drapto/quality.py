@@ -265,40 +265,6 @@ def shift_of(records: Iterable[Mapping[str, Any]], preset: int, search_preset: i
     return DEFAULT_SHIFT_PER_PRESET * (search_preset - preset), "default"
 
 
-# ln(bytes) per CRF step of SVT-AV1 (bytes about halve every 6 steps): how far a segment
-# over the size cap is moved when no second measurement gives its own.
-BYTES_SLOPE = 0.12
-# Final encodes a size-capped segment may add to the search's.
-CAP_ATTEMPTS = 2
-
-
-def next_capped(finals: Mapping[float, int], cap: int, target: Target, tries: int
-                ) -> float | None:
-    """The CRF of the next final encode of a segment whose encodes exceed *cap* bytes
-    (*finals*: CRF -> bytes), or None: one is within the cap (the lowest such CRF is kept),
-    *tries* encodes were made for the cap already, or crf_max is reached."""
-    if any(b <= cap for b in finals.values()) or tries >= CAP_ATTEMPTS:
-        return None
-    c = max(finals)
-    if c >= target.crf_max:
-        return None
-    pts = sorted(finals.items())
-    slope = BYTES_SLOPE
-    if len(pts) >= 2:
-        (c0, b0), (c1, b1) = pts[-2], pts[-1]
-        if c1 > c0 and b1 < b0:
-            slope = min(0.4, max(0.03, (math.log(b0) - math.log(b1)) / (c1 - c0)))
-    nxt = target.clamp(c + math.log(finals[c] / cap) / slope + STEP)
-    return max(nxt, min(target.crf_max, c + STEP))
-
-
-def choose_capped(finals: Mapping[float, tuple[float, int]], cap: int) -> float:
-    """Among final encodes (CRF -> (VMAF, bytes)) of a capped segment: the lowest CRF within
-    the cap (the best quality it allows), else the smallest encode."""
-    under = [c for c, (_, b) in finals.items() if b <= cap]
-    return min(under) if under else min(finals, key=lambda c: finals[c][1])
-
-
 def scoring_format(source_bits: int, pixel_format: str) -> str:
     """The pixel format libvmaf scores in: 8 bits when the source or the output has no
     more (an 8-bit source holds nothing finer to score, and libvmaf's 8-bit path is

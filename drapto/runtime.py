@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ExecutedOnlyReporter
 
-from . import proc, progress
+from . import proc, progress, stages
 from .errors import DraptoError
 from .job import Job
 from .stages.report import summary_lines
@@ -51,6 +51,10 @@ def _excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> Non
 
 
 _jobs: dict[str | None, Job] = {}
+# The exit status of a run of one file that was not encoded by policy (over_cap=skip): not a
+# failure, but no output either, so that `drapto encode x && rm x` cannot lose a film. In a
+# batch, a skipped file is one of its outcomes, and the batch's status is 0.
+SKIPPED_STATUS = 3
 
 
 class _About(logging.Filter):
@@ -96,7 +100,7 @@ class Reporter(ExecutedOnlyReporter):
         self._spans: dict[str, list[float]] = {}
         self._started = time.monotonic()
         self._display: progress.Display | None = None
-        self._unmet = self._segment_failed = False
+        self._unmet = self._segment_failed = self._failed = False
 
     def write(self, text: str) -> None:
         if self._display:
@@ -147,16 +151,28 @@ class Reporter(ExecutedOnlyReporter):
         if self._unmet and self._segment_failed:
             self.write("drapto: the other segments were encoded and are kept, the output "
                        "was not written: a rerun does only what is left\n")
+        skipped = [job for job in _jobs.values() if stages.skipped(job)]
+        for job in skipped:
+            decision = stages.size.decision(job)
+            assert decision is not None
+            self.write(f"drapto: {stages.size.skip_line(job, decision)}\n")
         for job in _jobs.values():  # refused before anything was made (not a video, say)
             if not job.work.probe.exists():
                 shutil.rmtree(job.work.path, ignore_errors=True)
         super().complete_run()
+        alone = len(_jobs) == 1 and not any(job.tag for job in _jobs.values())
+        if skipped and alone and not (self._failed or self.runtime_errors):
+            raise SystemExit(SKIPPED_STATUS)
 
     def _batch_summary(self) -> None:
         reports = []
         for job in _jobs.values():
             with contextlib.suppress(OSError, ValueError):
                 reports.append(read_json(job.work.report))
+        skipped = sum(1 for job in _jobs.values() if stages.skipped(job))
+        if skipped:
+            self.write(f"drapto: batch: {skipped} of {len(_jobs)} files skipped "
+                       "(over the size cap)\n")
         if not reports:
             return
         size_in = sum(r["size_in"] for r in reports)
@@ -164,11 +180,12 @@ class Reporter(ExecutedOnlyReporter):
         self.write(f"drapto: batch: {len(reports)} of {len(_jobs)} files encoded, "
                    f"{size_in / 2**20:,.1f} MiB -> {size_out / 2**20:,.1f} MiB "
                    f"({100 * (1 - size_out / size_in):.1f} % smaller)\n")
-        stages = {k: b - a for k, (a, b) in self._spans.items() if b - a >= 0.05}
-        self.write("drapto:   time: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+        spans = {k: b - a for k, (a, b) in self._spans.items() if b - a >= 0.05}
+        self.write("drapto:   time: " + ", ".join(f"{k} {v:.1f} s" for k, v in spans.items())
                    + "\n")
 
     def add_failure(self, task: Any, fail_info: Any) -> None:
+        self._failed = True
         if isinstance(fail_info, UnmetDependency):  # said once, at the end
             self._unmet = True
             return

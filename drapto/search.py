@@ -29,7 +29,7 @@ from . import quality
 from .encoding import Quality
 from .workdir import make_key, read_json, write_json
 
-SCHEMA = 3
+SCHEMA = 4
 
 
 @dataclass(frozen=True)
@@ -56,19 +56,40 @@ class Prior:
             return cls.default(q)
         shift = float(data["shift"]) if q.probing else 0.0
         low, high = quality.probe_bounds(q.target(), shift)
+        slope = float(data["slope"])
+        # Where the film crosses this search's target, from where it crossed the
+        # calibration's (a film's lowered target is below it).
+        crossing = float(data["fast_crf"]) + (
+            quality.loss(q.target_vmaf) - quality.loss(float(data.get("target", q.target_vmaf)))
+        ) / slope
         # A probe goes to a whole CRF; a final encode (no probes) to the quarter step.
-        first = float(round(data["fast_crf"])) if q.probing else quality.quarter(
-            data["fast_crf"])
+        first = float(round(crossing)) if q.probing else quality.quarter(crossing)
         first = min(max(first, low), high)
-        return cls(shift, float(data["slope"]), first, quality.ONE_PROBE_BAND,
+        return cls(shift, slope, first, quality.ONE_PROBE_BAND,
                    f"calibration of {data['segments_used']} segments")
 
 
+    @classmethod
+    def balancing(cls, crf: float, slope: float) -> Prior:
+        """A segment encoded again by the film's balance: at the CRF its own curve puts at
+        the target."""
+        return cls(0.0, slope, crf, quality.ONE_PROBE_BAND, "balance")
+
+
+# Final encodes at most of a segment encoded again by the balance.
+BALANCE_ATTEMPTS = 2
+
+
 def goal_of(q: Quality, prior: Prior) -> quality.Target:
-    """What a segment's search keeps: the band of the settings, or :func:`calibration_goal`
+    """What a segment's search keeps: the band of the settings; :func:`calibration_goal`
     for a search from the defaults (a calibration segment; every segment of a film whose
-    calibration learned nothing)."""
+    calibration learned nothing); for a segment the balance encodes again, within half the
+    band of the target, in at most BALANCE_ATTEMPTS encodes."""
     goal = q.target()
+    if prior.source == "balance":
+        half = min(goal.tolerance, goal.above) / 2
+        return dataclasses.replace(goal, tolerance=half, overshoot=half,
+                                   attempts=BALANCE_ATTEMPTS)
     return calibration_goal(goal) if prior.source == "default" else goal
 
 
@@ -106,7 +127,9 @@ def run_calibration(records: list[Path], target: Path) -> None:
             used.append({"start": r["start"], "crf": r["crf"], "fast_crf": s["fast_crf"],
                          "slope": s["slope"], "shift": quality.implied_shift(r),
                          "own_slope": len(s["finals"]) >= 2 or len(s.get("probes", [])) >= 2})
-    data: dict[str, Any] = {"schema": SCHEMA, "segments": used, "segments_used": len(used)}
+    targets = {read_json(path).get("target_vmaf") for path in records} - {None}
+    data: dict[str, Any] = {"schema": SCHEMA, "segments": used, "segments_used": len(used),
+                            "target": targets.pop() if len(targets) == 1 else None}
     if used:
         slopes = [u["slope"] for u in used if u["own_slope"]] or [quality.DEFAULT_SLOPE]
         data.update(shift=round(statistics.median(u["shift"] for u in used), 3),
@@ -149,10 +172,9 @@ class State:
             return None
 
 
-def state_key(q: Quality, probe_settings: Mapping[str, Any], prior: Prior,
-              cap: int | None) -> str:
+def state_key(q: Quality, probe_settings: Mapping[str, Any], prior: Prior) -> str:
     return make_key("search", SCHEMA, dataclasses.asdict(q), dict(probe_settings),
-                    dataclasses.asdict(prior), cap)
+                    dataclasses.asdict(prior))
 
 
 def known_probes(record: Path, probe_settings: Mapping[str, Any]) -> dict[float, Measurement]:
@@ -171,7 +193,6 @@ def known_probes(record: Path, probe_settings: Mapping[str, Any]) -> dict[float,
 class Outcome:
     crf: float               # the final encode kept
     reached: bool            # within the band kept
-    capped: bool             # moved up to keep within the size cap
     fast_crf: float
     slope: float
     predicted: float
@@ -181,11 +202,11 @@ class Outcome:
 Measure = Callable[[float, bool], Measurement]
 
 
-def run(state: State, prior: Prior, goal: quality.Target, direct: bool, cap: int | None,
+def run(state: State, prior: Prior, goal: quality.Target, direct: bool,
         measure: Measure, save: Callable[[], None],
         known: Mapping[float, Measurement] | None = None) -> Outcome:
     """The search of one segment from *state* on: probes (none when *direct*: a probe would
-    be a final encode), final encodes and their corrections, then the size cap."""
+    be a final encode), then final encodes and their corrections."""
     known = known or {}
 
     def take(crf: float, final: bool) -> None:
@@ -206,7 +227,7 @@ def run(state: State, prior: Prior, goal: quality.Target, direct: bool, cap: int
     else:
         fast_crf, slope = quality.solve(probes, goal.vmaf, prior.slope)
     predicted = quality.predict(fast_crf, prior.shift, goal, slope)
-    searched: dict[float, Measurement] = {}   # the finals of the VMAF search, without the cap's
+    searched: dict[float, Measurement] = {}   # the finals this search asked for
     while (crf := quality.next_final(
             vmafs(searched), predicted,
             quality.correction_slope(probes, vmafs(searched), prior.shift, slope),
@@ -218,15 +239,4 @@ def run(state: State, prior: Prior, goal: quality.Target, direct: bool, cap: int
     if direct:  # what the calibration learns: this segment's own crossing and slope
         fast_crf, slope = quality.solve(finals, goal.vmaf, slope)
     chosen, within = quality.choose(finals, goal)
-    capped = False
-    if cap is not None and searched[chosen].bytes > cap:
-        capped, tries = True, 0
-        over = {c: m.bytes for c, m in searched.items() if c >= chosen}
-        while (crf := quality.next_capped(over, cap, goal, tries)) is not None:
-            if crf not in state.finals:
-                take(crf, final=True)
-            over[crf], tries = state.finals[crf].bytes, tries + 1
-        chosen = quality.choose_capped({c: (state.finals[c].vmaf, b) for c, b in over.items()},
-                                       cap)
-        within = goal.within(state.finals[chosen].vmaf)
-    return Outcome(chosen, within, capped, fast_crf, slope, predicted)
+    return Outcome(chosen, within, fast_crf, slope, predicted)

@@ -47,8 +47,9 @@ class Settings:
     target_vmaf: float = 93.0
     target_vmaf_hdr: float = 95.0
     vmaf_pool: str = "mean"
-    vmaf_tolerance: float = 1.0
+    vmaf_tolerance: float = 2.0
     vmaf_overshoot: float = 2.0
+    film_tolerance: float = 0.5
     vmaf_subsample: int = 9
     crf_min: int = 10
     crf_max: int = 63
@@ -59,6 +60,7 @@ class Settings:
     search_attempts: int = 3
     calibration_segments: int = 3
     max_encoded_percent: float = 80.0
+    over_cap: str = "skip"
     # crop
     crop: str = "auto"
     crop_samples: int = 25
@@ -114,7 +116,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "min_segment": (0.04, 3600.0), "crop_samples": (1, 500), "crop_limit": (0.0, 255.0),
     "crop_limit_hdr": (0.0, 1023.0), "crf_dv": (1, 63), "crf_dv_uhd": (1, 63),
     "target_vmaf": (1.0, 100.0), "target_vmaf_hdr": (1.0, 100.0), "vmaf_tolerance": (0.0, 20.0),
-    "vmaf_overshoot": (0.0, 20.0),
+    "vmaf_overshoot": (0.0, 20.0), "film_tolerance": (0.05, 20.0),
     "vmaf_subsample": (1, 100), "crf_min": (1, 63), "crf_max": (1, 63),
     "search_attempts": (1, 20), "search_start_crf": (1, 63), "search_preset": (-1, 13),
     "search_sample": (0.01, 1.0), "calibration_segments": (1, 100),
@@ -129,7 +131,8 @@ _MAPPINGS = {
 _PIXEL_FORMATS = ("yuv420p10le", "yuv420p")
 _CHOICES = {"pixel_format": _PIXEL_FORMATS, "deinterlace": ("auto", "on", "off"),
             "dolby_vision": ("auto", "off"), "quality": ("crf", "vmaf"),
-            "search": ("final", "probes"), "keep_work": ("no", "yes")}
+            "search": ("final", "probes"), "keep_work": ("no", "yes"),
+            "over_cap": ("skip", "lower", "encode")}
 # Audio formats audio_copy can name, and how MediaInfo names them (format or codec id).
 COPYABLE: dict[str, tuple[str, ...]] = {
     "truehd": ("mlp fa", "truehd", "a_truehd"), "dts": ("dts", "a_dts"),

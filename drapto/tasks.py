@@ -13,7 +13,7 @@ from pathlib import Path
 from doit import create_after, get_initial_workdir
 
 from drapto import runtime, setup, stages
-from drapto.graph import Task, tagged
+from drapto.graph import Task
 from drapto.job import work_root
 from drapto.settings import documented
 
@@ -64,28 +64,41 @@ def task_job() -> Iterator[Task]:
         yield stages.report.task_failure(failure)
 
 
-LATE_DOCS = {"segment": stages.segments.DOC, "calibrate": stages.encode.CALIBRATE_DOC,
-             "audio": stages.audio.DOC, "concat": stages.concat.DOC, "mux": stages.mux.DOC,
-             "validate": stages.validate.DOC, "tidy": stages.tidy.DOC}
+LATE_DOCS = {"segment": stages.segments.DOC, "sample": stages.encode.SAMPLE_DOC,
+             "calibrate": stages.encode.CALIBRATE_DOC, "size": stages.size.DOC,
+             "audio": stages.audio.DOC, "balance": stages.balance.DOC,
+             "adjust": stages.encode.ADJUST_DOC, "concat": stages.concat.DOC,
+             "mux": stages.mux.DOC, "validate": stages.validate.DOC, "tidy": stages.tidy.DOC}
+# The basenames each layer's creator makes (drapto/stages/__init__.py), and the task whose
+# run it waits for: a layer is made from what the one before it decided.
+LAYERS = ((("segment", "sample", "calibrate", "size"), "scenes"),
+          (("encode", "audio", "balance"), "size"),
+          (("adjust", "concat", "mux", "validate", "report", "tidy"), "balance"))
 
 
-def _late_tasks() -> Iterator[Task]:
-    """Tasks after scene detection: they exist only once scenes.json does. One creator makes
-    them all, since doit resolves a task_dep on a subtask (segment:0003) only among tasks
-    already loaded."""
-    failed = [f"job:{f.number}" for f in RUN.failed]
-    if RUN.job is None:  # doit list / doit help / doit report without input=; failed jobs
-        yield {"basename": "encode", "actions": None, "doc": ENCODE_DOC,
-               "task_dep": failed, "params": variables_help()}
-        for name, doc in LATE_DOCS.items():
-            yield {"basename": name, "actions": None, "doc": doc}
-        yield (stages.report.task_plan_stats(RUN.plan) if RUN.plan is not None
-               else stages.report.task_stats(work_root(RUN.vars, RUN.base)))
-        return
-    yield {"basename": "encode", "name": None, "doc": ENCODE_DOC,
-           "task_dep": [*(tagged(job, "tidy") for job in RUN.jobs), *failed]}
-    for job in RUN.jobs:
-        yield from stages.late(job, RUN.threads)
+def _layer(n: int) -> Callable[[], Iterator[Task]]:
+    """The creator of layer *n*: one creator per layer makes the tasks of every input, since
+    doit resolves a task_dep on a subtask (segment:0003) only among tasks already loaded."""
+    def create() -> Iterator[Task]:
+        failed = [f"job:{f.number}" for f in RUN.failed]
+        if RUN.job is None:  # doit list / doit help / doit report without input=
+            if n == 2:
+                yield {"basename": "encode", "actions": None, "doc": ENCODE_DOC,
+                       "task_dep": failed, "params": variables_help()}
+            for name in LAYERS[n - 1][0]:
+                if name in LATE_DOCS:
+                    yield {"basename": name, "actions": None, "doc": LATE_DOCS[name]}
+            if n == 3:
+                yield (stages.report.task_plan_stats(RUN.plan) if RUN.plan is not None
+                       else stages.report.task_stats(work_root(RUN.vars, RUN.base)))
+            return
+        if n == 2:  # the whole job: every file's last step (a skipped file's is its size)
+            yield {"basename": "encode", "name": None, "doc": ENCODE_DOC,
+                   "task_dep": ["size", "tidy", *failed]}
+        for job in RUN.jobs:
+            yield from stages.layer(job, RUN.threads, n)
+    create.__doc__ = ENCODE_DOC
+    return create
 
 
 RUN_VARIABLES = {
@@ -115,6 +128,9 @@ def variables_help() -> list[dict[str, object]]:
 
 
 # What `doit info encode` shows of the tasks made after scene detection.
-_late_tasks.__doc__ = ENCODE_DOC
-task_encode = _late_tasks if RUN.job is None else create_after(
-    executed="scenes", creates=["encode", *LATE_DOCS, "report"])(_late_tasks)
+if RUN.job is None:
+    task_plan, task_encode, task_finish = (_layer(n) for n in (1, 2, 3))
+else:
+    task_plan, task_encode, task_finish = (
+        create_after(executed=after, creates=list(names))(_layer(n))
+        for n, (names, after) in enumerate(LAYERS, 1))

@@ -119,6 +119,8 @@ class WorkDir:
         self.scenes = self.path / "scenes.json"
         self.crop = self.path / "crop.json"
         self.calibration = self.path / "calibration.json"
+        self.size = self.path / "size.json"
+        self.balance = self.path / "balance.json"
         self.video = self.path / "video.mkv"
         self.concat_list = self.path / "concat.txt"
         self.validation = self.path / "validation.json"
@@ -138,6 +140,14 @@ class WorkDir:
     def record(self, sid: str) -> Path:
         """What the encode of segment *sid* did (settings, Dolby Vision, warnings)."""
         return self.path / "encoded" / f"{sid}.json"
+
+    def sample(self, sid: str) -> Path:
+        """A calibration segment's encode, searched from the defaults."""
+        return self.path / "calibration" / f"{sid}.mkv"
+
+    def adjusted(self, sid: str) -> Path:
+        """A segment encoded again to bring the film's mean to the target (balance.json)."""
+        return self.path / "balanced" / f"{sid}.mkv"
 
     def audio(self, index: int) -> Path:
         return self.path / "audio" / f"{index}.mka"

@@ -59,15 +59,20 @@ def executed(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def segment_file(work: Path, index: int, suffix: str = ".mkv") -> Path:
-    """Segment *index*'s encode (or its record, ``.json``): files are named by the
-    segment's first frame."""
-    return work / "encoded" / (segment_ids(read_json(work / "scenes.json"))[index] + suffix)
+    """Segment *index*'s encode (or its record, ``.json``) that the film is joined from:
+    files are named by the segment's first frame; one encoded again for the film's mean is
+    in balanced/, a calibration segment's in calibration/ (unless the film's target was
+    lowered)."""
+    sid = segment_ids(read_json(work / "scenes.json"))[index]
+    return next((work / folder / f"{sid}{suffix}" for folder in ("balanced", "encoded")
+                 if (work / folder / f"{sid}.json").exists()),
+                work / "calibration" / f"{sid}{suffix}")
 
 
 def records_of(work: Path) -> list[dict[str, Any]]:
-    """Every segment's encode record, in order."""
-    return [read_json(work / "encoded" / f"{sid}.json")
-            for sid in segment_ids(read_json(work / "scenes.json"))]
+    """Every segment's encode record that the film is joined from, in order."""
+    n = len(read_json(work / "scenes.json")["segments"])
+    return [read_json(segment_file(work, i, ".json")) for i in range(n)]
 
 
 def stamped_segments(work: Path) -> set[str]:

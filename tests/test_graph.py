@@ -2,8 +2,9 @@
 keys (a task reruns when what it reads changes, and only then), the jobs and worker count
 from the command line, and batch tags.
 
-Each graph is made the way a run makes it (drapto.stages.early and late) from a real
-probe.json and scenes.json of a generated clip of 7 one-second scenes."""
+Each graph is made the way a run makes it (drapto.stages.early and its layers) from a real
+probe.json and scenes.json of a generated clip of 7 one-second scenes, and the film-level
+decisions (size.json, balance.json) as a run would leave them for such a film."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from drapto.job import jobs_from_vars, requested_workers
 from drapto.sample import make_sample
 from drapto.search import calibration_indices
 from drapto.setup import variables
-from drapto.stages import early, encode, late
+from drapto.stages import early, encode, late, layer
 from drapto.stages.probe import probe
 from drapto.stages.scenes import run_scenes
 from drapto.stages.segments import segment_id, segment_ids
@@ -51,7 +52,19 @@ def graph(film: dict[str, Any], tmp_path: Path, scenes: dict[str, Any] | None = 
                              (first[2], job.work.scenes, scenes or film["scenes"])):
         write_json(path, data)
         mark_done(job.work.stamp(full_name(task)), key_of(task), path)
+    if job.settings.quality == "vmaf":
+        decide(layer(job, threads, 1), "size", job.work.size,
+               {"action": "encode", "asked": 93.0, "target": 93.0})
+        decide(layer(job, threads, 2), "balance", job.work.balance,
+               {"target": 93.0, "segments": {}})
     return {full_name(t): t for t in [*first, *late(job, threads)] if "meta" in t}
+
+
+def decide(tasks: list[Task], name: str, path: Path, data: dict[str, Any]) -> None:
+    """A film-level decision as its task leaves it: the file and its stamp."""
+    task = next(t for t in tasks if t["basename"] == name)
+    write_json(path, data)
+    mark_done(task["meta"]["stamp"], key_of(task), path)
 
 
 def keys(tasks: dict[str, Task]) -> dict[str, str]:
@@ -103,8 +116,8 @@ def test_a_scene_change_reencodes_only_the_segments_it_changed(
     ids = [segment_id(segs[i]["start"]), segment_id(segs[i]["start"] + segs[i]["frames"] // 2)]
     moved = changed(before, after)
     assert moved == {"scenes", *(f"{kind}-{sid}" for kind in ("segment", "encode")
-                                 for sid in ids), "concat", "mux", "validate", "report"}, \
-        sorted(moved)
+                                 for sid in ids), "balance", "concat", "mux", "validate",
+                     "report"}, sorted(moved)
 
 
 def test_a_crf_changes_the_encodes_and_not_the_segments_or_audio(
@@ -141,7 +154,7 @@ def test_every_argument_an_action_is_handed_is_in_its_key(film: dict[str, Any],
     for name, task in tasks.items():
         kwargs = task["actions"][0][1][5]
         deps = [tasks[d] for d in task["task_dep"]]
-        unkeyed = encode.UNKEYED if task["basename"] == "encode" else ()
+        unkeyed = encode.UNKEYED if task["basename"] in ("sample", "encode", "adjust") else ()
         key = task_key(job, task["basename"], 0, kwargs, deps, unkeyed)
         for arg in kwargs:
             other = task_key(job, task["basename"], 0, {**kwargs, arg: ["changed"]}, deps,

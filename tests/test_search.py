@@ -1,6 +1,6 @@
 """One segment's search (drapto/search.py) on recorded curves, without encoding: resumed
-searches decide as uninterrupted ones, reused probes change nothing but the work, the size
-cap, and the calibration's choice and figures."""
+searches decide as uninterrupted ones, reused probes change nothing but the work, and the
+calibration's choice and figures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import FAST, ffmpeg_make, records_of, run_drapto, workdir_of
 from test_quality import RECORDED, T, curve
 
 from drapto import quality, search
@@ -18,7 +17,7 @@ from drapto.workdir import read_json, write_json
 
 Q = Quality(target_vmaf=93.0, vmaf_tolerance=1.0, vmaf_overshoot=1.0, crf_min=10, crf_max=63,
             search_attempts=3, vmaf_pool="mean", search_start_crf=35, preset=6,
-            search_preset=10, search="probes", search_sample=0.5, max_encoded_percent=0,
+            search_preset=10, search="probes", search_sample=0.5,
             vmaf_subsample=9, vmaf_model="vmaf_v0.6.1", vmaf_scoring="yuv420p")
 
 
@@ -45,10 +44,8 @@ class Segment:
 
 
 def run(seg: Segment, state: search.State, prior: search.Prior, path: Path,
-        cap: int | None = None, known: dict[float, search.Measurement] | None = None
-        ) -> search.Outcome:
-    return search.run(state, prior, T, False, cap, seg.measure, lambda: state.save(path),
-                      known)
+        known: dict[float, search.Measurement] | None = None) -> search.Outcome:
+    return search.run(state, prior, T, False, seg.measure, lambda: state.save(path), known)
 
 
 @pytest.mark.parametrize("name", sorted(RECORDED))
@@ -81,36 +78,6 @@ def test_known_probes_save_encodes_and_change_nothing(tmp_path: Path) -> None:
     assert run(again, search.State("k"), prior, tmp_path / "b.json",
                known={**probes, **extra}) == expected
     assert again.calls == [c for c in fresh.calls if c[1]]  # only the final encodes
-
-
-def test_a_segment_over_the_size_cap_gets_the_crf_that_meets_it(tmp_path: Path) -> None:
-    prior = search.Prior.default(Q)
-    free = run(Segment("bikes 0"), search.State("k"), prior, tmp_path / "a.json")
-    assert not free.capped and free.reached
-    cap = round(bytes_at(free.crf) * 0.6)  # the search's choice is 40 % too big
-    seg = Segment("bikes 0")
-    capped = run(seg, search.State("k"), prior, tmp_path / "b.json", cap=cap)
-    assert capped.capped and capped.crf > free.crf
-    assert bytes_at(capped.crf) <= cap
-    assert bytes_at(capped.crf - quality.STEP) > cap or capped.crf - free.crf <= 8
-    finals = [c for c, final in seg.calls if final]
-    assert len(finals) <= T.attempts + quality.CAP_ATTEMPTS
-    # A cap the search's choice meets changes nothing.
-    roomy = run(Segment("bikes 0"), search.State("k"), prior, tmp_path / "c.json",
-                cap=bytes_at(free.crf) + 1)
-    assert roomy == free
-
-
-def test_next_capped_moves_up_until_within_and_stops() -> None:
-    assert quality.next_capped({40.0: 120}, 100, T, 0) is not None
-    nxt = quality.next_capped({40.0: 120}, 100, T, 0)
-    assert nxt is not None and 40.0 < nxt <= 43.0  # ln(1.2) / 0.12 = 1.5 steps, and a quarter
-    assert quality.next_capped({40.0: 120, 42.0: 99}, 100, T, 1) is None  # one is within
-    assert quality.next_capped({40.0: 120, 42.0: 110}, 100, T, quality.CAP_ATTEMPTS) is None
-    assert quality.next_capped({63.0: 500}, 100, T, 0) is None  # crf_max: nothing left
-    assert quality.choose_capped({40.0: (93.0, 120), 42.0: (92.1, 99), 44.0: (91.0, 80)},
-                                 100) == 42.0
-    assert quality.choose_capped({40.0: (93.0, 120), 42.0: (92.1, 110)}, 100) == 42.0
 
 
 def test_calibration_segments_are_spread_over_the_film_by_time() -> None:
@@ -157,29 +124,6 @@ def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
     assert search.Prior.from_calibration(read_json(run_target), Q) == search.Prior.default(Q)
 
 
-def test_a_lean_source_is_capped_and_the_summary_says_so(tmp_path: Path) -> None:
-    """An H.264 source at 40 kbit/s, encoded for VMAF 99: every segment's AV1 would take
-    more than the source spent on its frames. With the cap (the default, 80 %) each segment
-    keeps within it and the summary counts them; without it, the summary says plainly that
-    the output is not smaller."""
-    src = tmp_path / "lean.mkv"
-    ffmpeg_make("-f", "lavfi", "-i", "testsrc2=s=256x144:r=24:d=4,noise=alls=30:allf=t",
-                "-c:v", "libx264", "-b:v", "40k", "-pix_fmt", "yuv420p", str(src))
-    settings = [*FAST, "target_vmaf=99", "crf_min=1"]
-    quality_default = {"DRAPTO_QUALITY": "vmaf"}
-    capped = run_drapto(f"input={src}", *settings, cwd=tmp_path, env=quality_default)
-    records = records_of(workdir_of(tmp_path / "drapto-work"))
-    assert records and all(r["capped"] for r in records)
-    assert all(r["bytes"] <= r["cap_bytes"] == round(0.8 * r["source_bytes"]) or r["crf"] == 63
-               for r in records)
-    assert f"{len(records)} segments capped at 80 % of the bytes the source spent" in \
-        capped.stdout, capped.stdout
-    free = run_drapto(f"input={src}", *settings, "max_encoded_percent=0", "output=free.mkv",
-                      cwd=tmp_path, env=quality_default)
-    assert "the output is not smaller than the input" in free.stdout, free.stdout
-    assert "segments capped at" not in free.stdout
-
-
 def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_band() -> None:
     """Every segment starts from where the calibration segments crossed the target, so
     those are kept only within half the tolerance of it; the others within the band of
@@ -194,9 +138,8 @@ def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_ban
     # the target: kept as it is, but encoded again as a calibration segment.
     seg = Segment("bbb 1")
     prior = search.Prior.default(q)
-    wide = search.run(search.State("a"), prior, other, True, None, seg.measure, lambda: None)
+    wide = search.run(search.State("a"), prior, other, True, seg.measure, lambda: None)
     n_wide = len(seg.calls)
-    narrow = search.run(search.State("b"), prior, calibrating, True, None, seg.measure,
-                        lambda: None)
+    narrow = search.run(search.State("b"), prior, calibrating, True, seg.measure, lambda: None)
     assert n_wide == 1 and len(seg.calls) - n_wide >= 2
     assert other.within(seg.final(wide.crf)) and abs(seg.final(narrow.crf) - 93.0) <= 0.5

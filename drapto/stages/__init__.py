@@ -5,25 +5,41 @@ action that makes it, the task (its key derived from the action's arguments by
     probe      probe.json       what the input holds (MediaInfo)
     crop       crop.json        the crop rectangle, or none, with the evidence
     scenes     scenes.json      scene cuts and segment boundaries, stream spans
+    -- made once scenes.json is (first):
     segments   segment:N        one segment's frame range
-    encode     encode:N         its AV1 encode (searched to the target quality), and
+    encode     sample:N         a calibration segment's encode, searched from the defaults
                calibrate        calibration.json, where the other segments' searches start
+    size       size.json        the film's size predicted from the calibration: encode,
+                                encode at a lowered target, or skip
+    -- made once size.json is, unless the film is skipped (second):
+    encode     encode:N         each other segment's AV1 encode, searched to the target
     audio      audio:N          each kept audio track, Opus or copied
+    balance    balance.json     the segments to encode again for the film's mean VMAF
+    -- made once balance.json is (third):
+    encode     adjust:N         those segments encoded again
     concat     video.mkv        the encoded segments joined
     mux        the output       video, audio, subtitles, chapters, attachments, tags
     validate   validation.json  the output checked against the source
     report     report.json      figures per segment and overall (and report.html)
     tidy                        the bulky intermediates removed once the output holds them
+
+Each later layer's tasks are made from what the earlier ones wrote (size.json, balance.json)
+as values: a setting that leaves a decision as it was leaves every encode after it as it
+was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
-from ..graph import Task, upstream
+from .. import outputs
+from ..graph import Task, Upstream, done, tagged, upstream
 from ..job import Job
+from ..workdir import read_json
 from . import (
     audio,
+    balance,
     concat,
     crop,
     encode,
@@ -32,6 +48,7 @@ from . import (
     report,
     scenes,
     segments,
+    size,
     tidy,
     validate,
 )
@@ -43,16 +60,73 @@ def early(job: Job) -> list[Task]:
     return [p, crop.task(job, p), scenes.task(job, p)]
 
 
-def late(job: Job, threads: int) -> Iterator[Task]:
-    """The tasks made from probe.json and scenes.json, once both are made (none before)."""
+LAYERS = 3
+
+
+def _layers(job: Job, threads: int, upto: int) -> tuple[Upstream | None, list[list[Task]]]:
+    """The tasks of the layers after scene detection, up to *upto* (1 to 3), each made from
+    what the layer before it wrote: none of a layer whose decision is not made yet, or
+    after a skip."""
     up = upstream(job, early(job))
+    made: list[list[Task]] = []
     if up is None:
-        return
-    yield from segments.tasks(up)
-    yield from encode.tasks(up, threads)       # and calibrate
-    yield from audio.tasks(up)
-    yield from concat.tasks(up)
-    yield mux.task(up)
-    yield validate.task(up)
-    yield report.task(up)
-    yield tidy.task(up)
+        return None, made
+    made.append([*segments.tasks(up), *encode.sample_tasks(up, threads), size.task(up)])
+    decided = size.decision(job)
+    if upto < 2 or not (job.settings.quality != "vmaf" or done(up.get("size"))) or (
+            decided and decided["action"] == "skip"):
+        return up, made
+    made.append([*encode.tasks(up, threads), *audio.tasks(up), balance.task(up)])
+    if upto < 3 or not (job.settings.quality != "vmaf" or done(up.get("balance"))):
+        return up, made
+    adjusted = read_json(job.work.balance) if job.settings.quality == "vmaf" else None
+    made.append([*(encode.adjust_tasks(up, threads, adjusted) if adjusted else []),
+                 *concat.tasks(up), mux.task(up), validate.task(up), report.task(up),
+                 tidy.task(up)])
+    return up, made
+
+
+def layer(job: Job, threads: int, n: int) -> list[Task]:
+    """The tasks of layer *n* (1: segments, calibration and size; 2: the encodes, audio and
+    balance; 3: the adjusted encodes, the join, the output and what follows it)."""
+    _, made = _layers(job, threads, n)
+    return made[n - 1] if len(made) >= n else []
+
+
+def late(job: Job, threads: int) -> Iterator[Task]:
+    """Every task after scene detection whose layer can be made now."""
+    _, made = _layers(job, threads, LAYERS)
+    for tasks in made:
+        yield from tasks
+
+
+def skipped(job: Job) -> bool:
+    """Whether size.json, for this run's calibration, says the film is not encoded."""
+    up, made = _layers(job, 1, 1)
+    if up is None or not made or job.settings.quality != "vmaf":
+        return False
+    d = size.decision(job)
+    return bool(d and d["action"] == "skip" and done(up.get("size")))
+
+
+_FULL: dict[tuple[str, str, str], Upstream | None] = {}
+
+
+def holds_video(job: Job) -> bool:
+    """Whether the output holds the video this run would join (concat's key): then every
+    encoded segment may be stowed. The whole graph is made once per state of the decisions
+    it is made from (the size and balance stamps)."""
+    marks = tuple(_text(job.work.stamp(tagged(job, n))) for n in ("size", "balance"))
+    key = (str(job.work.path), marks[0], marks[1])
+    if key not in _FULL:
+        up, made = _layers(job, 1, LAYERS)
+        _FULL[key] = up if len(made) == LAYERS else None
+    up = _FULL[key]
+    return up is not None and outputs.holds_video(up)
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""

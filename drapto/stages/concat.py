@@ -9,8 +9,7 @@ from .. import outputs, proc
 from ..graph import Task, Upstream, make_task
 from ..timeline import seek_arg, segment_durations
 from ..workdir import atomic_path
-from .encode import BITEXACT
-from .segments import segment_ids
+from .encode import BITEXACT, final_encode, final_targets
 
 SCHEMA = 1
 DOC = "video.mkv: the encoded segments joined."
@@ -33,8 +32,8 @@ def run_concat(encoded: list[Path], durations: list[int], listing: Path, target:
 def tasks(up: Upstream) -> Iterator[Task]:
     job, n = up.job, len(up.scenes["segments"])
     yield up.add(make_task(job, "concat", None, run_concat,
-                           {"encoded": [job.work.encoded(sid) for sid in segment_ids(up.scenes)],
+                           {"encoded": final_targets(up),
                             "durations": segment_durations(up.scenes),
                             "listing": job.work.concat_list, "target": job.work.video},
-                           [up.get(f"encode:{i:04d}") for i in range(n)], DOC, SCHEMA,
+                           [final_encode(up, i) for i in range(n)], DOC, SCHEMA,
                            stowed=lambda: outputs.holds_video(up)))

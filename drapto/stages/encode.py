@@ -14,16 +14,16 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .. import memory, outputs, proc, progress, quality, search
+from .. import memory, proc, progress, quality, search
 from ..cluster import run_encode_remote
 from ..encoding import Quality, Video
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task, tagged
-from ..job import svt_threads
+from ..job import Job, svt_threads
 from ..timeline import seek_arg
 from ..workdir import atomic_path, put_in_place, read_json, write_json
 from .probe import dolby_vision_blocker
@@ -160,16 +160,21 @@ def _encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: Vid
 
 def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Video,
                threads: int, memory_budget: str, memory_estimates: dict[int, int],
-               calibration: Path | None = None, index: int = 0) -> None:
+               calibration: Path | None = None, index: int = 0,
+               balance: dict[str, float] | None = None) -> None:
     """Encode one segment within the machine's memory budget; write its record (what was
     done, peak memory, warnings) beside it. With quality targeting, the search starts from
-    *calibration* (the film's calibration.json), or from the defaults without it. *index*:
-    the segment's number in this run, for messages only (the bytes and the record do not
-    depend on it: a segment renumbered by a new cut before it keeps its encode)."""
+    *calibration* (the film's calibration.json), or from the defaults without it; or, with
+    *balance* (``crf`` and ``slope`` from balance.json), it is a segment encoded again to
+    bring the film's mean to the target. *index*: the segment's number in this run, for
+    messages only (the bytes and the record do not depend on it: a segment renumbered by a
+    new cut before it keeps its encode)."""
     seg = {**read_json(segment), "index": index}
     q = video.quality
-    prior = None if not q else (search.Prior.from_calibration(read_json(calibration), q)
-                                if calibration else search.Prior.default(q))
+    prior = None if not q else (
+        search.Prior.balancing(balance["crf"], balance["slope"]) if balance
+        else search.Prior.from_calibration(read_json(calibration), q) if calibration
+        else search.Prior.default(q))
     crop_data = read_json(crop)
     rect = crop_data["crop"]
     height = rect[1] if rect else crop_data["height"]
@@ -225,17 +230,29 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
     q = video.quality
     if found and q:
         video = video.at(found["crf"])
-        if not found["reached"] and not found["capped"]:  # capped: said once, by the report
+        found["outside"] = outside(found["vmaf"], found["crf"],
+                                   len(found["search"]["finals"]), q.target())
+        if found["outside"]:
             # Named by its frames: the record outlives the segment's number.
             warnings.append(f"the segment at frames {seg['start']}-"
-                            f"{seg['start'] + seg['frames'] - 1}: VMAF {found['vmaf']:.2f} at CRF "
-                            f"{quality.crf_text(found['crf'])} misses the target "
-                            f"{q.target().band_text()} after "
-                            f"{len(found['search']['finals'])} encodes")
+                            f"{seg['start'] + seg['frames'] - 1}: VMAF {found['vmaf']:.2f} is "
+                            f"outside the band {q.target().band_text()}: {found['outside']}")
     return peak, {**found, "start": seg["start"], "frames": seg["frames"], "crf": video.crf,
                   "preset": video.preset, "crop": rect, "filters": filters,
                   "dolby_vision": dv_kept, "warnings": warnings,
                   "bytes": target.stat().st_size}
+
+
+def outside(vmaf: float, crf: float, encodes: int, band: quality.Target) -> str | None:
+    """Why a kept encode is outside the band (None: it is within)."""
+    if band.within(vmaf):
+        return None
+    high = vmaf > band.vmaf
+    if high and crf >= band.crf_max:
+        return f"above it even at crf_max ({quality.crf_text(band.crf_max)})"
+    if not high and crf <= band.crf_min:
+        return f"below it even at crf_min ({quality.crf_text(band.crf_min)})"
+    return f"{encodes} encodes (search_attempts) did not reach it; the nearest is kept"
 
 
 def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:
@@ -274,13 +291,6 @@ def _probe_settings(seg: dict[str, Any], video: Video, q: Quality, filters: list
             "pixel_format": video.pixel_format, "svt_params": video.svt_params}
 
 
-def size_cap(seg: dict[str, Any], percent: float) -> int | None:
-    """The most bytes this segment's encode may take: *percent* of what the source spent on
-    the same frames (None: no cap, or the source's share is unknown)."""
-    spent = seg.get("source_bytes")
-    return round(spent * percent / 100) if percent and spent else None
-
-
 def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
             filters: list[str], extra: list[str], threads: int, prior: search.Prior
             ) -> tuple[int, dict[str, Any]]:
@@ -292,9 +302,8 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
     goal = search.goal_of(q, prior)
     window = probe_window(seg["frames"], q.search_sample)
     probe_key = {**_probe_settings(seg, video, q, filters, window), "encoder_args": extra}
-    cap = size_cap(seg, q.max_encoded_percent)
     state_path = target.with_suffix(".search.json")
-    key = search.state_key(q, probe_key, prior, cap)
+    key = search.state_key(q, probe_key, prior)
     state = search.State.load(state_path, key) or search.State(key)
     known = search.known_probes(target.with_suffix(".json"), probe_key)
     name = f"{target.stem}.crf{{}}{target.suffix}"
@@ -320,9 +329,9 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
 
     # Without probes (search=final), or when a probe would be a final encode (the same
     # preset over the whole segment), the final encodes are the search.
-    direct = not q.probing or (q.search_preset == q.preset
-                               and window == (0, seg["frames"]))
-    found = search.run(state, prior, goal, direct, cap, measure,
+    direct = prior.source == "balance" or not q.probing or (
+        q.search_preset == q.preset and window == (0, seg["frames"]))
+    found = search.run(state, prior, goal, direct, measure,
                        lambda: state.save(state_path), known)
     kept = target.with_name(name.format(quality.crf_text(found.crf)))
     if not kept.exists():  # resumed after its file was lost: encode it again
@@ -346,15 +355,18 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
                   # within the settings' band (a calibration segment searched a narrower one)
                   "reached": q.target().within(kept_m.vmaf),
                   "target_vmaf": goal.vmaf, "vmaf_pool": q.vmaf_pool,
-                  "capped": found.capped, "cap_bytes": cap,
-                  "cap_percent": q.max_encoded_percent,
+                  "band": [q.target_vmaf - q.vmaf_tolerance, q.target_vmaf + q.vmaf_overshoot],
                   "source_bytes": seg.get("source_bytes"), "search": record}
 
 
-SCHEMA = 1
+SCHEMA = 2
 DOC = "encode:N: the AV1 encode of segment N (with quality targeting, its search)."
+SAMPLE_DOC = ("sample:N: a calibration segment's encode, searched from the defaults (with "
+              "quality targeting).")
 CALIBRATE_DOC = ("calibration.json: where the quality search of the film's segments starts, "
-                 "from the segments searched first.")
+                 "from the calibration segments.")
+ADJUST_DOC = ("adjust:N: segment N encoded again at the CRF balance.json gives it, to bring "
+              "the film's mean VMAF to the target.")
 
 
 def execute_encode(executor: str, name: str, **kwargs: Any) -> None:
@@ -370,38 +382,119 @@ def execute_encode(executor: str, name: str, **kwargs: Any) -> None:
 UNKEYED = ("executor", "name", "index", "threads", "memory_budget", "memory_estimates")
 
 
-def tasks(up: Upstream, threads: int) -> Iterator[Task]:
-    """encode:N per segment; with quality targeting, the calibration segments first, then
-    calibrate, which every other segment's encode starts from."""
+def _video(up: Upstream, target_vmaf: float | None = None) -> Video:
+    video = Video.of(up.job.settings, up.probe, up.scenes)
+    if video.quality and target_vmaf is not None:
+        video = replace(video, quality=video.quality.at(target_vmaf))
+    return video
+
+
+def calibration_sample(up: Upstream) -> list[int]:
+    """The segments the film is calibrated on (none without quality targeting)."""
+    s = up.job.settings
+    if s.quality != "vmaf":
+        return []
+    return search.calibration_indices([seg["frames"] for seg in up.scenes["segments"]],
+                                      s.calibration_segments)
+
+
+def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video,
+                 threads: int, doc: str, calibration: Task | None = None,
+                 balance: dict[str, float] | None = None) -> Task:
     job, s = up.job, up.job.settings
-    video = Video.of(s, up.probe, up.scenes)
-    n = len(up.scenes["segments"])
-    frames = [seg["frames"] for seg in up.scenes["segments"]]
-    ids = segment_ids(up.scenes)
-    sample = search.calibration_indices(frames, s.calibration_segments) if video.quality else []
+    name, sid = f"{i:04d}", segment_ids(up.scenes)[i]
+    return up.add(make_task(
+        job, basename, name, execute_encode,
+        {"executor": s.executor, "name": tagged(job, f"{basename}:{name}"), "index": i,
+         "source": job.source, "segment": job.work.segment(sid), "crop": job.work.crop,
+         "target": target, "video": video, "threads": threads,
+         "memory_budget": s.memory_budget, "memory_estimates": s.memory_estimates,
+         "calibration": job.work.calibration if calibration else None,
+         **({"balance": balance} if balance else {})},
+        [up.get(f"segment:{name}"), up.get("crop"), *([calibration] if calibration else [])],
+        doc, SCHEMA, unkeyed=UNKEYED, stamp_as=f"{basename}:{sid}",
+        # A calibration sample is kept by tidy: the size decision and every segment's
+        # search start from it, whatever the output holds.
+        stowed=None if basename == "sample" else lambda: _holds_video(job)))
 
-    def encode(i: int, calibration: Task | None) -> Task:
-        name, sid = f"{i:04d}", ids[i]
-        return up.add(make_task(
-            job, "encode", name, execute_encode,
-            {"executor": s.executor, "name": tagged(job, f"encode:{name}"), "index": i,
-             "source": job.source, "segment": job.work.segment(sid), "crop": job.work.crop,
-             "target": job.work.encoded(sid), "video": video, "threads": threads,
-             "memory_budget": s.memory_budget, "memory_estimates": s.memory_estimates,
-             "calibration": job.work.calibration if calibration else None},
-            [up.get(f"segment:{name}"), up.get("crop"), *([calibration] if calibration else [])],
-            f"AV1 encode of segment {name}", SCHEMA, unkeyed=UNKEYED, stamp_as=f"encode:{sid}",
-            stowed=lambda: outputs.holds_video(up)))
 
-    first = [encode(i, None) for i in sample]
+def _holds_video(job: Job) -> bool:
+    from . import holds_video  # the whole graph, which this module is part of
+
+    return holds_video(job)
+
+
+def sample_tasks(up: Upstream, threads: int) -> Iterator[Task]:
+    """With quality targeting: sample:N for the calibration segments, then calibrate."""
+    sample = calibration_sample(up)
+    if not sample:
+        return
+    ids, video = segment_ids(up.scenes), _video(up)
+    first = [_encode_task(up, "sample", i, up.job.work.sample(ids[i]), video, threads,
+                          f"calibration encode of segment {i:04d}") for i in sample]
     yield from first
-    calibrate = None
-    if first:
-        calibrate = up.add(make_task(job, "calibrate", None, search.run_calibration,
-                                     {"records": [job.work.record(ids[i]) for i in sample],
-                                      "target": job.work.calibration},
-                                     first, CALIBRATE_DOC, search.SCHEMA))
-        yield calibrate
-    for i in range(n):
-        if i not in sample:
-            yield encode(i, calibrate)
+    yield up.add(make_task(up.job, "calibrate", None, search.run_calibration,
+                           {"records": [up.job.work.sample(ids[i]).with_suffix(".json")
+                                        for i in sample],
+                            "target": up.job.work.calibration},
+                           first, CALIBRATE_DOC, search.SCHEMA))
+
+
+def film_target(up: Upstream) -> float | None:
+    """The target the film's segments are encoded at (size.json: the asked one, or the
+    lowered one); None without quality targeting."""
+    if up.job.settings.quality != "vmaf":
+        return None
+    return float(read_json(up.job.work.size)["target"])
+
+
+def takes_sample(up: Upstream) -> set[int]:
+    """The calibration segments whose sample is the film's encode: all of them, unless the
+    film's target was lowered below the one they were searched for."""
+    sample = calibration_sample(up)
+    video = _video(up)
+    if not sample or video.quality is None or film_target(up) != video.quality.target_vmaf:
+        return set()
+    return set(sample)
+
+
+def tasks(up: Upstream, threads: int) -> Iterator[Task]:
+    """encode:N for every segment but the calibration ones whose sample is kept; with
+    quality targeting, each starts its search from calibrate."""
+    video = _video(up, film_target(up))
+    calibration = up.get("calibrate") if video.quality else None
+    ids, kept = segment_ids(up.scenes), takes_sample(up)
+    for i, sid in enumerate(ids):
+        if i not in kept:
+            yield _encode_task(up, "encode", i, up.job.work.encoded(sid), video, threads,
+                               f"AV1 encode of segment {i:04d}", calibration)
+
+
+def adjust_tasks(up: Upstream, threads: int, balance: dict[str, Any]) -> Iterator[Task]:
+    """adjust:N for each segment balance.json names: encoded again at its CRF."""
+    video = _video(up, balance["target"])
+    ids = segment_ids(up.scenes)
+    for i, sid in enumerate(ids):
+        again = balance["segments"].get(sid)
+        if again:
+            yield _encode_task(up, "adjust", i, up.job.work.adjusted(sid), video, threads,
+                               f"segment {i:04d} encoded again for the film's mean",
+                               balance=again)
+
+
+def first_encode(up: Upstream, i: int) -> Task:
+    """The task of segment *i*'s first kept encode: its encode, or its calibration sample."""
+    name = f"encode:{i:04d}"
+    return up.get(name) if tagged(up.job, name) in up.made else up.get(f"sample:{i:04d}")
+
+
+def final_encode(up: Upstream, i: int) -> Task:
+    """The task of the encode of segment *i* that the film is joined from."""
+    name = f"adjust:{i:04d}"
+    return up.get(name) if tagged(up.job, name) in up.made else first_encode(up, i)
+
+
+def final_targets(up: Upstream) -> list[Path]:
+    """The encoded segments the film is joined from, in order (their records beside them)."""
+    return [Path(final_encode(up, i)["meta"]["target"])
+            for i in range(len(up.scenes["segments"]))]

@@ -16,7 +16,8 @@ from ..job import Failure, Plan
 from ..quality import crf_text
 from ..workdir import atomic_path, read_json, write_json
 from .chart import render
-from .segments import segment_ids
+from .encode import final_targets
+from .size import lowered_line
 
 SCHEMA = 4
 DOC = ("report.json: figures per segment and overall; without input=, the statistics of "
@@ -24,13 +25,18 @@ DOC = ("report.json: figures per segment and overall; without input=, the statis
 
 
 def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str, Any]],
-          validation: dict[str, Any], output: Path, audio_bytes: int = 0) -> dict[str, Any]:
+          validation: dict[str, Any], output: Path, audio_bytes: int = 0,
+          size: dict[str, Any] | None = None, balance: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
     fps = scenes["fps"]
+    again = set((balance or {}).get("segments", {}))
     segments = [{"index": i, "start": r["start"], "frames": r["frames"], "crf": r["crf"],
                  "bytes": r["bytes"], "vmaf": r.get("vmaf"), "vmaf_reached": r.get("reached"),
-                 "capped": bool(r.get("capped")), "source_bytes": r.get("source_bytes"),
-                 **({"probes": len(r["search"]["probes"]),
+                 **({"target": r.get("target_vmaf"), "band": r.get("band"),
+                     "outside": r.get("outside"), "balanced": f"{r['start']:08d}" in again,
+                     "probes": len(r["search"]["probes"]),
                      "final_encodes": len(r["search"]["finals"])} if r.get("search") else {}),
+                 "source_bytes": r.get("source_bytes"),
                  "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
                  "seconds": r.get("seconds"), "peak_memory_mib": r.get("peak_memory_mib")}
                 for i, r in enumerate(records)]
@@ -52,29 +58,42 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
             "kbit_s": round(size_out * 8 / 1000 / duration, 1) if duration else None,
             "encode_seconds": round(sum(r.get("seconds") or 0 for r in records), 1),
             "segments": segments, "warnings": validation["warnings"],
-            "validated": validation["ok"], "vmaf": vmaf_summary(records)}
+            "validated": validation["ok"], "size": size,
+            "vmaf": vmaf_summary(records, size, balance)}
 
 
-def vmaf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Over every scored frame of every segment: mean, minimum, 5th percentile."""
-    scores = sorted(v for r in records for v in r.get("vmaf_frames") or [])
-    if not scores:
+def vmaf_summary(records: list[dict[str, Any]], size: dict[str, Any] | None = None,
+                 balance: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The film's quality against what was asked: the frame-weighted mean of the segments'
+    VMAF (as balance.json weighs them), its tolerance, the segments outside their band and
+    why, over every scored frame the minimum and 5th percentile."""
+    scored = [r for r in records if r.get("search")]
+    scores = sorted(v for r in scored for v in r.get("vmaf_frames") or [])
+    if not scored or not scores:
         return None
-    return {"target": records[0].get("target_vmaf"), "pool": records[0].get("vmaf_pool"),
-            "mean": round(sum(scores) / len(scores), 3), "min": scores[0],
-            "p5": scores[int(0.05 * (len(scores) - 1))], "frames_scored": len(scores),
-            "segments_outside_tolerance": sum(1 for r in records if r.get("reached") is False
-                                              and not r.get("capped")),
-            "capped": [{"index": i, "vmaf": r["vmaf"]} for i, r in enumerate(records)
-                       if r.get("capped")],
-            "cap_percent": records[0].get("cap_percent"),
-            "probes": sum(len(r["search"]["probes"]) for r in records if r.get("search")),
-            "final_encodes": sum(len(r["search"]["finals"]) for r in records
-                                 if r.get("search"))}
+    target = float(scored[0]["target_vmaf"])
+    mean = sum(r["vmaf"] * r["frames"] for r in scored) / sum(r["frames"] for r in scored)
+    tolerance = (balance or {}).get("tolerance")
+    band = scored[0].get("band")
+    return {"target": target, "asked": (size or {}).get("asked", target),
+            "pool": scored[0].get("vmaf_pool"), "mean": round(mean, 3),
+            "film_tolerance": tolerance,
+            "mean_within": None if tolerance is None else abs(mean - target) <= tolerance + 1e-9,
+            "band": band, "min": scores[0], "p5": scores[int(0.05 * (len(scores) - 1))],
+            "segment_min": min(r["vmaf"] for r in scored),
+            "segment_max": max(r["vmaf"] for r in scored),
+            "frames_scored": len(scores),
+            "segments_outside_band": [{"index": i, "start": r["start"], "vmaf": r["vmaf"],
+                                       "why": r.get("outside")}
+                                      for i, r in enumerate(records) if r.get("outside")],
+            "balanced": len((balance or {}).get("segments", {})),
+            "probes": sum(len(r["search"]["probes"]) for r in scored),
+            "final_encodes": sum(len(r["search"]["finals"]) for r in scored)}
 
 
 def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
-               output: Path, target: Path, audio: list[Path] | None = None) -> None:
+               output: Path, target: Path, audio: list[Path] | None = None,
+               size: Path | None = None, balance: Path | None = None) -> None:
     """report.json, and report.html beside it (drapto/stages/chart.py)."""
     done = [read_json(r) for r in records]
     paths = audio or []
@@ -83,7 +102,8 @@ def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
     audio_bytes = (sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths)
                    else max(0, output.stat().st_size - sum(r["bytes"] for r in done)))
     report = build(read_json(probe), read_json(scenes), done, read_json(validation), output,
-                   audio_bytes)
+                   audio_bytes, read_json(size) if size else None,
+                   read_json(balance) if balance else None)
     with atomic_path(target.with_suffix(".html")) as tmp:
         tmp.write_text(render(report), encoding="utf-8")
     write_json(target, report)
@@ -110,17 +130,10 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
         lines.append(f"  video {mib(report['video_bytes'])} ({report['video_kbit_s']} kbit/s), "
                      f"audio {mib(report['audio_bytes'])} ({report['audio_kbit_s']} kbit/s)")
     if report.get("vmaf"):
-        v = report["vmaf"]
-        lines.append(f"  VMAF mean {v['mean']:.2f}, min {v['min']:.2f}, 5th percentile "
-                     f"{v['p5']:.2f} (target {v['target']}, {v['frames_scored']} frames "
-                     f"scored); {v['segments_outside_tolerance']} segments outside the "
-                     f"band; {v['probes']} probes and {v['final_encodes']} final encodes "
-                     f"for {len(report['segments'])} segments")
-        if v.get("capped"):
-            reached = [c["vmaf"] for c in v["capped"]]
-            lines.append(f"  {len(reached)} segments capped at {v['cap_percent']:g} % of the "
-                         f"bytes the source spent on them (max_encoded_percent): VMAF "
-                         f"{min(reached):.2f}-{max(reached):.2f} instead of {v['target']}")
+        lines.append(f"  {quality_line(report['vmaf'], len(report['segments']))}")
+    lowered = lowered_line(report["size"]) if report.get("size") else None
+    if lowered:
+        lines.append(f"  {lowered}")
     if pct <= 0:
         lines.append(f"  the output is not smaller than the input ({change}): the source is "
                      "already lean for this quality")
@@ -130,6 +143,26 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
                  else "")
         lines.append(f"  time: {total}" + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))
     return lines
+
+
+def quality_line(v: dict[str, Any], segments: int) -> str:
+    """The film's quality in one line: the mean against the target, the segments' range and
+    those outside their band, the work it took."""
+    tol = v.get("film_tolerance")
+    verdict = "" if tol is None else (
+        f" (target {v['target']:g} ± {tol:g}: {'met' if v['mean_within'] else 'missed'})")
+    outside = v["segments_outside_band"]
+    out = "none outside the band" if not outside else (
+        f"{len(outside)} outside the band ({outside[0]['why']}"
+        f"{'; ...' if len(outside) > 1 else ''})")
+    band = v.get("band")
+    band_text = f" {band[0]:g}-{band[1]:g}" if band else ""
+    again = f", {v['balanced']} encoded again for the mean" if v.get("balanced") else ""
+    probes = f"{v['probes']} probes and " if v.get("probes") else ""
+    return (f"VMAF {v['mean']:.2f} film mean{verdict}; segments {v['segment_min']:.2f}-"
+            f"{v['segment_max']:.2f}, {out}{band_text}; frames min {v['min']:.2f}, "
+            f"5th percentile {v['p5']:.2f}; {probes}{v['final_encodes']} final encodes for "
+            f"{segments} segments{again}")
 
 
 def stats(work_root: Path) -> list[str]:
@@ -177,8 +210,9 @@ def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
         if row.reason:
             out.append(f"    {row.reason}")
     done = [row.report for row in rows if row.report]
-    counts = {s: sum(1 for row in rows if row.status == s) for s in ("done", "failed", "left")}
-    total = ", ".join(f"{n} {s}" for s, n in counts.items())
+    counts = {s: sum(1 for row in rows if row.status == s)
+              for s in ("done", "skipped", "failed", "left")}
+    total = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "skipped")
     if done:
         size_in, size_out = sum(r["size_in"] for r in done), sum(r["size_out"] for r in done)
         total += (f"; done: {mib(size_in)} -> {mib(size_out)} "
@@ -193,11 +227,13 @@ def task(up: Upstream) -> Task:
     return up.add(make_task(
         job, "report", None, run_report,
         {"probe": job.work.probe, "scenes": job.work.scenes,
-         "records": [job.work.record(sid) for sid in segment_ids(up.scenes)],
+         "records": [t.with_suffix(".json") for t in final_targets(up)],
          "validation": job.work.validation, "output": job.output,
          "audio": [job.work.audio(t["index"])
                    for t in tracks.audio(up.probe, job.settings)],
-         "target": job.work.report},
+         "target": job.work.report,
+         **({"size": job.work.size, "balance": job.work.balance}
+            if job.settings.quality == "vmaf" else {})},
         [up.get("validate")], "report.json: per segment and overall figures", SCHEMA))
 
 
@@ -210,10 +246,18 @@ def task_stats(work_root: Path) -> Task:
 
 
 def plan_rows(plan: Plan) -> list[JobRow]:
-    """Each job and clip of a job file: done (its report), failed (why) or left."""
+    """Each job and clip of a job file: done (its report), skipped (over the size cap),
+    failed (why) or left."""
+    from . import skipped  # the graph of the job, which this module is part of
+
     rows = [JobRow(f.label, "failed", None, f.message) for f in plan.failures]
     for job in plan.jobs:
         report, failed = None, None
+        if skipped(job):
+            rows.append(JobRow(job.output.name, "skipped", None,
+                               str(read_json(job.work.size)["predicted_percent"])
+                               + " % of the source's video predicted"))
+            continue
         with contextlib.suppress(OSError, ValueError, KeyError):
             report = read_json(job.work.report)
             if not Path(report["output"]).is_file():

@@ -1,7 +1,8 @@
 """tidy: after a finished, validated encode, the work folder's bulky intermediates (encoded
 segments, audio tracks, the joined video) are removed, their stamps kept as *stowed*: the
-output holds their content, and a re-mux takes them back from it. Encoded segments of an
-earlier segmentation (another scene setting), which the output does not hold, go too.
+output holds their content, and a re-mux takes them back from it. The calibration's samples
+stay (the size decision and the searches start from them). Encoded segments of an earlier
+segmentation (another scene setting), which the output does not hold, go too.
 keep_work=yes keeps everything."""
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ DOC = ("tidy: the work folder's bulky intermediates removed after a finished enc
 
 def task(up: Upstream) -> Task:
     job = up.job
-    names = [f"encode:{i:04d}" for i in range(len(up.scenes["segments"]))]
-    names += [f"audio:{t['index']}" for t in audio(up.probe, job.settings)]
-    bulky = [(up.get(name)["meta"]["stamp"], up.get(name)["meta"]["target"])
-             for name in [*names, "concat"]]
+    encodes = [t for name, t in up.made.items()
+               if name.split(":")[0] in ("encode", "adjust")]
+    names = [f"audio:{t['index']}" for t in audio(up.probe, job.settings)]
+    bulky = [(t["meta"]["stamp"], t["meta"]["target"])
+             for t in [*encodes, *(up.get(name) for name in [*names, "concat"])]]
     keep = job.settings.keep_work == "yes"
+    # A calibration sample stays: the size decision and the searches start from it.
+    samples = {t["meta"]["target"] for name, t in up.made.items()
+               if name.split(":")[0] == "sample"}
     current = {path for _, path in bulky}
 
     def stale() -> list[Path]:
-        return [p for p in job.work.path.glob("encoded/*.mkv") if p not in current]
+        return [p for folder in ("encoded", "calibration", "balanced")
+                for p in job.work.path.glob(f"{folder}/*.mkv")
+                if p not in current and p not in samples]
 
     def tidy() -> None:
         for stamp, path in bulky:

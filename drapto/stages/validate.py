@@ -19,8 +19,8 @@ from ..timeline import (
     stream_maps,
 )
 from ..workdir import read_json, temp_path, write_json
+from .encode import final_targets
 from .probe import probe
-from .segments import segment_ids
 
 # How far a stream's start or end may lie from where it should: one frame of video (the
 # output's timestamps are rounded to the millisecond), and this much for audio (an Opus
@@ -238,6 +238,6 @@ def task(up: Upstream) -> Task:
         {"src_probe": probe_view, "scenes": scenes, "output": job.output,
          "bit_depth": 10 if "10" in job.settings.pixel_format else 8, "crop": job.work.crop,
          "clip_ms": clip_ms(scenes),
-         "records": [job.work.record(sid) for sid in segment_ids(scenes)],
+         "records": [t.with_suffix(".json") for t in final_targets(up)],
          "target": job.work.validation},
         [up.get("mux"), up.get("crop")], DOC, SCHEMA))
