@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from common import workspace  # noqa: E402
+from common import record_of, workspace  # noqa: E402
 
 from drapto.sample import make_sample  # noqa: E402
 from drapto.stages.segments import segment_id  # noqa: E402
@@ -49,7 +49,7 @@ def moved(work: Path) -> tuple[float, float, int]:
     scenes = json.loads((root / "scenes.json").read_text())
     read = written = 0.0
     for seg in scenes["segments"]:
-        record = json.loads((root / "encoded" / f"{segment_id(seg['start'])}.json").read_text())
+        record = record_of(root, segment_id(seg["start"]))
         encodes = len((record.get("search") or {}).get("finals") or [1])
         read += seg["source_bytes"] * encodes
         written += record["bytes"]

@@ -25,13 +25,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from common import record_of  # noqa: E402
+
 from drapto import proc, quality  # noqa: E402
 from drapto.search import calibration_goal, calibration_indices  # noqa: E402
 from drapto.stages.encode import final_subsample  # noqa: E402
 from drapto.stages.segments import segment_ids  # noqa: E402
 
 TARGET = 93.0
-BYTES_SLOPE = 0.12   # ln(bytes) per CRF step (quality.BYTES_SLOPE)
+BYTES_SLOPE = 0.12   # ln(bytes) per CRF step (film.BYTES_SLOPE)
 
 
 class Curve:
@@ -46,7 +48,7 @@ class Curve:
 
 
 def curves(work: Path) -> list[Curve]:
-    records = [json.loads((work / "encoded" / f"{sid}.json").read_text())
+    records = [record_of(work, sid)
                for sid in segment_ids(json.loads((work / "scenes.json").read_text()))]
     own: list[float | None] = []
     for r in records:

@@ -59,8 +59,9 @@ class Prior:
         slope = float(data["slope"])
         # Where the film crosses this search's target, from where it crossed the
         # calibration's (a film's lowered target is below it).
+        at = data.get("target")
         crossing = float(data["fast_crf"]) + (
-            quality.loss(q.target_vmaf) - quality.loss(float(data.get("target", q.target_vmaf)))
+            quality.loss(q.target_vmaf) - quality.loss(q.target_vmaf if at is None else at)
         ) / slope
         # A probe goes to a whole CRF; a final encode (no probes) to the quarter step.
         first = float(round(crossing)) if q.probing else quality.quarter(crossing)

@@ -64,9 +64,19 @@ def segment_file(work: Path, index: int, suffix: str = ".mkv") -> Path:
     in balanced/, a calibration segment's in calibration/ (unless the film's target was
     lowered)."""
     sid = segment_ids(read_json(work / "scenes.json"))[index]
-    return next((work / folder / f"{sid}{suffix}" for folder in ("balanced", "encoded")
-                 if (work / folder / f"{sid}.json").exists()),
-                work / "calibration" / f"{sid}{suffix}")
+    return work / final_folder(work, sid) / f"{sid}{suffix}"
+
+
+def final_folder(work: Path, sid: str) -> str:
+    """Where the encode of segment *sid* that the film is joined from is, by the film's
+    decisions (balance.json, size.json): records of earlier runs may lie beside it."""
+    decided = {name: read_json(work / f"{name}.json") for name in ("balance", "size")
+               if (work / f"{name}.json").exists()}
+    if sid in decided.get("balance", {}).get("segments", {}):
+        return "balanced"
+    size = decided.get("size")
+    sample = (work / "calibration" / f"{sid}.json").exists()
+    return "calibration" if sample and size and size["target"] == size["asked"] else "encoded"
 
 
 def records_of(work: Path) -> list[dict[str, Any]]:
@@ -76,11 +86,19 @@ def records_of(work: Path) -> list[dict[str, Any]]:
 
 
 def stamped_segments(work: Path) -> set[str]:
-    """The numbers (0003) of the segments whose encode is stamped done."""
+    """The numbers (0003) of the segments whose encode (or calibration sample) is stamped
+    done."""
     numbers = {sid: f"{i:04d}"
                for i, sid in enumerate(segment_ids(read_json(work / "scenes.json")))}
-    return {numbers[p.stem[len("encode-"):]] for p in work.glob("stamps/encode-*.json")
-            if p.stem[len("encode-"):] in numbers}
+    sids = [p.stem.partition("-")[2] for kind in ("encode", "sample")
+            for p in work.glob(f"stamps/{kind}-*.json")]
+    return {numbers[sid] for sid in sids if sid in numbers}
+
+
+def encodes_run(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """The numbers (0003) of the segments a run encoded (encode:N or sample:N)."""
+    return {t.rpartition(":")[2] for t in executed(result)
+            if t.startswith(("encode:", "sample:"))}
 
 
 def workdir_of(work_root: Path) -> Path:

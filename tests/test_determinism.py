@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import drapto_argv, executed, records_of, stamped_segments, workdir_of
+from conftest import (
+    drapto_argv,
+    encodes_run,
+    executed,
+    records_of,
+    stamped_segments,
+    workdir_of,
+)
 
 from drapto.sample import make_sample
 from drapto.workdir import read_json
@@ -98,7 +105,7 @@ def test_kills_and_resumes_do_not_change_the_bytes(clip: Path, reference: Path,
     rng = random.Random(20261201)
 
     def searching() -> bool:
-        return bool(list(tmp_path.glob("w/*/encoded/*.search.json")))
+        return bool(list(tmp_path.glob("w/*/*/*.search.json")))
 
     def stamped() -> list[Path]:
         return list(tmp_path.glob("w/*/stamps/encode-*.json"))
@@ -117,8 +124,7 @@ def test_kills_and_resumes_do_not_change_the_bytes(clip: Path, reference: Path,
     done = stamped_segments(workdir_of(tmp_path / "w"))
     assert 4 <= len(done) < SEGMENTS, "the kills did not land mid-encode"
     finished = run(clip, tmp_path, tmp_path / "cache", 2)
-    redone = {t for t in executed(finished) if t.startswith("encode:")}
-    assert not {f"encode:{i}" for i in done} & redone
+    assert not done & encodes_run(finished)
     assert (tmp_path / "out.mkv").read_bytes() == (reference / "out.mkv").read_bytes()
 
 
@@ -134,3 +140,32 @@ def test_a_setting_of_the_calibration_redoes_only_what_depends_on_it(
     assert not any(t.startswith("segment:") for t in ran)
     same = run(clip, tmp_path, tmp_path / "cache", 2, "calibration_segments=2")
     assert [t for t in executed(same) if t.startswith(("encode:", "calibrate"))] == []
+
+
+def test_the_films_balance_is_a_build_step_too(clip: Path, tmp_path: Path) -> None:
+    """With a film tolerance the first encodes cannot meet (0.05), the balance encodes
+    segments again: -n 1 and -n 2 give the same bytes, also when the run is killed once the
+    balance is decided, and the film's mean comes closer to the target."""
+    tight = "film_tolerance=0.05"
+    one = tmp_path / "one"
+    one.mkdir()
+    first = run(clip, one, one / "cache", 1, tight)
+    assert [t for t in executed(first) if t.startswith("adjust:")]
+    work = workdir_of(one / "w")
+    balance = read_json(work / "balance.json")
+    report = read_json(work / "report.json")
+    assert abs(report["vmaf"]["mean"] - 93.0) < abs(balance["mean"] - 93.0)
+    assert report["vmaf"]["balanced"] == len(balance["segments"]) > 0
+    two = tmp_path / "two"
+    two.mkdir()
+    proc = subprocess.Popen(drapto_argv(f"input={clip}", "output=out.mkv", "work=w",
+                                        *SETTINGS, tight, jobs=2),
+                            cwd=two, env=default_env(two / "cache"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    wait_for(lambda: bool(list(two.glob("w/*/balance.json"))), proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    finished = run(clip, two, two / "cache", 2, tight)
+    assert not [t for t in executed(finished) if t.startswith(("encode:", "sample:"))]
+    assert (two / "out.mkv").read_bytes() == (one / "out.mkv").read_bytes()

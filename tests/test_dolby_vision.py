@@ -32,7 +32,9 @@ from drapto.workdir import read_json, write_json
 
 # The default mode (quality targeting), fast, with segments of 1-2 s: the shared sample's
 # 259 frames (10.8 s) make 6 segments.
-SETTINGS = ["preset=12", "min_segment=1", "max_segment=2"]
+# The shared sample is black: AV1 at the target takes ~90 % of its video, over the size cap
+# (the default would skip it); these tests are of Dolby Vision, so the cap is off.
+SETTINGS = ["preset=12", "min_segment=1", "max_segment=2", "max_encoded_percent=0"]
 DEFAULT_MODE = {"DRAPTO_QUALITY": "vmaf"}
 FRAMES = 259
 
@@ -101,7 +103,9 @@ def test_a_lost_segment_alone_is_redone(reference: Path, tmp_path: Path) -> None
     before = lost.read_bytes()
     lost.unlink()
     again = encode_dv(tmp_path, 2, "keep_work=yes")
-    assert [t for t in executed(again) if t.startswith("encode:")] == ["encode:0003"]
+    # Segment 3 is a calibration segment: its sample is the film's encode.
+    assert [t for t in executed(again) if t.startswith(("sample:", "encode:"))] == \
+        ["sample:0003"]
     assert lost.read_bytes() == before
 
 

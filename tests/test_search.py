@@ -101,8 +101,9 @@ def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
                encodes: int = 1) -> Path:
         path = tmp_path / f"{i:04d}.json"
         finals = [{"crf": crf, "vmaf": 93.0}, {"crf": crf - 4, "vmaf": 95.0}][:encodes]
-        write_json(path, {"start": 24 * i, "crf": crf, "reached": reached, "search": {
-            "target": 93.0, "fast_crf": fast, "slope": slope, "finals": finals}})
+        write_json(path, {"start": 24 * i, "crf": crf, "reached": reached, "target_vmaf": 93.0,
+                          "search": {"target": 93.0, "fast_crf": fast, "slope": slope,
+                                     "finals": finals}})
         return path
 
     paths = [record(1, 33.0, 39.0, 0.06, encodes=2), record(4, 35.0, 40.0, 0.2),
@@ -112,7 +113,7 @@ def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
     data = read_json(run_target)
     # The slope: of the two that measured their own (one encode only repeats the assumed).
     assert data["segments_used"] == 3 and data["fast_crf"] == 33.0 and data["slope"] == 0.055
-    assert data["shift"] == 6.0  # shifts 6, 5, 6
+    assert data["shift"] == 6.0 and data["target"] == 93.0  # shifts 6, 5, 6
     search.run_calibration([paths[1]], run_target)
     assert read_json(run_target)["slope"] == quality.DEFAULT_SLOPE
     search.run_calibration(paths, run_target)

@@ -1,6 +1,6 @@
 """report.html: the film's segments over time, one self-contained page (inline SVG, no
 script, nothing fetched): measured VMAF against the target, CRF and bitrate per segment,
-and which segments missed the target or were capped."""
+and which segments are outside their band or were encoded again for the film's mean."""
 
 from __future__ import annotations
 
@@ -74,12 +74,13 @@ def render(report: dict[str, Any]) -> str:
             if v is None:
                 continue
             x0, x1 = x(start), x(start + s["frames"] / fps)
-            missed = name == "VMAF" and s.get("vmaf_reached") is False and not s.get("capped")
-            color = CAP if s.get("capped") else MISS if missed else LINE
+            missed = name == "VMAF" and bool(s.get("outside"))
+            color = CAP if name == "VMAF" and s.get("balanced") else MISS if missed else LINE
             tip = html.escape(f"segment {s['index']:04d} at {_clock(start)}: CRF {s['crf']:g}, "
                               f"VMAF {s.get('vmaf') or '-'}, {s['kbit_s']} kbit/s"
-                              + (", capped" if s.get("capped") else "")
-                              + (", missed the target" if missed else ""))
+                              + (", encoded again for the film's mean"
+                                 if s.get("balanced") else "")
+                              + (f", outside its band: {s['outside']}" if missed else ""))
             if kind == "bar":
                 fill = BAR if color == LINE else color
                 out.append(f'<rect x="{x0:.1f}" y="{y(v):.1f}" '
@@ -94,20 +95,20 @@ def render(report: dict[str, Any]) -> str:
         out.append(f'<text x="{x(tick):.1f}" y="{axis}" text-anchor="middle">'
                    f'{_clock(tick, total < 60)}</text>')
     out.append("</svg>")
-    n_capped = sum(1 for s in segs if s.get("capped"))
-    n_missed = sum(1 for s in segs if s.get("vmaf_reached") is False and not s.get("capped"))
+    n_again = sum(1 for s in segs if s.get("balanced"))
+    n_missed = sum(1 for s in segs if s.get("outside"))
     summary = (f"{report['frames']} frames in {len(segs)} segments; "
                f"{report['size_in'] / 2**20:,.1f} MiB → {report['size_out'] / 2**20:,.1f} MiB "
                f"({report['reduction_pct']:.1f} % smaller)")
     if vmaf:
-        summary += (f"; VMAF mean {vmaf['mean']:.2f}, 5th percentile {vmaf['p5']:.2f} "
-                    f"(target {target:g}); {n_missed} segments missed the target, "
-                    f"{n_capped} capped by the size cap")
+        summary += (f"; VMAF film mean {vmaf['mean']:.2f}, 5th percentile {vmaf['p5']:.2f} "
+                    f"(target {target:g}); {n_missed} segments outside their band, "
+                    f"{n_again} encoded again for the film's mean")
     title = html.escape(f"drapto: {report['source']}")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"</head><body style=\"font-family:sans-serif\"><h2>{title}</h2>"
             f"<p>{html.escape(summary)}</p><p>Each line is one segment over its time in the "
-            f"film; <span style=\"color:{MISS}\">red</span>: below the target beyond the "
-            f"tolerance, <span style=\"color:{CAP}\">orange</span>: capped by "
-            f"max_encoded_percent. Hover a segment for its figures.</p>"
+            f"film; <span style=\"color:{MISS}\">red</span>: outside its band, "
+            f"<span style=\"color:{CAP}\">orange</span>: encoded again for the film's "
+            f"mean. Hover a segment for its figures.</p>"
             + "".join(out) + "</body></html>\n")
