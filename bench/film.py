@@ -180,7 +180,7 @@ def main() -> None:
 
 def duration(path: Path) -> float:
     from drapto.stages.probe import probe
-    return float(probe(path)["duration"])
+    return float(probe(path)["duration_ms"]) / 1000
 
 
 def video_bytes(path: Path) -> int:

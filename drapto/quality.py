@@ -244,6 +244,14 @@ def choose(finals: Mapping[float, float], target: Target) -> tuple[float, bool]:
     return max(finals, key=lambda c: finals[c]), False
 
 
+def choose_nearest(finals: Mapping[float, float], vmaf: float, floor: float) -> float:
+    """The final encode nearest to *vmaf* among those not below *floor* (else the best): a
+    segment encoded again for the film's mean is kept for where it lands, not for bytes."""
+    fair = {c: v for c, v in finals.items() if v >= floor} or {
+        max(finals, key=lambda c: finals[c]): 0.0}
+    return min(fair, key=lambda c: (abs(finals[c] - vmaf), -c))
+
+
 def implied_shift(record: Mapping[str, Any]) -> float | None:
     """From a verified segment: how far above its fast-preset CRF the final preset reached
     the target (None if the record holds no search)."""

@@ -55,6 +55,8 @@ _jobs: dict[str | None, Job] = {}
 # failure, but no output either, so that `drapto encode x && rm x` cannot lose a film. In a
 # batch, a skipped file is one of its outcomes, and the batch's status is 0.
 SKIPPED_STATUS = 3
+# Whether this run is a batch (a folder or a job file), set up once (drapto/setup.py).
+BATCH = {"on": False}
 
 
 class _About(logging.Filter):
@@ -115,7 +117,7 @@ class Reporter(ExecutedOnlyReporter):
         if task.actions:
             stage = task.name.split(":")[0]
             progress.TRACKER.stage = stage
-            if stage == "encode":
+            if stage in ("sample", "encode"):
                 self._plan()
             span = self._spans.setdefault(stage, [time.monotonic(), 0.0])
             span[1] = time.monotonic()
@@ -128,7 +130,9 @@ class Reporter(ExecutedOnlyReporter):
                                       sum(len(s["segments"]) for s in scenes))
 
     def _segment_done(self, task: Any, encoded_now: bool) -> None:
-        if not _jobs or not task.name.startswith("encode:"):
+        # A segment counts once: its encode, or its calibration sample (the film's encode of
+        # that segment unless the target was lowered).
+        if not _jobs or not task.name.startswith(("encode:", "sample:")):
             return
         self._plan()
         with contextlib.suppress(OSError, ValueError, KeyError, IndexError, TypeError):
@@ -160,8 +164,7 @@ class Reporter(ExecutedOnlyReporter):
             if not job.work.probe.exists():
                 shutil.rmtree(job.work.path, ignore_errors=True)
         super().complete_run()
-        alone = len(_jobs) == 1 and not any(job.tag for job in _jobs.values())
-        if skipped and alone and not (self._failed or self.runtime_errors):
+        if skipped and not BATCH["on"] and not (self._failed or self.runtime_errors):
             raise SystemExit(SKIPPED_STATUS)
 
     def _batch_summary(self) -> None:

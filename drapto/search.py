@@ -205,9 +205,12 @@ Measure = Callable[[float, bool], Measurement]
 
 def run(state: State, prior: Prior, goal: quality.Target, direct: bool,
         measure: Measure, save: Callable[[], None],
-        known: Mapping[float, Measurement] | None = None) -> Outcome:
+        known: Mapping[float, Measurement] | None = None,
+        floor: float | None = None) -> Outcome:
     """The search of one segment from *state* on: probes (none when *direct*: a probe would
-    be a final encode), then final encodes and their corrections."""
+    be a final encode), then final encodes and their corrections. A segment encoded again
+    by the balance keeps the encode nearest the target that is not below *floor* (the
+    band's lower edge)."""
     known = known or {}
 
     def take(crf: float, final: bool) -> None:
@@ -240,4 +243,8 @@ def run(state: State, prior: Prior, goal: quality.Target, direct: bool,
     if direct:  # what the calibration learns: this segment's own crossing and slope
         fast_crf, slope = quality.solve(finals, goal.vmaf, slope)
     chosen, within = quality.choose(finals, goal)
+    if prior.source == "balance":
+        chosen = quality.choose_nearest(finals, goal.vmaf, goal.vmaf - goal.tolerance
+                                        if floor is None else floor)
+        within = goal.within(finals[chosen])
     return Outcome(chosen, within, fast_crf, slope, predicted)

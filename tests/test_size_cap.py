@@ -5,10 +5,13 @@ encodes it at one lower target, over_cap=encode as asked."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FAST, executed, ffmpeg_make, run_drapto, workdir_of
+from conftest import FAST, drapto_argv, executed, ffmpeg_make, run_drapto, workdir_of
 
 from drapto.workdir import read_json
 
@@ -82,3 +85,15 @@ def test_a_batch_goes_on_with_the_other_films_and_says_which_were_skipped(
     again = run_drapto(f"input={films}", f"output={out}/", *HIGH, cwd=tmp_path, env=DEFAULT)
     assert again.returncode == 0 and executed(again) == []
     assert f"{films / 'lean.mkv'}: not encoded" in again.stdout
+
+
+def test_a_job_file_lists_a_skipped_film_in_its_report(lean: Path, tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps([{"input": str(lean)}]), encoding="utf-8")
+    run = run_drapto(f"jobs={jobs}", *HIGH, cwd=tmp_path, env=DEFAULT)
+    assert run.returncode == 0 and f"{lean}: not encoded" in run.stdout
+    listed = subprocess.run([*drapto_argv()[:-1], "report", f"jobs={jobs}", *HIGH],
+                            cwd=tmp_path, capture_output=True, text=True, check=True,
+                            env={**os.environ, **DEFAULT}).stdout
+    assert "lean.av1.mkv" in listed and "skipped" in listed, listed
+    assert "total: 0 done, 1 skipped, 0 failed, 0 left" in listed, listed
