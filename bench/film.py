@@ -127,6 +127,8 @@ def main() -> None:
     ap.add_argument("--clips", type=Path, default=REPO / "bench" / "clips",
                     help="where the film is kept between runs")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--floor", action="store_true",
+                    help="also drapto at the median CRF with quality=crf: the pipeline's own cost")
     ns = ap.parse_args()
     film = fetch_film(ns.clips)
     with workspace("drapto-film-", ns.keep) as tmp:
@@ -152,6 +154,8 @@ def main() -> None:
         records = report["segments"]
         median_crf = round(statistics.median(r["crf"] for r in records))
         t_plain = plain(src, median_crf, ns.preset, tmp / "plain.mkv")
+        t_fixed = drapto(src, tmp, "fixed", ns, "quality=crf", f"crf_hd={median_crf}")[0] \
+            if ns.floor else None
         crop = json.loads((work / "crop.json").read_text())["crop"]
         scores = frame_vmaf(out, src, crop)
         segments = json.loads((work / "scenes.json").read_text())["segments"]
@@ -165,8 +169,10 @@ def main() -> None:
     print(f"{what}: {len(records)} segments, CRF {report['crf_min']:g}-"
           f"{report['crf_max']:g} (median {median_crf}); {v['final_encodes']} final "
           f"encodes, {v['balanced']} encoded again for the film's mean")
+    fixed = "" if t_fixed is None else (f"; drapto at CRF {median_crf}, quality=crf "
+                                        f"{t_fixed:.0f} s = {t_fixed / t_plain:.2f} x")
     print(f"  cost: drapto {t_drapto:.0f} s / plain at CRF {median_crf} {t_plain:.0f} s = "
-          f"{t_drapto / t_plain:.2f} x")
+          f"{t_drapto / t_plain:.2f} x{fixed}")
     print(f"  accuracy (libvmaf, every frame, 10 bits): film mean {statistics.fmean(scores):.2f}"
           f" (target {target:g}; drapto's own figure {v['mean']:.2f}); segments "
           f"{min(measured):.2f}-{max(measured):.2f}, "

@@ -84,13 +84,12 @@ BALANCE_ATTEMPTS = 2
 def goal_of(q: Quality, prior: Prior) -> quality.Target:
     """What a segment's search keeps: the band of the settings; :func:`calibration_goal`
     for a search from the defaults (a calibration segment; every segment of a film whose
-    calibration learned nothing); for a segment the balance encodes again, within half the
-    band of the target, in at most BALANCE_ATTEMPTS encodes."""
+    calibration learned nothing); for a segment the balance encodes again, the band of the
+    settings in at most BALANCE_ATTEMPTS encodes (a second only when the first lands
+    outside it: the balance counts on the mean of its moves, not on each one)."""
     goal = q.target()
     if prior.source == "balance":
-        half = min(goal.tolerance, goal.above) / 2
-        return dataclasses.replace(goal, tolerance=half, overshoot=half,
-                                   attempts=BALANCE_ATTEMPTS)
+        return dataclasses.replace(goal, attempts=BALANCE_ATTEMPTS)
     return calibration_goal(goal) if prior.source == "default" else goal
 
 

@@ -63,21 +63,38 @@ def early(job: Job) -> list[Task]:
 LAYERS = 3
 
 
-def _layers(job: Job, threads: int, upto: int) -> tuple[Upstream | None, list[list[Task]]]:
+_Built = tuple[Upstream | None, list[list[Task]]]
+# The layers made for a job, by the state of the files they are made from: a run makes
+# them once per state (each creator and each stowed check asks).
+_BUILT: dict[tuple[int, int, tuple[str, ...]], tuple[Job, _Built]] = {}
+
+
+def _layers(job: Job, threads: int, upto: int) -> _Built:
     """The tasks of the layers after scene detection, up to *upto* (1 to 3), each made from
     what the layer before it wrote: none of a layer whose decision is not made yet, or
     after a skip."""
+    marks = tuple(_text(job.work.stamp(tagged(job, n)))
+                  for n in ("probe", "scenes", "size", "balance"))
+    key = (id(job), threads, marks)
+    cached = _BUILT.get(key)
+    if cached is None or cached[0] is not job:  # the job is kept: its id stays its own
+        cached = _BUILT[key] = (job, _make_layers(job, threads))
+    up, made = cached[1]
+    return up, made[:upto]
+
+
+def _make_layers(job: Job, threads: int) -> _Built:
     up = upstream(job, early(job))
     made: list[list[Task]] = []
     if up is None:
         return None, made
     made.append([*segments.tasks(up), *encode.sample_tasks(up, threads), size.task(up)])
     decided = size.decision(job)
-    if upto < 2 or not (job.settings.quality != "vmaf" or done(up.get("size"))) or (
+    if not (job.settings.quality != "vmaf" or done(up.get("size"))) or (
             decided and decided["action"] == "skip"):
         return up, made
     made.append([*encode.tasks(up, threads), *audio.tasks(up), balance.task(up)])
-    if upto < 3 or not (job.settings.quality != "vmaf" or done(up.get("balance"))):
+    if not (job.settings.quality != "vmaf" or done(up.get("balance"))):
         return up, made
     adjusted = read_json(job.work.balance) if job.settings.quality == "vmaf" else None
     made.append([*(encode.adjust_tasks(up, threads, adjusted) if adjusted else []),
@@ -109,20 +126,11 @@ def skipped(job: Job) -> bool:
     return bool(d and d["action"] == "skip" and done(up.get("size")))
 
 
-_FULL: dict[tuple[str, str, str], Upstream | None] = {}
-
-
 def holds_video(job: Job) -> bool:
     """Whether the output holds the video this run would join (concat's key): then every
-    encoded segment may be stowed. The whole graph is made once per state of the decisions
-    it is made from (the size and balance stamps)."""
-    marks = tuple(_text(job.work.stamp(tagged(job, n))) for n in ("size", "balance"))
-    key = (str(job.work.path), marks[0], marks[1])
-    if key not in _FULL:
-        up, made = _layers(job, 1, LAYERS)
-        _FULL[key] = up if len(made) == LAYERS else None
-    up = _FULL[key]
-    return up is not None and outputs.holds_video(up)
+    encoded segment may be stowed."""
+    up, made = _layers(job, 1, LAYERS)
+    return up is not None and len(made) == LAYERS and outputs.holds_video(up)
 
 
 def _text(path: Path) -> str:
