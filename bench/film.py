@@ -141,7 +141,8 @@ def main() -> None:
                 f"{ns.preset}, -n {ns.jobs}, the default settings")
         size = json.loads((work / "size.json").read_text())
         if size["action"] == "skip":
-            crf = round(json.loads((work / "calibration.json").read_text())["crf"])
+            crf = round(statistics.median(json.loads(p.read_text())["crf"]
+                                          for p in (work / "calibration").glob("*.json")))
             t_plain = plain(src, crf, ns.preset, tmp / "plain.mkv")
             print(f"{what}: skipped (predicted {size['predicted_percent']:g} % of the "
                   f"source's video, cap {size['cap_percent']:g} %)")
