@@ -90,8 +90,7 @@ def replay(segs: list[Curve], q: Quality, balance: float | None) -> dict[str, fl
             encodes[i] += 1
             return search.Measurement(round(segs[i].vmaf(crf), 3), round(segs[i].bytes(crf)))
         state = search.State("replay")
-        out = search.run(state, prior, search.goal_of(q, prior), True, measure, lambda: None,
-                         floor=q.target_vmaf - q.vmaf_tolerance)
+        out = search.run(state, prior, search.goal_of(q, prior), True, measure, lambda: None)
         return {"start": i, "frames": segs[i].frames, "crf": out.crf, "reached": out.reached,
                 "target_vmaf": q.target_vmaf, "vmaf": state.finals[out.crf].vmaf,
                 "search": {"target": q.target_vmaf, "fast_crf": out.fast_crf,

@@ -144,6 +144,14 @@ class Upstream:
     def get(self, name: str) -> Task:
         return self.made[tagged(self.job, name)]
 
+    def step(self, basename: str, after: list[str], doc: str) -> Task:
+        """A task without action that later stages wait on (a film-level decision in a mode
+        that makes none): done once the tasks named *after* are."""
+        task: Task = {"basename": basename, **({"name": self.job.tag} if self.job.tag else {}),
+                      "actions": None, "task_dep": after, "doc": doc}
+        self.made[tagged(self.job, basename)] = task
+        return task
+
 
 def upstream(job: Job, early: Sequence[Task]) -> Upstream | None:
     """The facts the later tasks are made from, once the early tasks (probe, crop, scenes)

@@ -247,8 +247,7 @@ def choose(finals: Mapping[float, float], target: Target) -> tuple[float, bool]:
 def choose_nearest(finals: Mapping[float, float], vmaf: float, floor: float) -> float:
     """The final encode nearest to *vmaf* among those not below *floor* (else the best): a
     segment encoded again for the film's mean is kept for where it lands, not for bytes."""
-    fair = {c: v for c, v in finals.items() if v >= floor} or {
-        max(finals, key=lambda c: finals[c]): 0.0}
+    fair = [c for c, v in finals.items() if v >= floor] or [max(finals, key=finals.__getitem__)]
     return min(fair, key=lambda c: (abs(finals[c] - vmaf), -c))
 
 

@@ -56,7 +56,7 @@ _jobs: dict[str | None, Job] = {}
 # batch, a skipped file is one of its outcomes, and the batch's status is 0.
 SKIPPED_STATUS = 3
 # Whether this run is a batch (a folder or a job file), set up once (drapto/setup.py).
-BATCH = {"on": False}
+batch = False
 
 
 class _About(logging.Filter):
@@ -164,7 +164,7 @@ class Reporter(ExecutedOnlyReporter):
             if not job.work.probe.exists():
                 shutil.rmtree(job.work.path, ignore_errors=True)
         super().complete_run()
-        if skipped and not BATCH["on"] and not (self._failed or self.runtime_errors):
+        if skipped and not batch and not (self._failed or self.runtime_errors):
             raise SystemExit(SKIPPED_STATUS)
 
     def _batch_summary(self) -> None:

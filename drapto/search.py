@@ -69,7 +69,6 @@ class Prior:
         return cls(shift, slope, first, quality.ONE_PROBE_BAND,
                    f"calibration of {data['segments_used']} segments")
 
-
     @classmethod
     def balancing(cls, crf: float, slope: float) -> Prior:
         """A segment encoded again by the film's balance: at the CRF its own curve puts at
@@ -119,15 +118,16 @@ def run_calibration(records: list[Path], target: Path) -> None:
     segments that reached the target measured (one pinned at a bound says nothing). The
     slope is the median of those that measured their own (two encodes or two probes; one
     measurement only repeats the slope it was assumed with), else the default."""
-    used = []
+    used, targets = [], set()
     for path in records:
         r = read_json(path)
+        targets.add(r.get("target_vmaf"))
         s = r.get("search")
         if r.get("reached") and s and s.get("finals"):
             used.append({"start": r["start"], "crf": r["crf"], "fast_crf": s["fast_crf"],
                          "slope": s["slope"], "shift": quality.implied_shift(r),
                          "own_slope": len(s["finals"]) >= 2 or len(s.get("probes", [])) >= 2})
-    targets = {read_json(path).get("target_vmaf") for path in records} - {None}
+    targets.discard(None)
     data: dict[str, Any] = {"schema": SCHEMA, "segments": used, "segments_used": len(used),
                             "target": targets.pop() if len(targets) == 1 else None}
     if used:
@@ -204,12 +204,10 @@ Measure = Callable[[float, bool], Measurement]
 
 def run(state: State, prior: Prior, goal: quality.Target, direct: bool,
         measure: Measure, save: Callable[[], None],
-        known: Mapping[float, Measurement] | None = None,
-        floor: float | None = None) -> Outcome:
+        known: Mapping[float, Measurement] | None = None) -> Outcome:
     """The search of one segment from *state* on: probes (none when *direct*: a probe would
     be a final encode), then final encodes and their corrections. A segment encoded again
-    by the balance keeps the encode nearest the target that is not below *floor* (the
-    band's lower edge)."""
+    by the balance keeps the encode nearest the target that is not below the band."""
     known = known or {}
 
     def take(crf: float, final: bool) -> None:
@@ -243,7 +241,6 @@ def run(state: State, prior: Prior, goal: quality.Target, direct: bool,
         fast_crf, slope = quality.solve(finals, goal.vmaf, slope)
     chosen, within = quality.choose(finals, goal)
     if prior.source == "balance":
-        chosen = quality.choose_nearest(finals, goal.vmaf, goal.vmaf - goal.tolerance
-                                        if floor is None else floor)
+        chosen = quality.choose_nearest(finals, goal.vmaf, goal.vmaf - goal.tolerance)
         within = goal.within(finals[chosen])
     return Outcome(chosen, within, fast_crf, slope, predicted)

@@ -99,7 +99,7 @@ def _start(argv: list[str], base: Path) -> Setup:
                           "them) or jobs=FILE, e.g. doit encode input=movie.mkv")
     if encoding:
         refuse_foreign_outputs(run.jobs, run.vars.get("overwrite", "no"))
-    runtime.BATCH["on"] = run.plan is not None or len(run.jobs) > 1 or any(
+    runtime.batch = run.plan is not None or len(run.jobs) > 1 or any(
         j.tag for j in run.jobs)
     if len(run.jobs) > 1 or any(j.tag for j in run.jobs):  # a batch: finished files skipped
         skipped = [j for j in run.jobs if outputs.is_done(j)]

@@ -48,8 +48,7 @@ class Seg:
         """The record of this segment's search from *prior*, as run_encode writes it."""
         state = search.State("k")
         out = search.run(state, prior, search.goal_of(q, prior), True, self.measure,
-                         lambda: None,
-                         floor=q.target_vmaf - q.vmaf_tolerance)
+                         lambda: None)
         return {"start": self.start, "frames": self.frames, "crf": out.crf,
                 "source_bytes": self.source, "target_vmaf": q.target_vmaf,
                 "vmaf": state.finals[out.crf].vmaf, "reached": out.reached,

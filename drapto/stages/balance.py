@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import film
-from ..graph import Task, Upstream, make_task, tagged
+from ..graph import Task, Upstream, make_task
 from ..workdir import read_json, write_json
 from .encode import film_target, first_encode
 from .segments import segment_id
@@ -36,11 +36,7 @@ def task(up: Upstream) -> Task:
     n = len(up.scenes["segments"])
     firsts = [first_encode(up, i) for i in range(n)]
     if target is None:
-        step: Task = {"basename": "balance", **({"name": job.tag} if job.tag else {}),
-                      "actions": None, "task_dep": [t["meta"]["task"] for t in firsts],
-                      "doc": DOC}
-        up.made[tagged(job, "balance")] = step
-        return step
+        return up.step("balance", [t["meta"]["task"] for t in firsts], DOC)
     return up.add(make_task(
         job, "balance", None, run_balance,
         {"records": [t["meta"]["target"].with_suffix(".json") for t in firsts],

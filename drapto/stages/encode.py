@@ -332,8 +332,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
     direct = prior.source == "balance" or not q.probing or (
         q.search_preset == q.preset and window == (0, seg["frames"]))
     found = search.run(state, prior, goal, direct, measure,
-                       lambda: state.save(state_path), known,
-                       floor=q.target_vmaf - q.vmaf_tolerance)
+                       lambda: state.save(state_path), known)
     kept = target.with_name(name.format(quality.crf_text(found.crf)))
     if not kept.exists():  # resumed after its file was lost: encode it again
         state.finals[found.crf] = measure(found.crf, True)

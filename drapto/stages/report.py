@@ -224,6 +224,7 @@ def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
 
 def task(up: Upstream) -> Task:
     job = up.job
+    vmaf = job.settings.quality == "vmaf"
     return up.add(make_task(
         job, "report", None, run_report,
         {"probe": job.work.probe, "scenes": job.work.scenes,
@@ -232,9 +233,9 @@ def task(up: Upstream) -> Task:
          "audio": [job.work.audio(t["index"])
                    for t in tracks.audio(up.probe, job.settings)],
          "target": job.work.report,
-         **({"size": job.work.size, "balance": job.work.balance}
-            if job.settings.quality == "vmaf" else {})},
-        [up.get("validate")], "report.json: per segment and overall figures", SCHEMA))
+         **({"size": job.work.size, "balance": job.work.balance} if vmaf else {})},
+        [up.get("validate"), *([up.get("size"), up.get("balance")] if vmaf else [])],
+        "report.json: per segment and overall figures", SCHEMA))
 
 
 def task_stats(work_root: Path) -> Task:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import film
+from ..encoding import Quality
 from ..graph import Task, Upstream, make_task, tagged
 from ..job import Job
 from ..workdir import read_json, write_json
@@ -31,16 +32,12 @@ def task(up: Upstream) -> Task:
     job, s = up.job, up.job.settings
     sample = calibration_sample(up)
     if not sample:
-        step: Task = {"basename": "size", **({"name": job.tag} if job.tag else {}),
-                      "actions": None, "task_dep": [tagged(job, "scenes")], "doc": DOC}
-        up.made[tagged(job, "size")] = step
-        return step
+        return up.step("size", [tagged(job, "scenes")], DOC)
     ids = segment_ids(up.scenes)
-    video = up.probe["video"]
     return up.add(make_task(
         job, "size", None, run_size,
         {"records": [job.work.sample(ids[i]).with_suffix(".json") for i in sample],
-         "target_vmaf": s.target_vmaf_hdr if video["hdr"]["is_hdr"] else s.target_vmaf,
+         "target_vmaf": Quality.of(s, up.probe["video"]).target_vmaf,
          "max_encoded_percent": s.max_encoded_percent, "over_cap": s.over_cap,
          "crf_min": s.crf_min, "crf_max": s.crf_max, "target": job.work.size},
         [up.get(f"sample:{i:04d}") for i in sample], DOC, SCHEMA))
