@@ -16,8 +16,11 @@ from .settings import Settings
 
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 # SVT-AV1 refuses a frame rate above this; FFmpeg guesses such rates from fine-grained or
-# irregular timestamps (two rates mixed: 24 and 25 fps give 600).
+# irregular timestamps (two rates mixed: 24 and 25 fps give 600), and some files really are
+# faster (frames 1/600 s apart).
 MAX_ENCODER_FPS = 240.0
+# The slowest rate handed to SVT-AV1: one frame in 1000 s (it accepts far less).
+MIN_ENCODER_FPS = Fraction(1, 1000)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class Video:
     filters: tuple[str, ...] = ()
     dolby_vision: dict[str, Any] | None = None   # the source's configuration, when kept
     quality: Quality | None = None                # quality targeting, or a fixed CRF
-    encoder_fps: tuple[int, int] | None = None    # given to SVT-AV1 when FFmpeg's is too high
+    encoder_fps: tuple[int, int] | None = None    # given to SVT-AV1 when FFmpeg's won't do
 
     @classmethod
     def of(cls, s: Settings, probe: dict[str, Any], scenes: dict[str, Any]) -> Video:
@@ -113,9 +116,12 @@ class Video:
 
 def encoder_rate(probe: dict[str, Any], scenes: dict[str, Any]) -> tuple[int, int] | None:
     """The frame rate to give SVT-AV1 as (num, den) when the one FFmpeg guessed from the
-    timestamps is beyond what SVT-AV1 accepts: the rate the scene pass measured; else None
-    (FFmpeg's own)."""
-    if float(probe["video"].get("ffmpeg_fps") or 0) <= MAX_ENCODER_FPS:
+    timestamps is unknown or beyond what SVT-AV1 accepts: the rate the scene pass measured,
+    brought within SVT-AV1's range; else None (FFmpeg's own). The rate only steers the
+    encoder's rate control: every frame keeps its own timestamp (``-fps_mode passthrough``)."""
+    guessed = float(probe["video"].get("ffmpeg_fps") or 0)
+    if 0 < guessed <= MAX_ENCODER_FPS:
         return None
-    rate = Fraction(scenes["fps"]).limit_denominator(1001)
+    measured = Fraction(scenes["fps"]).limit_denominator(1001)
+    rate = min(max(measured, MIN_ENCODER_FPS), Fraction(MAX_ENCODER_FPS))
     return rate.numerator, rate.denominator

@@ -178,6 +178,59 @@ def test_short_file_with_irregular_timestamps(ext: str, tmp_path: Path) -> None:
     assert_same_timeline(src, out)
 
 
+def frame_times(path: Path) -> list[int]:
+    """Each decoded frame's timestamp (µs from the first), as a player is handed them."""
+    out = subprocess.run([proc.ffmpeg(), "-v", "error", "-copyts", "-i", str(path),
+                          "-map", "0:V:0", "-fps_mode", "passthrough", "-f", "framecrc", "-"],
+                         capture_output=True, text=True, check=True,
+                         stdin=subprocess.DEVNULL).stdout
+    packets = read_framecrc(out.splitlines(), sizes_of=0)[0].sizes or []
+    return [t - packets[0][0] for t, _ in packets]
+
+
+def pattern_source(path: Path, pattern: str) -> Path:
+    """A short file whose frames come in *pattern*, with a sound track as long as it."""
+    # At such rates the test picture barely moves from one frame to the next: a white bar
+    # jumping across it tells the frames apart.
+    bar = ["-vf", "geq=lum='if(between(X-mod(N*37\\,140)\\,0\\,20)\\,255\\,lum(X\\,Y))'"
+                  ":cb='cb(X\\,Y)':cr='cr(X\\,Y)'"]
+    video, seconds, extra = {
+        "600 fps": ("r=600:d=0.2", 0.2, bar),
+        "1000 fps": ("r=1000:d=0.12", 0.12, bar),
+        "one frame": ("r=24:d=1", 0.5, ["-frames:v", "1"]),
+        "two frames": ("r=24:d=1", 0.5, ["-frames:v", "2"]),
+        "10 s gap": ("r=24:d=2", 12.0, ["-vf", "setpts='PTS+if(gte(N,24),10/TB,0)'",
+                                        "-fps_mode", "passthrough"]),
+        "going back": ("r=24:d=2", 2.0, []),
+    }[pattern]
+    made = path.with_name(f"made-{path.name}") if pattern == "going back" else path
+    ffmpeg_make("-f", "lavfi", "-i", f"testsrc2=s=160x90:{video}",
+                "-f", "lavfi", "-i", f"sine=d={seconds}:r=48000", *extra, *X264,
+                "-crf", "10", "-c:a", "ac3", str(made))  # a mezzanine: the size cap holds
+    if pattern == "going back":  # frame 11 stored before frame 10 (decode order kept)
+        ffmpeg_make("-i", str(made), "-c", "copy", "-bsf:v",
+                    "setts=pts='if(eq(N,10),PTS+DURATION,if(eq(N,11),PTS-DURATION,PTS))'"
+                    ":dts='DTS-DURATION'", str(path))
+    return path
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4", "ts"])
+@pytest.mark.parametrize("pattern", ["600 fps", "1000 fps", "one frame", "two frames",
+                                     "10 s gap", "going back"])
+def test_any_frame_timing_encodes(ext: str, pattern: str, tmp_path: Path) -> None:
+    """Frames 1/600 s or 1/1000 s apart (beyond SVT-AV1's 240 fps), a single frame, two, a
+    10 s gap with no keyframe after it (a transport stream then seeks to nothing), and
+    timestamps going back in the container: in the default mode, every frame is encoded
+    with its own timestamp and the sound stays in sync."""
+    src = pattern_source(tmp_path / f"{pattern.replace(' ', '-')}.{ext}", pattern)
+    out = encode(src, tmp_path, env={"DRAPTO_QUALITY": "vmaf"})
+    want, got = frame_times(src), frame_times(out)
+    assert len(got) == len(want)
+    assert max(abs(a - b) for a, b in zip(want, got, strict=True)) <= 1_000, (want, got)
+    assert_frames_in_place(src, out)
+    assert_same_timeline(src, out)
+
+
 def test_refused_clip_changes_nothing(tmp_path: Path) -> None:
     """A clip past the end is refused after the film was encoded: nothing but the probe and
     the scene pass that found it runs (in the clip's own work folder), and the film's next

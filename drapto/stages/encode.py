@@ -108,15 +108,24 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: Video,
                         "-map_metadata", "-1", "-map_chapters", "-1", *BITEXACT, tmp.name,
                         *scorer]
                 try:
-                    result = proc.run(args, what=what, cwd=target.parent,
-                                      on_line=None if progress_id is None
-                                      else progress.on_progress(progress_id))
-                    kept = _kept(report) if report.exists() else []
+                    try:
+                        result = proc.run(args, what=what, cwd=target.parent,
+                                          on_line=None if progress_id is None
+                                          else progress.on_progress(progress_id))
+                    finally:
+                        kept = _kept(report) if report.exists() else []
+                        landed = bool(kept) and abs(kept[0] - seg["pts_us"]) <= PTS_SLACK_US
                     scores = quality.read_scores(log) if vmaf else None
+                except DraptoError:
+                    # A seek that gave no frame at all (no keyframe near it: a transport
+                    # stream decodes nothing until the next one) can make the encoder fail.
+                    if seek and not landed and not proc.stopping():
+                        raise _LateSeek from None
+                    raise
                 finally:
                     report.unlink(missing_ok=True)
                     log.unlink(missing_ok=True)
-                if not kept or abs(kept[0] - seg["pts_us"]) > PTS_SLACK_US:
+                if not landed:
                     raise _LateSeek  # the seek landed after the first frame: go further back
                 if len(kept) < offset + count:  # the filters may run a frame ahead
                     raise DraptoError(f"{what}: the source gave {len(kept) - offset} frames, "
