@@ -12,9 +12,9 @@ taken from a reader's summary field.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .timeparse import Clip
 
@@ -89,15 +89,21 @@ class Packets:
     """What FFmpeg's ``framecrc`` output says of each stream: packets, bytes and span."""
     count: int = 0
     sizes: list[tuple[int, int]] | None = None   # (timestamp µs, bytes), when asked for
+    ends: list[int] | None = None                # with sizes: each packet's end (µs)
     start: int | None = None
     end: int | None = None
     last: int | None = None                      # the last packet's timestamp
 
 
-def read_framecrc(lines: Iterable[str], sizes_of: int | None = None) -> dict[int, Packets]:
+def read_framecrc(lines: Iterable[str],
+                  sizes_of: int | Collection[int] | Literal["all"] | None = None
+                  ) -> dict[int, Packets]:
     """Each stream's packets from FFmpeg ``-f framecrc`` output lines (with ``-copyts``, the
-    file's own timestamps), keyed by output stream index; the packet sizes of stream
-    *sizes_of* are kept too."""
+    file's own timestamps), keyed by output stream index; the packet sizes and ends of
+    stream (or streams, or all) *sizes_of* are kept too."""
+    every = sizes_of == "all"
+    kept = {sizes_of} if isinstance(sizes_of, int) else (
+        set() if sizes_of is None or isinstance(sizes_of, str) else set(sizes_of))
     bases: dict[int, tuple[int, int]] = {}
     out: dict[int, Packets] = {}
     for line in lines:
@@ -109,7 +115,8 @@ def read_framecrc(lines: Iterable[str], sizes_of: int | None = None) -> dict[int
             continue
         index, pts, duration, size = (int(m.group(k)) for k in (1, 3, 4, 5))
         num, den = bases.get(index, (1, 1_000_000))
-        p = out.setdefault(index, Packets(sizes=[] if index == sizes_of else None))
+        p = out.setdefault(index, Packets(sizes=[], ends=[]) if every or index in kept
+                           else Packets())
         p.count += 1
         if pts == _NOPTS:
             continue
@@ -118,8 +125,9 @@ def read_framecrc(lines: Iterable[str], sizes_of: int | None = None) -> dict[int
         p.start = t if p.start is None else min(p.start, t)
         p.end = end if p.end is None else max(p.end, end)
         p.last = t if p.last is None else max(p.last, t)
-        if p.sizes is not None:
+        if p.sizes is not None and p.ends is not None:
             p.sizes.append((t, size))
+            p.ends.append(end)
     return out
 
 

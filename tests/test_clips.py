@@ -10,6 +10,7 @@ from conftest import FAST, assert_frames_in_place, media_info, run_drapto, workd
 
 from drapto import proc
 from drapto.errors import DraptoError
+from drapto.timeline import read_framecrc
 from drapto.timeparse import clip_range, parse_time
 from drapto.workdir import read_json
 
@@ -48,7 +49,21 @@ def test_clip_is_exact_and_in_sync(sample: Path, tmp_path: Path) -> None:
                            "-f", "srt", "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "00:00:00,000 -->" in cues and "00:00:01,500 -->" in cues
-    assert read_json(workdir_of(tmp_path / "drapto-work") / "validation.json")["ok"]
+    work = workdir_of(tmp_path / "drapto-work")
+    assert read_json(work / "validation.json")["ok"]
+    # The report compares the output with the clip's own input: the source's packets in
+    # its 3 s, read here from the whole file.
+    lines = subprocess.run([proc.ffmpeg(), "-v", "error", "-copyts", "-i", str(sample),
+                            "-map", "0:V", "-map", "0:a", "-map", "0:s", "-c", "copy",
+                            "-f", "framecrc", "-"], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    packets = read_framecrc(lines, sizes_of="all")
+    zero = read_json(work / "scenes.json")["zero_us"]  # 1.5 s after the file's start
+    own = sum(n for p in packets.values() for t, n in p.sizes or []
+              if zero <= t < zero + 3_000_000)
+    report = read_json(work / "report.json")
+    assert (report["size_in"], report["size_in_of"]) == (own, "clip")
+    assert own < sample.stat().st_size * 0.6
 
 
 def test_clip_to_the_end(sample: Path, tmp_path: Path) -> None:

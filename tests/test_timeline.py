@@ -20,6 +20,7 @@ from conftest import (
 )
 
 from drapto import proc
+from drapto.stages.mux import on_screen_from
 from drapto.timeline import SPAN_CODECS, Span, read_framecrc, stream_maps
 from drapto.workdir import read_json
 
@@ -145,6 +146,44 @@ def test_clip_starts_at_zero_and_cuts_subtitle_cues(ext: str, tmp_path: Path) ->
     assert "00:00:01,500 --> 00:00:02,000\nInside" in cues
     assert "00:00:02,500 --> 00:00:03,000\nPast the end" in cues
     assert media_info(out)["video"]["delay_ms"] == 0
+
+
+def test_image_cue_on_screen_at_a_clip_start() -> None:
+    """Which of an image track's packets (timestamp, end; µs from the clip's start) is on
+    screen at 0: the last to start by then, unless its own duration ended before."""
+    assert on_screen_from([(-900, 1), (-500, 1), (300, 1)], [-900, -500, 300]) == 1
+    assert on_screen_from([(-900, 1), (0, 1)], [-900, 0]) == 1
+    assert on_screen_from([(-900, 1), (-500, 1)], [-400, -100]) == 2  # a DVB time-out
+    assert on_screen_from([(-900, 1), (-500, 1)], [-400, 200]) == 1
+    assert on_screen_from([(100, 1), (300, 1)], [100, 300]) == 0
+
+
+@pytest.mark.parametrize("ext", ["mkv", "m2ts"])
+def test_clip_keeps_the_image_cue_showing_at_its_start(ext: str, tmp_path: Path) -> None:
+    """PGS (Blu-ray image subtitles: a picture, then a packet that clears it) with start=2
+    end=0:05: the picture shown from 1 s to 3 s is kept, moved to 0, and cleared at 1 s;
+    what was cleared before the start is gone; the rest keeps its times."""
+    from pgs import write_sup
+
+    sup = write_sup(tmp_path / "cues.sup", (160, 90), [(0.1, 0.9), (1.0, 3.0), (3.5, 4.0),
+                                                        (4.5, 6.0)])
+    base = av_source(tmp_path / "base.mkv", 6.0, 6.0)
+    src = tmp_path / f"cues.{ext}"
+    made = tmp_path / "made.mkv" if ext != "mkv" else src
+    ffmpeg_make("-i", str(base), "-copyts", "-i", str(sup), "-map", "0", "-map", "1",
+                "-c", "copy", str(made))
+    if made != src:  # a Blu-ray's own container: a transport stream
+        ffmpeg_make("-i", str(made), "-map", "0", "-c", "copy", str(src))
+    run_drapto(f"input={src}", "output=out.mkv", *FAST, "start=2", "end=0:05", cwd=tmp_path)
+    out = subprocess.run([proc.ffmpeg(), "-v", "error", "-i", str(tmp_path / "out.mkv"),
+                          "-map", "0:s", "-c", "copy", "-f", "framecrc", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    cues = read_framecrc(out.splitlines(), sizes_of=0)[0].sizes or []
+    picture, clear = 134, 21  # the bytes of a display set with the box, and of a clear one
+    assert [n for _, n in cues] == [picture, clear, picture, clear, picture]
+    for (t, _), want in zip(cues, [0, 1_000_000, 1_500_000, 2_000_000, 2_500_000],
+                            strict=True):
+        assert abs(t - want) <= 10_000, cues
 
 
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])

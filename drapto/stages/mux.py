@@ -8,12 +8,12 @@ from typing import Any
 
 from .. import proc, tracks
 from ..graph import Task, Upstream, key_of, make_task
-from ..timeline import seek_arg, seek_input, segment_durations
+from ..timeline import read_framecrc, seek_arg, seek_input, segment_durations
 from ..timeparse import Clip
 from ..workdir import atomic_path
 from .probe import probe as probe_file
 
-SCHEMA = 1
+SCHEMA = 2
 DOC = "The output MKV: video, audio, subtitles, chapters, attachments, tags."
 
 # Subtitle formats (MediaInfo names) that Matroska cannot hold as they are, and what to
@@ -25,15 +25,59 @@ SUBTITLE_CONVERT = {"Timed Text": "srt"}
 SUBTITLE_LOOKBACK_US = 30_000_000
 
 
-def clip_subtitles(length_us: int) -> str:
+# Image subtitles (MediaInfo names): a packet is a new state of the screen (a picture, or a
+# clear), with no duration of its own; what shows at a clip's start is the last one before it.
+BITMAP_SUBTITLES = ("PGS", "DVB Subtitle", "VobSub")
+
+
+def clip_subtitles(length_us: int, first: int | None = None) -> str:
     """Bitstream filters that fit subtitle cues to a clip of *length_us* (on the output's
     timeline, the clip starts at 0): a cue that ended before the start is dropped, one that
     began before it is cut to begin at 0, one that runs past the end is cut to end there.
-    Cues without a duration (bitmap formats) that began before the start are dropped."""
+    For an image track, *first* is the number of its packets (as the mux reads them) that
+    come before the one on screen at the start: that one is moved to 0, those before dropped.
+    """
     start = "max(PTS\\,0)"
-    return (f"noise=drop='lte((pts+duration)*tb\\,0)',"
-            f"setts=pts='{start}':dts='{start}':duration='min(DURATION-({start}-PTS)\\,"
-            f"{seek_arg(length_us)}/TB-{start})'")
+    cut = f"min(DURATION-({start}-PTS)\\,{seek_arg(length_us)}/TB-{start})"
+    if first is None:
+        return (f"noise=drop='lte((pts+duration)*tb\\,0)',"
+                f"setts=pts='{start}':dts='{start}':duration='{cut}'")
+    return (f"noise=drop='lt(n\\,{first})',"
+            f"setts=pts='{start}':dts='{start}':duration='if(DURATION\\,{cut}\\,0)'")
+
+
+def on_screen_from(packets: list[tuple[int, int]], ends: list[int]) -> int:
+    """Of an image track's packets (timestamp and end, µs on the clip's timeline), how many
+    come before the one on screen at 0: the last that starts at or before 0, unless it has a
+    duration that ended by then."""
+    before = [i for i, (t, _) in enumerate(packets) if t <= 0]
+    if not before:
+        return 0
+    last = before[-1]
+    shown = ends[last] == packets[last][0] or ends[last] > 0
+    return last if shown else last + 1
+
+
+def image_cues(source: Path, subtitles: list[dict[str, Any]], shift: list[str],
+               seek: list[str]) -> dict[int, int]:
+    """For a clip: for each image subtitle track (by its place among *subtitles*), the
+    packets to drop before the one on screen at the clip's start (:func:`on_screen_from`),
+    read as the mux reads the source (*shift*, *seek*) up to a second past the start."""
+    images = [out for out, sub in enumerate(subtitles) if sub["format"] in BITMAP_SUBTITLES]
+    if not images:
+        return {}
+    maps = [a for out in images for a in ("-map", f"0:s:{subtitles[out]['index']}")]
+    lines: list[str] = []
+    proc.run(["-v", "error", "-copyts", *shift, *seek,
+              "-t", seek_arg(SUBTITLE_LOOKBACK_US + 1_000_000), "-i", str(source), *maps,
+              "-c", "copy", "-f", "framecrc", "pipe:1"],
+             what=f"reading the image subtitles of {source}", on_line=lines.append)
+    read = read_framecrc(lines, sizes_of=range(len(images)))
+    out: dict[int, int] = {}
+    for k, track in enumerate(images):
+        p = read.get(k)
+        out[track] = on_screen_from(p.sizes or [], p.ends or []) if p else 0
+    return out
 
 
 def restore(output: Path, stream: str, target: Path, shift_us: int = 0) -> None:
@@ -98,7 +142,10 @@ def run_mux(source: Path, kept: dict[str, Any], joined: Path, audio: list[Path],
         args += ["-metadata:s:v:0", f"title={v['title']}"]
     if clip:  # subtitles and chapters end with the clip
         length = sum(segment_durations(scenes))
-        args += ["-t", seek_arg(length), "-bsf:s", clip_subtitles(length)]
+        images = image_cues(source, kept["subtitles"], shift, seek)
+        args += ["-t", seek_arg(length)]
+        for out in range(len(kept["subtitles"])):
+            args += [f"-bsf:s:{out}", clip_subtitles(length, images.get(out))]
     args += ["-default_mode", "passthrough", "-fflags", "+bitexact"]
     with atomic_path(target) as tmp:
         proc.run([*args, str(tmp)], what=f"writing {target}")

@@ -10,24 +10,44 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from .. import tracks
+from .. import proc, tracks
 from ..graph import Task, Upstream, make_task
 from ..job import Failure, Plan
 from ..quality import crf_text
+from ..timeline import audio_window, read_framecrc, seek_arg, seek_input
 from ..workdir import atomic_path, read_json, write_json
 from .chart import render
 from .encode import final_targets
 from .size import lowered_line
 
-SCHEMA = 4
+SCHEMA = 5
 DOC = ("report.json: figures per segment and overall; without input=, the statistics of "
        "every encode under work=; with jobs=FILE, of that job file's encodes.")
 
 
+def clip_input_bytes(source: Path, scenes: dict[str, Any]) -> int:
+    """A clip's own input size: the bytes of the source's video, audio and subtitle packets
+    whose timestamps fall within its range (read by stream copy, from a second before)."""
+    window = audio_window(scenes)
+    assert window is not None
+    seek, start, end = window
+    assert seek is not None and start is not None
+    length = [] if end is None else ["-t", seek_arg(end - seek + 1_000_000)]
+    lines: list[str] = []
+    proc.run(["-v", "error", "-copyts", *seek_input(seek), *length, "-i", str(source),
+              "-map", "0:V", "-map", "0:a?", "-map", "0:s?", "-c", "copy", "-copyinkf",
+              "-f", "framecrc", "pipe:1"],
+             what=f"reading the clip's packets of {source}", on_line=lines.append)
+    packets = read_framecrc(lines, sizes_of="all")
+    return sum(n for p in packets.values() for t, n in p.sizes or []
+               if t >= start and (end is None or t < end))
+
+
 def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str, Any]],
           validation: dict[str, Any], output: Path, audio_bytes: int = 0,
-          size: dict[str, Any] | None = None, balance: dict[str, Any] | None = None
-          ) -> dict[str, Any]:
+          size: dict[str, Any] | None = None, balance: dict[str, Any] | None = None,
+          size_in: int | None = None) -> dict[str, Any]:
+    """*size_in*: a clip's own input size (:func:`clip_input_bytes`); else the file's."""
     fps = scenes["fps"]
     again = set((balance or {}).get("segments", {}))
     segments = [{"index": i, "start": r["start"], "frames": r["frames"], "crf": r["crf"],
@@ -40,7 +60,7 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
                  "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
                  "seconds": r.get("seconds"), "peak_memory_mib": r.get("peak_memory_mib")}
                 for i, r in enumerate(records)]
-    size_in, size_out = probe["size"], output.stat().st_size
+    size_in, size_out = size_in or probe["size"], output.stat().st_size
     duration = scenes["frames"] / fps
     video_bytes = sum(r["bytes"] for r in records)
     crfs = sorted(r["crf"] for r in records)
@@ -53,7 +73,8 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
             "crf_min": crfs[0] if crfs else None, "crf_max": crfs[-1] if crfs else None,
             "crf_median": crfs[len(crfs) // 2] if crfs else None,
             "frames": scenes["frames"], "duration_s": round(duration, 3),
-            "size_in": size_in, "size_out": size_out,
+            "size_in": size_in, "size_in_of": "clip" if scenes.get("clip") else "file",
+            "size_out": size_out,
             "reduction_pct": round(100 * (1 - size_out / size_in), 1),
             "kbit_s": round(size_out * 8 / 1000 / duration, 1) if duration else None,
             "encode_seconds": round(sum(r.get("seconds") or 0 for r in records), 1),
@@ -91,19 +112,22 @@ def vmaf_summary(records: list[dict[str, Any]], size: dict[str, Any] | None = No
             "final_encodes": sum(len(r["search"]["finals"]) for r in scored)}
 
 
-def run_report(probe: Path, scenes: Path, records: list[Path], validation: Path,
+def run_report(source: Path, probe: Path, scenes: Path, records: list[Path], validation: Path,
                output: Path, target: Path, audio: list[Path] | None = None,
                size: Path | None = None, balance: Path | None = None) -> None:
-    """report.json, and report.html beside it (drapto/stages/chart.py)."""
+    """report.json, and report.html beside it (drapto/stages/chart.py). The input's size is
+    the file's, or a clip's own (the packets in its range)."""
     done = [read_json(r) for r in records]
+    cut = read_json(scenes)
     paths = audio or []
     # The audio tracks' own sizes; once they were removed (tidy), what the output holds
     # besides the video.
     audio_bytes = (sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths)
                    else max(0, output.stat().st_size - sum(r["bytes"] for r in done)))
-    report = build(read_json(probe), read_json(scenes), done, read_json(validation), output,
+    report = build(read_json(probe), cut, done, read_json(validation), output,
                    audio_bytes, read_json(size) if size else None,
-                   read_json(balance) if balance else None)
+                   read_json(balance) if balance else None,
+                   clip_input_bytes(source, cut) if cut.get("clip") else None)
     with atomic_path(target.with_suffix(".html")) as tmp:
         tmp.write_text(render(report), encoding="utf-8")
     write_json(target, report)
@@ -227,7 +251,7 @@ def task(up: Upstream) -> Task:
     vmaf = job.settings.quality == "vmaf"
     return up.add(make_task(
         job, "report", None, run_report,
-        {"probe": job.work.probe, "scenes": job.work.scenes,
+        {"source": job.source, "probe": job.work.probe, "scenes": job.work.scenes,
          "records": [t.with_suffix(".json") for t in final_targets(up)],
          "validation": job.work.validation, "output": job.output,
          "audio": [job.work.audio(t["index"])

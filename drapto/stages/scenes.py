@@ -37,13 +37,15 @@ _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
 
 
-def _window(clip: Clip | None) -> list[str]:
-    """For a clip: its range with a second either side, as input options."""
+def _window(clip: Clip | None, from_start: bool = False) -> list[str]:
+    """For a clip: its range with a second either side (or from the file's start), as input
+    options."""
     if not clip:
         return []
-    window = seek_input(clip.start_us - 1_000_000)
+    ahead = clip.start_us if from_start else 1_000_000
+    window = seek_input(clip.start_us - ahead)
     if clip.length_us is not None:
-        window += ["-t", seek_arg(clip.length_us + 2_000_000)]
+        window += ["-t", seek_arg(clip.length_us + ahead + 1_000_000)]
     return window
 
 
@@ -57,15 +59,16 @@ def add_source_bytes(scenes: dict[str, Any], packets: list[tuple[int, int]]) -> 
 
 
 def detect(source: Path, workdir: Path, clip: Clip | None = None,
-           audio: int = 0, subtitles: int = 0
+           audio: int = 0, subtitles: int = 0, from_start: bool = False
            ) -> tuple[list[int], list[float], int, dict[int, Packets]]:
     """Decode the first video stream once (for a clip, its range with a second either side);
     return each frame's timestamp (µs, as stored in the file: ``-copyts``) and scene score,
     the input's start time (µs), and, read in the same pass without decoding, the packets
     of the video, the *audio* and the *subtitles* streams (:func:`timeline.stream_maps`
-    order), with the video's packet sizes."""
+    order), with the video's packet sizes. A clip whose seek decoded nothing up to its
+    start (no keyframe near it: a transport stream) is read from the file's start."""
     report = workdir / "scdet.txt"
-    window = _window(clip)
+    window = _window(clip, from_start)
     lines: list[str] = []
     with atomic_path(report) as tmp:
         result = proc.run(["-v", "info", "-copyts", *window, "-i", str(source), "-map", "0:V:0",
@@ -88,6 +91,8 @@ def detect(source: Path, workdir: Path, clip: Clip | None = None,
             if m and scores:
                 scores[-1] = float(m.group(1))
     report.unlink()
+    if clip and not from_start and (not pts or pts[0] > start_us + clip.start_us):
+        return detect(source, workdir, clip, audio, subtitles, from_start=True)
     if not pts and not clip:
         raise DraptoError(f"{source}: no video frame could be decoded")
     return pts, scores, start_us, read_framecrc(lines, sizes_of=0)
