@@ -113,13 +113,14 @@ def _encode_range(source: Path, seg: dict[str, Any], target: Path, video: Video,
                                           on_line=None if progress_id is None
                                           else progress.on_progress(progress_id))
                     finally:
-                        kept = _kept(report) if report.exists() else []
+                        opened = report.exists()  # the filters ran
+                        kept = _kept(report) if opened else []
                         landed = bool(kept) and abs(kept[0] - seg["pts_us"]) <= PTS_SLACK_US
                     scores = quality.read_scores(log) if vmaf else None
                 except DraptoError:
                     # A seek that gave no frame at all (no keyframe near it: a transport
                     # stream decodes nothing until the next one) can make the encoder fail.
-                    if seek and not landed and not proc.stopping():
+                    if seek and opened and not kept and not proc.stopping():
                         raise _LateSeek from None
                     raise
                 finally:
