@@ -123,6 +123,8 @@ class Display(threading.Thread):
     def show(self) -> None:
         text = TRACKER.line(color=self.color)
         with self.write_lock:
+            if self.stop.is_set():
+                return
             if self.tty:
                 self.stream.write(f"\r\033[K{text}")
                 self.shown = True
@@ -138,6 +140,10 @@ class Display(threading.Thread):
     def clear(self) -> None:
         """Before another line is printed: take the live line away."""
         with self.write_lock:
-            if self.tty and self.shown:
-                self.stream.write("\r\033[K")
-                self.shown = False
+            self.clear_locked()
+
+    def clear_locked(self) -> None:
+        """:meth:`clear`, with ``write_lock`` held."""
+        if self.tty and self.shown:
+            self.stream.write("\r\033[K")
+            self.shown = False

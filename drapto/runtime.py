@@ -103,11 +103,15 @@ class Reporter(ExecutedOnlyReporter):
         self._started = time.monotonic()
         self._display: progress.Display | None = None
         self._unmet = self._segment_failed = self._failed = False
+        self._reported = 0
 
     def write(self, text: str) -> None:
         if self._display:
-            self._display.clear()
-        super().write(text)
+            with self._display.write_lock:  # no redraw between taking the line and the text
+                self._display.clear_locked()
+                super().write(text)
+        else:
+            super().write(text)
 
     def execute_task(self, task: Any) -> None:
         if _jobs and self._display is None:
@@ -223,6 +227,9 @@ class Reporter(ExecutedOnlyReporter):
                 stages = {k: b - a for k, (a, b) in self._spans.items() if k != "report"}
                 stages["total"] = time.monotonic() - self._started
                 lines = summary_lines(report, stages if len(_jobs) == 1 else {})
+                self._reported += 1
+                if self._display and self._reported >= len(_jobs):
+                    self._display.stop.set()  # the last file's summary: no live line after it
                 self.write("drapto: " + "\ndrapto: ".join(lines) + "\n")
                 for warning in report["warnings"]:
                     self.write(f"drapto: warning: {warning}\n")
