@@ -129,16 +129,20 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--floor", action="store_true",
                     help="also drapto at the median CRF with quality=crf: the pipeline's own cost")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting changed from its default (said beside every figure)")
     ns = ap.parse_args()
     film = fetch_film(ns.clips)
     with workspace("drapto-film-", ns.keep) as tmp:
         src = excerpt(film, ns.excerpt, tmp) if ns.excerpt else film
         if ns.source == "mezzanine":
             src = mezzanine(src, ns.clips if not ns.excerpt else tmp)
-        t_drapto, out, work = drapto(src, tmp, "default", ns)
+        t_drapto, out, work = drapto(src, tmp, "default", ns, *ns.set)
+        changed = f"the default settings but {' '.join(ns.set)}" if ns.set else \
+            "the default settings"
         what = (f"{ns.excerpt or 'whole'} of {film.name} ({ns.source}, "
                 f"{src.stat().st_size * 8 / 1000 / duration(src):.0f} kbit/s), preset "
-                f"{ns.preset}, -n {ns.jobs}, the default settings")
+                f"{ns.preset}, -n {ns.jobs}, {changed}")
         size = json.loads((work / "size.json").read_text())
         if size["action"] == "skip":
             crf = round(statistics.median(json.loads(p.read_text())["crf"]
