@@ -1,6 +1,6 @@
 """The `drapto` command: the same doit tasks, for users who did not clone the repository.
 
-    drapto encode movie.mkv -o out/ --profile film -j 2 --set preset=8
+    drapto encode movie.mkv -o out/ --preset 8 --target-vmaf 94 -n 2
     drapto report --work ~/drapto-work
     drapto list
 """
@@ -18,63 +18,133 @@ from .settings import documented
 TASKS = Path(__file__).resolve().parent / "tasks.py"
 
 
-def _settings_options(p: argparse.ArgumentParser) -> None:
+# The settings people change first, shown beside the input and output; the rest are in
+# the advanced groups below them.
+COMMON = ("preset", "target_vmaf", "quality", "crf_hd", "max_encoded_percent", "over_cap",
+          "crop", "deinterlace", "audio_languages", "subtitle_languages", "keep_work")
+ADVANCED = {
+    "quality targeting": ("target_vmaf_hdr", "vmaf_pool", "vmaf_tolerance", "vmaf_overshoot",
+                          "film_tolerance", "vmaf_subsample", "search", "crf_min",
+                          "crf_max", "search_start_crf", "search_preset", "search_sample",
+                          "search_attempts", "calibration_segments"),
+    "encoder": ("crf_uhd", "pixel_format", "svt_params", "dolby_vision", "crf_dv",
+                "crf_dv_uhd"),
+    "picture analysis": ("crop_samples", "crop_limit", "crop_limit_hdr", "scene_threshold",
+                         "scene_threshold_hdr", "min_segment", "max_segment"),
+    "tracks": ("audio_bitrates", "audio_bitrate_per_channel", "audio_drop_titles",
+               "audio_tracks", "audio_copy", "subtitle_drop_titles", "subtitle_tracks"),
+    "machine": ("memory_budget", "memory_estimates", "executor"),
+}
+
+
+def _metavar(default: object) -> str:
+    return "N" if isinstance(default, int) else "X" if isinstance(default, float) else "VALUE"
+
+
+def _settings_options(p: argparse.ArgumentParser, common: argparse._ArgumentGroup) -> None:
     """One option per setting (--target-vmaf 94), made from profiles/default.yaml, so the
-    options, the settings and their help cannot drift apart."""
-    group = p.add_argument_group("settings (each also DRAPTO_<KEY> or --set key=value; "
-                                 "defaults from profiles/default.yaml)")
-    for key, (text, default) in documented().items():
-        group.add_argument(f"--{key.replace('_', '-')}", dest=f"setting_{key}",
-                           metavar="VALUE", help=f"{text} (default: {default})"
-                           .replace("%", "%%"))
+    options, the settings and their help cannot drift apart: the common ones in *common*,
+    the rest in advanced groups (a setting in none of them is under "other")."""
+    settings = documented()
+    placed = {k for keys in ADVANCED.values() for k in keys} | set(COMMON)
+    groups = {**{k: common for k in COMMON}}
+    for title, keys in [*ADVANCED.items(),
+                        ("other", tuple(k for k in settings if k not in placed))]:
+        if keys:
+            group = p.add_argument_group(f"advanced: {title}")
+            groups.update({k: group for k in keys})
+    for key, (text, default) in settings.items():
+        groups[key].add_argument(f"--{key.replace('_', '-')}", dest=f"setting_{key}",
+                                 metavar=_metavar(default),
+                                 help=f"{text} (default: {default})".replace("%", "%%"))
+
+
+def _work_options(p: argparse.ArgumentParser, group: argparse._ArgumentGroup,
+                  what: str) -> None:
+    group.add_argument("-n", "--parallel", type=int, metavar="N",
+                       help="encodes at once (default: what the memory budget and the "
+                       "cores allow)")
+    group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help=f"a setting{what}, e.g. --set preset=8 (repeatable)")
+    group.add_argument("-p", "--profile", help="profile name or .yaml path (default)")
+    group.add_argument("-c", "--config", help="YAML file of settings over the profile")
+    group.add_argument("-w", "--work", help="root of the work folders (./drapto-work)")
+    # -j was the old spelling of --parallel.
+    p.add_argument("-j", dest="parallel", type=int, help=argparse.SUPPRESS)
+
+
+def versions() -> str:
+    """drapto's version, and those of the FFmpeg and SVT-AV1 whose bytes it promises."""
+    import re
+    import subprocess
+
+    from . import proc
+
+    ff = proc.ffmpeg()
+    first = subprocess.run([ff, "-version"], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, check=False).stdout.split("\n")[0]
+    svt = subprocess.run([ff, "-v", "info", "-f", "lavfi", "-i", "color=s=64x64:d=0.04",
+                          "-frames:v", "1", "-c:v", "libsvtav1", "-preset", "12", "-f",
+                          "null", "-"], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, check=False).stderr
+    m = re.search(r"SVT-AV1 Encoder Lib (\S+)", svt)
+    return "\n".join([f"drapto {__version__}", f"FFmpeg: {first or 'not found'} ({ff})",
+                      f"SVT-AV1: {m.group(1) if m else 'not found'}"])
+
+
+class _Versions(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, **kw: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="drapto's, FFmpeg's and "
+                         "SVT-AV1's versions")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(versions())
+        parser.exit()
+
+
+ENCODE_USAGE = ("drapto encode INPUT [-o OUTPUT] [--preset N] [--target-vmaf X] "
+                "[--quality vmaf|crf] [--start T] [--end T | --duration T] [-n N] "
+                "[--set KEY=VALUE] [options]")
 
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="drapto", description="Re-encode movies to AV1 + Opus MKV; resumable, as a "
         "doit build. Every setting of profiles/default.yaml is an option of encode and jobs.")
-    ap.add_argument("--version", action="version", version=f"drapto {__version__}")
+    ap.add_argument("--version", action=_Versions)
     sub = ap.add_subparsers(dest="command", required=True)
     enc = sub.add_parser("encode", help="encode a file, a clip of it, or a folder of files",
+                         usage=ENCODE_USAGE,
                          description="Encode a video file (or a clip of it: --start, --end, "
                          "--duration), or every video file of a folder (a batch). Run it "
                          "again after an interruption: finished work is kept.")
     enc.add_argument("input", help="the video file, or a folder of them")
-    enc.add_argument("-o", "--output", help="output .mkv, or a directory ending in / "
-                     "(default: <input name>.av1.mkv in the current directory)")
-    enc.add_argument("-w", "--work", help="root of the work directories (./drapto-work)")
-    enc.add_argument("-p", "--profile", help="profile name or .yaml path (default)")
-    enc.add_argument("-c", "--config", help="YAML file of settings over the profile")
-    enc.add_argument("-j", "--jobs", type=int, help="parallel tasks (default: what the "
-                     "memory budget and the cores allow)")
-    enc.add_argument("--start", help="a clip's start: 90, 1:30, 1h30m")
-    enc.add_argument("--end", help="a clip's end (or --duration)")
-    enc.add_argument("--duration", help="a clip's length")
-    enc.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="a setting, e.g. --set preset=8 (repeatable)")
-    enc.add_argument("--overwrite", action="store_true", help="replace an output file that "
-                     "drapto did not write for this input")
-    _settings_options(enc)
+    main = enc.add_argument_group("the options people change first")
+    main.add_argument("-o", "--output", help="output .mkv, or a directory ending in / "
+                      "(default: <input name>.av1.mkv in the current directory)")
+    main.add_argument("--start", metavar="T", help="a clip's start: 90, 1:30, 1h30m")
+    main.add_argument("--end", metavar="T", help="a clip's end (or --duration)")
+    main.add_argument("--duration", metavar="T", help="a clip's length")
+    main.add_argument("--overwrite", action="store_true", help="replace an output file that "
+                      "drapto did not write for this input")
+    _work_options(enc, main, "")
+    _settings_options(enc, main)
     jobs = sub.add_parser("jobs", help="encode the jobs and clips of a job file",
                           description="Encode every job and clip of a YAML/JSON job file "
                           "(- for standard input), or of a yt-dlp info JSON (--api ytdlp).")
     jobs.add_argument("file", help="the job file, or - for standard input")
-    jobs.add_argument("--api", choices=("jobs", "ytdlp", "generic", "auto"),
-                      help="what the file is (default: a list of jobs)")
-    jobs.add_argument("--chapters", help="with --api ytdlp: the chapters to cut, by title, "
-                      "comma-separated (default: every chapter)")
-    jobs.add_argument("-i", "--input", help="with --api ytdlp/generic: the video file, "
-                      "instead of the one the document names")
-    jobs.add_argument("-o", "--output", help="folder for the jobs that name no output")
-    jobs.add_argument("-w", "--work", help="root of the work directories (./drapto-work)")
-    jobs.add_argument("-p", "--profile", help="profile name or .yaml path (default)")
-    jobs.add_argument("-c", "--config", help="YAML file of settings over the profile")
-    jobs.add_argument("-j", "--jobs", type=int, help="parallel tasks")
-    jobs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="a setting for every job, e.g. --set preset=8 (repeatable)")
-    jobs.add_argument("--overwrite", action="store_true", help="replace outputs that drapto "
-                      "did not write for their inputs")
-    _settings_options(jobs)
+    first = jobs.add_argument_group("the options people change first")
+    first.add_argument("--api", choices=("jobs", "ytdlp", "generic", "auto"),
+                       help="what the file is (default: a list of jobs)")
+    first.add_argument("--chapters", help="with --api ytdlp: the chapters to cut, by title, "
+                       "comma-separated (default: every chapter)")
+    first.add_argument("-i", "--input", help="with --api ytdlp/generic: the video file, "
+                       "instead of the one the document names")
+    first.add_argument("-o", "--output", help="folder for the jobs that name no output")
+    first.add_argument("--overwrite", action="store_true", help="replace outputs that "
+                       "drapto did not write for their inputs")
+    _work_options(jobs, first, " for every job")
+    _settings_options(jobs, first)
     rep = sub.add_parser("report", help="statistics of every encode under a work root, or "
                          "of a job file's jobs")
     rep.add_argument("file", nargs="?", help="a job file: its jobs done, failed or left")
@@ -82,6 +152,29 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("-w", "--work", help="root of the work directories (./drapto-work)")
     sub.add_parser("list", help="the tasks of the pipeline")
     return ap
+
+
+def _subparser(ap: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in ap._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name, ap)
+    return ap
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; an unknown option gets the same "did you mean" as an unknown setting."""
+    import difflib
+
+    ap = parser()
+    ns, extra = ap.parse_known_args(argv)
+    if extra:
+        sub = _subparser(ap, ns.command)
+        unknown = next((x for x in extra if x.startswith("-")), extra[0])
+        known = [o for o in sub._option_string_actions if o.startswith("--")]
+        close = difflib.get_close_matches(unknown.split("=")[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        sub.error(f"unknown option {unknown}{hint}")
+    return ns
 
 
 def doit_argv(ns: argparse.Namespace) -> list[str]:
@@ -96,7 +189,7 @@ def doit_argv(ns: argparse.Namespace) -> list[str]:
     for item in ns.set:
         if "=" not in item:
             raise SystemExit(f"drapto: --set {item}: expected KEY=VALUE")
-    opts = ["-n", str(ns.jobs)] if ns.jobs else []
+    opts = ["-n", str(ns.parallel)] if ns.parallel else []
     named = {"input": ns.input, "output": ns.output, "work": ns.work,
              "profile": ns.profile, "config": ns.config,
              **{k: getattr(ns, k, None) for k in ("start", "end", "duration")}}
@@ -114,7 +207,7 @@ def doit_argv(ns: argparse.Namespace) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     from doit.doit_cmd import DoitMain
 
-    ns = parser().parse_args(argv)
+    ns = parse(argv)
     args = doit_argv(ns)
     sys.argv = ["doit", *args]  # the tasks read doit's own options (-n) from it
     return int(DoitMain().run(args))

@@ -104,6 +104,7 @@ class Reporter(ExecutedOnlyReporter):
         self._display: progress.Display | None = None
         self._unmet = self._segment_failed = self._failed = False
         self._reported = 0
+        self._ran = False
 
     def write(self, text: str) -> None:
         if self._display:
@@ -118,6 +119,7 @@ class Reporter(ExecutedOnlyReporter):
             self._display = progress.Display(self.outstream)
             self._display.start()
         super().execute_task(task)
+        self._ran |= bool(task.actions)
         if task.actions:
             stage = task.name.split(":")[0]
             progress.TRACKER.stage = stage
@@ -164,6 +166,12 @@ class Reporter(ExecutedOnlyReporter):
             decision = stages.size.decision(job)
             assert decision is not None
             self.write(f"drapto: {stages.size.skip_line(job, decision)}\n")
+        if not (self._ran or self._failed or self.runtime_errors or self.failures):
+            done = [job for job in _jobs.values() if job not in skipped]
+            for job in done:  # a rerun that had nothing to do says so
+                self.write(f"drapto: up to date: {job.output}\n")
+            if len(done) > 1:
+                self.write(f"drapto: batch: {len(done)} of {len(_jobs)} files up to date\n")
         for job in _jobs.values():  # refused before anything was made (not a video, say)
             if not job.work.probe.exists():
                 shutil.rmtree(job.work.path, ignore_errors=True)

@@ -9,6 +9,7 @@ that does not start with ``-`` and holds ``=``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +27,29 @@ from .job import (
     requested_workers,
     svt_threads,
 )
+from .settings import RUN_VARS, Settings
 from .workdir import Lock, read_json
 
 
 def variables(argv: list[str]) -> dict[str, str]:
     """``name=value`` arguments of a doit command line (doit's rule: not an option, holds
-    ``=``); a later one wins, as in doit."""
+    ``=``); a later one wins, as in doit. ``--name=value`` and ``--name value`` say the
+    same for a variable or a setting: ``doit help encode`` lists them so."""
+    known = {*RUN_VARS, *(f.name for f in dataclasses.fields(Settings))}
     found: dict[str, str] = {}
-    for arg in argv[1:]:
-        if arg and arg[0] != "-" and "=" in arg:
+    args, i = argv[1:], 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            if name in known and not eq and i + 1 < len(args):
+                i, value = i + 1, args[i + 1]
+            if name in known:
+                found[name] = value
+        elif arg and arg[0] != "-" and "=" in arg:
             name, value = arg.split("=", 1)
             found[name] = value
+        i += 1
     return found
 
 
@@ -105,8 +118,9 @@ def _start(argv: list[str], base: Path) -> Setup:
         skipped = [j for j in run.jobs if outputs.is_done(j)]
         run.jobs = [j for j in run.jobs if j not in skipped]
         for j in skipped:
-            print(f"drapto: skipped {j.source}: drapto made {j.output} from it already")
+            print(f"drapto: up to date: {j.output} (made from {j.source})")
         if not run.jobs and not run.failed:
+            print(f"drapto: batch: {len(skipped)} of {len(skipped)} files up to date")
             raise SystemExit(0)
     if run.command not in READ_ONLY_COMMANDS:
         run.locks = [runtime.start(j) for j in run.jobs]

@@ -9,8 +9,9 @@ module there owns its artifact: its action, its task and its text.
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from doit import create_after, get_initial_workdir
+from doit import create_after, get_initial_workdir, task_params
 
 from drapto import runtime, setup, stages
 from drapto.graph import Task
@@ -79,12 +80,12 @@ LAYERS = ((("segment", "sample", "calibrate", "size"), "scenes"),
 def _layer(n: int) -> Callable[[], Iterator[Task]]:
     """The creator of layer *n*: one creator per layer makes the tasks of every input, since
     doit resolves a task_dep on a subtask (segment:0003) only among tasks already loaded."""
-    def create() -> Iterator[Task]:
+    def create(**_: Any) -> Iterator[Task]:  # the parameters were read at set-up
         failed = [f"job:{f.number}" for f in RUN.failed]
         if RUN.job is None:  # doit list / doit help / doit report without input=
             if n == 2:
                 yield {"basename": "encode", "actions": None, "doc": ENCODE_DOC,
-                       "task_dep": failed, "params": variables_help()}
+                       "task_dep": failed}
             for name in LAYERS[n - 1][0]:
                 if name in LATE_DOCS:
                     yield {"basename": name, "actions": None, "doc": LATE_DOCS[name]}
@@ -98,7 +99,8 @@ def _layer(n: int) -> Callable[[], Iterator[Task]]:
         for job in RUN.jobs:
             yield from stages.layer(job, RUN.threads, n)
     create.__doc__ = ENCODE_DOC
-    return create
+    # `doit help encode` lists the variables and settings, and doit accepts them as options.
+    return task_params(variables_help())(create) if n == 2 else create
 
 
 RUN_VARIABLES = {
@@ -115,7 +117,8 @@ RUN_VARIABLES = {
 
 
 def variables_help() -> list[dict[str, object]]:
-    """`doit help encode`: every variable and setting, written key=value after the task."""
+    """`doit help encode`: every variable and setting, written key=value or --key=value
+    after the task (both are read at set-up: drapto/setup.py, ``variables``)."""
     params: list[dict[str, object]] = [
         {"name": k, "long": k, "default": None, "help": f"{k}=VALUE: {text}"}
         for k, text in RUN_VARIABLES.items()]

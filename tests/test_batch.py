@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -27,9 +28,13 @@ def test_two_file_batch_then_rerun_skips(tmp_path: Path) -> None:
     # A new file joins; the finished ones are skipped without being probed again.
     shutil.copy(films / "a.mp4", films / "c.mp4")
     again = run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path)
-    assert "drapto: skipped" in again.stdout and "a.mp4" in again.stdout
+    assert re.search(r"drapto: up to date: \S*/out/a\.av1\.mkv \(made from \S*/films/a\.mp4\)",
+                     again.stdout), again.stdout
     assert [t for t in executed(again) if t.startswith("probe")] == ["probe:c"]
     assert (tmp_path / "out" / "c.av1.mkv").is_file()
+    # Nothing left to do: one word per file, and the count.
+    done = run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path)
+    assert executed(done) == [] and "drapto: batch: 3 of 3 files up to date" in done.stdout
 
 
 def test_batch_output_must_be_a_folder(tmp_path: Path) -> None:

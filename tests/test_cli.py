@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +26,30 @@ def test_help(tmp_path: Path) -> None:
     assert top.returncode == 0 and "encode" in top.stdout and "report" in top.stdout
     enc = subprocess.run([sys.executable, "-m", "drapto", "encode", "--help"], cwd=tmp_path,
                          capture_output=True, text=True, check=True).stdout
-    for flag in ("--output", "--work", "--profile", "--jobs", "--set KEY=VALUE"):
+    for flag in ("--output", "--work", "--profile", "--parallel", "--set KEY=VALUE"):
         assert flag in enc
+    # The options people change first come before the advanced ones.
+    assert enc.index("--target-vmaf") < enc.index("advanced:") < enc.index("--crop-limit-hdr")
+    assert enc.startswith("usage: drapto encode INPUT [-o OUTPUT] [--preset N]")
+
+
+def test_unknown_option_and_the_doit_spelling(tmp_path: Path) -> None:
+    """A misspelt option gets the nearest known one, as a misspelt setting does; and
+    ``doit encode --input=FILE --preset=N``, as `doit help encode` lists them, encodes."""
+    typo = run("encode", "film.mkv", "--prset", "8", cwd=tmp_path)
+    assert typo.returncode == 2
+    assert "unknown option --prset (did you mean --preset?)" in typo.stderr
+    from conftest import FAST, ROOT
+
+    clip = make_sample(tmp_path / "film.mkv", scenes=[1.0], size="256x144")
+    done = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"),
+                           "encode", f"--input={clip}", "--preset=12", "--output", "o.mkv",
+                           *FAST[1:]], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "DRAPTO_QUALITY": "crf"}, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert media_info(tmp_path / "o.mkv")["video"]["format"] == "AV1"
+    assert "preset 12" in next((tmp_path / "drapto-work").glob("*/drapto.log")).read_text(
+        encoding="utf-8").replace("-preset 12", "preset 12")
 
 
 def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
@@ -66,10 +90,12 @@ def test_every_setting_is_an_option_and_in_doit_help(tmp_path: Path) -> None:
                              "encode"], cwd=tmp_path, capture_output=True, text=True,
                             check=True).stdout
     for key in keys:
-        assert f"--{key.replace('_', '-')} VALUE" in enc, key
+        assert re.search(f"--{key.replace('_', '-')} (N|X|VALUE)", enc), key
         assert f"{key}=VALUE: " in helped, key
     argv = doit_argv(parser().parse_args(["encode", "film.mkv", "--target-vmaf", "94",
                                           "--start", "1:30", "--preset", "8"]))
     assert {"target_vmaf=94", "preset=8", "start=1:30", "input=film.mkv"} <= set(argv)
-    version = run("--version", cwd=tmp_path)
-    assert version.returncode == 0 and version.stdout.strip() == f"drapto {__version__}"
+    version = run("--version", cwd=tmp_path).stdout.splitlines()
+    assert version[0] == f"drapto {__version__}"
+    assert version[1].startswith("FFmpeg: ffmpeg version ")
+    assert re.match(r"SVT-AV1: v\d+\.\d+", version[2]), version

@@ -69,6 +69,8 @@ def test_rerun_with_nothing_changed_runs_nothing(sample: Path, encoded: dict[str
     before = encoded["output"].stat().st_mtime_ns
     again = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST, cwd=encoded["cwd"])
     assert executed(again) == []
+    said = again.stdout.strip()  # a word, not silence
+    assert said == f"drapto: up to date: {encoded['output']}", said
     assert encoded["output"].stat().st_mtime_ns == before
 
 
