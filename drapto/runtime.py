@@ -105,6 +105,7 @@ class Reporter(ExecutedOnlyReporter):
         self._unmet = self._segment_failed = self._failed = False
         self._reported = 0
         self._ran = False
+        self._job_started: dict[str | None, float] = {}
 
     def write(self, text: str) -> None:
         if self._display:
@@ -120,6 +121,9 @@ class Reporter(ExecutedOnlyReporter):
             self._display.start()
         super().execute_task(task)
         self._ran |= bool(task.actions)
+        job = self._job_of(task.name) if task.actions else None
+        if job is not None:
+            self._job_started.setdefault(job.tag, time.monotonic())
         if task.actions:
             stage = task.name.split(":")[0]
             progress.TRACKER.stage = stage
@@ -151,6 +155,14 @@ class Reporter(ExecutedOnlyReporter):
 
     def skip_uptodate(self, task: Any) -> None:
         self._segment_done(task, encoded_now=False)
+
+    def _record_run(self, job: Job) -> None:
+        """This run's wall time for *job*: from its first task run to its report."""
+        started = self._job_started.get(job.tag, self._started)
+        with contextlib.suppress(OSError, ValueError):
+            runs = read_json(job.work.runs) if job.work.runs.exists() else []
+            write_json(job.work.runs, [*runs, {"wall_seconds": round(
+                time.monotonic() - started, 1)}])
 
     def complete_run(self) -> None:
         if self._display:
@@ -213,10 +225,15 @@ class Reporter(ExecutedOnlyReporter):
         super().add_failure(task, fail_info)
 
     @staticmethod
-    def _record_failure(name: str, message: str) -> None:
-        """Why the file's run failed, for ``drapto report`` over a job file."""
+    def _job_of(name: str) -> Job | None:
+        """The file a task is part of (a batch's tasks carry its tag: ``encode:a:0003``)."""
         parts = name.split(":")
-        job = _jobs.get(parts[1] if len(parts) > 1 and parts[1] in _jobs else None)
+        return _jobs.get(parts[1] if len(parts) > 1 and parts[1] in _jobs else None)
+
+    @classmethod
+    def _record_failure(cls, name: str, message: str) -> None:
+        """Why the file's run failed, for ``drapto report`` over a job file."""
+        job = cls._job_of(name)
         if job is not None:
             with contextlib.suppress(OSError):
                 write_json(job.work.failure, {"task": name, "message": message})
@@ -230,6 +247,7 @@ class Reporter(ExecutedOnlyReporter):
             for job in _jobs.values():
                 if job.work.report == Path(task.targets[0]):
                     job.work.failure.unlink(missing_ok=True)
+                    self._record_run(job)
             with contextlib.suppress(OSError, ValueError, KeyError):
                 report = read_json(Path(task.targets[0]))
                 stages = {k: b - a for k, (a, b) in self._spans.items() if k != "report"}

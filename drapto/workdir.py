@@ -126,6 +126,8 @@ class WorkDir:
         self.validation = self.path / "validation.json"
         self.report = self.path / "report.json"
         self.failure = self.path / "failed.json"  # why the last run failed, until one succeeds
+        # Each run's wall time for this file (no task reads it: `doit report` shows it).
+        self.runs = self.path / "runs.json"
         self.log = self.path / "drapto.log"
         self.lock_file = self.path / "lock"
         self.stamps = self.path / "stamps"

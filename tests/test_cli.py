@@ -63,7 +63,11 @@ def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
     log = next((tmp_path / "drapto-work").glob("*/drapto.log")).read_text(encoding="utf-8")
     assert "workers: 2" in log and f"lp={svt_threads(2)}" in log
     stats = run("report", cwd=tmp_path)
-    assert stats.returncode == 0 and "film.mkv" in stats.stdout
+    assert stats.returncode == 0, stats.stderr
+    # Named by the output; the run's wall time beside the encodes added up.
+    head, row = [x for x in stats.stdout.splitlines() if not x.startswith(".  ")][:2]
+    assert head.split()[-2:] == ["wall", "encoding"] and row.startswith("film.av1.mkv ")
+    assert re.search(r" \d+\.\d s +\d+\.\d s$", row), row
     again = run("encode", str(clip), "-o", "out/", "--set", "preset=12",
                 "--set", "min_segment=1", "--set", "crop_samples=4", "--profile", "fast",
                 cwd=tmp_path)

@@ -5,6 +5,7 @@ whose input is missing failing alone, statistics, and a rerun that does nothing.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -68,8 +69,14 @@ def test_two_inputs_three_clips_then_a_rerun_that_does_nothing(films: Path,
     assert "drapto: batch: 4 of 4 files encoded" in first.stdout
     assert len(list((tmp_path / "drapto-work").iterdir())) == 4
     again = run_drapto(f"jobs={jobs}", f"output={tmp_path}/out/", *FAST, cwd=tmp_path)
-    assert executed(again) == [] and again.stdout.count("drapto: skipped") == 4
-    assert "total: 4 done, 0 failed, 0 left" in report(jobs, tmp_path)
+    assert executed(again) == [] and again.stdout.count("drapto: up to date: ") == 4
+    assert "drapto: batch: 4 of 4 files up to date" in again.stdout
+    listed = report(jobs, tmp_path)
+    assert "total: 4 done, 0 failed, 0 left" in listed
+    # Each clip under its own output's name, with the wall time of the run that made it.
+    for name in ("Opening part 1 (2).av1.mkv", "Opening part 1.av1.mkv", "rm -rf.av1.mkv"):
+        line = next(x for x in listed.splitlines() if x.startswith(name + " "))
+        assert re.search(r"done .* \d+\.\d s$", line), line
 
 
 def test_a_missing_input_fails_that_job_only(films: Path, tmp_path: Path) -> None:

@@ -194,22 +194,39 @@ def stats(work_root: Path) -> list[str]:
     rows = []
     for path in sorted(work_root.glob("*/report.json")):
         try:
-            rows.append(read_json(path))
+            rows.append({**read_json(path), "wall": wall_seconds(path.parent)})
         except (OSError, ValueError):
             continue
     if not rows:
         return [f"no finished encodes under {work_root}"]
-    out = [f"{'file':<40} {'in':>12} {'out':>12} {'smaller':>8} {'encode time':>12}"]
+    out = [f"{'output':<40} {'in':>12} {'out':>12} {'smaller':>8} {'wall':>9} "
+           f"{'encoding':>10}"]
     for r in rows:
-        out.append(f"{Path(r['source']).name[:40]:<40} {mib(r['size_in']):>12} "
+        out.append(f"{Path(r['output']).name[:40]:<40} {mib(r['size_in']):>12} "
                    f"{mib(r['size_out']):>12} {r['reduction_pct']:>7.1f}% "
-                   f"{r['encode_seconds']:>10.1f} s")
+                   f"{seconds(r['wall']):>9} {r['encode_seconds']:>8.1f} s")
     size_in = sum(r["size_in"] for r in rows)
     size_out = sum(r["size_out"] for r in rows)
+    walls = [r["wall"] for r in rows]
     out.append(f"{f'{len(rows)} encodes':<40} {mib(size_in):>12} {mib(size_out):>12} "
                f"{100 * (1 - size_out / size_in):>7.1f}% "
-               f"{sum(r['encode_seconds'] for r in rows):>10.1f} s")
+               f"{seconds(None if None in walls else sum(walls)):>9} "
+               f"{sum(r['encode_seconds'] for r in rows):>8.1f} s")
+    out.append("wall: the runs that made each output, start to finish; encoding: the "
+               "segments' encodes added up (they run side by side)")
     return out
+
+
+def wall_seconds(work: Path) -> float | None:
+    """The wall time of the runs that made a file's output (runs.json), if recorded."""
+    try:
+        return round(sum(float(r["wall_seconds"]) for r in read_json(work / "runs.json")), 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 @dataclass(frozen=True)
@@ -225,11 +242,11 @@ def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
     """The jobs of a job file: each done (sizes, reduction, time), failed (why) or left;
     then the totals."""
     out = [f"{document}: {len(rows)} jobs and clips",
-           f"{'output':<44} {'status':<7} {'in':>12} {'out':>12} {'smaller':>8} {'time':>9}"]
+           f"{'output':<44} {'status':<7} {'in':>12} {'out':>12} {'smaller':>8} {'wall':>9}"]
     for row in rows:
         r = row.report
         figures = (f"{mib(r['size_in']):>12} {mib(r['size_out']):>12} "
-                   f"{r['reduction_pct']:>7.1f}% {r['encode_seconds']:>7.1f} s" if r else "")
+                   f"{r['reduction_pct']:>7.1f}% {seconds(r.get('wall')):>9}" if r else "")
         out.append(f"{row.label[:44]:<44} {row.status:<7} {figures}".rstrip())
         if row.reason:
             out.append(f"    {row.reason}")
@@ -241,7 +258,7 @@ def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
         size_in, size_out = sum(r["size_in"] for r in done), sum(r["size_out"] for r in done)
         total += (f"; done: {mib(size_in)} -> {mib(size_out)} "
                   f"({100 * (1 - size_out / size_in):.1f} % smaller), "
-                  f"{sum(r['encode_seconds'] for r in done):.1f} s of encoding")
+                  f"{sum(r['encode_seconds'] for r in done):.1f} s of encodes added up")
     out.append(f"total: {total}")
     return out
 
@@ -284,7 +301,7 @@ def plan_rows(plan: Plan) -> list[JobRow]:
                                + " % of the source's video predicted"))
             continue
         with contextlib.suppress(OSError, ValueError, KeyError):
-            report = read_json(job.work.report)
+            report = {**read_json(job.work.report), "wall": wall_seconds(job.work.path)}
             if not Path(report["output"]).is_file():
                 report = None
         with contextlib.suppress(OSError, ValueError, KeyError):
