@@ -32,8 +32,11 @@ class Tracker:
     done_frames: int = 0
     done_bytes: int = 0
     run_frames: int = 0          # frames encoded by this run (for the speed)
-    # Each running encode's frames and bytes so far, by its target's path.
+    # Each running segment's frames so far (the most any of its tries reached: a second
+    # try does not move the bar back) and its current try's, by its target's path.
     live: dict[str, tuple[int, int]] = field(default_factory=dict)
+    note: str = ""               # what is happening beyond the count (a segment again)
+    note_of: str | None = None   # the segment it is about
     stage: str = "starting"
     started: float = field(default_factory=time.monotonic)
     encode_started: float | None = None
@@ -43,43 +46,65 @@ class Tracker:
         with self.lock:
             self.total_frames, self.total_segments = total_frames, total_segments
 
-    def update(self, encode: str, frames: int, nbytes: int) -> None:
+    def update(self, encode: str, frames: int, nbytes: int = 0) -> None:
         with self.lock:
             if self.encode_started is None:
                 self.encode_started = time.monotonic()
-            self.live[encode] = (frames, nbytes)
+            most, now = self.live.get(encode, (0, 0))
+            if frames < now:  # a new try of the same segment
+                self.run_frames += now
+            self.live[encode] = (max(most, frames), frames)
+
+    def again(self, text: str, encode: str | None = None) -> None:
+        """Say what is encoded again, and why (it does not move the count); said until
+        another is, or *encode*'s segment is done."""
+        with self.lock:
+            self.note, self.note_of = text, encode
 
     def finish(self, encode: str, frames: int, nbytes: int, encoded_now: bool) -> None:
+        """A segment is done: counted once, with its kept encode."""
         with self.lock:
-            self.live.pop(encode, None)
+            _, now = self.live.pop(encode, (0, 0))
+            if self.note_of == encode:
+                self.note = ""
             self.done_segments += 1
             self.done_frames += frames
             self.done_bytes += nbytes
             if encoded_now:
-                self.run_frames += frames
+                self.run_frames += max(now, frames)
+
+    def shown_frames(self) -> int:
+        """The frames the bar shows: done segments, and within each running one the most
+        any of its tries reached (never more than a segment holds)."""
+        with self.lock:
+            return min(self.total_frames or 1 << 62,
+                       self.done_frames + sum(m for m, _ in self.live.values()))
 
     def line(self, now: float | None = None, color: bool = False) -> str:
         now = time.monotonic() if now is None else now
+        frames = self.shown_frames()
         with self.lock:
-            live_frames = sum(f for f, _ in self.live.values())
-            live_bytes = sum(b for _, b in self.live.values())
-            frames = self.done_frames + live_frames
             parts = [f"{self.stage}"]
             if self.total_frames:
-                parts.append(f"{100 * min(frames, self.total_frames) / self.total_frames:.1f} %"
+                parts.append(f"{100 * frames / self.total_frames:.1f} %"
                              f" ({frames}/{self.total_frames} frames)")
             if self.total_segments:
                 parts.append(f"{self.done_segments}/{self.total_segments} segments")
             fps = 0.0
+            encoded = self.run_frames + sum(n for _, n in self.live.values())
             if self.encode_started is not None and now > self.encode_started:
-                fps = (self.run_frames + live_frames) / (now - self.encode_started)
+                fps = encoded / (now - self.encode_started)
                 parts.append(f"{fps:.1f} fps")
             parts.append(f"{clock(now - self.started)} elapsed")
-            if fps > 0 and self.total_frames:
-                parts.append(f"ETA {clock((self.total_frames - frames) / fps)}")
-            if frames and self.total_frames:
-                estimate = (self.done_bytes + live_bytes) / frames * self.total_frames
+            left = self.total_frames - frames
+            if fps > 0 and self.total_frames and left > 0:  # frames encoded, not shown: a
+                parts.append(f"ETA {clock(left / fps)}")     # try again slows the rate
+            if self.done_frames and self.total_frames and self.done_segments >= min(
+                    3, self.total_segments):  # the size once a few segments are done
+                estimate = self.done_bytes / self.done_frames * self.total_frames
                 parts.append(f"~{size(estimate)} video")
+            if self.note:
+                parts.append(self.note)
         if color:
             parts[0] = f"{Fore.CYAN}{parts[0]}{Style.RESET_ALL}"
         return " | ".join(parts)

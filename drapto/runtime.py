@@ -127,6 +127,8 @@ class Reporter(ExecutedOnlyReporter):
         if task.actions:
             stage = task.name.split(":")[0]
             progress.TRACKER.stage = stage
+            if stage not in ("sample", "encode", "adjust"):
+                progress.TRACKER.again("")  # the encodes are over: no more "again"
             if stage in ("sample", "encode"):
                 self._plan()
             span = self._spans.setdefault(stage, [time.monotonic(), 0.0])

@@ -23,10 +23,48 @@ def test_line_shows_segments_speed_eta_and_size() -> None:
     t.finish("0000.mkv", 100, 2_000_000, encoded_now=True)
     t.update("0100.mkv", 100, 2_000_000)  # another segment half way
     line = t.line(now=110.0)
-    # 200 frames in 10 s = 20 fps; 800 left = 40 s; 4 MB for 200 frames -> 20 MB for 1000
+    # 200 frames in 10 s = 20 fps; 800 left = 40 s; no size until 3 segments are done
     assert line == ("encode | 20.0 % (200/1000 frames) | 1/10 segments | 20.0 fps | "
-                    "0:00:10 elapsed | ETA 0:00:40 | ~19.1 MiB video")
+                    "0:00:10 elapsed | ETA 0:00:40")
     assert "\x1b[36mencode\x1b[0m" in t.line(now=110.0, color=True)
+    for start in (200, 300):
+        t.update(f"{start:04d}.mkv", 100)
+        t.finish(f"{start:04d}.mkv", 100, 2_000_000, encoded_now=True)
+    assert t.line(now=120.0).endswith("| ~19.1 MiB video")  # 2 MB a segment of 100 frames
+
+
+def test_the_bar_never_goes_back() -> None:
+    """Recorded events of a run: a segment encoded twice (its second try starts from frame
+    0), a segment done, the film's balance encoding one again, a skipped (up-to-date) one.
+    The frames shown and the segments done never decrease; the ETA never says 0 before
+    the end."""
+    t = Tracker(started=0.0)
+    t.plan(total_frames=300, total_segments=3)
+    shown: list[tuple[int, int]] = []
+    etas: list[str] = []
+
+    def look(now: float) -> None:
+        line = t.line(now=now)
+        m = re.search(r"\((\d+)/300 frames\) \| (\d)/3 segments", line)
+        assert m, line
+        shown.append((int(m.group(1)), int(m.group(2))))
+        etas.extend(re.findall(r"ETA (\S+)", line))
+
+    t.encode_started = 0.0
+    events = [("update", "a", 60), ("update", "b", 30), ("update", "a", 100),
+              ("update", "a", 10),  # a's second try
+              ("update", "b", 90), ("finish", "b", 100), ("update", "a", 70),
+              ("update", "a", 100), ("finish", "a", 100), ("finish", "c", 100)]
+    for now, (what, key, frames) in enumerate(events, 1):
+        if what == "update":
+            t.update(key, frames)
+        else:
+            t.finish(key, frames, 1000, encoded_now=key != "c")
+        look(float(now))
+    assert shown == sorted(shown) and shown[-1] == (300, 3), shown
+    assert "0:00:00" not in etas[:-1], etas
+    t.again("segment 0001: encoding again at CRF 41 for the film's mean")
+    assert t.line(now=20.0).endswith("for the film's mean") and t.shown_frames() == 300
 
 
 def test_not_a_terminal_plain_lines() -> None:

@@ -301,6 +301,19 @@ def _probe_settings(seg: dict[str, Any], video: Video, q: Quality, filters: list
             "pixel_format": video.pixel_format, "svt_params": video.svt_params}
 
 
+def _again_text(seg: dict[str, Any], crf: float, state: search.State,
+                goal: quality.Target, balancing: bool) -> str:
+    """What the progress line says of a segment encoded again: where and why."""
+    what = f"segment {seg['index']:04d}: encoding again at CRF {quality.crf_text(crf)}"
+    if balancing or not state.finals:
+        return f"{what} for the film's mean"
+    last_crf, last = list(state.finals.items())[-1]  # the latest try
+    side = "below" if last.vmaf < goal.vmaf - goal.tolerance else "above"
+    edge = goal.vmaf - goal.tolerance if side == "below" else goal.vmaf + goal.above
+    return (f"{what} (VMAF {last.vmaf:g} at CRF {quality.crf_text(last_crf)} was {side} "
+            f"{edge:g})")
+
+
 def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
             filters: list[str], extra: list[str], threads: int, prior: search.Prior
             ) -> tuple[int, dict[str, Any]]:
@@ -324,10 +337,14 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
         out = target.with_name(name.format(quality.crf_text(crf)) if final
                                else f"{target.stem}.probe{target.suffix}")
         every = final_subsample(seg["frames"], q.vmaf_subsample) if final else PROBE_SUBSAMPLE
+        balancing = prior.source == "balance"
+        if final and (state.finals or balancing):
+            progress.TRACKER.again(_again_text(seg, crf, state, goal, balancing), str(target))
         done = _encode_retrying(
             source, seg, out, video.at(crf, None if final else q.search_preset), filters,
             extra, threads, window=None if final else window, vmaf=q.scoring(every),
-            progress_id=str(target) if final else None)
+            # A segment the balance encodes again was counted already: it moves no bar.
+            progress_id=str(target) if final and not balancing else None)
         peak = max(peak, done.peak)
         assert done.scores is not None
         m = search.Measurement(round(quality.pool(done.scores, q.vmaf_pool), 3),
