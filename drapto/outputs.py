@@ -75,7 +75,34 @@ def owner(job: Job) -> str:
     return "foreign"
 
 
+# Settings that change how a run goes, not what it makes.
+MACHINE_SETTINGS = ("memory_budget", "memory_estimates", "executor", "keep_work")
+
+
+def made_with(job: Job) -> dict[str, Any]:
+    """The job's settings that shape its output, as the work folder keeps them (JSON)."""
+    import dataclasses
+    import json
+
+    values = {k: v for k, v in dataclasses.asdict(job.settings).items()
+              if k not in MACHINE_SETTINGS}
+    return dict(json.loads(json.dumps(values, sort_keys=True, default=str)))
+
+
+def changed_settings(job: Job) -> dict[str, tuple[Any, Any]]:
+    """The settings whose values differ from those the finished output was made with
+    (settings.json in the work folder; none recorded: none known to differ)."""
+    try:
+        before = read_json(job.work.settings)
+    except (OSError, ValueError):
+        return {}
+    now = made_with(job)
+    return {k: (before.get(k), v) for k, v in now.items() if before.get(k, v) != v}
+
+
 def is_done(job: Job) -> bool:
-    """In a batch: the file's output exists, drapto wrote it for this input, and drapto's
-    last run of it did not fail (a failed validation leaves the output there)."""
-    return not job.work.failure.exists() and owner(job) == "ours"
+    """In a batch: the file's output exists, drapto wrote it for this input with the
+    settings of this run, and drapto's last run of it did not fail (a failed validation
+    leaves the output there)."""
+    return (not job.work.failure.exists() and owner(job) == "ours"
+            and not changed_settings(job))

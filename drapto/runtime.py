@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ExecutedOnlyReporter
 
-from . import proc, progress, stages
+from . import outputs, proc, progress, stages
 from .errors import DraptoError
 from .job import Job
 from .stages.report import summary_lines
@@ -159,9 +159,11 @@ class Reporter(ExecutedOnlyReporter):
         self._segment_done(task, encoded_now=False)
 
     def _record_run(self, job: Job) -> None:
-        """This run's wall time for *job*: from its first task run to its report."""
+        """This run's wall time for *job* (from its first task run to its report), and the
+        settings its output was made with (a batch encodes it again when they change)."""
         started = self._job_started.get(job.tag, self._started)
         with contextlib.suppress(OSError, ValueError):
+            write_json(job.work.settings, outputs.made_with(job))
             runs = read_json(job.work.runs) if job.work.runs.exists() else []
             write_json(job.work.runs, [*runs, {"wall_seconds": round(
                 time.monotonic() - started, 1)}])

@@ -116,9 +116,15 @@ def _start(argv: list[str], base: Path) -> Setup:
         j.tag for j in run.jobs)
     if len(run.jobs) > 1 or any(j.tag for j in run.jobs):  # a batch: finished files skipped
         skipped = [j for j in run.jobs if outputs.is_done(j)]
+        again = [c for c in (outputs.changed_settings(j) for j in run.jobs
+                             if j not in skipped) if c]
         run.jobs = [j for j in run.jobs if j not in skipped]
         for j in skipped:
             print(f"drapto: up to date: {j.output} (made from {j.source})")
+        if again:
+            changes = sorted({f"{k} {a} -> {b}" for c in again for k, (a, b) in c.items()})
+            print(f"drapto: batch: {len(again)} of {len(run.jobs) + len(skipped)} files will "
+                  f"be encoded again, made with other settings: {', '.join(changes)}")
         if not run.jobs and not run.failed:
             print(f"drapto: batch: {len(skipped)} of {len(skipped)} files up to date")
             raise SystemExit(0)

@@ -128,6 +128,7 @@ class WorkDir:
         self.failure = self.path / "failed.json"  # why the last run failed, until one succeeds
         # Each run's wall time for this file (no task reads it: `doit report` shows it).
         self.runs = self.path / "runs.json"
+        self.settings = self.path / "settings.json"  # what the output was made with
         self.log = self.path / "drapto.log"
         self.lock_file = self.path / "lock"
         self.stamps = self.path / "stamps"

@@ -35,6 +35,13 @@ def test_two_file_batch_then_rerun_skips(tmp_path: Path) -> None:
     # Nothing left to do: one word per file, and the count.
     done = run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path)
     assert executed(done) == [] and "drapto: batch: 3 of 3 files up to date" in done.stdout
+    # Settings are inputs, in a batch too: said before it starts, then done.
+    other = run_drapto("input=films", "output=out/", *FAST, "crf_hd=30", cwd=tmp_path)
+    assert ("drapto: batch: 3 of 3 files will be encoded again, made with other settings: "
+            "crf_hd 25 -> 30") in other.stdout
+    assert {"mux:a", "mux:b_film", "mux:c"} <= set(executed(other))
+    assert "3 of 3 files up to date" in run_drapto("input=films", "output=out/", *FAST,
+                                                   "crf_hd=30", cwd=tmp_path).stdout
 
 
 def test_batch_output_must_be_a_folder(tmp_path: Path) -> None:
