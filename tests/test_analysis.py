@@ -7,7 +7,13 @@ from typing import Any
 
 from conftest import FAST, executed, ffmpeg_make, media_info, run_drapto, shared, workdir_of
 
-from drapto.stages.crop import decide, run_crop
+from drapto.stages.crop import (
+    decide,
+    detect_in_one_pass,
+    detect_sample,
+    run_crop,
+    sample_times,
+)
 from drapto.stages.probe import probe
 from drapto.workdir import read_json, write_json
 
@@ -52,6 +58,19 @@ def test_fade_to_black_does_not_decide_the_crop(tmp_path: Path) -> None:
     result = crop_of(src, tmp_path, samples=10)
     assert result["crop"] == [640, 272, 0, 44], result
     assert result["plausible"] < 10
+
+
+def test_one_pass_reads_the_samples_a_seek_reads(tmp_path: Path) -> None:
+    """A short file's samples come from one decode (the seeks would each decode from their
+    keyframe): the same rectangle for every sample as a seek to it gives, bars, fade and
+    black alike."""
+    src = tmp_path / "fade.mkv"
+    ffmpeg_make(*LAVFI, "testsrc2=s=640x272:r=24:d=6", "-vf",
+                "fade=t=out:st=3:d=1,pad=640:360:0:44", *X264, "-g", "300", str(src))
+    times = sample_times(6.0, 10)
+    seeks = [detect_sample(src, t, 16 / 255) for t in times]
+    assert len({tuple(r) for r in seeks if r}) >= 2  # bars, then black: samples differ
+    assert detect_in_one_pass(src, times, 16 / 255) == seeks
 
 
 def test_vote_rules() -> None:
