@@ -37,6 +37,7 @@ class Tracker:
     live: dict[str, tuple[int, int]] = field(default_factory=dict)
     note: str = ""               # what is happening beyond the count (a segment again)
     note_of: str | None = None   # the segment it is about
+    frames_at_start: int = 0     # frames done before this run encoded any (a resume)
     stage: str = "starting"
     started: float = field(default_factory=time.monotonic)
     encode_started: float | None = None
@@ -50,6 +51,7 @@ class Tracker:
         with self.lock:
             if self.encode_started is None:
                 self.encode_started = time.monotonic()
+                self.frames_at_start = self.done_frames
             most, now = self.live.get(encode, (0, 0))
             if frames < now:  # a new try of the same segment
                 self.run_frames += now
@@ -96,9 +98,13 @@ class Tracker:
                 fps = encoded / (now - self.encode_started)
                 parts.append(f"{fps:.1f} fps")
             parts.append(f"{clock(now - self.started)} elapsed")
+            # The ETA from the rate the bar itself moves (this run's share of it), not the
+            # encoders' speed: a segment encoded again takes time and moves nothing.
             left = self.total_frames - frames
-            if fps > 0 and self.total_frames and left > 0:  # frames encoded, not shown: a
-                parts.append(f"ETA {clock(left / fps)}")     # try again slows the rate
+            moved = frames - self.frames_at_start
+            if (self.encode_started is not None and now > self.encode_started and moved > 0
+                    and left > 0):
+                parts.append(f"ETA {clock(left * (now - self.encode_started) / moved)}")
             if self.done_frames and self.total_frames and self.done_segments >= min(
                     3, self.total_segments):  # the size once a few segments are done
                 estimate = self.done_bytes / self.done_frames * self.total_frames

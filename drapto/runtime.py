@@ -165,8 +165,10 @@ class Reporter(ExecutedOnlyReporter):
         with contextlib.suppress(OSError, ValueError):
             write_json(job.work.settings, outputs.made_with(job))
             runs = read_json(job.work.runs) if job.work.runs.exists() else []
+            # Stage spans are the run's (in a batch they span files).
+            stages = {k: round(b - a, 1) for k, (a, b) in self._spans.items()}
             write_json(job.work.runs, [*runs, {"wall_seconds": round(
-                time.monotonic() - started, 1)}])
+                time.monotonic() - started, 1), "stages": stages}])
 
     def complete_run(self) -> None:
         if self._display:

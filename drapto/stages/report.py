@@ -191,10 +191,11 @@ def quality_line(v: dict[str, Any], segments: int) -> str:
 
 def stats(work_root: Path) -> list[str]:
     """One line per encode found under *work_root*, and the totals (drapto's old stats)."""
-    rows = []
+    rows, paths = [], []
     for path in sorted(work_root.glob("*/report.json")):
         try:
             rows.append({**read_json(path), "wall": wall_seconds(path.parent)})
+            paths.append(path)
         except (OSError, ValueError):
             continue
     if not rows:
@@ -214,6 +215,11 @@ def stats(work_root: Path) -> list[str]:
                f"{sum(r['encode_seconds'] for r in rows):>8.1f} s")
     out.append("wall: the runs that made each output, start to finish; encoding: the "
                "segments' encodes added up (they run side by side)")
+    for r, path in zip(rows, paths, strict=True):  # where the last run's time went
+        with contextlib.suppress(OSError, ValueError, KeyError, IndexError, TypeError):
+            stages = read_json(path.parent / "runs.json")[-1]["stages"]
+            spent = ", ".join(f"{k} {v:.1f} s" for k, v in stages.items() if v >= 0.05)
+            out.append(f"  {Path(r['output']).name}, its last run: {spent}")
     return out
 
 
