@@ -8,6 +8,7 @@ and the bars it removes are a real part of the frame; otherwise no crop. The evi
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -141,8 +142,14 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
         limit = limit_hdr / 1023 if hdr else limit_sdr / 255
         duration = (v["duration_ms"] or facts["duration_ms"]) / 1000
         times = sample_times(duration, samples)
-        found = (detect_in_one_pass(source, times, limit) if duration <= ONE_PASS_S
-                 else [detect_sample(source, t, limit) for t in times])
+        found = None
+        if duration <= ONE_PASS_S:
+            # A sample past the last frame leaves its output empty, which FFmpeg counts a
+            # failure: then each sample is sought as for a long file.
+            with contextlib.suppress(DraptoError):
+                found = detect_in_one_pass(source, times, limit)
+        if found is None:
+            found = [detect_sample(source, t, limit) for t in times]
         if not any(found):  # a stream that cannot be seeked (raw HEVC): read from the start
             times, found = [0.0], [detect_sample(source, None, limit)]
         record.update(decide(found, width, height), limit=round(limit, 6),
