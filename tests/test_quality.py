@@ -35,9 +35,11 @@ from drapto.quality import (
     pool,
     predict,
     quarter,
+    read_scores,
     scoring_format,
     shift_of,
     solve,
+    vmaf_graph,
 )
 from drapto.stages.encode import LEAST_SCORED, _encode_range, final_subsample
 from drapto.stages.segments import segment_ids
@@ -508,3 +510,30 @@ def test_a_wider_band_never_needs_more_encodes(name: str) -> None:
     assert len(wide) <= len(narrow), (narrow, wide)
     chosen, within = choose(wide, BAND)
     assert within and 92.0 <= wide[chosen] <= 95.0
+
+
+@pytest.mark.parametrize("every", [3, 5, 9])
+def test_scoring_triplets_give_libvmafs_own_subsampled_scores(every: int,
+                                                              tmp_path: Path) -> None:
+    """vmaf_graph hands libvmaf only each scored frame and its neighbours (what its motion
+    feature needs): the scores are exactly those of libvmaf scoring every N-th frame of
+    all of them."""
+    src, enc = tmp_path / "src.mkv", tmp_path / "enc.mkv"
+    proc.run(["-v", "error", "-f", "lavfi", "-i", "testsrc2=s=256x144:r=24:d=3",
+              "-c:v", "libx264", "-crf", "10", str(src)], what="source")
+    proc.run(["-v", "error", "-i", str(src), "-c:v", "libsvtav1", "-preset", "12",
+              "-svtav1-params", "crf=50", str(enc)], what="encode")
+
+    def scores(graph: str) -> list[float]:
+        proc.run(["-v", "error", "-i", str(enc), "-i", str(src), "-filter_complex", graph,
+                  "-map", "[vo]", "-f", "null", "-"], what="VMAF", cwd=tmp_path)
+        return read_scores(tmp_path / "log.json")
+
+    graph = vmaf_graph("1:v", Scoring("vmaf_v0.6.1", every, "yuv420p"), "log.json")
+    assert "select=" in graph
+    mine = scores(graph.replace("[dec:0]", "[0:v]"))
+    theirs = scores("[0:v]settb=AVTB,setpts=N,format=yuv420p[vd];"
+                    "[1:v]settb=AVTB,setpts=N,format=yuv420p[vr];[vd][vr]libvmaf="
+                    f"model=version=vmaf_v0.6.1:n_subsample={every}:log_fmt=json:"
+                    "log_path=log.json:n_threads=2[vo]")
+    assert len(mine) == len(theirs) == -(-72 // every) and mine == theirs
