@@ -4,7 +4,9 @@ drapto did not write), whether a batch can skip it, and which stowed parts it ca
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +83,6 @@ MACHINE_SETTINGS = ("memory_budget", "memory_estimates", "executor", "keep_work"
 
 def made_with(job: Job) -> dict[str, Any]:
     """The job's settings that shape its output, as the work folder keeps them (JSON)."""
-    import dataclasses
-    import json
-
     values = {k: v for k, v in dataclasses.asdict(job.settings).items()
               if k not in MACHINE_SETTINGS}
     return dict(json.loads(json.dumps(values, sort_keys=True, default=str)))

@@ -47,7 +47,7 @@ class Tracker:
         with self.lock:
             self.total_frames, self.total_segments = total_frames, total_segments
 
-    def update(self, encode: str, frames: int, nbytes: int = 0) -> None:
+    def update(self, encode: str, frames: int) -> None:
         with self.lock:
             if self.encode_started is None:
                 self.encode_started = time.monotonic()
@@ -121,14 +121,10 @@ TRACKER = Tracker()
 
 def on_progress(encode: str) -> Callable[[str], None]:
     """An ``on_line`` callback for ``-progress pipe:1`` output of the encode to *encode*."""
-    state = {"frame": 0, "total_size": 0}
-
     def feed(line: str) -> None:
         key, _, value = line.partition("=")
-        if key in state and value.strip().isdigit():
-            state[key] = int(value)
-            if key == "frame":
-                TRACKER.update(encode, state["frame"], state["total_size"])
+        if key == "frame" and value.strip().isdigit():
+            TRACKER.update(encode, int(value))
     return feed
 
 

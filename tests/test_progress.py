@@ -18,10 +18,10 @@ def test_line_shows_segments_speed_eta_and_size() -> None:
     t = Tracker(started=100.0)
     t.plan(total_frames=1000, total_segments=10)
     t.stage = "encode"
-    t.update("0000.mkv", 50, 1_000_000)
+    t.update("0000.mkv", 50)
     t.encode_started = 100.0
     t.finish("0000.mkv", 100, 2_000_000, encoded_now=True)
-    t.update("0100.mkv", 100, 2_000_000)  # another segment half way
+    t.update("0100.mkv", 100)  # another segment half way
     line = t.line(now=110.0)
     # 200 frames in 10 s = 20 fps; 800 left = 40 s; no size until 3 segments are done
     assert line == ("encode | 20.0 % (200/1000 frames) | 1/10 segments | 20.0 fps | "

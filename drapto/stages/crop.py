@@ -8,7 +8,6 @@ and the bars it removes are a real part of the frame; otherwise no crop. The evi
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -146,8 +145,11 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
         if duration <= ONE_PASS_S:
             # A sample past the last frame leaves its output empty, which FFmpeg counts a
             # failure: then each sample is sought as for a long file.
-            with contextlib.suppress(DraptoError):
+            try:
                 found = detect_in_one_pass(source, times, limit)
+            except DraptoError:
+                if proc.stopping():
+                    raise
         if found is None:
             found = [detect_sample(source, t, limit) for t in times]
         if not any(found):  # a stream that cannot be seeked (raw HEVC): read from the start
