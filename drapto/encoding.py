@@ -125,3 +125,12 @@ def encoder_rate(probe: dict[str, Any], scenes: dict[str, Any]) -> tuple[int, in
     measured = Fraction(scenes["fps"]).limit_denominator(1001)
     rate = min(max(measured, MIN_ENCODER_FPS), Fraction(MAX_ENCODER_FPS))
     return rate.numerator, rate.denominator
+
+
+def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
+    """Why libsvtav1 cannot carry this Dolby Vision over, or None if it can."""
+    if dv["profile"] == 9:
+        return "profile 9 cannot be converted to AV1 profile 10"
+    if dv["profile"] == 10 and not dv["compatibility"]:
+        return "profile 10 without a compatibility id cannot be converted"
+    return None

@@ -72,7 +72,7 @@ def main() -> int:
     parent = int(os.environ.get(WORKER_ENV) or os.getppid())
     threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     from .encoding import Video
-    from .stages.encode import run_encode
+    from .segment_encode import run_encode
 
     job: dict[str, Any] = json.loads(sys.stdin.read())
     paths = ("source", "segment", "crop", "target", "calibration")

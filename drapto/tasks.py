@@ -90,7 +90,8 @@ def _layer(n: int) -> Callable[[], Iterator[Task]]:
                 if name in LATE_DOCS:
                     yield {"basename": name, "actions": None, "doc": LATE_DOCS[name]}
             if n == 3:
-                yield (stages.report.task_plan_stats(RUN.plan) if RUN.plan is not None
+                yield (stages.report.task_plan_stats(RUN.plan, stages.skipped)
+                       if RUN.plan is not None
                        else stages.report.task_stats(work_root(RUN.vars, RUN.base)))
             return
         if n == 2:  # the whole job: every file's last step (a skipped file's is its size)

@@ -24,7 +24,7 @@ from conftest import (
 )
 
 from drapto.encoding import Video
-from drapto.stages.encode import run_encode
+from drapto.segment_encode import run_encode
 from drapto.stages.probe import probe
 from drapto.stages.segments import run_segment, segment_of
 from drapto.stages.validate import rpu_frames

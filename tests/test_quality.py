@@ -18,6 +18,7 @@ import pytest
 from conftest import FAST, drapto_argv, records_of, run_drapto, segment_file, workdir_of
 
 from drapto import proc
+from drapto.encoder import encode_range
 from drapto.encoding import Video
 from drapto.quality import (
     DEFAULT_SHIFT_PER_PRESET,
@@ -41,7 +42,7 @@ from drapto.quality import (
     solve,
     vmaf_graph,
 )
-from drapto.stages.encode import LEAST_SCORED, _encode_range, final_subsample
+from drapto.segment_encode import LEAST_SCORED, final_subsample
 from drapto.stages.segments import segment_ids
 from drapto.workdir import read_json
 
@@ -314,7 +315,7 @@ def test_an_8_bit_source_scores_the_same_in_8_and_10_bits(sample: Path, tmp_path
     video = Video(preset=12, pixel_format="yuv420p10le", svt_params="tune=0", crf=45)
     pooled = {}
     for scoring in ("yuv420p", "yuv420p10le"):
-        done = _encode_range(sample, seg, tmp_path / f"{scoring}.mkv", video, [], [], 2,
+        done = encode_range(sample, seg, tmp_path / f"{scoring}.mkv", video, [], [], 2,
                              vmaf=Scoring("vmaf_v0.6.1", 1, scoring))
         assert done.scores is not None and len(done.scores) == 36
         pooled[scoring] = statistics.fmean(done.scores)
@@ -327,7 +328,7 @@ def test_scores_do_not_depend_on_the_threads(sample: Path, tmp_path: Path) -> No
     -n and on what else runs: the encode and its scores must not."""
     seg = {"index": 0, "start": 0, "frames": 36, "pts_us": 0, "first": True}
     video = Video(preset=12, pixel_format="yuv420p10le", svt_params="tune=0", crf=45)
-    runs = [_encode_range(sample, seg, tmp_path / f"{n}.mkv", video, [], [], n,
+    runs = [encode_range(sample, seg, tmp_path / f"{n}.mkv", video, [], [], n,
                           vmaf=Scoring("vmaf_v0.6.1", 1, "yuv420p"))
             for n in (1, 3)]
     assert runs[0].scores == runs[1].scores and runs[0].scores

@@ -30,6 +30,7 @@ was.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,11 +94,12 @@ def _make_layers(job: Job, threads: int) -> _Built:
     if not (job.settings.quality != "vmaf" or done(up.get("size"))) or (
             decided and decided["action"] == "skip"):
         return up, made
-    made.append([*encode.tasks(up, threads), *audio.tasks(up), balance.task(up)])
+    stowed = functools.partial(holds_video, job)
+    made.append([*encode.tasks(up, threads, stowed), *audio.tasks(up), balance.task(up)])
     if not (job.settings.quality != "vmaf" or done(up.get("balance"))):
         return up, made
     adjusted = read_json(job.work.balance) if job.settings.quality == "vmaf" else None
-    made.append([*(encode.adjust_tasks(up, threads, adjusted) if adjusted else []),
+    made.append([*(encode.adjust_tasks(up, threads, adjusted, stowed) if adjusted else []),
                  *concat.tasks(up), mux.task(up), validate.task(up), report.task(up),
                  tidy.task(up)])
     return up, made

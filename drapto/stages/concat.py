@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import outputs, proc
+from ..encoder import BITEXACT
 from ..graph import Task, Upstream, make_task
 from ..timeline import seek_arg, segment_durations
 from ..workdir import atomic_path
-from .encode import BITEXACT, final_encode, final_targets
+from .encode import final_encode, final_targets
 
 SCHEMA = 1
 DOC = "video.mkv: the encoded segments joined."

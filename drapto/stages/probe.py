@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import proc
+from ..encoding import dolby_vision_blocker
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
@@ -179,15 +180,6 @@ def task(job: Job) -> Task:
     """probe.json: the root of every key (the input enters a key as its content)."""
     return make_task(job, "probe", None, run_probe,
                      {"source": job.source, "target": job.work.probe}, [], DOC, SCHEMA)
-
-
-def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
-    """Why libsvtav1 cannot carry this Dolby Vision over, or None if it can."""
-    if dv["profile"] == 9:
-        return "profile 9 cannot be converted to AV1 profile 10"
-    if dv["profile"] == 10 and not dv["compatibility"]:
-        return "profile 10 without a compatibility id cannot be converted"
-    return None
 
 
 def kept_dolby_vision(video: dict[str, Any], setting: str) -> bool:

@@ -4,6 +4,7 @@ every encode found in a work root (``doit report work=…`` without ``input=``).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from doit.exceptions import TaskFailed
 
 from .. import proc, tracks
 from ..graph import Task, Upstream, make_task
-from ..job import Failure, Plan
+from ..job import Failure, Job, Plan
 from ..quality import crf_text
 from ..timeline import audio_window, read_framecrc, seek_arg, seek_input
 from ..workdir import atomic_path, read_json, write_json
@@ -293,11 +294,9 @@ def task_stats(work_root: Path) -> Task:
             "doc": DOC}
 
 
-def plan_rows(plan: Plan) -> list[JobRow]:
-    """Each job and clip of a job file: done (its report), skipped (over the size cap),
-    failed (why) or left."""
-    from . import skipped  # the graph of the job, which this module is part of
-
+def plan_rows(plan: Plan, skipped: Callable[[Job], bool]) -> list[JobRow]:
+    """Each job and clip of a job file: done (its report), skipped (over the size cap, by
+    *skipped*: the job's graph says so), failed (why) or left."""
     rows = [JobRow(f.label, "failed", None, f.message) for f in plan.failures]
     for job in plan.jobs:
         report, failed = None, None
@@ -318,10 +317,10 @@ def plan_rows(plan: Plan) -> list[JobRow]:
     return rows
 
 
-def task_plan_stats(plan: Plan) -> Task:
+def task_plan_stats(plan: Plan, skipped: Callable[[Job], bool]) -> Task:
     """With jobs=FILE: the statistics of that job file's encodes (nothing is encoded)."""
     def show() -> None:
-        print("\n".join(plan_stats(plan.document, plan_rows(plan))))
+        print("\n".join(plan_stats(plan.document, plan_rows(plan, skipped))))
     return {"basename": "report", "actions": [show], "verbosity": 2, "uptodate": [False],
             "doc": DOC}
 

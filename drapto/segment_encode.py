@@ -1,0 +1,238 @@
+"""One segment's encode, the work that the local executor and a cluster's worker both
+call (:func:`run_encode`): the memory reservation, the Dolby Vision fallback, the quality
+search's driver and the segment's record. It knows nothing of where it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from . import memory, proc, progress, quality, search
+from .encoder import DV_REFUSED, encode_retrying
+from .encoding import Quality, Video, dolby_vision_blocker
+from .errors import DraptoError
+from .job import svt_threads
+from .workdir import put_in_place, read_json, write_json
+
+
+def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Video,
+               threads: int, memory_budget: str, memory_estimates: dict[int, int],
+               calibration: Path | None = None, index: int = 0,
+               balance: dict[str, float] | None = None) -> None:
+    """Encode one segment within the machine's memory budget; write its record (what was
+    done, peak memory, warnings) beside it. With quality targeting, the search starts from
+    *calibration* (the film's calibration.json), or from the defaults without it; or, with
+    *balance* (``crf`` and ``slope`` from balance.json), it is a segment encoded again to
+    bring the film's mean to the target. *index*: the segment's number in this run, for
+    messages only (the bytes and the record do not depend on it: a segment renumbered by a
+    new cut before it keeps its encode)."""
+    seg = {**read_json(segment), "index": index}
+    q = video.quality
+    prior = None if not q else (
+        search.Prior.balancing(balance["crf"], balance["slope"]) if balance
+        else search.Prior.from_calibration(read_json(calibration), q) if calibration
+        else search.Prior.default(q))
+    crop_data = read_json(crop)
+    rect = crop_data["crop"]
+    height = rect[1] if rect else crop_data["height"]
+    need = memory.estimate_mib(height, video.preset, memory_estimates)
+    with memory.reserve(need, memory_budget, f"segment {seg['index']:04d}") as running:
+        # Threads by what actually runs: when the budget lets fewer encodes run than there
+        # are workers, each takes more of the cores (SVT-AV1's output does not depend on it).
+        threads = max(threads, svt_threads(running))
+        started = time.monotonic()
+        peak, record = _encode_segment(source, seg, rect, target, video, threads, prior)
+        seconds = time.monotonic() - started
+    memory.learn(height, video.preset, peak)
+    write_json(target.with_suffix(".json"), {**record, "peak_memory_mib": peak >> 20,
+                                             "reserved_mib": need,
+                                             "seconds": round(seconds, 2)})
+
+
+def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, target: Path,
+                    video: Video, threads: int, prior: search.Prior | None
+                    ) -> tuple[int, dict[str, Any]]:
+    filters = [*video.filters, *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
+    warnings: list[str] = []
+    dv = video.dolby_vision
+    # What to try, in turn: the encoder's arguments and whether they keep the RPU.
+    tries: list[tuple[list[str], bool]] = [([], False)]
+    peak, plain = 0, "plain"
+    if dv:
+        plain = "plain HDR" if dv.get("compatibility") else "plain"
+        tries = [(["-dolbyvision", "0"], False)]
+        blocker = dolby_vision_blocker(dv)
+        if blocker:
+            warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: {blocker}; "
+                            f"encoded as {plain} video")
+        else:
+            tries.insert(0, (["-dolbyvision", "1"], True))
+    found: dict[str, Any] = {}
+    for extra, dv_kept in tries:
+        try:
+            if prior:
+                peak, found = _search(source, seg, target, video, filters, extra, threads,
+                                      prior)
+            else:
+                peak = encode_retrying(source, seg, target, video, filters, extra, threads,
+                                        progress_id=str(target)).peak
+            break
+        except DraptoError as exc:
+            if not dv or not dv_kept or DV_REFUSED not in exc.output or proc.stopping():
+                raise
+            reason = next(line[line.index(DV_REFUSED):].strip()
+                           for line in exc.output.splitlines() if DV_REFUSED in line)
+            warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
+                            f"refused it ({reason}); encoded as {plain} video")
+    q = video.quality
+    if found and q:
+        video = video.at(found["crf"])
+        found["outside"] = outside(found["vmaf"], found["crf"],
+                                   len(found["search"]["finals"]), q.target())
+        if found["outside"]:
+            # Named by its frames: the record outlives the segment's number.
+            warnings.append(f"the segment at frames {seg['start']}-"
+                            f"{seg['start'] + seg['frames'] - 1}: VMAF {found['vmaf']:.2f} is "
+                            f"outside the band {q.target().band_text()}: {found['outside']}")
+    return peak, {**found, "start": seg["start"], "frames": seg["frames"], "crf": video.crf,
+                  "preset": video.preset, "crop": rect, "filters": filters,
+                  "dolby_vision": dv_kept, "warnings": warnings,
+                  "bytes": target.stat().st_size}
+
+
+def outside(vmaf: float, crf: float, encodes: int, band: quality.Target) -> str | None:
+    """Why a kept encode is outside the band (None: it is within)."""
+    if band.within(vmaf):
+        return None
+    high = vmaf > band.vmaf
+    if high and crf >= band.crf_max:
+        return f"above it even at crf_max ({quality.crf_text(band.crf_max)})"
+    if not high and crf <= band.crf_min:
+        return f"below it even at crf_min ({quality.crf_text(band.crf_min)})"
+    return f"{encodes} encodes (search_attempts) did not reach it; the nearest is kept"
+
+
+def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:
+    """The frames the probes encode: the middle *share* of the segment, at least *least*
+    frames (all of a short segment)."""
+    count = min(frames, max(least, round(frames * share)))
+    return (frames - count) // 2, count
+
+
+# Probes score every frame: a probe's few frames, subsampled, left a 0.5-1.3 point error
+# (measured against all frames), and scoring them all adds about 0.02 s to a 0.2 s probe.
+PROBE_SUBSAMPLE = 1
+# A final encode is scored on every vmaf_subsample-th frame, but on at least this many: a
+# few frames, subsampled, are as noisy as a probe's (bench/subsample.py, bench/segments.py).
+LEAST_SCORED = 10
+
+
+def final_subsample(frames: int, subsample: int) -> int:
+    """The vmaf_subsample a final encode of *frames* frames is scored with: *subsample*, or
+    the largest below it (odd ones, from an odd one) that scores LEAST_SCORED frames."""
+    n, step = subsample, 2 if subsample % 2 else 1
+    while n > 1 and -(-frames // n) < LEAST_SCORED:
+        n -= step
+    return n
+
+
+def _probe_settings(seg: dict[str, Any], video: Video, q: Quality, filters: list[str],
+                    window: tuple[int, int]) -> dict[str, Any]:
+    """What a probe's measurement depends on: while these hold, its figures stay valid,
+    whatever the target. The segment's frames are among them: its files are named by its
+    first frame, which another scene setting's segment of other length may share."""
+    return {"frames": [seg["start"], seg["frames"], seg["pts_us"]],
+            "search_preset": q.search_preset, "filters": filters, "window": list(window),
+            "vmaf_pool": q.vmaf_pool, "vmaf_model": q.vmaf_model, "subsample": PROBE_SUBSAMPLE,
+            "vmaf_scoring": q.vmaf_scoring,
+            "pixel_format": video.pixel_format, "svt_params": video.svt_params}
+
+
+def _again_text(seg: dict[str, Any], crf: float, state: search.State,
+                goal: quality.Target, balancing: bool) -> str:
+    """What the progress line says of a segment encoded again: where and why."""
+    what = f"segment {seg['index']:04d}: encoding again at CRF {quality.crf_text(crf)}"
+    if balancing or not state.finals:
+        return f"{what} for the film's mean"
+    last_crf, last = list(state.finals.items())[-1]  # the latest try
+    side = "below" if last.vmaf < goal.vmaf - goal.tolerance else "above"
+    edge = goal.vmaf - goal.tolerance if side == "below" else goal.vmaf + goal.above
+    return (f"{what} (VMAF {last.vmaf:g} at CRF {quality.crf_text(last_crf)} was {side} "
+            f"{edge:g})")
+
+
+def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
+            filters: list[str], extra: list[str], threads: int, prior: search.Prior
+            ) -> tuple[int, dict[str, Any]]:
+    """Find and encode the CRF that reaches the target (see drapto/search.py). Every
+    measurement is recorded as it comes (``NNNN.search.json``): an interrupted search
+    resumes from them."""
+    q = video.quality
+    assert q is not None
+    goal = search.goal_of(q, prior)
+    window = probe_window(seg["frames"], q.search_sample)
+    probe_key = {**_probe_settings(seg, video, q, filters, window), "encoder_args": extra}
+    state_path = target.with_suffix(".search.json")
+    key = search.state_key(q, probe_key, prior)
+    state = search.State.load(state_path, key) or search.State(key)
+    known = search.known_probes(target.with_suffix(".json"), probe_key)
+    name = f"{target.stem}.crf{{}}{target.suffix}"
+    peak = 0
+
+    def measure(crf: float, final: bool) -> search.Measurement:
+        nonlocal peak
+        out = target.with_name(name.format(quality.crf_text(crf)) if final
+                               else f"{target.stem}.probe{target.suffix}")
+        every = final_subsample(seg["frames"], q.vmaf_subsample) if final else PROBE_SUBSAMPLE
+        balancing = prior.source == "balance"
+        if final and (state.finals or balancing):
+            progress.TRACKER.again(_again_text(seg, crf, state, goal, balancing), str(target))
+        done = encode_retrying(
+            source, seg, out, video.at(crf, None if final else q.search_preset), filters,
+            extra, threads, window=None if final else window, vmaf=q.scoring(every),
+            # A segment the balance encodes again was counted already: it moves no bar.
+            progress_id=str(target) if final and not balancing else None)
+        peak = max(peak, done.peak)
+        assert done.scores is not None
+        m = search.Measurement(round(quality.pool(done.scores, q.vmaf_pool), 3),
+                               out.stat().st_size,
+                               [round(v, 3) for v in done.scores] if final else None)
+        if not final:
+            out.unlink()
+        return m
+
+    # Without probes (search=final), or when a probe would be a final encode (the same
+    # preset over the whole segment), the final encodes are the search.
+    direct = prior.source == "balance" or not q.probing or (
+        q.search_preset == q.preset and window == (0, seg["frames"]))
+    found = search.run(state, prior, goal, direct, measure,
+                       lambda: state.save(state_path), known)
+    kept = target.with_name(name.format(quality.crf_text(found.crf)))
+    if not kept.exists():  # resumed after its file was lost: encode it again
+        state.finals[found.crf] = measure(found.crf, True)
+    put_in_place(kept, target)
+    for crf in state.finals:
+        target.with_name(name.format(quality.crf_text(crf))).unlink(missing_ok=True)
+    kept_m = state.finals[found.crf]
+
+    def listed(ms: dict[float, search.Measurement]) -> list[dict[str, Any]]:
+        return [{"crf": c, "vmaf": m.vmaf, "bytes": m.bytes} for c, m in sorted(ms.items())]
+    record = {"target": goal.vmaf, "tolerance": goal.tolerance, "overshoot": goal.above,
+              "preset": q.preset,
+              "search_preset": q.search_preset, "probe_settings": probe_key,
+              "fast_crf": round(found.fast_crf, 3), "slope": round(found.slope, 3),
+              "shift": prior.shift, "prior": asdict(prior),
+              "predicted_crf": found.predicted, "probes": listed(state.probes),
+              "finals": listed(state.finals)}
+    state_path.unlink(missing_ok=True)
+    return peak, {"crf": found.crf, "vmaf": kept_m.vmaf, "vmaf_frames": kept_m.scores,
+                  # within the settings' band (a calibration segment searched a narrower one)
+                  "reached": q.target().within(kept_m.vmaf),
+                  "target_vmaf": goal.vmaf, "vmaf_pool": q.vmaf_pool,
+                  "band": [q.target_vmaf - q.vmaf_tolerance, q.target_vmaf + q.vmaf_overshoot],
+                  "source_bytes": seg.get("source_bytes"), "search": record}
+
+
