@@ -32,6 +32,26 @@ FIXED_CRF = {"DRAPTO_QUALITY": "crf"}
 os.environ.update(FIXED_CRF)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """``-m unit`` runs the tests that need no FFmpeg, in seconds; there FFmpeg is a stub
+    that fails, so a test that needs it and is not marked ``e2e`` fails at once."""
+    if config.getoption("markexpr") == "unit":
+        stub = Path(tempfile.mkdtemp(prefix="drapto-no-ffmpeg-")) / "ffmpeg"
+        stub.write_text("#!/bin/sh\necho 'FFmpeg called by a unit test: mark it e2e' >&2\n"
+                        "exit 97\n", encoding="utf-8")
+        stub.chmod(0o755)
+        os.environ["IMAGEIO_FFMPEG_EXE"] = str(stub)
+        os.environ.pop("DRAPTO_FFMPEG", None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test not marked ``e2e`` (it runs FFmpeg on generated or shared media) is a
+    ``unit`` test."""
+    for item in items:
+        if item.get_closest_marker("e2e") is None:
+            item.add_marker(pytest.mark.unit)
+
+
 def drapto_argv(*args: str, jobs: int | None = None) -> list[str]:
     opts = ["-n", str(jobs)] if jobs else []
     return [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), *opts, "encode", *args]

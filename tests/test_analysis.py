@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import FAST, executed, ffmpeg_make, media_info, run_drapto, shared, workdir_of
 
 from drapto.stages.crop import (
@@ -28,6 +29,7 @@ def crop_of(src: Path, tmp_path: Path, samples: int = 12) -> dict[str, Any]:
     return dict(read_json(target))
 
 
+@pytest.mark.e2e
 def test_letterbox_239_in_1080p(tmp_path: Path) -> None:
     src = tmp_path / "scope.mkv"
     ffmpeg_make(*LAVFI, "testsrc2=s=1920x804:r=24:d=4", "-vf", "pad=1920:1080:0:138",
@@ -36,6 +38,7 @@ def test_letterbox_239_in_1080p(tmp_path: Path) -> None:
     assert result["crop"] in ([1920, 804, 0, 138], [1920, 800, 0, 140]), result
 
 
+@pytest.mark.e2e
 def test_pillarbox(tmp_path: Path) -> None:
     src = tmp_path / "academy.mkv"
     ffmpeg_make(*LAVFI, "testsrc2=s=960x720:r=24:d=3", "-vf", "pad=1280:720:160:0", *X264,
@@ -43,6 +46,7 @@ def test_pillarbox(tmp_path: Path) -> None:
     assert crop_of(src, tmp_path)["crop"] == [960, 720, 160, 0]
 
 
+@pytest.mark.e2e
 def test_no_bars_no_crop(tmp_path: Path) -> None:
     src = tmp_path / "full.mkv"
     ffmpeg_make(*LAVFI, "testsrc2=s=640x360:r=24:d=3", *X264, str(src))
@@ -50,6 +54,7 @@ def test_no_bars_no_crop(tmp_path: Path) -> None:
     assert result["crop"] is None and "bars too thin" in result["reason"]
 
 
+@pytest.mark.e2e
 def test_fade_to_black_does_not_decide_the_crop(tmp_path: Path) -> None:
     """The last half fades to black: those samples are implausible and set aside."""
     src = tmp_path / "fade.mkv"
@@ -60,6 +65,7 @@ def test_fade_to_black_does_not_decide_the_crop(tmp_path: Path) -> None:
     assert result["plausible"] < 10
 
 
+@pytest.mark.e2e
 def test_one_pass_reads_the_samples_a_seek_reads(tmp_path: Path) -> None:
     """A short file's samples come from one decode (the seeks would each decode from their
     keyframe): the same rectangle for every sample as a seek to it gives, bars, fade and
@@ -85,6 +91,7 @@ def test_vote_rules() -> None:
     assert decide([None] * 5, 1920, 1080)["reason"] == "no sample could be read"
 
 
+@pytest.mark.e2e
 def test_crop_applied_end_to_end(tmp_path: Path) -> None:
     src = tmp_path / "lb.mkv"
     ffmpeg_make(*LAVFI, "testsrc2=s=256x108:r=24:d=3", "-vf", "pad=256:144:0:18", *X264,
@@ -113,6 +120,7 @@ def hdr10_clip(path: Path, mastering: bool = True) -> Path:
     return path
 
 
+@pytest.mark.e2e
 def test_generated_hdr10_keeps_colour_and_static_metadata(tmp_path: Path) -> None:
     src = hdr10_clip(tmp_path / "hdr.mkv")
     before = probe(src)["video"]
@@ -127,12 +135,14 @@ def test_generated_hdr10_keeps_colour_and_static_metadata(tmp_path: Path) -> Non
     assert read_json(work / "crop.json")["limit"] == round(128 / 1023, 6)
 
 
+@pytest.mark.e2e
 def test_transfer_alone_means_hdr(tmp_path: Path) -> None:
     src = hdr10_clip(tmp_path / "pq.mkv", mastering=False)
     hdr = probe(src)["video"]["hdr"]
     assert (hdr["is_hdr"], hdr["transfer"], hdr["mastering_display"]) == (True, "PQ", False)
 
 
+@pytest.mark.e2e
 def test_real_hdr10_frames_kept_and_hdr10plus_reported(tmp_path: Path) -> None:
     src = shared("tos-hdr10-frames.h265")
     result = run_drapto(f"input={src}", *FAST, cwd=tmp_path)

@@ -31,6 +31,7 @@ def one_line_failure(result: subprocess.CompletedProcess[str], message: str) -> 
     assert len(said) == 1 and said[0].startswith("drapto: ") and message in said[0], said
 
 
+@pytest.mark.e2e
 def test_truncated_mkv_refused(tmp_path: Path) -> None:
     full = tmp_path / "full.mkv"
     ffmpeg_make(*SRC, "testsrc2=s=256x144:r=24:d=3", *X264, str(full))
@@ -41,6 +42,7 @@ def test_truncated_mkv_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "cut.av1.mkv").exists()
 
 
+@pytest.mark.e2e
 def test_mp4_cut_off_keyframe_with_edit_list(tmp_path: Path) -> None:
     """Lead-in frames hidden by the edit list stay hidden; every shown frame is kept."""
     long = tmp_path / "long.mp4"
@@ -51,6 +53,7 @@ def test_mp4_cut_off_keyframe_with_edit_list(tmp_path: Path) -> None:
     assert_frames_in_place(cut, tmp_path / "cut.av1.mkv")
 
 
+@pytest.mark.e2e
 def test_odd_dimensions(tmp_path: Path) -> None:
     src = tmp_path / "odd.mkv"
     ffmpeg_make(*SRC, "testsrc2=s=720x480:r=24:d=2", "-vf", "format=yuv444p,crop=719:479:0:0",
@@ -60,6 +63,7 @@ def test_odd_dimensions(tmp_path: Path) -> None:
     assert (out["format"], out["width"], out["height"]) == ("AV1", 719, 479)
 
 
+@pytest.mark.e2e
 def test_variable_frame_rate_keeps_every_timestamp(tmp_path: Path) -> None:
     src = tmp_path / "vfr.mkv"
     ffmpeg_make(*SRC, "testsrc2=s=256x144:r=30:d=4",
@@ -73,6 +77,7 @@ def test_variable_frame_rate_keeps_every_timestamp(tmp_path: Path) -> None:
     assert_frames_in_place(src, out)
 
 
+@pytest.mark.e2e
 def test_long_ntsc_rate_does_not_drift(tmp_path: Path) -> None:
     """23.976 fps over many segments: the joins add no rounding, the end is where it was."""
     src = tmp_path / "ntsc.mkv"
@@ -85,6 +90,7 @@ def test_long_ntsc_rate_does_not_drift(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("pix", "codec"), [("yuv420p", "libx264"),
                                             ("yuv420p10le", "libx265")])
+@pytest.mark.e2e
 def test_eight_and_ten_bit_sources(pix: str, codec: str, tmp_path: Path) -> None:
     src = tmp_path / "src.mkv"
     ffmpeg_make(*SRC, "testsrc2=s=256x144:r=24:d=2", "-pix_fmt", pix, "-c:v", codec,
@@ -100,6 +106,7 @@ def media_info_checks(cwd: Path) -> list[dict[str, object]]:
     return list(read_json(workdir_of(cwd / "drapto-work") / "validation.json")["checks"])
 
 
+@pytest.mark.e2e
 def test_interlaced_source_is_deinterlaced(tmp_path: Path) -> None:
     src = tmp_path / "tff.mkv"
     ffmpeg_make(*SRC, "testsrc2=s=256x144:r=50:d=3", "-vf", "interlace=scan=tff", *X264,
@@ -111,6 +118,7 @@ def test_interlaced_source_is_deinterlaced(tmp_path: Path) -> None:
     assert {c["check"]: c["got"] for c in media_info_checks(tmp_path)}["frame count"] == 75
 
 
+@pytest.mark.e2e
 def test_three_five_seven_channels_and_many_tracks(tmp_path: Path) -> None:
     src = tmp_path / "many.mkv"
     layouts = ["2.1", "4.1", "6.1", "mono", "stereo"]
@@ -138,6 +146,7 @@ def test_three_five_seven_channels_and_many_tracks(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["semi;colon.mkv", "new\nline.mkv", "$(touch pwned).mkv",
                                   "-leading dash.mkv", "quote's \"both\".mkv", "ünï 字.mkv"])
+@pytest.mark.e2e
 def test_hostile_names(name: str, sample_small: Path, tmp_path: Path) -> None:
     src = tmp_path / name
     shutil.copy(sample_small, src)
@@ -182,6 +191,7 @@ def tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.e2e
 def test_output_folder_not_writable(tmpfs, sample_small: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     mnt, mount, _ = tmpfs
     mount("ro", "size=1m")
@@ -191,6 +201,7 @@ def test_output_folder_not_writable(tmpfs, sample_small: Path, tmp_path: Path) -
     assert not (tmp_path / "drapto-work").exists()
 
 
+@pytest.mark.e2e
 def test_full_disk_then_resume(tmpfs, sample: Path, encoded: dict[str, object],  # type: ignore[no-untyped-def]
                                tmp_path: Path) -> None:
     mnt, mount, remount = tmpfs
@@ -211,6 +222,7 @@ def test_full_disk_then_resume(tmpfs, sample: Path, encoded: dict[str, object], 
     assert not [p for p in mnt.rglob("*") if ".tmp" in p.name]
 
 
+@pytest.mark.e2e
 def test_image_subtitles_kept(tmp_path: Path) -> None:
     from pgs import write_sup
 

@@ -6,9 +6,12 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import FAST, executed, media_info, run_drapto
 
 from drapto.sample import make_sample
+
+pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 
 
 def test_two_file_batch_then_rerun_skips(tmp_path: Path) -> None:

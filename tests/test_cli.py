@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import media_info
 
 from drapto.job import svt_threads
@@ -33,6 +34,7 @@ def test_help(tmp_path: Path) -> None:
     assert enc.startswith("usage: drapto encode INPUT [-o OUTPUT] [--preset N]")
 
 
+@pytest.mark.e2e
 def test_unknown_option_and_the_doit_spelling(tmp_path: Path) -> None:
     """A misspelt option gets the nearest known one, as a misspelt setting does; and
     ``doit encode --input=FILE --preset=N``, as `doit help encode` lists them, encodes."""
@@ -52,6 +54,7 @@ def test_unknown_option_and_the_doit_spelling(tmp_path: Path) -> None:
         encoding="utf-8").replace("-preset 12", "preset 12")
 
 
+@pytest.mark.e2e
 def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
     clip = make_sample(tmp_path / "film.mkv", scenes=[1.0, 1.5], size="256x144")
     done = run("encode", "film.mkv", "-o", "out/", "-j", "2", "--profile", "fast",
@@ -76,6 +79,7 @@ def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
     assert bad.returncode != 0 and "unknown setting 'speed' in the command line" in bad.stderr
 
 
+@pytest.mark.e2e
 def test_every_setting_is_an_option_and_in_doit_help(tmp_path: Path) -> None:
     """The options come from profiles/default.yaml: one per setting, with its help."""
     import dataclasses

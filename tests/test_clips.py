@@ -34,6 +34,7 @@ def test_bad_ranges(args: dict[str, str], message: str) -> None:
         clip_range(args.get("start"), args.get("end"), args.get("duration"))
 
 
+@pytest.mark.e2e
 def test_clip_is_exact_and_in_sync(sample: Path, tmp_path: Path) -> None:
     run_drapto(f"input={sample}", *FAST, "start=1.5", "duration=3", cwd=tmp_path)
     out_path = tmp_path / "sample.1.5s-4.5s.av1.mkv"
@@ -66,6 +67,7 @@ def test_clip_is_exact_and_in_sync(sample: Path, tmp_path: Path) -> None:
     assert own < sample.stat().st_size * 0.6
 
 
+@pytest.mark.e2e
 def test_clip_to_the_end(sample: Path, tmp_path: Path) -> None:
     run_drapto(f"input={sample}", *FAST, "start=0:04.5", cwd=tmp_path)
     out = media_info(tmp_path / "sample.4.5s-end.av1.mkv")
@@ -77,6 +79,7 @@ def test_clip_to_the_end(sample: Path, tmp_path: Path) -> None:
     (["start=10"], "start=10s is past the end of"),
     (["start=2", "end=9"], "end=9s is past the end of"),
 ])
+@pytest.mark.e2e
 def test_range_outside_the_file(args: list[str], message: str, sample: Path,
                                 tmp_path: Path) -> None:
     result = run_drapto(f"input={sample}", *FAST, *args, cwd=tmp_path, check=False)

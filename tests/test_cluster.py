@@ -22,6 +22,8 @@ from conftest import drapto_argv, executed, run_drapto
 from drapto import proc
 from drapto.sample import make_sample
 
+pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
+
 pytest.importorskip("distributed", reason="Dask is an optional extra: pip install -e '.[dask]'")
 
 DASK = [sys.executable, "-m", "distributed.cli.dask_scheduler"]

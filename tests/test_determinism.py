@@ -23,7 +23,10 @@ from conftest import (
 )
 
 from drapto.sample import make_sample
+from drapto.search import calibration_indices
 from drapto.workdir import read_json
+
+pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 
 # The default mode (quality=vmaf, calibration, size cap), with fast presets for tiny clips.
 SETTINGS = ["preset=11", "search_preset=12", "min_segment=0.5", "max_segment=1",
@@ -70,24 +73,33 @@ def test_the_defaults_are_quality_targeting(reference: Path) -> None:
     calibration = read_json(work / "calibration.json")
     sample = {s["start"] for s in calibration["segments"]}
     assert calibration["segments_used"] == len(sample) >= 1
-    # The calibration's segments start from the defaults, the rest from it.
+    # The calibration's segments are those the rule spreads over the film (by time), and
+    # they start from the defaults; the rest start from the calibration.
+    scenes = read_json(work / "scenes.json")
+    chosen = calibration_indices([seg["frames"] for seg in scenes["segments"]], 3)
+    assert sample == {scenes["segments"][i]["start"] for i in chosen}
+    assert 0 < len(chosen) < SEGMENTS
     for i, r in enumerate(records):
-        expected = "default" if i in {1, 4, 6} else "calibration of"
+        expected = "default" if i in chosen else "calibration of"
         assert r["search"]["prior"]["source"].startswith(expected), (i, r["search"])
     assert len({r["crf"] for r in records}) > 1
 
 
 def test_workers_cache_and_work_root_do_not_change_the_bytes(
         clip: Path, reference: Path, tmp_path: Path) -> None:
-    """-n 2 instead of 1, a cache folder holding another film's history and garbage, and
-    another work root: the same bytes."""
+    """-n 2 instead of 1, a cache folder holding other films' history, and another work
+    root: the same bytes. The cache drapto keeps (~/.cache/drapto) is the machine's memory
+    figures and its ledger of running encodes: they steer how many encodes run at once and
+    their threads, never a decision about the bytes."""
     cache = tmp_path / "cache"
     (cache / "drapto").mkdir(parents=True)
-    (cache / "drapto" / "quality.json").write_text(json.dumps(
-        {"preset 11 from probes at 12": [-29.0, 12.0, 7.5]}))
-    (cache / "drapto" / "memory.json").write_text("\x00 not json")
+    # Another film measured at ten times this one's memory: fewer encodes at once here.
+    (cache / "drapto" / "memory.json").write_text(json.dumps(
+        {"144p preset 11": 4000, "1080p preset 6": 9000}))
+    (cache / "drapto" / "ledger.json").write_text("\x00 not json")
     run(clip, tmp_path, cache, 2, work="elsewhere")
     assert (tmp_path / "out.mkv").read_bytes() == (reference / "out.mkv").read_bytes()
+    assert json.loads((cache / "drapto" / "memory.json").read_text())["1080p preset 6"] == 9000
 
 
 def wait_for(cond: object, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:

@@ -30,6 +30,8 @@ from drapto.stages.segments import run_segment, segment_of
 from drapto.stages.validate import rpu_frames
 from drapto.workdir import read_json, write_json
 
+pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
+
 # The default mode (quality targeting), fast, with segments of 1-2 s: the shared sample's
 # 259 frames (10.8 s) make 6 segments.
 # The shared sample is black: AV1 at the target takes ~90 % of its video, over the size cap

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import (
     FAST,
     assert_frames_in_place,
@@ -21,6 +22,7 @@ from conftest import (
 from drapto.workdir import read_json
 
 
+@pytest.mark.e2e
 def test_output_has_av1_opus_subtitles_chapters(sample: Path, encoded: dict[str, Any]) -> None:
     out = media_info(encoded["output"])
     src = media_info(sample)
@@ -46,6 +48,7 @@ def test_output_has_av1_opus_subtitles_chapters(sample: Path, encoded: dict[str,
     assert report["size_out"] == encoded["output"].stat().st_size and report["validated"]
 
 
+@pytest.mark.e2e
 def test_ten_bit_and_exact_frame_count(encoded: dict[str, Any]) -> None:
     from drapto.stages.validate import read_output
 
@@ -54,6 +57,7 @@ def test_ten_bit_and_exact_frame_count(encoded: dict[str, Any]) -> None:
     assert spans["video"] == [[0, 5_958_000]] and spans["audio"] == [[0, 6_000_000], [0, 6_016_000]]
 
 
+@pytest.mark.e2e
 def test_every_frame_in_place_and_keyframes_at_segment_starts(
         sample: Path, encoded: dict[str, Any]) -> None:
     scenes = read_json(encoded["work"] / "scenes.json")
@@ -65,6 +69,7 @@ def test_every_frame_in_place_and_keyframes_at_segment_starts(
     assert set(starts) <= set(keyframes(encoded["output"]))
 
 
+@pytest.mark.e2e
 def test_rerun_with_nothing_changed_runs_nothing(sample: Path, encoded: dict[str, Any]) -> None:
     before = encoded["output"].stat().st_mtime_ns
     again = run_drapto(f"input={sample}", "output=out.mkv", "work=w", *FAST, cwd=encoded["cwd"])
@@ -74,6 +79,7 @@ def test_rerun_with_nothing_changed_runs_nothing(sample: Path, encoded: dict[str
     assert encoded["output"].stat().st_mtime_ns == before
 
 
+@pytest.mark.e2e
 def test_audio_bitrate_change_reruns_only_audio_and_mux(sample: Path, tmp_path: Path,
                                                        encoded: dict[str, Any]) -> None:
     shutil.copytree(encoded["cwd"] / "w", tmp_path / "w")
@@ -92,12 +98,14 @@ def test_audio_bitrate_change_reruns_only_audio_and_mux(sample: Path, tmp_path: 
     assert not [t for t in ran if t.startswith(("audio", "segment", "probe", "scenes"))]
 
 
+@pytest.mark.e2e
 def test_same_bytes_with_other_worker_count(sample: Path, tmp_path: Path,
                                             encoded: dict[str, Any]) -> None:
     run_drapto(f"input={sample}", "output=one.mkv", "work=w1", *FAST, cwd=tmp_path, jobs=1)
     assert (tmp_path / "one.mkv").read_bytes() == encoded["output"].read_bytes()  # -n 2
 
 
+@pytest.mark.e2e
 def test_hostile_file_names_and_default_output(sample: Path, tmp_path: Path) -> None:
     name = "-rm $(x); it's \"ü\" 𝄞.mkv"
     src = tmp_path / "in dir" / name
@@ -113,6 +121,7 @@ def test_hostile_file_names_and_default_output(sample: Path, tmp_path: Path) -> 
     assert not [p for p in workdir_of(tmp_path / "work dir").rglob("*") if ".tmp" in p.name]
 
 
+@pytest.mark.e2e
 def test_output_into_directory_and_env_settings(sample: Path, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     result = run_drapto(f"input={sample}", "output=out/", "work=w", "min_segment=1",
@@ -124,6 +133,7 @@ def test_output_into_directory_and_env_settings(sample: Path, tmp_path: Path) ->
     assert os.path.getsize(tmp_path / "out" / "sample.av1.mkv") > 0
 
 
+@pytest.mark.e2e
 def test_mpeg_ts_source_frame_exact_and_in_sync(sample: Path, tmp_path: Path) -> None:
     """MPEG-TS: streams start at 1.4 s and at different times, and seeking lands late."""
     import subprocess
@@ -143,6 +153,7 @@ def test_mpeg_ts_source_frame_exact_and_in_sync(sample: Path, tmp_path: Path) ->
                    - (a_out["delay_ms"] - got["video"]["delay_ms"])) <= 5
 
 
+@pytest.mark.e2e
 def test_report_without_input_summarises_the_work_root(encoded: dict[str, Any]) -> None:
     import subprocess
     import sys
@@ -155,6 +166,7 @@ def test_report_without_input_summarises_the_work_root(encoded: dict[str, Any]) 
     assert "\nout.mkv " in out and "1 encodes" in out  # named by the output
 
 
+@pytest.mark.e2e
 def test_touched_or_copied_source_redoes_nothing(sample: Path, tmp_path: Path) -> None:
     src = tmp_path / "film.mkv"
     shutil.copy(sample, src)
@@ -170,6 +182,7 @@ def test_touched_or_copied_source_redoes_nothing(sample: Path, tmp_path: Path) -
     assert len(list((tmp_path / "drapto-work").iterdir())) == 2
 
 
+@pytest.mark.e2e
 def test_a_moved_or_copied_film_is_a_no_op(sample: Path, tmp_path: Path) -> None:
     """The work folder is found by the film's content: moved (or copied, then renamed) to
     another folder with the same output, nothing is done again."""
@@ -186,6 +199,7 @@ def test_a_moved_or_copied_film_is_a_no_op(sample: Path, tmp_path: Path) -> None
     assert len(list((tmp_path / "drapto-work").iterdir())) == 1
 
 
+@pytest.mark.e2e
 def test_report_page_shows_every_segment(encoded: dict[str, Any]) -> None:
     """report.html beside report.json: one self-contained page, each segment in each panel
     (CRF and bitrate with a fixed CRF), with its figures on hover."""

@@ -92,6 +92,7 @@ def split(scenes: dict[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.e2e
 def test_an_audio_bitrate_changes_only_the_audio_and_what_follows(
         film: dict[str, Any], tmp_path: Path) -> None:
     before = graph(film, tmp_path, audio_bitrates="{2: 128}")
@@ -101,6 +102,7 @@ def test_an_audio_bitrate_changes_only_the_audio_and_what_follows(
     assert audio and moved == audio | {"mux", "validate", "report"}, moved
 
 
+@pytest.mark.e2e
 def test_a_scene_change_reencodes_only_the_segments_it_changed(
         film: dict[str, Any], tmp_path: Path) -> None:
     """In the default mode (quality targeting): a new cut in an early segment that is not a
@@ -120,6 +122,7 @@ def test_a_scene_change_reencodes_only_the_segments_it_changed(
                      "report"}, sorted(moved)
 
 
+@pytest.mark.e2e
 def test_a_crf_changes_the_encodes_and_not_the_segments_or_audio(
         film: dict[str, Any], tmp_path: Path) -> None:
     before = graph(film, tmp_path, quality="crf", crf_hd="30")
@@ -130,6 +133,7 @@ def test_a_crf_changes_the_encodes_and_not_the_segments_or_audio(
                      "report"}, sorted(moved)
 
 
+@pytest.mark.e2e
 def test_where_and_how_wide_it_runs_is_in_no_key(film: dict[str, Any],
                                                  tmp_path: Path) -> None:
     """The executor, SVT-AV1's threads and the memory settings never change the bytes;
@@ -143,6 +147,7 @@ def test_where_and_how_wide_it_runs_is_in_no_key(film: dict[str, Any],
     assert keys(graph(film, tmp_path, clip=moved)) == base
 
 
+@pytest.mark.e2e
 def test_every_argument_an_action_is_handed_is_in_its_key(film: dict[str, Any],
                                                           tmp_path: Path) -> None:
     """Change any one argument of any task's action (but the encode's UNKEYED) and its key

@@ -11,6 +11,7 @@ from conftest import FAST, executed, media_info, run_drapto, shared
 from drapto.workdir import read_json
 
 
+@pytest.mark.e2e
 def test_srt_subtitles_and_delayed_audio_kept(tmp_path: Path) -> None:
     src = shared("srt-subtitles.mkv")
     run_drapto(f"input={src}", "output=out.mkv", "work=w", *FAST, cwd=tmp_path)
@@ -24,6 +25,7 @@ def test_srt_subtitles_and_delayed_audio_kept(tmp_path: Path) -> None:
                - (want["audio"][0]["delay_ms"] - want["video"]["delay_ms"])) <= 10
 
 
+@pytest.mark.e2e
 def test_chapters_kept(tmp_path: Path) -> None:
     src = shared("chapters.mkv")
     run_drapto(f"input={src}", "output=out.mkv", "work=w", *FAST, cwd=tmp_path)
@@ -46,6 +48,7 @@ def test_audio_only_refused(name: str, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.mkv"))
 
 
+@pytest.mark.e2e
 def test_video_without_audio_encodes(tmp_path: Path) -> None:
     from drapto.sample import make_sample
 
@@ -86,6 +89,7 @@ def test_bad_invocations_fail_with_one_line(args: list[str], message: str,
         "empty.mkv", "in.mkv", "text.mkv"]
 
 
+@pytest.mark.e2e
 def test_ffmpeg_without_what_drapto_needs_is_named(sample: Path, tmp_path: Path) -> None:
     # A stand-in FFmpeg that lists no encoder or filter drapto needs: real builds without
     # libsvtav1 cannot be installed here on demand.
@@ -99,6 +103,7 @@ def test_ffmpeg_without_what_drapto_needs_is_named(sample: Path, tmp_path: Path)
             "scdet, cropdetect") in result.stdout
 
 
+@pytest.mark.e2e
 def test_ffmpeg_older_than_7_is_named(sample: Path, tmp_path: Path) -> None:
     """Everything listed, but too old for the loopback decoder the VMAF check runs on."""
     fake = tmp_path / "ffmpeg"
@@ -132,6 +137,7 @@ def test_list_and_help_work_without_input(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.e2e
 def test_a_file_drapto_did_not_write_is_never_replaced(sample: Path, encoded: dict[str, Any],
                                                        tmp_path: Path) -> None:
     """README copied to precious.mkv: refused before any work, left as it was; overwrite=yes

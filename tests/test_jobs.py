@@ -53,6 +53,7 @@ JOBS = """
 """
 
 
+@pytest.mark.e2e
 def test_two_inputs_three_clips_then_a_rerun_that_does_nothing(films: Path,
                                                                tmp_path: Path) -> None:
     jobs = films / "jobs.yaml"
@@ -79,6 +80,7 @@ def test_two_inputs_three_clips_then_a_rerun_that_does_nothing(films: Path,
         assert re.search(r"done .* \d+\.\d s$", line), line
 
 
+@pytest.mark.e2e
 def test_a_missing_input_fails_that_job_only(films: Path, tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps([{"input": "gone.mkv"},
@@ -108,6 +110,7 @@ def test_a_missing_input_fails_that_job_only(films: Path, tmp_path: Path) -> Non
     ("{not: [a list", "jobs.yaml: not YAML or JSON"),
     ("{input: a.mkv}", "jobs.yaml: expected a list of jobs"),
 ])
+@pytest.mark.e2e
 def test_bad_job_files_are_refused_with_one_line(document: str, message: str, films: Path,
                                                 tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.yaml"
@@ -130,6 +133,7 @@ def info_json(video: str) -> dict[str, object]:
             "requested_downloads": [{"filepath": video}]}
 
 
+@pytest.mark.e2e
 def test_ytdlp_info_json_one_clip_per_chapter(films: Path, tmp_path: Path) -> None:
     info = tmp_path / "talk.info.json"
     info.write_text(json.dumps(info_json(str(films / "a.mkv"))), encoding="utf-8")
@@ -140,6 +144,7 @@ def test_ytdlp_info_json_one_clip_per_chapter(films: Path, tmp_path: Path) -> No
     assert [frames(tmp_path / "out" / n) for n in got] == [36, 72, 36]
 
 
+@pytest.mark.e2e
 def test_ytdlp_chapters_named_from_standard_input(films: Path, tmp_path: Path) -> None:
     doc = json.dumps(info_json("elsewhere.mkv"))
     result = subprocess.run(
@@ -155,6 +160,7 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("DRAPTO_")}
 
 
+@pytest.mark.e2e
 def test_generic_response(films: Path, tmp_path: Path) -> None:
     doc = tmp_path / "response.json"
     doc.write_text(json.dumps({"input": str(films / "b.mkv"), "clips": [

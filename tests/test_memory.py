@@ -47,6 +47,7 @@ def test_estimates_from_table_then_learned(tmp_path: Path,
     assert memory.estimate_mib(800, 8, TABLE) == 1200  # another preset: not learned yet
 
 
+@pytest.mark.e2e
 def test_encode_records_and_learns_its_measured_peak(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The encode's measured peak is in its record and becomes the estimate for its height
@@ -80,6 +81,7 @@ def _encode_spans(log: Path) -> list[tuple[datetime, datetime]]:
     return spans
 
 
+@pytest.mark.e2e
 def test_budget_holds_across_two_concurrent_runs(tmp_path: Path) -> None:
     """Two films at once, a budget of one encode: never two encodes at the same time."""
     # Two different films (the samples are bit-exact: another GOP makes other bytes).

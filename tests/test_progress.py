@@ -8,6 +8,7 @@ import pty
 import re
 from pathlib import Path
 
+import pytest
 from conftest import FAST, FIXED_CRF, drapto_argv
 
 from drapto.progress import Display, Tracker
@@ -96,6 +97,7 @@ def _run_in_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.e2e
 def test_live_line_on_a_terminal_and_no_color(tmp_path: Path) -> None:
     clip = make_sample(tmp_path / "c.mkv", scenes=[1.0] * 4, size="320x180", subtitles=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAPTO_", "NO_COLOR"))}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import FAST, drapto_argv, records_of, run_drapto, segment_file, workdir_of
 
-from drapto import proc
+from drapto import proc, search
 from drapto.encoder import encode_range
 from drapto.encoding import Video
 from drapto.quality import (
@@ -25,6 +25,7 @@ from drapto.quality import (
     DEFAULT_SLOPE,
     MAX_PROBES,
     MAX_STEP,
+    ONE_PROBE_BAND,
     ONE_PROBE_BAND_UNKNOWN_SLOPE,
     Scoring,
     Target,
@@ -88,17 +89,18 @@ def curve(values: tuple[float, ...]) -> Callable[[float], float]:
 def run_search(final: Callable[[float], float], fast: Callable[[float], float], shift: float,
                first_probe: float = 29, slope: float = DEFAULT_SLOPE,
                ) -> tuple[dict[float, float], dict[float, float]]:
-    """The whole search against recorded curves: the probes and final encodes it makes."""
-    probes: dict[float, float] = {}
-    while (c := next_probe(probes, T, slope) if probes else first_probe) is not None:
-        probes[c] = fast(c)
-    fast_crf, slope = solve(probes, T.vmaf, slope)
-    finals: dict[float, float] = {}
-    while (c := next_final(finals, predict(fast_crf, shift, T),
-                           correction_slope(probes, finals, shift, slope), T)) is not None:
-        assert c not in finals
-        finals[c] = final(c)
-    return probes, finals
+    """drapto's search (search.run, with probes) against recorded curves: the probes and
+    final encodes it makes."""
+    prior = search.Prior(shift, slope, first_probe, ONE_PROBE_BAND, "calibration of 8 segments")
+    state = search.State("recorded")
+
+    def measure(crf: float, final_encode: bool) -> search.Measurement:
+        assert crf not in (state.finals if final_encode else state.probes)
+        return search.Measurement((final if final_encode else fast)(crf), 0)
+
+    search.run(state, prior, T, False, measure, lambda: None)
+    return ({c: m.vmaf for c, m in state.probes.items()},
+            {c: m.vmaf for c, m in state.finals.items()})
 
 
 @pytest.mark.parametrize("name", RECORDED)
@@ -266,6 +268,7 @@ def encodes_started(cwd: Path) -> list[tuple[str, str, str, str]]:
     return _ENCODE.findall(log)
 
 
+@pytest.mark.e2e
 def test_vmaf_target_end_to_end_verified_independently(sample: Path, tmp_path: Path) -> None:
     run_drapto(f"input={sample}", *FAST, *VMAF, cwd=tmp_path)
     out = tmp_path / "sample.av1.mkv"
@@ -307,6 +310,7 @@ def test_scoring_is_in_8_bits_only_when_source_or_output_has_no_more() -> None:
     assert scoring_format(10, "yuv420p") == "yuv420p"
 
 
+@pytest.mark.e2e
 def test_an_8_bit_source_scores_the_same_in_8_and_10_bits(sample: Path, tmp_path: Path) -> None:
     """Scoring in 8 bits (half libvmaf's 10-bit cost) measures the 10-bit encode of an
     8-bit source as 10 bits do: recorded on the bench clips, 0.007-0.029 lower over
@@ -323,6 +327,7 @@ def test_an_8_bit_source_scores_the_same_in_8_and_10_bits(sample: Path, tmp_path
     assert abs(pooled["yuv420p"] - pooled["yuv420p10le"]) < 0.1, pooled
 
 
+@pytest.mark.e2e
 def test_scores_do_not_depend_on_the_threads(sample: Path, tmp_path: Path) -> None:
     """libvmaf's threads (and SVT-AV1's lp) follow the cores an encode gets, which depend on
     -n and on what else runs: the encode and its scores must not."""
@@ -335,6 +340,7 @@ def test_scores_do_not_depend_on_the_threads(sample: Path, tmp_path: Path) -> No
     assert (tmp_path / "1.mkv").read_bytes() == (tmp_path / "3.mkv").read_bytes()
 
 
+@pytest.mark.e2e
 def test_probes_with_the_final_settings_are_not_made(sample: Path, tmp_path: Path) -> None:
     """A probe at the final preset over the whole segment would be a final encode: the
     final encodes are the search, and none is encoded twice."""
@@ -352,6 +358,7 @@ def test_probes_with_the_final_settings_are_not_made(sample: Path, tmp_path: Pat
         assert frames == f"{whole['start']}-{whole['start'] + whole['frames'] - 1}"
 
 
+@pytest.mark.e2e
 def test_interrupted_search_resumes_from_its_measurements(sample: Path,
                                                           tmp_path: Path) -> None:
     # With probes, a segment's search has measurements on record long enough to be caught.
@@ -372,6 +379,7 @@ def test_interrupted_search_resumes_from_its_measurements(sample: Path,
     assert not list(tmp_path.glob("drapto-work/*/encoded/*.crf*"))
 
 
+@pytest.mark.e2e
 def test_a_new_target_gives_what_a_fresh_run_gives_and_reuses_probes(
         sample: Path, tmp_path: Path) -> None:
     """Probes measured for the old target are taken only where the new search asks for the
@@ -394,6 +402,7 @@ def test_a_new_target_gives_what_a_fresh_run_gives_and_reuses_probes(
         assert new["search"]["target"] == 90.0 and abs(new["vmaf"] - 90.0) <= 1.0
 
 
+@pytest.mark.e2e
 def test_an_encoder_failure_is_retried_then_named(sample: Path, tmp_path: Path) -> None:
     """The fake encoder fails the encodes listed in FAIL (by call number, one worker): a
     single failure is retried away; three in a row fail that segment with its frames and
@@ -513,6 +522,7 @@ def test_a_wider_band_never_needs_more_encodes(name: str) -> None:
     assert within and 92.0 <= wide[chosen] <= 95.0
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("every", [3, 5, 9])
 def test_scoring_triplets_give_libvmafs_own_subsampled_scores(every: int,
                                                               tmp_path: Path) -> None:

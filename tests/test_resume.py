@@ -24,6 +24,8 @@ from drapto.sample import make_sample
 from drapto.stages.segments import segment_ids
 from drapto.workdir import read_json
 
+pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
+
 # Twelve 1-second scenes at preset 8: encodes slow enough to be caught in flight.
 # The intermediates are kept: these tests look at them (tests/test_tidy.py: the default).
 SETTINGS = ["preset=8", "min_segment=0.5", "max_segment=1", "keep_work=yes"]
@@ -143,21 +145,43 @@ def test_garbage_records_are_rebuilt_not_trusted(clip: Path, reference: bytes,
     assert (tmp_path / "out.mkv").read_bytes() == reference
 
 
+def in_flight(log: str) -> set[str]:
+    """The segment encodes a log shows started and not ended."""
+    started = set(re.findall(r"start: (encoding segment \d{4} \(frames [\d-]+\))", log))
+    ended = set(re.findall(r"exit \S+: (encoding segment \d{4} \(frames [\d-]+\))", log))
+    return started - ended
+
+
 def test_random_kills_seeded(clip: Path, reference: bytes, tmp_path: Path) -> None:
-    """A few SIGKILLs at seeded random moments, then a clean finish: identical output, no
-    segment encoded twice except those in flight at a kill, no leftovers."""
+    """SIGKILLs of the whole run at seeded random moments while segments encode, then a
+    clean finish: identical output, no segment encoded twice except those in flight at a
+    kill, no leftovers. Each kill is checked to have landed mid-encode (by the log, which is
+    written line by line); one that landed between encodes is tried again."""
     import random
 
     rng = random.Random(20261122)
-    for _ in range(3):
+    def log() -> str:
+        found = list((tmp_path / "w").glob("*/drapto.log"))
+        return found[0].read_text(encoding="utf-8") if found else ""
+
+    mid_encode: list[set[str]] = []
+    for _ in range(8):
+        if len(mid_encode) == 3:
+            break
+        before = len(log())
         run = start(clip, tmp_path, jobs=2)
-        time.sleep(rng.uniform(0.3, 3.0))
+        wait_for(lambda b=before: "start: encoding segment" in log()[b:])
+        time.sleep(rng.uniform(0.0, 0.6))
+        wait_for(lambda b=before: in_flight(log()[b:]), 60)
         os.killpg(run.pid, signal.SIGKILL)
         run.communicate(timeout=60)
+        caught = in_flight(log()[before:])
+        if caught:
+            mid_encode.append(caught)
+    assert len(mid_encode) == 3, "three kills landed while a segment encoded"
     run_drapto(f"input={clip}", "output=out.mkv", "work=w", *SETTINGS, cwd=tmp_path)
     # The log is written line by line (stdout of a killed run may be lost in its buffer).
-    log = (workdir_of(tmp_path / "w") / "drapto.log").read_text(encoding="utf-8")
-    started = re.findall(r"start: encoding segment (\d{4})", log)
+    started = re.findall(r"start: encoding segment (\d{4})", log())
     # At most the 2 encodes in flight at each kill are started twice.
     assert len(started) - len(set(started)) <= 2 * 3
     assert len(set(started)) == SEGMENTS

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from drapto.stages.scenes import build, detect, plan
 from drapto.timeline import seek_arg
 
@@ -33,6 +35,7 @@ def test_seek_arg_is_exact() -> None:
     assert seek_arg(0) == "0.000000"
 
 
+@pytest.mark.e2e
 def test_detect_finds_the_hard_cuts(sample: Path, tmp_path: Path) -> None:
     pts, scores, start, _ = detect(sample, tmp_path)
     assert start == 0

@@ -63,18 +63,15 @@ def test_bad_config_file_named(tmp_path: Path) -> None:
         settings.load("default", unknown, env={})
 
 
-def test_the_readme_documents_every_setting_once() -> None:
-    """The README's settings table and profiles/default.yaml name the same keys."""
+def test_the_settings_page_documents_every_setting_once() -> None:
+    """The settings reference's tables and profiles/default.yaml name the same keys."""
     import re
 
     import yaml
 
     from drapto.settings import PROFILES_DIR
 
-    root = PROFILES_DIR.parent
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("## Settings"):readme.index("## Profiles")]
-    named = [g for m in re.finditer(r"^\| `(\w+)`(?:, `(\w+)`)?(?:, `(\w+)`)?", table, re.M)
-             for g in m.groups() if g]
+    page = (PROFILES_DIR.parent / "docs" / "pages" / "settings.md").read_text(encoding="utf-8")
+    named = re.findall(r"^\| `(\w+)` \| `--", page, re.M)
     defaults = yaml.safe_load((PROFILES_DIR / "default.yaml").read_text(encoding="utf-8"))
     assert sorted(named) == sorted(defaults)

@@ -15,6 +15,8 @@ from conftest import FAST, drapto_argv, executed, ffmpeg_make, run_drapto, workd
 
 from drapto.workdir import read_json
 
+pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
+
 # The default mode (quality targeting, the cap at 80 %), for tiny clips.
 DEFAULT = {"DRAPTO_QUALITY": "vmaf"}
 HIGH = [*FAST, "target_vmaf=99", "crf_min=1"]

@@ -8,7 +8,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import FAST, executed, run_drapto, workdir_of
+
+pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 
 
 def bulky(work: Path) -> list[str]:

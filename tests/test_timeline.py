@@ -77,6 +77,7 @@ def av_source(path: Path, video_s: float = 2.0, audio_s: float = 2.0) -> Path:
     return path
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("ext", ["mkv", "mp4", "ts"])
 @pytest.mark.parametrize(("video_at", "audio_at"), [(0.067, 0.129), (0.3, 0.05), (0.0, -0.1)])
 def test_streams_starting_at_other_times(ext: str, video_at: float, audio_at: float,
@@ -92,6 +93,7 @@ def test_streams_starting_at_other_times(ext: str, video_at: float, audio_at: fl
     assert_frames_in_place(src, out)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("ext", ["mkv", "mp4", "ts"])
 @pytest.mark.parametrize(("video_s", "audio_s"), [(2.0, 2.6), (2.0, 1.3)])
 def test_audio_longer_or_shorter_than_the_video(ext: str, video_s: float, audio_s: float,
@@ -121,6 +123,7 @@ Past the end
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])
 def test_clip_starts_at_zero_and_cuts_subtitle_cues(ext: str, tmp_path: Path) -> None:
     """start=2 end=0:05 with a cue from 1 s to 3 s: every stream starts at 0, the cue shows
@@ -158,6 +161,7 @@ def test_image_cue_on_screen_at_a_clip_start() -> None:
     assert on_screen_from([(100, 1), (300, 1)], [100, 300]) == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("ext", ["mkv", "m2ts"])
 def test_clip_keeps_the_image_cue_showing_at_its_start(ext: str, tmp_path: Path) -> None:
     """PGS (Blu-ray image subtitles: a picture, then a packet that clears it) with start=2
@@ -186,6 +190,7 @@ def test_clip_keeps_the_image_cue_showing_at_its_start(ext: str, tmp_path: Path)
         assert abs(t - want) <= 10_000, cues
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("ext", ["mkv", "mp4"])
 @pytest.mark.parametrize("rotation", [90, 270])
 def test_rotated_video_is_turned_upright(ext: str, rotation: int, tmp_path: Path) -> None:
@@ -203,6 +208,7 @@ def test_rotated_video_is_turned_upright(ext: str, rotation: int, tmp_path: Path
     assert_same_timeline(src, out)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("ext", ["mkv", "mp4", "ts"])
 def test_short_file_with_irregular_timestamps(ext: str, tmp_path: Path) -> None:
     """1.2 s whose frames come at irregular times from a 600 fps grid (FFmpeg guesses 600
@@ -256,6 +262,7 @@ def pattern_source(path: Path, pattern: str) -> Path:
 @pytest.mark.parametrize("ext", ["mkv", "mp4", "ts"])
 @pytest.mark.parametrize("pattern", ["600 fps", "1000 fps", "one frame", "two frames",
                                      "10 s gap", "going back"])
+@pytest.mark.e2e
 def test_any_frame_timing_encodes(ext: str, pattern: str, tmp_path: Path) -> None:
     """Frames 1/600 s or 1/1000 s apart (beyond SVT-AV1's 240 fps), a single frame, two, a
     10 s gap with no keyframe after it (a transport stream then seeks to nothing), and
@@ -270,6 +277,7 @@ def test_any_frame_timing_encodes(ext: str, pattern: str, tmp_path: Path) -> Non
     assert_same_timeline(src, out)
 
 
+@pytest.mark.e2e
 def test_refused_clip_changes_nothing(tmp_path: Path) -> None:
     """A clip past the end is refused after the film was encoded: nothing but the probe and
     the scene pass that found it runs (in the clip's own work folder), and the film's next

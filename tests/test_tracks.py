@@ -38,6 +38,7 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return src
 
 
+@pytest.mark.e2e
 def test_languages_titles_and_a_copied_format(many: Path, tmp_path: Path) -> None:
     run_drapto(f"input={many}", *FAST, "audio_languages=eng", "audio_drop_titles=commentary",
                "audio_copy=flac", "subtitle_languages=de", cwd=tmp_path)
@@ -52,6 +53,7 @@ def test_languages_titles_and_a_copied_format(many: Path, tmp_path: Path) -> Non
     assert "audio 1 end (ms)" in checks and "audio 2 start (ms)" not in checks
 
 
+@pytest.mark.e2e
 def test_tracks_by_number(many: Path, tmp_path: Path) -> None:
     run_drapto(f"input={many}", *FAST, "audio_tracks=1,2", "subtitle_tracks=0", cwd=tmp_path)
     out = media_info(tmp_path / "many.av1.mkv")

@@ -35,6 +35,7 @@ def run_checks(t: dict[str, Any], clip: bool = False) -> list[dict[str, Any]]:
             *timeline_checks(expected_spans(t["scenes"]), t["spans"], t["scenes"]["fps"], clip)]
 
 
+@pytest.mark.e2e
 def test_the_real_encode_passes_every_check(real: dict[str, Any]) -> None:
     result = run_checks(real)
     assert [c for c in result if not c["ok"]] == []
@@ -99,6 +100,7 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
 
 @pytest.mark.parametrize(("what", "mutate", "failing"), MUTATIONS,
                          ids=[m[0] for m in MUTATIONS])
+@pytest.mark.e2e
 def test_each_check_fails_when_its_thing_is_wrong(
         real: dict[str, Any], what: str, mutate: Callable[[dict[str, Any]], None],
         failing: str) -> None:
@@ -108,6 +110,7 @@ def test_each_check_fails_when_its_thing_is_wrong(
     assert failing in failed, (what, failed)
 
 
+@pytest.mark.e2e
 def test_clip_subtitles_must_lie_within_the_clip(real: dict[str, Any]) -> None:
     t = copy.deepcopy(real)
     assert all(c["ok"] for c in run_checks(t, clip=True))
@@ -116,6 +119,7 @@ def test_clip_subtitles_must_lie_within_the_clip(real: dict[str, Any]) -> None:
     assert failed == ["subtitle 0 within the clip (ms)"]
 
 
+@pytest.mark.e2e
 def test_a_failed_validation_stops_with_one_line_naming_the_check(
         real: dict[str, Any], tmp_path: Path) -> None:
     """run_validate on the real output, against a source said to have one more audio track:
