@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/parallel.py [--seconds 12] [--preset 8] [--small-budget 600M]
 
-Prints, for drapto with the default budget and with a deliberately small one: the workers
-chosen, the peak total resident memory of the encoder processes (sampled every 0.1 s)
-against the budget, the CPU utilisation of the machine during the encode phase, and the
-wall time against one plain FFmpeg libsvtav1 encode of the same clip at the same settings,
-measured in the same run. Each run uses a fresh cache folder (no learned estimates).
+Prints, for drapto with the default budget and with a deliberately small one (-n 2): the
+workers chosen, the peak total resident memory of the encoder processes (sampled every
+0.1 s) against the budget, the CPU use of the machine while they run, how often an encode
+waited for memory, and the wall time against one plain FFmpeg libsvtav1 encode of the same
+clip at the same settings, measured in the same run. Each drapto run has a fresh cache
+folder (no learned estimates).
 """
 
 from __future__ import annotations
@@ -14,81 +15,47 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
-import sys
 import threading
-import time
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import common
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from drapto.sample import make_sample
 
-from common import workspace  # noqa: E402
-
-from drapto import proc  # noqa: E402
-from drapto.sample import make_sample  # noqa: E402
+SETTINGS = ("crf_hd=25", "min_segment=2", "max_segment=3", "crop=off")
 
 
-class Sampler(threading.Thread):
-    """Peak summed RSS of FFmpeg processes under *root*, and CPU % while any is running."""
+@contextmanager
+def sampled() -> Iterator[dict[str, float]]:
+    """While the block runs: the peak summed RSS (MiB) of this process's FFmpeg descendants
+    and the machine's mean CPU % while any runs."""
+    out, stop, cpu = {"peak_mib": 0.0, "cpu": 0.0}, threading.Event(), []
 
-    def __init__(self, root: int):
-        super().__init__(daemon=True)
-        self.root, self.stop, self.peak, self.cpu = root, threading.Event(), 0, []
-
-    def run(self) -> None:
+    def sample() -> None:
+        me = psutil.Process()
         psutil.cpu_percent()
-        while not self.stop.wait(0.1):
-            try:
-                root = psutil.Process(self.root)
-                kids = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                continue
+        while not stop.wait(0.1):
             rss = 0
-            for k in kids:
+            for p in me.children(recursive=True):
                 try:
-                    if "ffmpeg" in k.name():
-                        rss += k.memory_info().rss
+                    if "ffmpeg" in p.name():
+                        rss += p.memory_info().rss
                 except psutil.Error:
                     pass
-            self.peak = max(self.peak, rss)
+            out["peak_mib"] = max(out["peak_mib"], rss / 2**20)
             if rss:
-                self.cpu.append(psutil.cpu_percent())
+                cpu.append(psutil.cpu_percent())
 
-
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, Sampler]:
-    start = time.monotonic()
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL)
-    sampler = Sampler(child.pid)
-    sampler.start()
-    _, err = child.communicate()
-    sampler.stop.set()
-    if child.returncode != 0:
-        sys.exit(f"failed: {argv}\n{err.decode(errors='replace')[-2000:]}")
-    return time.monotonic() - start, sampler
-
-
-def drapto_run(clip: Path, tmp: Path, name: str, preset: int, budget: str | None,
-               jobs: int | None = None) -> dict[str, object]:
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp / f"cache-{name}"))
-    argv = [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"),
-            *(["-n", str(jobs)] if jobs else []), "encode",
-            f"input={clip}", f"work={tmp / name}", f"output={tmp / name}.mkv",
-            f"preset={preset}", "crf_hd=25", "min_segment=2", "max_segment=3", "crop=off"]
-    if budget:
-        argv.append(f"memory_budget={budget}")
-    wall, sampler = timed(argv, env)
-    log = next((tmp / name).glob("*/drapto.log")).read_text(encoding="utf-8")
-    workers = re.search(r"workers: (\d+)", log)
-    budgets = [int(b) for b in re.findall(r"of (\d+) MiB held", log)]
-    waits = len(re.findall(r"waits for", log))
-    return {"wall": wall, "workers": workers.group(1) if workers else "?",
-            "peak_mib": sampler.peak >> 20, "budget_mib": min(budgets) if budgets else 0,
-            "cpu": sum(sampler.cpu) / len(sampler.cpu) if sampler.cpu else 0.0,
-            "waits": waits}
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out["cpu"] = sum(cpu) / len(cpu) if cpu else 0.0
 
 
 def main() -> None:
@@ -98,27 +65,32 @@ def main() -> None:
     ap.add_argument("--small-budget", default="600M")
     ap.add_argument("--keep", action="store_true")
     ns = ap.parse_args()
-    with workspace("drapto-parallel-", ns.keep) as tmp:
-        scenes = [ns.seconds / 4] * 4
-        clip = make_sample(tmp / "clip1080.mkv", scenes=scenes, size="1920x1080",
-                           audio=False, subtitles=False, chapters=False)
-        plain_argv = [proc.ffmpeg(), "-v", "error", "-i", str(clip), "-map", "0:v:0",
-                      "-c:v", "libsvtav1", "-preset", str(ns.preset), "-crf", "25",
-                      "-pix_fmt", "yuv420p10le", "-svtav1-params", "tune=0",
-                      str(tmp / "plain.mkv")]
-        plain, plain_s = timed(plain_argv, dict(os.environ, SVT_LOG="1"))
-        runs = {"default budget": drapto_run(clip, tmp, "auto", ns.preset, None),
-                f"-n 2 and budget {ns.small_budget}": drapto_run(
-                    clip, tmp, "small", ns.preset, ns.small_budget, jobs=2)}
-        print(f"clip: 1920x1080, {ns.seconds:g} s, 4 scenes; preset {ns.preset}, CRF 25; "
-              f"{os.cpu_count()} cores, {psutil.virtual_memory().available >> 20} MiB free")
-        print(f"plain FFmpeg encode: {plain:.1f} s, peak {plain_s.peak >> 20} MiB, "
-              f"CPU {sum(plain_s.cpu) / max(1, len(plain_s.cpu)):.0f} %")
-        for name, r in runs.items():
-            print(f"drapto, {name}: workers {r['workers']}, peak encoder RSS "
-                  f"{r['peak_mib']} MiB of a {r['budget_mib']} MiB budget, CPU during encodes "
-                  f"{r['cpu']:.0f} %, waits {r['waits']}, wall {r['wall']:.1f} s = "
-                  f"{r['wall'] / plain:.2f} x plain")  # type: ignore[operator]
+    with common.workspace("drapto-parallel-", ns.keep) as tmp:
+        clip = make_sample(tmp / "clip1080.mkv", scenes=[ns.seconds / 4] * 4,
+                           size="1920x1080", audio=False, subtitles=False, chapters=False)
+        with sampled() as plain:
+            t_plain = common.plain(clip, tmp / "plain.mkv", 25, ns.preset)
+        rows = [("run", "workers", "peak encoder RSS", "budget", "CPU", "waits", "wall",
+                 "x plain"),
+                ("plain FFmpeg encode", "-", f"{plain['peak_mib']:.0f} MiB", "-",
+                 f"{plain['cpu']:.0f} %", "-", f"{t_plain:.1f} s", "1.00")]
+        for name, extra, jobs in (("drapto, default budget", (), None),
+                                  (f"drapto, -n 2, budget {ns.small_budget}",
+                                   (f"memory_budget={ns.small_budget}",), 2)):
+            work = tmp / f"work-{len(rows)}"
+            with sampled() as s:
+                r = common.drapto(clip, work, tmp / f"{work.name}.mkv", f"preset={ns.preset}",
+                                   *SETTINGS, *extra, jobs=jobs, quiet=True)
+            log = (common.input_folder(work) / "drapto.log").read_text(encoding="utf-8")
+            workers = re.search(r"workers: (\d+)", log)
+            budgets = [int(b) for b in re.findall(r"of (\d+) MiB held", log)]
+            rows.append((name, workers.group(1) if workers else "?",
+                         f"{s['peak_mib']:.0f} MiB", f"{min(budgets, default=0)} MiB",
+                         f"{s['cpu']:.0f} %", str(len(re.findall(r"waits for", log))),
+                         f"{r.seconds:.1f} s", f"{r.seconds / t_plain:.2f}"))
+    print(f"clip: 1920x1080, {ns.seconds:g} s, 4 scenes; preset {ns.preset}, CRF 25; "
+          f"{os.cpu_count()} cores, {psutil.virtual_memory().available >> 20} MiB free")
+    common.table(rows)
 
 
 if __name__ == "__main__":

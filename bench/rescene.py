@@ -2,41 +2,33 @@
 
     .venv/bin/python bench/rescene.py [--excerpt 180:60] [--preset 12] [--keep]
 
-An excerpt of Big Buck Bunny (bench/film.py fetches the film) is encoded in the default
-mode (quality targeting), then encoded again with each changed scene setting in turn
-(a lower scene threshold, a shorter max_segment, a longer min_segment), each from a copy
-of the first run's work folder. For each it prints the segments before and after, how many
-kept their frames (same first frame and length), how many encodes the rerun ran, and
-whether those were exactly the segments whose frames changed (and the calibration).
+An excerpt of Big Buck Bunny as a high-bitrate mezzanine (common.film, common.mezzanine)
+is encoded in the default mode (quality targeting) with scene_threshold=0.3 min_segment=2
+max_segment=8, then encoded again with each changed scene setting in turn (a lower scene
+threshold, a shorter max_segment, a longer min_segment), each from a copy of the first
+run's work folder. For each it prints the segments before and after, how many kept their
+frames (same first frame and length), how many segments the rerun encoded, and whether
+those were exactly the segments whose frames changed (and whether the calibration was
+redone, and the balance's encodes).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from common import workspace
-from film import excerpt, fetch_film
+import common
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def run(src: Path, work: Path, out: Path, preset: int, *settings: str) -> list[str]:
-    """One drapto run; the tasks it executed."""
-    argv = [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "-n", "2", "encode",
-            f"input={src}", f"work={work}", f"output={out}", f"preset={preset}", *settings]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAPTO_")}
-    done = subprocess.run(argv, check=True, env=env, capture_output=True, text=True)
-    return [line[3:].strip() for line in done.stdout.splitlines() if line.startswith(".  ")]
+BASE = ("scene_threshold=0.3", "min_segment=2", "max_segment=8", "keep_work=yes")
+CHANGES = {"scene_threshold 0.3 -> 0.2": "scene_threshold=0.2",
+           "max_segment 8 -> 5": "max_segment=5",
+           "min_segment 2 -> 3": "min_segment=3"}
 
 
 def ranges(work: Path) -> list[tuple[int, int]]:
-    scenes = json.loads(next(work.glob("*/scenes.json")).read_text())
+    scenes = json.loads((common.input_folder(work) / "scenes.json").read_text())
     return [(s["start"], s["frames"]) for s in scenes["segments"]]
 
 
@@ -46,31 +38,37 @@ def main() -> None:
     ap.add_argument("--preset", type=int, default=12)
     ap.add_argument("--keep", action="store_true")
     ns = ap.parse_args()
-    base = ["scene_threshold=0.3", "min_segment=2", "max_segment=8"]
-    changes = {"scene_threshold 0.3 -> 0.2": ["scene_threshold=0.2"],
-               "max_segment 8 -> 5": ["max_segment=5"],
-               "min_segment 2 -> 3": ["min_segment=3"]}
-    with workspace("drapto-rescene-", ns.keep) as tmp:
-        src = excerpt(fetch_film(REPO / "bench" / "clips"), ns.excerpt, tmp)
+    with common.workspace("drapto-rescene-", ns.keep) as tmp:
+        # The mezzanine, as bench/film.py: the film's own H.264 is so lean that the default
+        # size cap skips it.
+        src = common.mezzanine(common.excerpt(common.film(), ns.excerpt, tmp), tmp)
         first = tmp / "work"
-        run(src, first, tmp / "out.mkv", ns.preset, "keep_work=yes", *base)
+        common.drapto(src, first, tmp / "out.mkv", f"preset={ns.preset}", *BASE, jobs=2,
+                       quiet=True)
         before = ranges(first)
-        print(f"{ns.excerpt} of bbb.mp4, preset {ns.preset}, default mode: {len(before)} "
-              f"segments ({' '.join(base)})")
-        for label, change in changes.items():
-            work = tmp / f"work-{label.split()[0]}"
+        rows = [("change", "segments", "same frames", "encoded again", "which")]
+        for label, change in CHANGES.items():
+            name = label.split()[0]
+            work = tmp / f"work-{name}"
             shutil.copytree(first, work)
-            settings = [*base, *change]
-            ran = run(src, work, tmp / f"{label.split()[0]}.mkv", ns.preset, "keep_work=yes",
-                      *settings)
+            ran = common.drapto(src, work, tmp / f"{name}.mkv", f"preset={ns.preset}",
+                                 *BASE, change, jobs=2, quiet=True).executed
             after = ranges(work)
             kept = set(before) & set(after)
             changed = [i for i, r in enumerate(after) if r not in kept]
-            encoded = sorted(int(t.split(":")[1]) for t in ran if t.startswith("encode:"))
+            # encode:N, or sample:N for a calibration segment; adjust:N is the balance's
+            kinds = [t.split(":") for t in ran if ":" in t]
+            encoded = sorted(int(n) for kind, n in kinds if kind in ("encode", "sample"))
+            balanced = sum(kind == "adjust" for kind, _ in kinds)
             which = "exactly the changed ones" if encoded == changed else f"changed: {changed}"
-            print(f"  {label}: {len(before)} -> {len(after)} segments, {len(kept)} with the "
-                  f"same frames; {len(encoded)} encoded again ({which}"
-                  f"{', calibration redone' if 'calibrate' in ran else ''})")
+            rows.append((label, f"{len(before)} -> {len(after)}", str(len(kept)),
+                         str(len(encoded)),
+                         which + (", calibration redone" if "calibrate" in ran else "")
+                         + (f", {balanced} encoded again for the film's mean" if balanced
+                            else "")))
+    print(f"{ns.excerpt} of bbb.mp4 (mezzanine), preset {ns.preset}, default mode: "
+          f"{len(before)} segments ({' '.join(BASE[:3])})")
+    common.table(rows)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,20 @@
-"""What a film's segments say about the search's settings, from a work folder kept by
-`bench/film.py --keep` (drapto's default run): the data behind vmaf_subsample, the band
-and film_tolerance.
+"""What a film's segments say about the search's band, the film's balance and
+vmaf_subsample, from a work folder kept by `bench/film.py --keep` (drapto's default run).
 
     .venv/bin/python bench/segments.py WORK OUTPUT SOURCE [--replay-only]
 
-1. Subsampling: libvmaf on every frame of OUTPUT against SOURCE (8 bits, as drapto scores
-   an 8-bit source), then per segment the mean of every N-th frame (as drapto picks them)
-   against the mean of all.
-2. The band and the balance: each segment's curve from its recorded final encodes
-   (ln(100 - VMAF) linear in CRF, through the two nearest the target; one encode: the
-   film's median slope; bytes halving every 6 steps), then the default pipeline replayed on
-   those curves with drapto's own functions for several bands, with and without the film's
-   balance: final encodes per segment (weighted by frames), the film's frame-weighted mean
-   against the target (and that of the first encodes), the lowest segment, and bytes
-   against encodes exactly at the target.
+WORK is the kept work root (work-default) or the input's folder in it.
+1. The band and the balance: each segment's curve from its recorded final encodes
+   (ln(100 - VMAF) linear in CRF through the encode nearest the target, with the slope of
+   the two nearest; one encode: the film's median slope; bytes halving every 6 steps), then
+   the default pipeline replayed on those curves by drapto's own code (the calibration
+   segments, search.run for each search, search.run_calibration, film.decide_balance)
+   for several bands, with and without the balance: final encodes per segment (weighted by
+   frames), the film's frame-weighted mean against the target (and that of the first
+   encodes), the lowest segment, and bytes against encodes exactly at the target.
+2. Subsampling (unless --replay-only): libvmaf on every frame of OUTPUT against SOURCE (8
+   bits, as drapto scores an 8-bit source), then per segment the mean of every N-th frame
+   (as drapto picks them) against the mean of all.
 """
 
 from __future__ import annotations
@@ -21,74 +22,71 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import common
 
-from common import record_of  # noqa: E402
+from drapto import film, quality, search
+from drapto.encoding import Quality
+from drapto.segment_encode import final_subsample
+from drapto.settings import Settings
+from drapto.stages.segments import segment_id
 
-from drapto import film, proc, quality, search  # noqa: E402
-from drapto.encoding import Quality  # noqa: E402
-from drapto.stages.encode import final_subsample  # noqa: E402
-from drapto.stages.segments import segment_ids  # noqa: E402
-
-TARGET = 93.0
-BYTES_SLOPE = 0.12   # ln(bytes) per CRF step (film.BYTES_SLOPE)
-
-
-class Curve:
-    def __init__(self, crf: float, vmaf: float, slope: float, frames: int, at_bytes: int):
-        self.crf, self.loss, self.slope, self.frames = crf, quality.loss(vmaf), slope, frames
-        self.at_bytes = at_bytes
-
-    def vmaf(self, crf: float) -> float:
-        return 100 - math.exp(self.loss + self.slope * (crf - self.crf))
-
-    def bytes(self, crf: float) -> float:
-        return self.at_bytes * math.exp(-BYTES_SLOPE * (crf - self.crf))
-
-    def crossing(self, vmaf: float) -> float:
-        return self.crf + (quality.loss(vmaf) - self.loss) / self.slope
+# (vmaf_tolerance, vmaf_overshoot, film_tolerance or None: no balance); the default is ±2
+# with the balance.
+BANDS = ((1.0, 2.0, None), (2.0, 2.0, None), (2.0, 1.0, 0.5), (2.0, 2.0, 0.5),
+         (2.0, 3.0, 0.5))
 
 
-def curves(work: Path) -> list[Curve]:
-    records = [record_of(work, sid)
-               for sid in segment_ids(json.loads((work / "scenes.json").read_text()))]
-    own: list[float | None] = []
-    for r in records:
-        near = sorted(((f["crf"], f["vmaf"]) for f in r["search"]["finals"]),
-                      key=lambda p: abs(p[1] - TARGET))[:2]
-        s = None
-        if len(near) == 2:
-            (c0, v0), (c1, v1) = sorted(near)
-            if c1 != c0 and v1 != v0:
-                s = (quality.loss(v1) - quality.loss(v0)) / (c1 - c0)
-        own.append(s if s is not None and 0.01 < s < 0.4 else None)
+def own_slope(finals: list[dict[str, Any]], target: float) -> float | None:
+    """The slope through the two encodes nearest the target, if they give one in bounds."""
+    near = sorted(finals, key=lambda f: abs(f["vmaf"] - target))[:2]
+    if len(near) < 2:
+        return None
+    (c0, v0), (c1, v1) = sorted((f["crf"], f["vmaf"]) for f in near)
+    if c1 == c0 or v1 == v0:
+        return None
+    s = (quality.loss(v1) - quality.loss(v0)) / (c1 - c0)
+    low, high = quality.SLOPE_BOUNDS
+    return s if low < s < high else None
+
+
+def curves(folder: Path, target: float) -> list[film.Curve]:
+    """Each segment's true curve: through its recorded final encode nearest the target, with
+    its own slope, else the film's median slope."""
+    scenes = json.loads((folder / "scenes.json").read_text())
+    finals = [common.record_of(folder, segment_id(s["start"]))["search"]["finals"]
+              for s in scenes["segments"]]
+    frames = [s["frames"] for s in scenes["segments"]]
+    own = [own_slope(f, target) for f in finals]
     median = statistics.median(s for s in own if s is not None)
     out = []
-    for r, s in zip(records, own, strict=True):
-        c, v, b = min(((f["crf"], f["vmaf"], f["bytes"]) for f in r["search"]["finals"]),
-                      key=lambda p: abs(p[1] - TARGET))
-        out.append(Curve(c, v, s or median, r["frames"], b))
+    for i, (fs, s) in enumerate(zip(finals, own)):
+        f = min(fs, key=lambda f: abs(f["vmaf"] - target))
+        out.append(film.Curve(i, frames[i], {f["crf"]: (f["vmaf"], f["bytes"])}, s or median,
+                              f["crf"]))
     return out
 
 
-def replay(segs: list[Curve], q: Quality, balance: float | None) -> dict[str, float]:
-    """The default pipeline replayed on the segments' curves with drapto's own functions
-    (search.run, run_calibration, film.decide_balance): the calibration, every other
-    segment's search, then, with *balance* (film_tolerance), the balance's re-encodes."""
+def crossing(c: film.Curve, vmaf: float) -> float:
+    return quality.solve({crf: v for crf, (v, _) in c.points.items()}, vmaf, c.slope)[0]
+
+
+def replay(segs: list[film.Curve], q: Quality, count: int, balance: float | None
+           ) -> dict[str, float]:
+    """The default pipeline on the segments' true curves: the *count* calibration segments
+    searched from the defaults, calibration.json from their records, every other segment's
+    search from it, then, with *balance* (film_tolerance), the balance's encodes."""
     encodes = [0] * len(segs)
 
     def searched(i: int, prior: search.Prior) -> dict[str, Any]:
         def measure(crf: float, final: bool) -> search.Measurement:
             encodes[i] += 1
-            return search.Measurement(round(segs[i].vmaf(crf), 3), round(segs[i].bytes(crf)))
+            return search.Measurement(round(segs[i].vmaf_at(crf), 3),
+                                      round(segs[i].bytes_at(crf)))
         state = search.State("replay")
         out = search.run(state, prior, search.goal_of(q, prior), True, measure, lambda: None)
         return {"start": i, "frames": segs[i].frames, "crf": out.crf, "reached": out.reached,
@@ -98,15 +96,15 @@ def replay(segs: list[Curve], q: Quality, balance: float | None) -> dict[str, fl
                                {"crf": c, "vmaf": m.vmaf, "bytes": m.bytes}
                                for c, m in sorted(state.finals.items())]}}
 
-    cal = search.calibration_indices([s.frames for s in segs], 3)
+    cal = search.calibration_indices([s.frames for s in segs], count)
     kept = {i: searched(i, search.Prior.default(q)) for i in cal}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:  # run_calibration reads and writes files
         paths = [Path(tmp) / f"{i}.json" for i in cal]
-        for i, path in zip(cal, paths, strict=True):
+        for i, path in zip(cal, paths):
             path.write_text(json.dumps(kept[i]))
         search.run_calibration(paths, Path(tmp) / "calibration.json")
-        calibration = json.loads((Path(tmp) / "calibration.json").read_text())
-    prior = search.Prior.from_calibration(calibration, q)
+        prior = search.Prior.from_calibration(
+            json.loads((Path(tmp) / "calibration.json").read_text()), q)
     for i in range(len(segs)):
         if i not in kept:
             kept[i] = searched(i, prior)
@@ -117,25 +115,20 @@ def replay(segs: list[Curve], q: Quality, balance: float | None) -> dict[str, fl
         for i, crf in chosen.items():
             kept[i] = searched(i, search.Prior.balancing(crf, film.Curve.of(kept[i]).slope))
     frames = sum(s.frames for s in segs)
-    true = [segs[i].vmaf(kept[i]["crf"]) for i in range(len(segs))]
-    spent = sum(segs[i].bytes(kept[i]["crf"]) for i in range(len(segs)))
-    exact = sum(s.bytes(min(63.0, s.crossing(TARGET))) for s in segs)
-    return {"encodes": sum(e * s.frames for e, s in zip(encodes, segs, strict=True)) / frames,
-            "first": first - TARGET,
-            "mean": sum(v * s.frames for v, s in zip(true, segs, strict=True)) / frames - TARGET,
+    true = [s.vmaf_at(kept[i]["crf"]) for i, s in enumerate(segs)]
+    spent = sum(s.bytes_at(kept[i]["crf"]) for i, s in enumerate(segs))
+    exact = sum(s.bytes_at(min(q.crf_max, crossing(s, q.target_vmaf))) for s in segs)
+    return {"encodes": sum(e * s.frames for e, s in zip(encodes, segs)) / frames,
+            "first": first - q.target_vmaf,
+            "mean": sum(v * s.frames for v, s in zip(true, segs)) / frames - q.target_vmaf,
             "lowest": min(true), "bytes": spent / exact}
 
 
-def subsampling(work: Path, output: Path, source: Path) -> None:
-    log = work / "every-frame.vmaf.json"
-    if not log.exists():
-        proc.run(["-v", "error", "-i", str(output), "-i", str(source), "-filter_complex",
-                  "[0:v]settb=AVTB,setpts=N,format=yuv420p[d];"
-                  "[1:v]settb=AVTB,setpts=N,format=yuv420p[r];"
-                  f"[d][r]libvmaf=log_fmt=json:log_path={log.name}:n_threads=2",
-                  "-f", "null", "-"], what="VMAF", cwd=work)
-    scores = [f["metrics"]["vmaf"] for f in json.loads(log.read_text())["frames"]]
-    segments = json.loads((work / "scenes.json").read_text())["segments"]
+def subsampling(folder: Path, output: Path, source: Path) -> None:
+    log = folder / "every-frame.vmaf.json"
+    scores = [f["metrics"]["vmaf"] for f in json.loads(log.read_text())["frames"]] \
+        if log.exists() else common.frame_vmaf(output, source, pix_fmt="yuv420p", log=log)
+    segments = json.loads((folder / "scenes.json").read_text())["segments"]
     for n in (5, 9, 15, 25):
         errors = []
         for s in segments:
@@ -151,32 +144,32 @@ def subsampling(work: Path, output: Path, source: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("work", type=Path)
-    ap.add_argument("output", type=Path)
-    ap.add_argument("source", type=Path)
+    ap.add_argument("work", type=Path, help="the kept work folder of a bench/film.py run")
+    ap.add_argument("output", type=Path, help="that run's output (for the subsampling)")
+    ap.add_argument("source", type=Path, help="that run's source (for the subsampling)")
     ap.add_argument("--replay-only", action="store_true", help="skip the subsampling pass")
     ns = ap.parse_args()
-    segs = curves(ns.work)
-    body = sorted(min(63.0, s.crossing(TARGET)) for s in segs)
+    folder = ns.work if (ns.work / "scenes.json").exists() else common.input_folder(ns.work)
+    defaults = Settings()
+    probe = json.loads((folder / "probe.json").read_text())
+    base = Quality.of(defaults, probe["video"])
+    segs = curves(folder, base.target_vmaf)
+    body = sorted(min(base.crf_max, crossing(s, base.target_vmaf)) for s in segs)
     print(f"{len(segs)} segments; CRF at the target: median {statistics.median(body):.1f}, "
           f"middle 90 % {body[len(body) // 20]:.1f}-{body[-len(body) // 20 - 1]:.1f}")
-    if not ns.replay_only:
-        print("subsampling (libvmaf on every frame, per segment):")
-        subsampling(ns.work, ns.output, ns.source)
-    print("the default pipeline replayed on the segments' curves (3 calibration segments "
-          "from CRF 35; bytes against encodes exactly at the target):")
-    base = Quality(target_vmaf=TARGET, vmaf_tolerance=2.0, vmaf_overshoot=2.0, crf_min=10,
-                   crf_max=63, search_attempts=3, vmaf_pool="mean", search_start_crf=35,
-                   preset=6, search_preset=10, search="final", search_sample=0.25,
-                   vmaf_subsample=9, vmaf_model="vmaf_v0.6.1", vmaf_scoring="yuv420p")
-    for below, above, balance in ((1.0, 2.0, None), (2.0, 2.0, None), (2.0, 1.0, 0.5),
-                                  (2.0, 2.0, 0.5), (2.0, 3.0, 0.5)):
+    print(f"the default pipeline replayed on the segments' curves "
+          f"({defaults.calibration_segments} calibration segments from CRF "
+          f"{base.search_start_crf:g}; bytes against encodes exactly at the target):")
+    for below, above, balance in BANDS:
         q = dataclasses.replace(base, vmaf_tolerance=below, vmaf_overshoot=above)
-        r = replay(segs, q, balance)
+        r = replay(segs, q, defaults.calibration_segments, balance)
         what = "no balance" if balance is None else f"balance ±{balance:g}"
         print(f"  {q.target().band_text()}, {what}: {r['encodes']:.2f} final encodes per "
               f"segment; film mean {r['mean']:+.2f} (first encodes {r['first']:+.2f}); "
               f"lowest segment {r['lowest']:.2f}; bytes {r['bytes']:.2f}")
+    if not ns.replay_only:
+        print("subsampling (libvmaf on every frame, per segment):")
+        subsampling(folder, ns.output, ns.source)
 
 
 if __name__ == "__main__":
