@@ -21,7 +21,7 @@ from typing import Any
 
 from . import PIPELINE_VERSION, __version__, memory, proc
 from .errors import DraptoError
-from .workdir import read_json
+from .records import Crop
 
 log = logging.getLogger("drapto")
 RESOURCE = "MEMORY"
@@ -117,8 +117,7 @@ def run_encode_remote(executor: str, name: str, kwargs: dict[str, Any]) -> None:
     the work folder, or raises DraptoError."""
     from .remote import encode_task
 
-    crop = read_json(kwargs["crop"])
-    height = crop["crop"][1] if crop["crop"] else crop["height"]
+    height = Crop.read(kwargs["crop"]).height_out
     need = memory.estimate_mib(height, kwargs["video"].preset, kwargs["memory_estimates"])
     target = Path(kwargs["target"])
     work = target.parent.parent

@@ -20,6 +20,7 @@ from typing import Any
 from . import proc, progress, quality
 from .encoding import Video
 from .errors import DraptoError
+from .records import Segment
 from .timeline import seek_arg
 from .workdir import atomic_path
 
@@ -58,7 +59,7 @@ class Encoded:
     scores: list[float] | None = None    # per-frame VMAF, when asked for
 
 
-def encode_range(source: Path, seg: dict[str, Any], target: Path, video: Video,
+def encode_range(source: Path, seg: Segment, target: Path, video: Video,
                   filters: list[str], extra: list[str], threads: int, *,
                   window: tuple[int, int] | None = None, vmaf: quality.Scoring | None = None,
                   progress_id: str | None = None) -> Encoded:
@@ -70,17 +71,17 @@ def encode_range(source: Path, seg: dict[str, Any], target: Path, video: Video,
                                   f"lp={threads}",
                                   f"fps-num={rate[0]}:fps-denom={rate[1]}" if rate else "")
                       if p)
-    offset, count = window or (0, seg["frames"])
-    what = (f"encoding segment {seg['index']:04d} (frames {seg['start'] + offset}-"
-            f"{seg['start'] + offset + count - 1}) of {source}")
-    margins = (None,) if seg["first"] else SEEK_MARGINS_US
+    offset, count = window or (0, seg.frames)
+    what = (f"encoding segment {seg.index:04d} (frames {seg.start + offset}-"
+            f"{seg.start + offset + count - 1}) of {source}")
+    margins = (None,) if seg.first else SEEK_MARGINS_US
     for margin in margins:
-        seek = [] if margin is None else ["-ss", seek_arg(seg["pts_us"] - 1 - margin)]
+        seek = [] if margin is None else ["-ss", seek_arg(seg.pts_us - 1 - margin)]
         try:
             with atomic_path(target) as tmp:
                 report, log = tmp.with_suffix(".txt"), tmp.with_suffix(".vmaf.json")
                 chain = ",".join([
-                    *selection(filters, seg["pts_us"]),
+                    *selection(filters, seg.pts_us),
                     "metadata=mode=add:key=drapto:value=1",
                     f"metadata=mode=print:file={report.name}",
                     f"trim=start_frame={offset}:end_frame={offset + count}",
@@ -109,7 +110,7 @@ def encode_range(source: Path, seg: dict[str, Any], target: Path, video: Video,
                     finally:
                         opened = report.exists()  # the filters ran
                         kept = _kept(report) if opened else []
-                        landed = bool(kept) and abs(kept[0] - seg["pts_us"]) <= PTS_SLACK_US
+                        landed = bool(kept) and abs(kept[0] - seg.pts_us) <= PTS_SLACK_US
                     scores = quality.read_scores(log) if vmaf else None
                 except DraptoError:
                     # A seek that gave no frame at all (no keyframe near it: a transport
@@ -130,7 +131,7 @@ def encode_range(source: Path, seg: dict[str, Any], target: Path, video: Video,
             return Encoded(result.peak_rss, scores)
         except _LateSeek:
             continue
-    raise DraptoError(f"{what}: frame {seg['start']} (timestamp {seg['pts_us']} µs) "
+    raise DraptoError(f"{what}: frame {seg.start} (timestamp {seg.pts_us} µs) "
                       "could not be decoded")
 
 
@@ -144,7 +145,7 @@ NOT_RETRIED = ("No space left on device", "Read-only file system", "Permission d
                DV_REFUSED)
 
 
-def encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: Video,
+def encode_retrying(source: Path, seg: Segment, target: Path, video: Video,
                      filters: list[str], extra: list[str], threads: int,
                      **kw: Any) -> Encoded:
     """:func:`encode_range`, retried along RETRY_LADDER when the encoder fails; the last
@@ -157,7 +158,7 @@ def encode_retrying(source: Path, seg: dict[str, Any], target: Path, video: Vide
             if proc.stopping() or attempt == len(RETRY_LADDER) or any(
                     m in exc.output for m in NOT_RETRIED):
                 raise
-            log.warning("segment %04d: %s; retrying %s", seg["index"],
+            log.warning("segment %04d: %s; retrying %s", seg.index,
                         str(exc).splitlines()[0], RETRY_LADDER[attempt])
     raise AssertionError("unreachable")
 

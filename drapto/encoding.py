@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import quality
+from .records import DolbyVision, Probe, Scenes, VideoStream
 from .settings import Settings
 
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
@@ -44,16 +45,16 @@ class Quality:
     vmaf_scoring: str
 
     @classmethod
-    def of(cls, s: Settings, video: dict[str, Any]) -> Quality:
-        return cls(target_vmaf=s.target_vmaf_hdr if video["hdr"]["is_hdr"] else s.target_vmaf,
+    def of(cls, s: Settings, video: VideoStream) -> Quality:
+        return cls(target_vmaf=s.target_vmaf_hdr if video.hdr.is_hdr else s.target_vmaf,
                    vmaf_tolerance=s.vmaf_tolerance, vmaf_overshoot=s.vmaf_overshoot,
                    crf_min=s.crf_min, crf_max=s.crf_max, search_attempts=s.search_attempts,
                    vmaf_pool=s.vmaf_pool, search_start_crf=s.search_start_crf,
                    preset=s.preset, search_preset=s.search_preset, search=s.search,
                    search_sample=s.search_sample,
                    vmaf_subsample=s.vmaf_subsample,
-                   vmaf_model=quality.model_for(video["width"], video["height"]),
-                   vmaf_scoring=quality.scoring_format(video["bit_depth"], s.pixel_format))
+                   vmaf_model=quality.model_for(video.width, video.height),
+                   vmaf_scoring=quality.scoring_format(video.bit_depth, s.pixel_format))
 
     @property
     def probing(self) -> bool:
@@ -82,17 +83,17 @@ class Video:
     svt_params: str
     crf: float
     filters: tuple[str, ...] = ()
-    dolby_vision: dict[str, Any] | None = None   # the source's configuration, when kept
+    dolby_vision: DolbyVision | None = None      # the source's configuration, when kept
     quality: Quality | None = None                # quality targeting, or a fixed CRF
     encoder_fps: tuple[int, int] | None = None    # given to SVT-AV1 when FFmpeg's won't do
 
     @classmethod
-    def of(cls, s: Settings, probe: dict[str, Any], scenes: dict[str, Any]) -> Video:
-        v = probe["video"]
-        deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v["interlaced"])
-        dv = v["hdr"]["dolby_vision"] if s.dolby_vision == "auto" else None
+    def of(cls, s: Settings, probe: Probe, scenes: Scenes) -> Video:
+        v = probe.video
+        deint = s.deinterlace == "on" or (s.deinterlace == "auto" and v.interlaced)
+        dv = v.hdr.dolby_vision if s.dolby_vision == "auto" else None
         return cls(preset=s.preset, pixel_format=s.pixel_format, svt_params=s.svt_params,
-                   crf=s.crf_for_dolby_vision(v["width"]) if dv else s.crf_for(v["height"]),
+                   crf=s.crf_for_dolby_vision(v.width) if dv else s.crf_for(v.height),
                    filters=(DEINTERLACE,) if deint else (), dolby_vision=dv or None,
                    quality=Quality.of(s, v) if s.quality == "vmaf" else None,
                    encoder_fps=encoder_rate(probe, scenes))
@@ -109,28 +110,30 @@ class Video:
     def from_json(cls, data: dict[str, Any]) -> Video:
         q = data.get("quality")
         fps = data.get("encoder_fps")
+        dv = data.get("dolby_vision")
         return cls(**{**data, "filters": tuple(data.get("filters") or ()),
                       "quality": Quality(**q) if q else None,
+                      "dolby_vision": DolbyVision(**dv) if dv else None,
                       "encoder_fps": (int(fps[0]), int(fps[1])) if fps else None})
 
 
-def encoder_rate(probe: dict[str, Any], scenes: dict[str, Any]) -> tuple[int, int] | None:
+def encoder_rate(probe: Probe, scenes: Scenes) -> tuple[int, int] | None:
     """The frame rate to give SVT-AV1 as (num, den) when the one FFmpeg guessed from the
     timestamps is unknown or beyond what SVT-AV1 accepts: the rate the scene pass measured,
     brought within SVT-AV1's range; else None (FFmpeg's own). The rate only steers the
     encoder's rate control: every frame keeps its own timestamp (``-fps_mode passthrough``)."""
-    guessed = float(probe["video"].get("ffmpeg_fps") or 0)
+    guessed = float(probe.video.ffmpeg_fps or 0)
     if 0 < guessed <= MAX_ENCODER_FPS:
         return None
-    measured = Fraction(scenes["fps"]).limit_denominator(1001)
+    measured = Fraction(scenes.fps).limit_denominator(1001)
     rate = min(max(measured, MIN_ENCODER_FPS), Fraction(MAX_ENCODER_FPS))
     return rate.numerator, rate.denominator
 
 
-def dolby_vision_blocker(dv: dict[str, Any]) -> str | None:
+def dolby_vision_blocker(dv: DolbyVision) -> str | None:
     """Why libsvtav1 cannot carry this Dolby Vision over, or None if it can."""
-    if dv["profile"] == 9:
+    if dv.profile == 9:
         return "profile 9 cannot be converted to AV1 profile 10"
-    if dv["profile"] == 10 and not dv["compatibility"]:
+    if dv.profile == 10 and not dv.compatibility:
         return "profile 10 without a compatibility id cannot be converted"
     return None

@@ -22,7 +22,8 @@ from doit.exceptions import TaskFailed
 
 from .errors import DraptoError
 from .job import Job
-from .workdir import is_done, make_key, mark_done, read_json
+from .records import Probe, Record, Scenes
+from .workdir import is_done, make_key, mark_done
 
 Task = dict[str, Any]
 
@@ -39,13 +40,16 @@ def tagged(job: Job, name: str) -> str:
 def _keyed(job: Job, value: Any) -> Any:
     """*value* as it enters a key: the input as its content fingerprint (a moved, renamed or
     touched film redoes nothing), a path in the work folder relative to it (the folder is
-    found by the input's content), any other path as it is."""
+    found by the input's content), any other path as it is; a record (drapto/records.py)
+    as its JSON."""
     if isinstance(value, Path):
         if value == job.source:
             return f"<input {job.work.fingerprint}>"
         with contextlib.suppress(ValueError):
             return f"<work>/{value.relative_to(job.work.path).as_posix()}"
         return str(value)
+    if isinstance(value, Record):
+        return _keyed(job, value.to_json())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _keyed(job, dataclasses.asdict(value))
     if isinstance(value, dict):
@@ -133,8 +137,8 @@ class Upstream:
     early tasks (for their keys and names), probe.json and scenes.json, and each task made
     so far by name (later stages depend on earlier ones)."""
     job: Job
-    probe: dict[str, Any]
-    scenes: dict[str, Any]
+    probe: Probe
+    scenes: Scenes
     made: dict[str, Task] = field(default_factory=dict)
 
     def add(self, task: Task) -> Task:
@@ -160,7 +164,7 @@ def upstream(job: Job, early: Sequence[Task]) -> Upstream | None:
     by_base = {t["basename"]: t for t in early}
     if not (done(by_base["probe"]) and done(by_base["scenes"])):
         return None
-    up = Upstream(job, read_json(job.work.probe), read_json(job.work.scenes))
+    up = Upstream(job, Probe.read(job.work.probe), Scenes.read(job.work.scenes))
     for t in early:
         up.add(t)
     return up

@@ -13,10 +13,11 @@ from typing import Any
 from .errors import DraptoError
 from .graph import Upstream, key_of, tagged
 from .job import Job
+from .records import Probe
 from .workdir import read_json, read_stamp
 
 
-def probed(job: Job) -> dict[str, Any] | None:
+def probed(job: Job) -> Probe | None:
     """probe.json's view of the job's output (None: there is none, or it is no video), read
     once per state of the file: the ownership check, the batch skip and the stowed tasks'
     checks of one run all ask."""
@@ -28,11 +29,11 @@ def probed(job: Job) -> dict[str, Any] | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _probed(output: str, size: int, mtime: int) -> dict[str, Any] | None:
-    from .stages.probe import probe
+def _probed(output: str, size: int, mtime: int) -> Probe | None:
+    from .stages.probe import read_media
 
     try:
-        return probe(Path(output))
+        return read_media(Path(output))
     except DraptoError:
         return None
 
@@ -40,9 +41,9 @@ def _probed(output: str, size: int, mtime: int) -> dict[str, Any] | None:
 def holds(job: Job) -> dict[str, Any]:
     """What the job's output says it holds: its DRAPTO_VIDEO and DRAPTO_AUDIO tags, the keys
     of the joined video and of each audio track."""
-    info = probed(job) or {}
-    return {"video": info.get("drapto_video"),
-            "audio": (info.get("drapto_audio") or "").split(",")}
+    info = probed(job)
+    return {"video": info.drapto_video if info else None,
+            "audio": ((info.drapto_audio if info else None) or "").split(",")}
 
 
 def holds_video(up: Upstream) -> bool:
@@ -61,7 +62,7 @@ def owner(job: Job) -> str:
     info = probed(job) if job.output.is_file() else None
     if info is None:
         return "foreign"
-    tag = info.get("drapto_source")
+    tag = info.drapto_source
     if tag and tag == job.work.fingerprint:
         return "ours"
     st = job.output.stat()
@@ -71,8 +72,8 @@ def owner(job: Job) -> str:
     # Written for this same path before its content changed: that input's work folder.
     for stamp in job.work.path.parent.glob("*/stamps/mux*.json"):
         if read_stamp(stamp).get("target") == made:
-            with contextlib.suppress(OSError, ValueError):
-                if read_json(stamp.parent.parent / "probe.json").get("source") == str(job.source):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                if Probe.read(stamp.parent.parent / "probe.json").source == str(job.source):
                     return "ours"
     return "foreign"
 

@@ -19,6 +19,7 @@ from doit.reporter import ExecutedOnlyReporter
 from . import outputs, proc, progress, stages
 from .errors import DraptoError
 from .job import Job
+from .records import Scenes
 from .stages.report import summary_lines
 from .workdir import Lock, read_json, write_json
 
@@ -137,9 +138,9 @@ class Reporter(ExecutedOnlyReporter):
     def _plan(self) -> None:
         if _jobs and not progress.TRACKER.total_segments:
             with contextlib.suppress(OSError, ValueError, KeyError):
-                scenes = [read_json(j.work.scenes) for j in _jobs.values()]
-                progress.TRACKER.plan(sum(s["frames"] for s in scenes),
-                                      sum(len(s["segments"]) for s in scenes))
+                scenes = [Scenes.read(j.work.scenes) for j in _jobs.values()]
+                progress.TRACKER.plan(sum(s.frames for s in scenes),
+                                      sum(len(s.segments) for s in scenes))
 
     def _segment_done(self, task: Any, encoded_now: bool) -> None:
         # A segment counts once: its encode, or its calibration sample (the film's encode of

@@ -6,7 +6,7 @@ search's driver and the segment's record. It knows nothing of where it runs.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from .encoder import DV_REFUSED, encode_retrying
 from .encoding import Quality, Video, dolby_vision_blocker
 from .errors import DraptoError
 from .job import svt_threads
+from .records import Crop, Rect, Segment
 from .workdir import put_in_place, read_json, write_json
 
 
@@ -29,17 +30,17 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Vid
     bring the film's mean to the target. *index*: the segment's number in this run, for
     messages only (the bytes and the record do not depend on it: a segment renumbered by a
     new cut before it keeps its encode)."""
-    seg = {**read_json(segment), "index": index}
+    seg = replace(Segment.read(segment), index=index)
     q = video.quality
     prior = None if not q else (
         search.Prior.balancing(balance["crf"], balance["slope"]) if balance
         else search.Prior.from_calibration(read_json(calibration), q) if calibration
         else search.Prior.default(q))
-    crop_data = read_json(crop)
-    rect = crop_data["crop"]
-    height = rect[1] if rect else crop_data["height"]
+    crop_data = Crop.read(crop)
+    rect = crop_data.rect
+    height = crop_data.height_out
     need = memory.estimate_mib(height, video.preset, memory_estimates)
-    with memory.reserve(need, memory_budget, f"segment {seg['index']:04d}") as running:
+    with memory.reserve(need, memory_budget, f"segment {seg.index:04d}") as running:
         # Threads by what actually runs: when the budget lets fewer encodes run than there
         # are workers, each takes more of the cores (SVT-AV1's output does not depend on it).
         threads = max(threads, svt_threads(running))
@@ -52,7 +53,7 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Vid
                                              "seconds": round(seconds, 2)})
 
 
-def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, target: Path,
+def _encode_segment(source: Path, seg: Segment, rect: Rect | None, target: Path,
                     video: Video, threads: int, prior: search.Prior | None
                     ) -> tuple[int, dict[str, Any]]:
     filters = [*video.filters, *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
@@ -62,11 +63,11 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
     tries: list[tuple[list[str], bool]] = [([], False)]
     peak, plain = 0, "plain"
     if dv:
-        plain = "plain HDR" if dv.get("compatibility") else "plain"
+        plain = "plain HDR" if dv.compatibility else "plain"
         tries = [(["-dolbyvision", "0"], False)]
         blocker = dolby_vision_blocker(dv)
         if blocker:
-            warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: {blocker}; "
+            warnings.append(f"Dolby Vision ({dv.codec_profile}) not kept: {blocker}; "
                             f"encoded as {plain} video")
         else:
             tries.insert(0, (["-dolbyvision", "1"], True))
@@ -85,7 +86,7 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                 raise
             reason = next(line[line.index(DV_REFUSED):].strip()
                            for line in exc.output.splitlines() if DV_REFUSED in line)
-            warnings.append(f"Dolby Vision ({dv['codec_profile']}) not kept: the encoder "
+            warnings.append(f"Dolby Vision ({dv.codec_profile}) not kept: the encoder "
                             f"refused it ({reason}); encoded as {plain} video")
     q = video.quality
     if found and q:
@@ -94,11 +95,12 @@ def _encode_segment(source: Path, seg: dict[str, Any], rect: list[int] | None, t
                                    len(found["search"]["finals"]), q.target())
         if found["outside"]:
             # Named by its frames: the record outlives the segment's number.
-            warnings.append(f"the segment at frames {seg['start']}-"
-                            f"{seg['start'] + seg['frames'] - 1}: VMAF {found['vmaf']:.2f} is "
+            warnings.append(f"the segment at frames {seg.start}-"
+                            f"{seg.start + seg.frames - 1}: VMAF {found['vmaf']:.2f} is "
                             f"outside the band {q.target().band_text()}: {found['outside']}")
-    return peak, {**found, "start": seg["start"], "frames": seg["frames"], "crf": video.crf,
-                  "preset": video.preset, "crop": rect, "filters": filters,
+    return peak, {**found, "start": seg.start, "frames": seg.frames, "crf": video.crf,
+                  "preset": video.preset, "crop": None if rect is None else list(rect),
+                  "filters": filters,
                   "dolby_vision": dv_kept, "warnings": warnings,
                   "bytes": target.stat().st_size}
 
@@ -139,22 +141,22 @@ def final_subsample(frames: int, subsample: int) -> int:
     return n
 
 
-def _probe_settings(seg: dict[str, Any], video: Video, q: Quality, filters: list[str],
+def _probe_settings(seg: Segment, video: Video, q: Quality, filters: list[str],
                     window: tuple[int, int]) -> dict[str, Any]:
     """What a probe's measurement depends on: while these hold, its figures stay valid,
     whatever the target. The segment's frames are among them: its files are named by its
     first frame, which another scene setting's segment of other length may share."""
-    return {"frames": [seg["start"], seg["frames"], seg["pts_us"]],
+    return {"frames": [seg.start, seg.frames, seg.pts_us],
             "search_preset": q.search_preset, "filters": filters, "window": list(window),
             "vmaf_pool": q.vmaf_pool, "vmaf_model": q.vmaf_model, "subsample": PROBE_SUBSAMPLE,
             "vmaf_scoring": q.vmaf_scoring,
             "pixel_format": video.pixel_format, "svt_params": video.svt_params}
 
 
-def _again_text(seg: dict[str, Any], crf: float, state: search.State,
+def _again_text(seg: Segment, crf: float, state: search.State,
                 goal: quality.Target, balancing: bool) -> str:
     """What the progress line says of a segment encoded again: where and why."""
-    what = f"segment {seg['index']:04d}: encoding again at CRF {quality.crf_text(crf)}"
+    what = f"segment {seg.index:04d}: encoding again at CRF {quality.crf_text(crf)}"
     if balancing or not state.finals:
         return f"{what} for the film's mean"
     last_crf, last = list(state.finals.items())[-1]  # the latest try
@@ -164,7 +166,7 @@ def _again_text(seg: dict[str, Any], crf: float, state: search.State,
             f"{edge:g})")
 
 
-def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
+def _search(source: Path, seg: Segment, target: Path, video: Video,
             filters: list[str], extra: list[str], threads: int, prior: search.Prior
             ) -> tuple[int, dict[str, Any]]:
     """Find and encode the CRF that reaches the target (see drapto/search.py). Every
@@ -173,7 +175,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
     q = video.quality
     assert q is not None
     goal = search.goal_of(q, prior)
-    window = probe_window(seg["frames"], q.search_sample)
+    window = probe_window(seg.frames, q.search_sample)
     probe_key = {**_probe_settings(seg, video, q, filters, window), "encoder_args": extra}
     state_path = target.with_suffix(".search.json")
     key = search.state_key(q, probe_key, prior)
@@ -186,7 +188,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
         nonlocal peak
         out = target.with_name(name.format(quality.crf_text(crf)) if final
                                else f"{target.stem}.probe{target.suffix}")
-        every = final_subsample(seg["frames"], q.vmaf_subsample) if final else PROBE_SUBSAMPLE
+        every = final_subsample(seg.frames, q.vmaf_subsample) if final else PROBE_SUBSAMPLE
         balancing = prior.source == "balance"
         if final and (state.finals or balancing):
             progress.TRACKER.again(_again_text(seg, crf, state, goal, balancing), str(target))
@@ -207,7 +209,7 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
     # Without probes (search=final), or when a probe would be a final encode (the same
     # preset over the whole segment), the final encodes are the search.
     direct = prior.source == "balance" or not q.probing or (
-        q.search_preset == q.preset and window == (0, seg["frames"]))
+        q.search_preset == q.preset and window == (0, seg.frames))
     found = search.run(state, prior, goal, direct, measure,
                        lambda: state.save(state_path), known)
     kept = target.with_name(name.format(quality.crf_text(found.crf)))
@@ -233,6 +235,6 @@ def _search(source: Path, seg: dict[str, Any], target: Path, video: Video,
                   "reached": q.target().within(kept_m.vmaf),
                   "target_vmaf": goal.vmaf, "vmaf_pool": q.vmaf_pool,
                   "band": [q.target_vmaf - q.vmaf_tolerance, q.target_vmaf + q.vmaf_overshoot],
-                  "source_bytes": seg.get("source_bytes"), "search": record}
+                  "source_bytes": seg.source_bytes, "search": record}
 
 

@@ -27,8 +27,9 @@ from .job import (
     requested_workers,
     svt_threads,
 )
+from .records import Probe
 from .settings import RUN_VARS, Settings
-from .workdir import Lock, read_json
+from .workdir import Lock
 
 
 def variables(argv: list[str]) -> dict[str, str]:
@@ -59,7 +60,7 @@ def default_workers(job: Job | None) -> int:
     if job is None:
         return 1
     try:
-        height = int(read_json(job.work.probe)["video"]["height"])
+        height = int(Probe.read(job.work.probe).video.height)
     except (OSError, ValueError, KeyError, TypeError):  # not probed yet (or damaged)
         height = 1080
     s = job.settings

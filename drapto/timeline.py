@@ -12,11 +12,11 @@ taken from a reader's summary field.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from .timeparse import Clip
+from .records import Scenes, Span
 
 _TB = re.compile(r"^#tb (\d+): (\d+)/(\d+)")
 _PACKET = re.compile(r"^(\d+),\s*(-?\d+),\s*(-?\d+),\s*(-?\d+),\s*(\d+),")
@@ -31,57 +31,42 @@ def seek_arg(us: int) -> str:
     return f"{sign}{us // 1_000_000}.{us % 1_000_000:06d}"
 
 
-def segment_durations(scenes: dict[str, Any]) -> list[int]:
+def segment_durations(scenes: Scenes) -> list[int]:
     """Each segment's span on the source's timeline (µs): to the next segment's first frame,
     the last to the end of the last frame."""
-    starts = [s["start_pts_us"] for s in scenes["segments"]]
-    end = scenes["last_pts_us"] + round(1e6 / scenes["fps"])
+    starts = [s.start_pts_us for s in scenes.segments]
+    end = scenes.last_pts_us + round(1e6 / scenes.fps)
     return [b - a for a, b in zip(starts, [*starts[1:], end])]
 
 
-def audio_window(scenes: dict[str, Any]) -> list[int | None] | None:
+def audio_window(scenes: Scenes) -> list[int | None] | None:
     """For a clip: where to seek (a second early) and the range as the file's timestamps."""
-    clip = Clip.of(scenes.get("clip"))
+    clip = scenes.clip
     if not clip:
         return None
-    start = scenes["zero_us"]
+    start = scenes.zero_us
     end = None if clip.length_us is None else start + clip.length_us
     return [max(0, clip.start_us - 1_000_000), start, end]
 
 
-def clip_ms(scenes: dict[str, Any]) -> tuple[int, int] | None:
-    """A clip's range (ms from the file's start) as encoded."""
-    clip = Clip.of(scenes.get("clip"))
+def to_ms(us: int) -> int:
+    """µs down to the whole millisecond below, still in µs: the unit of MediaInfo's
+    chapter times."""
+    return us // 1000 * 1000
+
+
+def clip_range(scenes: Scenes) -> tuple[int, int] | None:
+    """A clip's range (µs from the file's start, to the millisecond below) as encoded."""
+    clip = scenes.clip
     if not clip:
         return None
-    return clip.start_us // 1000, (clip.start_us + sum(segment_durations(scenes))) // 1000
+    return to_ms(clip.start_us), to_ms(clip.start_us + sum(segment_durations(scenes)))
 
 
 def seek_input(us: int) -> list[str]:
     """``-ss`` to put before an input, or nothing for a seek to the start: FFmpeg seeking an
     MKV to 0 drops the first AC-3 frame (32 ms of sound) that reading from the start keeps."""
     return ["-ss", seek_arg(us)] if us > 0 else []
-
-
-@dataclass(frozen=True)
-class Span:
-    """Where a stream lies on a timeline, in µs: its first timestamp and the end of its last
-    packet (timestamp plus duration)."""
-    start: int
-    end: int
-
-    def shifted(self, by: int) -> Span:
-        return Span(self.start + by, self.end + by)
-
-    def within(self, start: int, end: int | None) -> Span | None:
-        """The part of the span inside [start, end), or None if nothing is."""
-        a = max(self.start, start)
-        b = self.end if end is None else min(self.end, end)
-        return Span(a, b) if b > a else None
-
-    @classmethod
-    def of(cls, value: Sequence[int] | None) -> Span | None:
-        return None if value is None else cls(int(value[0]), int(value[1]))
 
 
 @dataclass
@@ -161,29 +146,27 @@ def spans_by_kind(packets: dict[int, Packets], audio: int, subtitles: int
             "subtitles": [span(1 + audio + i) for i in range(subtitles)]}
 
 
-def clip_length(scenes: dict[str, Any]) -> int | None:
+def clip_length(scenes: Scenes) -> int | None:
     """A clip's length on the output's timeline (µs), None for a whole file: its frames'
     span, and no more than the range asked for."""
-    clip = Clip.of(scenes.get("clip"))
+    clip = scenes.clip
     if not clip:
         return None
     length = sum(segment_durations(scenes))
     return length if clip.length_us is None else min(length, clip.length_us)
 
 
-def expected_spans(scenes: dict[str, Any]) -> dict[str, list[Span | None]]:
+def expected_spans(scenes: Scenes) -> dict[str, list[Span | None]]:
     """Where each stream of the output should lie (its timeline: source time minus zero),
     from the source's spans in scenes.json: the video from its first to its last kept frame;
     each audio and subtitle stream as in the source, cut to a clip's range."""
-    zero, length = scenes["zero_us"], clip_length(scenes)
-    streams = scenes.get("streams") or {}
+    zero, length = scenes.zero_us, clip_length(scenes)
 
-    def out(value: Sequence[int] | None) -> Span | None:
-        span = Span.of(value)
+    def out(span: Span | None) -> Span | None:
         if span is None:
             return None
         span = span.shifted(-zero)
         return span if length is None else span.within(0, length)
-    return {"video": [Span(scenes["first_pts_us"] - zero, scenes["last_pts_us"] - zero)],
-            "audio": [out(s) for s in streams.get("audio", [])],
-            "subtitles": [out(s) for s in streams.get("subtitles", [])]}
+    return {"video": [Span(scenes.first_pts_us - zero, scenes.last_pts_us - zero)],
+            "audio": [out(s) for s in scenes.streams.audio],
+            "subtitles": [out(s) for s in scenes.streams.subtitles]}

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from drapto import proc
+from drapto.records import Scenes
 from drapto.sample import make_sample
 from drapto.stages.probe import probe
 from drapto.stages.segments import segment_ids
@@ -83,7 +84,7 @@ def segment_file(work: Path, index: int, suffix: str = ".mkv") -> Path:
     files are named by the segment's first frame; one encoded again for the film's mean is
     in balanced/, a calibration segment's in calibration/ (unless the film's target was
     lowered)."""
-    sid = segment_ids(read_json(work / "scenes.json"))[index]
+    sid = segment_ids(Scenes.read(work / "scenes.json"))[index]
     return work / final_folder(work, sid) / f"{sid}{suffix}"
 
 
@@ -109,7 +110,7 @@ def stamped_segments(work: Path) -> set[str]:
     """The numbers (0003) of the segments whose encode (or calibration sample) is stamped
     done."""
     numbers = {sid: f"{i:04d}"
-               for i, sid in enumerate(segment_ids(read_json(work / "scenes.json")))}
+               for i, sid in enumerate(segment_ids(Scenes.read(work / "scenes.json")))}
     sids = [p.stem.partition("-")[2] for kind in ("encode", "sample")
             for p in work.glob(f"stamps/{kind}-*.json")]
     return {numbers[sid] for sid in sids if sid in numbers}

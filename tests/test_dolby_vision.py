@@ -24,11 +24,12 @@ from conftest import (
 )
 
 from drapto.encoding import Video
+from drapto.records import Crop, DolbyVision, Scenes, SceneSegment
 from drapto.segment_encode import run_encode
 from drapto.stages.probe import probe
 from drapto.stages.segments import run_segment, segment_of
 from drapto.stages.validate import rpu_frames
-from drapto.workdir import read_json, write_json
+from drapto.workdir import read_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 
@@ -170,10 +171,10 @@ def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat
     """Profiles 9 and 10 without compatibility id: no such real file here, so the real DV
     source is encoded under a probe that says so; the RPU is left out, with a warning."""
     src = shared("dv-p8.1-black.mkv")
-    scenes = {"segments": [{"index": 0, "start": 0, "frames": FRAMES, "start_pts_us": 0}]}
+    scenes = Scenes(FRAMES, 24.0, 0, 0, (), (SceneSegment(0, 0, FRAMES, 0),))
     run_segment(segment_of(scenes, 0), tmp_path / "seg.json")
-    write_json(tmp_path / "crop.json", {"crop": None, "height": 144})
-    dv = {"profile": profile, "codec_profile": f"dvhe.0{profile}", "compatibility": compat}
+    Crop("off", 256, 144, None, "crop=off").write(tmp_path / "crop.json")
+    dv = DolbyVision(profile, f"dvhe.0{profile}", compat)
     video = Video(preset=12, crf=25, pixel_format="yuv420p10le", svt_params="",
                   dolby_vision=dv)
     out = tmp_path / "0000.mkv"

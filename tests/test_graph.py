@@ -17,6 +17,7 @@ import pytest
 
 from drapto.graph import Task, full_name, key_of, task_key
 from drapto.job import jobs_from_vars, requested_workers
+from drapto.records import Scenes
 from drapto.sample import make_sample
 from drapto.search import calibration_indices
 from drapto.setup import variables
@@ -128,7 +129,7 @@ def test_a_crf_changes_the_encodes_and_not_the_segments_or_audio(
     before = graph(film, tmp_path, quality="crf", crf_hd="30")
     after = graph(film, tmp_path, quality="crf", crf_hd="31")
     moved = changed(before, after)
-    ids = segment_ids(film["scenes"])
+    ids = segment_ids(Scenes.from_json(film["scenes"]))
     assert moved == {*(f"encode-{sid}" for sid in ids), "concat", "mux", "validate",
                      "report"}, sorted(moved)
 

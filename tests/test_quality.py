@@ -43,6 +43,7 @@ from drapto.quality import (
     solve,
     vmaf_graph,
 )
+from drapto.records import Scenes, Segment
 from drapto.segment_encode import LEAST_SCORED, final_subsample
 from drapto.stages.segments import segment_ids
 from drapto.workdir import read_json
@@ -315,7 +316,7 @@ def test_an_8_bit_source_scores_the_same_in_8_and_10_bits(sample: Path, tmp_path
     """Scoring in 8 bits (half libvmaf's 10-bit cost) measures the 10-bit encode of an
     8-bit source as 10 bits do: recorded on the bench clips, 0.007-0.029 lower over
     48-frame windows, at most 0.05."""
-    seg = {"index": 0, "start": 0, "frames": 36, "pts_us": 0, "first": True}
+    seg = Segment(start=0, frames=36, pts_us=0, source_bytes=None, first=True)
     video = Video(preset=12, pixel_format="yuv420p10le", svt_params="tune=0", crf=45)
     pooled = {}
     for scoring in ("yuv420p", "yuv420p10le"):
@@ -331,7 +332,7 @@ def test_an_8_bit_source_scores_the_same_in_8_and_10_bits(sample: Path, tmp_path
 def test_scores_do_not_depend_on_the_threads(sample: Path, tmp_path: Path) -> None:
     """libvmaf's threads (and SVT-AV1's lp) follow the cores an encode gets, which depend on
     -n and on what else runs: the encode and its scores must not."""
-    seg = {"index": 0, "start": 0, "frames": 36, "pts_us": 0, "first": True}
+    seg = Segment(start=0, frames=36, pts_us=0, source_bytes=None, first=True)
     video = Video(preset=12, pixel_format="yuv420p10le", svt_params="tune=0", crf=45)
     runs = [encode_range(sample, seg, tmp_path / f"{n}.mkv", video, [], [], n,
                           vmaf=Scoring("vmaf_v0.6.1", 1, "yuv420p"))
@@ -352,7 +353,7 @@ def test_probes_with_the_final_settings_are_not_made(sample: Path, tmp_path: Pat
     assert all(r["reached"] and 92.0 <= r["vmaf"] <= 95.0 for r in records)
     tried = encodes_started(tmp_path)
     assert len(tried) == len(set(tried)) == sum(len(r["search"]["finals"]) for r in records)
-    ids = segment_ids(read_json(work / "scenes.json"))
+    ids = segment_ids(Scenes.read(work / "scenes.json"))
     for seg, frames, _, _ in tried:  # every encode is of a whole segment
         whole = read_json(work / "segments" / f"{ids[int(seg)]}.json")
         assert frames == f"{whole['start']}-{whole['start'] + whole['frames'] - 1}"

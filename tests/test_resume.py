@@ -20,9 +20,9 @@ from conftest import (
     workdir_of,
 )
 
+from drapto.records import Scenes
 from drapto.sample import make_sample
 from drapto.stages.segments import segment_ids
-from drapto.workdir import read_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 
@@ -133,7 +133,7 @@ def test_garbage_records_are_rebuilt_not_trusted(clip: Path, reference: bytes,
                                                  tmp_path: Path) -> None:
     run_drapto(f"input={clip}", "output=out.mkv", "work=w", *SETTINGS, cwd=tmp_path)
     work = workdir_of(tmp_path / "w")
-    ids = segment_ids(read_json(work / "scenes.json"))
+    ids = segment_ids(Scenes.read(work / "scenes.json"))
     (work / "segments" / f"{ids[4]}.json").write_text("{ not json")
     (work / "stamps" / f"encode-{ids[7]}.json").write_bytes(b"\x00garbage")
     (work / "scenes.json").write_text("[]")

@@ -25,9 +25,9 @@ def test_build_uses_scores_and_timestamps() -> None:
     scores[40] = 50.0
     scores[41] = 12.0   # above threshold but too close to the previous cut
     scenes = build(pts, scores, 24.0, 10.0, 1.0, 3.0)
-    assert scenes["cuts"] == [40, 41]
-    assert [(s["start"], s["frames"]) for s in scenes["segments"]] == [(0, 40), (40, 60)]
-    assert scenes["segments"][1]["start_pts_us"] == 40 * 41_667
+    assert scenes.cuts == (40, 41)
+    assert [(s.start, s.frames) for s in scenes.segments] == [(0, 40), (40, 60)]
+    assert scenes.segments[1].start_pts_us == 40 * 41_667
 
 
 def test_seek_arg_is_exact() -> None:

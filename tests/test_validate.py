@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from drapto.errors import DraptoError
+from drapto.records import Probe, Scenes
 from drapto.stages.probe import probe
 from drapto.stages.segments import segment_ids
 from drapto.stages.validate import checks, read_output, run_validate, timeline_checks
@@ -30,9 +31,10 @@ def real(sample: Path, encoded: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_checks(t: dict[str, Any], clip: bool = False) -> list[dict[str, Any]]:
-    return [*checks(t["src"], t["out"], t["scenes"]["frames"], t["frames"], 10, t["depth"],
-                    None, t.get("dolby_vision", False)),
-            *timeline_checks(expected_spans(t["scenes"]), t["spans"], t["scenes"]["fps"], clip)]
+    return [*checks(Probe.from_json(t["src"]), Probe.from_json(t["out"]), t["scenes"]["frames"],
+                    t["frames"], 10, t["depth"], None, t.get("dolby_vision", False)),
+            *timeline_checks(expected_spans(Scenes.from_json(t["scenes"])), t["spans"],
+                             t["scenes"]["fps"], clip)]
 
 
 @pytest.mark.e2e
@@ -130,7 +132,8 @@ def test_a_failed_validation_stops_with_one_line_naming_the_check(
     work = real["work"]
     with pytest.raises(DraptoError, match=r"out\.mkv failed validation: audio tracks: "
                                           r"expected 3, got 2"):
-        run_validate(src, real["scenes"], real["output"], 10, work / "crop.json",
-                     [work / "encoded" / f"{sid}.json" for sid in segment_ids(real["scenes"])],
+        scenes = Scenes.from_json(real["scenes"])
+        run_validate(Probe.from_json(src), scenes, real["output"], 10, work / "crop.json",
+                     [work / "encoded" / f"{sid}.json" for sid in segment_ids(scenes)],
                      target)
     assert read_json(target)["ok"] is False

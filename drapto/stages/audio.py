@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from .. import outputs, proc, tracks
 from ..graph import Task, Upstream, key_of, make_task
+from ..records import AudioTrack
 from ..timeline import audio_window, seek_arg, seek_input
 from ..workdir import atomic_path
 
@@ -40,7 +40,7 @@ def opus_args(channels: int, bitrate_k: int, filters: list[str] | None = None) -
     return [*args, "-af", ",".join(chain)] if chain else args
 
 
-def run_audio(source: Path, track: dict[str, Any], bitrate_k: int | None, target: Path,
+def run_audio(source: Path, track: AudioTrack, bitrate_k: int | None, target: Path,
               window: list[int | None] | None = None) -> None:
     """Encode one track at *bitrate_k* (None: copy it as it is). *window*: a clip's
     [seek from, start, end] (µs; the seek relative to the file's start, start and end as
@@ -54,13 +54,13 @@ def run_audio(source: Path, track: dict[str, Any], bitrate_k: int | None, target
     with atomic_path(target) as tmp:
         # -copyts: the file's own timestamps, so a delayed start stays (see mux).
         proc.run(["-v", "error", "-copyts", *seek, "-i", str(source),
-                  "-map", f"0:a:{track['index']}",
+                  "-map", f"0:a:{track.index}",
                   *(["-c:a", "copy"] if bitrate_k is None
-                    else opus_args(track["channels"], bitrate_k, trim)),
+                    else opus_args(track.channels, bitrate_k, trim)),
                   "-map_chapters", "-1",
                   *drop_stale_tags("s:a:0"), "-fflags", "+bitexact", "-flags:a", "+bitexact",
                   str(tmp)],
-                 what=f"encoding audio track {track['index']} of {source}")
+                 what=f"encoding audio track {track.index} of {source}")
 
 
 def tasks(up: Upstream) -> Iterator[Task]:
@@ -68,14 +68,14 @@ def tasks(up: Upstream) -> Iterator[Task]:
     output's DRAPTO_AUDIO tag)."""
     job = up.job
     for track, copied in tracks.kept_audio(up.probe, job.settings, bool(job.clip)):
-        i = track["index"]
+        i = track.index
 
         def in_output(i: int = i) -> bool:
             return key_of(up.get(f"audio:{i}")) in outputs.holds(job)["audio"]
         yield up.add(make_task(
             job, "audio", str(i), run_audio,
             {"source": job.source, "track": track, "target": job.work.audio(i),
-             "bitrate_k": None if copied else job.settings.audio_bitrate(track["channels"]),
+             "bitrate_k": None if copied else job.settings.audio_bitrate(track.channels),
              "window": audio_window(up.scenes)},
             [up.get("probe")], f"{'copy' if copied else 'Opus encode'} of audio track {i}",
             SCHEMA, stowed=in_output))

@@ -33,7 +33,7 @@ def task(up: Upstream) -> Task:
     """balance (a step without action without quality targeting)."""
     job, s = up.job, up.job.settings
     target = film_target(up)
-    n = len(up.scenes["segments"])
+    n = len(up.scenes.segments)
     firsts = [first_encode(up, i) for i in range(n)]
     if target is None:
         return up.step("balance", [t["meta"]["task"] for t in firsts], DOC)

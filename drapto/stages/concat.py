@@ -31,7 +31,7 @@ def run_concat(encoded: list[Path], durations: list[int], listing: Path, target:
 
 
 def tasks(up: Upstream) -> Iterator[Task]:
-    job, n = up.job, len(up.scenes["segments"])
+    job, n = up.job, len(up.scenes.segments)
     yield up.add(make_task(job, "concat", None, run_concat,
                            {"encoded": final_targets(up),
                             "durations": segment_durations(up.scenes),

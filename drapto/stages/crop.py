@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,11 @@ from .. import proc
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
+from ..records import Crop, Probe
 from ..timeline import seek_arg
-from ..workdir import read_json, write_json
 from .probe import kept_dolby_vision
 
-SCHEMA = 2
+SCHEMA = Crop.SCHEMA  # 2
 _CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")
 FRAMES_PER_SAMPLE = 4
 AGREEMENT = 0.8       # share of plausible samples the winner needs
@@ -121,25 +122,24 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
              limit_sdr: float, limit_hdr: float, dolby_vision: str = "off") -> None:
     """crop.json for *source* (*probe*: its probe.json). A Dolby Vision RPU that the output
     keeps (*dolby_vision*: the setting) is never cropped."""
-    facts = read_json(probe)
-    v = facts["video"]
+    facts = Probe.read(probe)
+    v = facts.video
     keeps_rpu = kept_dolby_vision(v, dolby_vision)
-    width, height = v["width"], v["height"]
-    hdr = v["hdr"]["is_hdr"]
-    record: dict[str, Any] = {"schema": SCHEMA, "mode": mode, "width": width,
-                              "height": height}
+    width, height = v.width, v.height
+    hdr = v.hdr.is_hdr
     if mode == "off":
-        record.update(crop=None, reason="crop=off")
+        record = Crop(mode, width, height, None, "crop=off")
     elif keeps_rpu and mode != "auto":
         raise DraptoError(f"crop={mode}: {source} is Dolby Vision, whose RPU would describe "
                           "the bars cropped away; use dolby_vision=off to crop it")
     elif mode != "auto":
-        record.update(crop=parse_manual(mode, width, height), reason="given by crop=")
+        w, h, x, y = parse_manual(mode, width, height)
+        record = Crop(mode, width, height, (w, h, x, y), "given by crop=")
     else:
         # Limits are given in 8-bit (SDR) and 10-bit (HDR) code values; cropdetect takes a
         # fraction of the range, whatever the source's bit depth.
         limit = limit_hdr / 1023 if hdr else limit_sdr / 255
-        duration = (v["duration_ms"] or facts["duration_ms"]) / 1000
+        duration = (v.duration_us or facts.duration_us) / 1e6
         times = sample_times(duration, samples)
         found = None
         if duration <= ONE_PASS_S:
@@ -154,13 +154,24 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
             found = [detect_sample(source, t, limit) for t in times]
         if not any(found):  # a stream that cannot be seeked (raw HEVC): read from the start
             times, found = [0.0], [detect_sample(source, None, limit)]
-        record.update(decide(found, width, height), limit=round(limit, 6),
-                      samples=[{"at_s": round(t, 3), "rect": r}
-                                for t, r in zip(times, found, strict=True)])
+        record = detected(mode, width, height, decide(found, width, height), limit,
+                          [{"at_s": round(t, 3), "rect": r}
+                           for t, r in zip(times, found, strict=True)])
         if keeps_rpu:  # detected, said, not applied
-            record.update(would_crop=record["crop"], crop=None,
-                          reason=f"{DOLBY_VISION_REASON} (detection: {record['reason']})")
-    write_json(target, record)
+            record = replace(record, would_crop=record.rect, rpu_kept=True, rect=None,
+                             reason=f"{DOLBY_VISION_REASON} (detection: {record.reason})")
+    record.write(target)
+
+
+def detected(mode: str, width: int, height: int, vote: dict[str, Any], limit: float,
+             samples: list[dict[str, Any]]) -> Crop:
+    """The record of a detection: :func:`decide`'s *vote* and the *samples* it was made
+    from (their times and rectangles, the evidence for people)."""
+    evidence = {k: v for k, v in vote.items() if k not in ("crop", "reason")}
+    rect = vote["crop"]
+    return Crop(mode, width, height, None if rect is None else (rect[0], rect[1], rect[2], rect[3]),
+                vote["reason"], evidence={**evidence, "limit": round(limit, 6),
+                                          "samples": samples})
 
 
 DOC = "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none."

@@ -53,7 +53,7 @@ def calibration_sample(up: Upstream) -> list[int]:
     s = up.job.settings
     if s.quality != "vmaf":
         return []
-    return search.calibration_indices([seg["frames"] for seg in up.scenes["segments"]],
+    return search.calibration_indices([seg.frames for seg in up.scenes.segments],
                                       s.calibration_segments)
 
 
@@ -153,4 +153,4 @@ def final_encode(up: Upstream, i: int) -> Task:
 def final_targets(up: Upstream) -> list[Path]:
     """The encoded segments the film is joined from, in order (their records beside them)."""
     return [Path(final_encode(up, i)["meta"]["target"])
-            for i in range(len(up.scenes["segments"]))]
+            for i in range(len(up.scenes.segments))]

@@ -3,15 +3,16 @@ attachments and global tags (stream copy)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import proc, tracks
 from ..graph import Task, Upstream, key_of, make_task
+from ..records import Probe, Scenes, SubtitleTrack
 from ..timeline import read_framecrc, seek_arg, seek_input, segment_durations
-from ..timeparse import Clip
 from ..workdir import atomic_path
-from .probe import probe as probe_file
+from .probe import read_media
 
 SCHEMA = 2
 DOC = "The output MKV: video, audio, subtitles, chapters, attachments, tags."
@@ -58,15 +59,15 @@ def on_screen_from(packets: list[tuple[int, int]], ends: list[int]) -> int:
     return last if shown else last + 1
 
 
-def image_cues(source: Path, subtitles: list[dict[str, Any]], shift: list[str],
+def image_cues(source: Path, subtitles: Sequence[SubtitleTrack], shift: list[str],
                seek: list[str]) -> dict[int, int]:
     """For a clip: for each image subtitle track (by its place among *subtitles*), the
     packets to drop before the one on screen at the clip's start (:func:`on_screen_from`),
     read as the mux reads the source (*shift*, *seek*) up to a second past the start."""
-    images = [out for out, sub in enumerate(subtitles) if sub["format"] in BITMAP_SUBTITLES]
+    images = [out for out, sub in enumerate(subtitles) if sub.format in BITMAP_SUBTITLES]
     if not images:
         return {}
-    maps = [a for out in images for a in ("-map", f"0:s:{subtitles[out]['index']}")]
+    maps = [a for out in images for a in ("-map", f"0:s:{subtitles[out].index}")]
     lines: list[str] = []
     proc.run(["-v", "error", "-copyts", *shift, *seek,
               "-t", seek_arg(SUBTITLE_LOOKBACK_US + 1_000_000), "-i", str(source), *maps,
@@ -91,25 +92,25 @@ def restore(output: Path, stream: str, target: Path, shift_us: int = 0) -> None:
                   str(tmp)], what=f"taking {stream} back from {output} into {target}")
 
 
-def run_mux(source: Path, kept: dict[str, Any], joined: Path, audio: list[Path],
-            scenes: dict[str, Any], target: Path, source_id: str = "",
+def run_mux(source: Path, kept: Probe, joined: Path, audio: list[Path],
+            scenes: Scenes, target: Path, source_id: str = "",
             parts: dict[str, Any] | None = None) -> None:
     """The output MKV from the joined video (video.mkv), the audio tracks and the source.
     *kept*: probe.json as the output holds it (drapto/tracks.py, ``kept_view``)."""
     # One timeline, the source's start (or the clip's) as zero (-copyts, then explicit
     # offsets): the Opus tracks and the source (subtitles, chapters) carry the source's own
     # timestamps; the joined video starts at zero and moves to its first frame's time.
-    zero, clip = scenes["zero_us"], Clip.of(scenes.get("clip"))
+    zero, clip = scenes.zero_us, scenes.clip
     parts = parts or {}
     if not joined.exists() or not all(p.exists() for p in audio):  # removed after a run
-        held = (probe_file(target).get("drapto_audio") or "").split(",")
+        held = (read_media(target).drapto_audio or "").split(",")
         if not joined.exists():
-            restore(target, "v:0", joined, -(scenes["first_pts_us"] - zero))
+            restore(target, "v:0", joined, -(scenes.first_pts_us - zero))
         for path, key in zip(audio, parts.get("audio", []), strict=False):
             if not path.exists():
                 restore(target, f"a:{held.index(key)}", path, zero)
     shift = ["-itsoffset", seek_arg(-zero)]
-    args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(scenes["first_pts_us"] - zero),
+    args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(scenes.first_pts_us - zero),
             "-i", str(joined)]
     for path in audio:
         args += [*shift, "-i", str(path)]
@@ -121,12 +122,12 @@ def run_mux(source: Path, kept: dict[str, Any], joined: Path, audio: list[Path],
     for k in range(len(audio)):
         args += ["-map", f"{k + 1}:a:0"]
     # The kept subtitle tracks (*probe* lists only those, with their source numbers).
-    for sub in kept["subtitles"]:
-        args += ["-map", f"{src}:s:{sub['index']}?"]
+    for sub in kept.subtitles:
+        args += ["-map", f"{src}:s:{sub.index}?"]
     args += ["-map", f"{src}:t?", "-c", "copy"]
-    for out, sub in enumerate(kept["subtitles"]):
-        if sub["format"] in SUBTITLE_CONVERT:
-            args += [f"-c:s:{out}", SUBTITLE_CONVERT[sub["format"]]]
+    for out, sub in enumerate(kept.subtitles):
+        if sub.format in SUBTITLE_CONVERT:
+            args += [f"-c:s:{out}", SUBTITLE_CONVERT[sub.format]]
     # Global tags and chapters from the source; stream tags (languages, titles, attachment
     # names) follow each stream from its input, as FFmpeg does unless stream tags are mapped.
     args += ["-map_metadata", str(src), "-map_chapters", str(src)]
@@ -135,16 +136,16 @@ def run_mux(source: Path, kept: dict[str, Any], joined: Path, audio: list[Path],
     if parts:  # what it holds, so that the intermediates can be removed and taken back
         args += ["-metadata", f"DRAPTO_VIDEO={parts['video']}",
                  "-metadata", f"DRAPTO_AUDIO={','.join(parts['audio'])}"]
-    v = kept["video"]
-    if v.get("language_639_2"):
-        args += ["-metadata:s:v:0", f"language={v['language_639_2']}"]
-    if v.get("title"):
-        args += ["-metadata:s:v:0", f"title={v['title']}"]
+    v = kept.video
+    if v.language_639_2:
+        args += ["-metadata:s:v:0", f"language={v.language_639_2}"]
+    if v.title:
+        args += ["-metadata:s:v:0", f"title={v.title}"]
     if clip:  # subtitles and chapters end with the clip
         length = sum(segment_durations(scenes))
-        images = image_cues(source, kept["subtitles"], shift, seek)
+        images = image_cues(source, kept.subtitles, shift, seek)
         args += ["-t", seek_arg(length)]
-        for out in range(len(kept["subtitles"])):
+        for out in range(len(kept.subtitles)):
             args += [f"-bsf:s:{out}", clip_subtitles(length, images.get(out))]
     args += ["-default_mode", "passthrough", "-fflags", "+bitexact"]
     with atomic_path(target) as tmp:
@@ -154,12 +155,12 @@ def run_mux(source: Path, kept: dict[str, Any], joined: Path, audio: list[Path],
 def task(up: Upstream) -> Task:
     job = up.job
     kept, _ = tracks.kept_view(up.probe, up.scenes, job.settings, bool(job.clip))
-    audio = [up.get(f"audio:{t['index']}") for t in kept["audio"]]
+    audio = [up.get(f"audio:{t.index}") for t in kept.audio]
     concat = up.get("concat")
     return up.add(make_task(
         job, "mux", None, run_mux,
         {"source": job.source, "kept": kept, "joined": job.work.video,
-         "audio": [job.work.audio(t["index"]) for t in kept["audio"]], "scenes": up.scenes,
+         "audio": [job.work.audio(t.index) for t in kept.audio], "scenes": up.scenes,
          "target": job.output, "source_id": job.work.fingerprint,
          "parts": {"video": key_of(concat), "audio": [key_of(a) for a in audio]}},
         [concat, *audio], f"the output MKV {job.output}", SCHEMA, keep_on_clean=True))

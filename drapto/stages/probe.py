@@ -11,9 +11,9 @@ from ..encoding import dolby_vision_blocker
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
-from ..workdir import write_json
+from ..records import AudioTrack, DolbyVision, Hdr, Probe, SubtitleTrack, VideoStream
 
-SCHEMA = 5  # part of the task's key: a new schema redoes the target
+SCHEMA = Probe.SCHEMA  # 5, part of the task's key: a new schema redoes the target
 _CHAPTER_KEY = re.compile(r"^\d\d_\d\d_\d{5}$")
 _STREAM = re.compile(r"^\s*Stream #0:\d+.*?: (\w+):")
 _ROTATION = re.compile(r"^\s*Display ?Matrix: rotation of (-?[\d.]+) degrees", re.IGNORECASE)
@@ -53,10 +53,10 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
-def _chapter_ms(key: str) -> int:
+def _chapter_us(key: str) -> int:
     """MediaInfo's chapter keys: 00_01_02500 is 00:01:02.500."""
     h, m, rest = key.split("_")
-    return int(h) * 3_600_000 + int(m) * 60_000 + int(rest)
+    return (int(h) * 3_600_000 + int(m) * 60_000 + int(rest)) * 1000
 
 
 def _flag(value: Any) -> bool:
@@ -74,7 +74,7 @@ def _common(t: dict[str, Any]) -> dict[str, Any]:
 _HDR_TRANSFERS = {"PQ": "PQ", "SMPTE ST 2084": "PQ", "HLG": "HLG", "ARIB STD-B67": "HLG"}
 
 
-def _dolby_vision(v: dict[str, Any]) -> dict[str, Any] | None:
+def _dolby_vision(v: dict[str, Any]) -> DolbyVision | None:
     """Dolby Vision from MediaInfo's HDR fields, which list one entry per format, ' / '
     separated (e.g. 'Dolby Vision / SMPTE ST 2086' with profile 'dvhe.08 / ')."""
     formats = str(v.get("hdr_format") or "").split(" / ")
@@ -88,27 +88,30 @@ def _dolby_vision(v: dict[str, Any]) -> dict[str, Any] | None:
 
     codec_profile = field("hdr_format_profile")  # e.g. dvhe.08, dav1.10
     m = re.search(r"\.(\d+)", codec_profile)
-    return {"profile": int(m.group(1)) if m else None, "codec_profile": codec_profile,
-            "compatibility": field("hdr_format_compatibility") or None,
-            "layers": field("hdr_format_settings") or None,
-            "version": field("hdr_format_version") or None}
+    return DolbyVision(int(m.group(1)) if m else None, codec_profile,
+                       compatibility=field("hdr_format_compatibility") or None,
+                       layers=field("hdr_format_settings") or None,
+                       version=field("hdr_format_version") or None)
 
 
-def hdr_info(v: dict[str, Any]) -> dict[str, Any]:
+def hdr_info(v: dict[str, Any]) -> Hdr:
     """HDR as MediaInfo reports it: from the transfer, the mastering metadata and the HDR
     formats, each on its own (some real files carry only the transfer)."""
     formats = [f for f in str(v.get("hdr_format") or "").split(" / ") if f]
     transfer = _HDR_TRANSFERS.get(str(v.get("transfer_characteristics") or ""))
     mastering = v.get("mastering_display_luminance")
-    return {"transfer": transfer,
-            "is_hdr": bool(transfer or mastering or formats),
-            "mastering_display": bool(mastering),
-            "max_cll": v.get("maximum_content_light_level"),
-            "hdr10plus": any("2094" in f for f in formats),
-            "dolby_vision": _dolby_vision(v)}
+    return Hdr(transfer=transfer, is_hdr=bool(transfer or mastering or formats),
+               mastering_display=bool(mastering),
+               max_cll=v.get("maximum_content_light_level"),
+               hdr10plus=any("2094" in f for f in formats), dolby_vision=_dolby_vision(v))
 
 
 def probe(source: Path) -> dict[str, Any]:
+    """probe.json's content for *source* (its JSON form: :func:`read_media`)."""
+    return read_media(source).to_json()
+
+
+def read_media(source: Path) -> Probe:
     """Read the streams of *source*; raise DraptoError if it is not a video drapto can encode."""
     from pymediainfo import MediaInfo
 
@@ -139,38 +142,40 @@ def probe(source: Path) -> dict[str, Any]:
         width, height = height, width
     num, den = _int(v.get("frame_rate_num")), _int(v.get("frame_rate_den"))
     fps = float(v.get("frame_rate") or 0) or (num / den if num and den else 0.0)
-    video = {**_common(v), "width": width, "height": height, **seen,
-             "stored_size": [_int(v.get("width")), _int(v.get("height"))],
-             "frame_count": _int(v.get("frame_count")), "fps": fps,
-             "duration_ms": _int(v.get("duration")),
-             "frame_rate_mode": v.get("frame_rate_mode"),
-             "bit_depth": _int(v.get("bit_depth"), 8), "scan_type": v.get("scan_type"),
-             "interlaced": str(v.get("scan_type") or "Progressive") != "Progressive",
-             "color_primaries": v.get("color_primaries"),
-             "transfer": v.get("transfer_characteristics"),
-             "matrix": v.get("matrix_coefficients"), "color_range": v.get("color_range"),
-             "hdr_format": v.get("hdr_format"), "delay_ms": _int(v.get("delay")),
-             "hdr": hdr_info(v)}
-    audio = [{**_common(a), "index": i, "channels": _int(a.get("channel_s"), 2),
-              "layout": a.get("channel_layout"), "delay_ms": _int(a.get("delay")),
-              "duration_ms": _int(a.get("duration"))} for i, a in enumerate(audios)]
-    subtitles = [{**_common(s), "index": i} for i, s in enumerate(texts)]
-    chapter_starts = sorted(_chapter_ms(k) for m in menus for k in m if _CHAPTER_KEY.match(k))
-    chapters = len(chapter_starts)
-    return {"schema": SCHEMA, "source": str(source), "size": source.stat().st_size,
-            "container": general.get("format"), "duration_ms": _int(general.get("duration")),
-            "video": video, "audio": audio, "subtitles": subtitles, "chapters": chapters,
-            "chapter_starts_ms": chapter_starts,
-            "title": general.get("title") or general.get("movie_name"),
-            "drapto_source": general.get("drapto_source"),
-            "drapto_video": general.get("drapto_video"),
-            "drapto_audio": general.get("drapto_audio"),
-            "attachments": [a.strip() for a in str(general.get("attachments") or "").split(" / ")
-                            if a.strip()]}
+    # MediaInfo's durations and delays are ms.
+    video = VideoStream(
+        **_common(v), width=width, height=height, **seen,
+        stored_size=(_int(v.get("width")), _int(v.get("height"))),
+        frame_count=_int(v.get("frame_count")), fps=fps,
+        duration_us=_int(v.get("duration")) * 1000,
+        frame_rate_mode=v.get("frame_rate_mode"),
+        bit_depth=_int(v.get("bit_depth"), 8), scan_type=v.get("scan_type"),
+        interlaced=str(v.get("scan_type") or "Progressive") != "Progressive",
+        color_primaries=v.get("color_primaries"), transfer=v.get("transfer_characteristics"),
+        matrix=v.get("matrix_coefficients"), color_range=v.get("color_range"),
+        hdr_format=v.get("hdr_format"), delay_us=_int(v.get("delay")) * 1000,
+        hdr=hdr_info(v))
+    audio = tuple(AudioTrack(**_common(a), index=i, channels=_int(a.get("channel_s"), 2),
+                             layout=a.get("channel_layout"),
+                             delay_us=_int(a.get("delay")) * 1000,
+                             duration_us=_int(a.get("duration")) * 1000)
+                  for i, a in enumerate(audios))
+    subtitles = tuple(SubtitleTrack(**_common(s), index=i) for i, s in enumerate(texts))
+    chapter_starts = sorted(_chapter_us(k) for m in menus for k in m if _CHAPTER_KEY.match(k))
+    return Probe(
+        source=str(source), size=source.stat().st_size, container=general.get("format"),
+        duration_us=_int(general.get("duration")) * 1000, video=video, audio=audio,
+        subtitles=subtitles, chapters=len(chapter_starts),
+        chapter_starts_us=tuple(chapter_starts),
+        title=general.get("title") or general.get("movie_name"),
+        drapto_source=general.get("drapto_source"), drapto_video=general.get("drapto_video"),
+        drapto_audio=general.get("drapto_audio"),
+        attachments=tuple(a.strip() for a in str(general.get("attachments") or "").split(" / ")
+                          if a.strip()))
 
 
 def run_probe(source: Path, target: Path) -> None:
-    write_json(target, probe(source))
+    read_media(source).write(target)
 
 
 DOC = "probe.json: streams, tracks, colour and chapters of the input (MediaInfo)."
@@ -182,8 +187,8 @@ def task(job: Job) -> Task:
                      {"source": job.source, "target": job.work.probe}, [], DOC, SCHEMA)
 
 
-def kept_dolby_vision(video: dict[str, Any], setting: str) -> bool:
+def kept_dolby_vision(video: VideoStream, setting: str) -> bool:
     """Whether the output keeps the source's Dolby Vision (``dolby_vision=auto`` and a
     profile the encoder can carry over)."""
-    dv = video["hdr"]["dolby_vision"] if setting == "auto" else None
-    return bool(dv) and dolby_vision_blocker(dv or {}) is None
+    dv = video.hdr.dolby_vision if setting == "auto" else None
+    return dv is not None and dolby_vision_blocker(dv) is None

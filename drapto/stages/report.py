@@ -15,6 +15,7 @@ from .. import proc, tracks
 from ..graph import Task, Upstream, make_task
 from ..job import Failure, Job, Plan
 from ..quality import crf_text
+from ..records import Probe, Scenes
 from ..timeline import audio_window, read_framecrc, seek_arg, seek_input
 from ..workdir import atomic_path, read_json, write_json
 from .chart import render
@@ -26,7 +27,7 @@ DOC = ("report.json: figures per segment and overall; without input=, the statis
        "every encode under work=; with jobs=FILE, of that job file's encodes.")
 
 
-def clip_input_bytes(source: Path, scenes: dict[str, Any]) -> int:
+def clip_input_bytes(source: Path, scenes: Scenes) -> int:
     """A clip's own input size: the bytes of the source's video, audio and subtitle packets
     whose timestamps fall within its range (read by stream copy, from a second before)."""
     window = audio_window(scenes)
@@ -44,12 +45,12 @@ def clip_input_bytes(source: Path, scenes: dict[str, Any]) -> int:
                if t >= start and (end is None or t < end))
 
 
-def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str, Any]],
+def build(probe: Probe, scenes: Scenes, records: list[dict[str, Any]],
           validation: dict[str, Any], output: Path, audio_bytes: int = 0,
           size: dict[str, Any] | None = None, balance: dict[str, Any] | None = None,
           size_in: int | None = None) -> dict[str, Any]:
     """*size_in*: a clip's own input size (:func:`clip_input_bytes`); else the file's."""
-    fps = scenes["fps"]
+    fps = scenes.fps
     again = set((balance or {}).get("segments", {}))
     segments = [{"index": i, "start": r["start"], "frames": r["frames"], "crf": r["crf"],
                  "bytes": r["bytes"], "vmaf": r.get("vmaf"), "vmaf_reached": r.get("reached"),
@@ -61,20 +62,20 @@ def build(probe: dict[str, Any], scenes: dict[str, Any], records: list[dict[str,
                  "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
                  "seconds": r.get("seconds"), "peak_memory_mib": r.get("peak_memory_mib")}
                 for i, r in enumerate(records)]
-    size_in, size_out = size_in or probe["size"], output.stat().st_size
-    duration = scenes["frames"] / fps
+    size_in, size_out = size_in or probe.size, output.stat().st_size
+    duration = scenes.frames / fps
     video_bytes = sum(r["bytes"] for r in records)
     crfs = sorted(r["crf"] for r in records)
 
     def rate(n: int) -> float | None:
         return round(n * 8 / 1000 / duration, 1) if duration else None
-    return {"schema": SCHEMA, "source": probe["source"], "output": str(output),
+    return {"schema": SCHEMA, "source": probe.source, "output": str(output),
             "video_bytes": video_bytes, "video_kbit_s": rate(video_bytes),
             "audio_bytes": audio_bytes, "audio_kbit_s": rate(audio_bytes),
             "crf_min": crfs[0] if crfs else None, "crf_max": crfs[-1] if crfs else None,
             "crf_median": crfs[len(crfs) // 2] if crfs else None,
-            "frames": scenes["frames"], "duration_s": round(duration, 3),
-            "size_in": size_in, "size_in_of": "clip" if scenes.get("clip") else "file",
+            "frames": scenes.frames, "duration_s": round(duration, 3),
+            "size_in": size_in, "size_in_of": "clip" if scenes.clip else "file",
             "size_out": size_out,
             "reduction_pct": round(100 * (1 - size_out / size_in), 1),
             "kbit_s": round(size_out * 8 / 1000 / duration, 1) if duration else None,
@@ -119,16 +120,16 @@ def run_report(source: Path, probe: Path, scenes: Path, records: list[Path], val
     """report.json, and report.html beside it (drapto/stages/chart.py). The input's size is
     the file's, or a clip's own (the packets in its range)."""
     done = [read_json(r) for r in records]
-    cut = read_json(scenes)
+    cut = Scenes.read(scenes)
     paths = audio or []
     # The audio tracks' own sizes; once they were removed (tidy), what the output holds
     # besides the video.
     audio_bytes = (sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths)
                    else max(0, output.stat().st_size - sum(r["bytes"] for r in done)))
-    report = build(read_json(probe), cut, done, read_json(validation), output,
+    report = build(Probe.read(probe), cut, done, read_json(validation), output,
                    audio_bytes, read_json(size) if size else None,
                    read_json(balance) if balance else None,
-                   clip_input_bytes(source, cut) if cut.get("clip") else None)
+                   clip_input_bytes(source, cut) if cut.clip else None)
     with atomic_path(target.with_suffix(".html")) as tmp:
         tmp.write_text(render(report), encoding="utf-8")
     write_json(target, report)
@@ -278,7 +279,7 @@ def task(up: Upstream) -> Task:
         {"source": job.source, "probe": job.work.probe, "scenes": job.work.scenes,
          "records": [t.with_suffix(".json") for t in final_targets(up)],
          "validation": job.work.validation, "output": job.output,
-         "audio": [job.work.audio(t["index"])
+         "audio": [job.work.audio(t.index)
                    for t in tracks.audio(up.probe, job.settings)],
          "target": job.work.report,
          **({"size": job.work.size, "balance": job.work.balance} if vmaf else {})},

@@ -11,14 +11,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from .. import proc
 from ..encoding import MAX_ENCODER_FPS
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
+from ..records import Probe, Scenes, SceneSegment, Streams
 from ..timeline import (
     SPAN_CODECS,
     Packets,
@@ -29,9 +30,9 @@ from ..timeline import (
     stream_maps,
 )
 from ..timeparse import Clip
-from ..workdir import atomic_path, read_json, write_json
+from ..workdir import atomic_path
 
-SCHEMA = 7  # part of the task's key: a new schema redoes the target
+SCHEMA = Scenes.SCHEMA  # 7, part of the task's key: a new schema redoes the target
 _FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
 _SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
@@ -49,13 +50,14 @@ def _window(clip: Clip | None, from_start: bool = False) -> list[str]:
     return window
 
 
-def add_source_bytes(scenes: dict[str, Any], packets: list[tuple[int, int]]) -> None:
+def add_source_bytes(scenes: Scenes, packets: list[tuple[int, int]]) -> Scenes:
     """Each segment's ``source_bytes``: the packets whose timestamps fall in its span."""
-    segments = scenes["segments"]
-    starts = [s["start_pts_us"] - 500 for s in segments]
-    ends = [*starts[1:], scenes["last_pts_us"] + 500]
-    for seg, a, b in zip(segments, starts, ends):
-        seg["source_bytes"] = sum(n for t, n in packets if a <= t < b)
+    segments = scenes.segments
+    starts = [s.start_pts_us - 500 for s in segments]
+    ends = [*starts[1:], scenes.last_pts_us + 500]
+    return replace(scenes, segments=tuple(
+        replace(seg, source_bytes=sum(n for t, n in packets if a <= t < b))
+        for seg, a, b in zip(segments, starts, ends)))
 
 
 def detect(source: Path, workdir: Path, clip: Clip | None = None,
@@ -117,7 +119,7 @@ def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list
 
 
 def build(pts: list[int], scores: list[float], fps: float, threshold: float,
-          min_segment: float, max_segment: float, start_us: int = 0) -> dict[str, Any]:
+          min_segment: float, max_segment: float, start_us: int = 0) -> Scenes:
     frames = len(pts)
     if fps <= 0 or fps > MAX_ENCODER_FPS:  # unknown, or a rate guessed from irregular times
         span = pts[-1] - pts[0]
@@ -126,12 +128,10 @@ def build(pts: list[int], scores: list[float], fps: float, threshold: float,
     starts = plan(cuts, frames, round(min(min_segment * fps, 1e12)),
                   round(min(max_segment * fps, 1e12)))
     ends = [*starts[1:], frames]
-    segments = [{"index": i, "start": a, "frames": b - a, "start_pts_us": pts[a]}
-                for i, (a, b) in enumerate(zip(starts, ends))]
-    return {"schema": SCHEMA, "frames": frames, "fps": fps, "time_base": "1/1000000",
-            "source_start_us": start_us, "first_pts_us": pts[0], "last_pts_us": pts[-1],
-            "cuts": cuts,
-            "segments": segments}
+    segments = tuple(SceneSegment(i, a, b - a, pts[a])
+                     for i, (a, b) in enumerate(zip(starts, ends)))
+    return Scenes(frames=frames, fps=fps, first_pts_us=pts[0], last_pts_us=pts[-1],
+                  cuts=tuple(cuts), segments=segments, source_start_us=start_us)
 
 
 def clip_frames(source: Path, pts: list[int], scores: list[float], start_us: int,
@@ -157,43 +157,42 @@ def run_scenes(source: Path, probe: Path, target: Path, threshold: float,
                clip: Sequence[int | None] | None = None) -> None:
     """scenes.json for *source* (*probe*: its probe.json), of the whole file or of *clip*
     (a :class:`Clip`, or its JSON form)."""
-    _run_scenes(source, read_json(probe), target, threshold, threshold_hdr, min_segment,
+    _run_scenes(source, Probe.read(probe), target, threshold, threshold_hdr, min_segment,
                 max_segment, Clip.of(clip))
 
 
-def _run_scenes(source: Path, facts: dict[str, Any], target: Path, threshold: float,
+def _run_scenes(source: Path, facts: Probe, target: Path, threshold: float,
                 threshold_hdr: float, min_segment: float, max_segment: float,
                 clip: Clip | None) -> None:
-    video = facts["video"]
-    audio, subtitles = len(facts["audio"]), len(facts["subtitles"])
+    video = facts.video
+    audio, subtitles = len(facts.audio), len(facts.subtitles)
     pts, scores, start_us, packets = detect(source, target.parent, clip, audio, subtitles)
     if clip:
         pts, scores = clip_frames(source, pts, scores, start_us, clip)
-    scenes = build(pts, scores, float(video["fps"] or 0),
-                   threshold_hdr if video["hdr"]["is_hdr"] else threshold, min_segment,
+    scenes = build(pts, scores, float(video.fps or 0),
+                   threshold_hdr if video.hdr.is_hdr else threshold, min_segment,
                    max_segment, start_us)
     if not clip:
         check_complete(source, facts, scenes)
-    add_source_bytes(scenes, packets[0].sizes or [] if 0 in packets else [])
-    scenes["clip"] = list(clip) if clip else None
-    streams = spans_by_kind(packets, audio, subtitles)
-    scenes["streams"] = streams
+    scenes = add_source_bytes(scenes, packets[0].sizes or [] if 0 in packets else [])
+    streams = Streams.from_json(spans_by_kind(packets, audio, subtitles))
     # The output's time zero (drapto/timeline.py): the clip's start, or the earliest stream's.
-    firsts = [s[0] for kind in streams.values() for s in kind if s]
-    scenes["zero_us"] = (start_us + clip.start_us if clip
-                         else min([start_us, scenes["first_pts_us"], *firsts]))
-    write_json(target, scenes)
+    firsts = [s.start for kind in (streams.video, streams.audio, streams.subtitles)
+              for s in kind if s]
+    zero_us = (start_us + clip.start_us if clip
+               else min([start_us, scenes.first_pts_us, *firsts]))
+    replace(scenes, clip=clip or None, streams=streams, zero_us=zero_us).write(target)
 
 
-def check_complete(source: Path, probe: dict[str, Any], scenes: dict[str, Any]) -> None:
+def check_complete(source: Path, probe: Probe, scenes: Scenes) -> None:
     """Refuse a source whose frames stop well before its header's duration (a truncated
     download or copy): encoding it would lose the rest of the film without a word."""
-    header_ms = probe["video"].get("duration_ms") or 0
-    span_ms = (scenes["last_pts_us"] - scenes["first_pts_us"]) / 1000 + 1000 / scenes["fps"]
-    if header_ms and span_ms < header_ms - max(500, header_ms * 0.005):
+    header_us = probe.video.duration_us
+    span_us = scenes.last_pts_us - scenes.first_pts_us + 1e6 / scenes.fps
+    if header_us and span_us < header_us - max(500_000, header_us * 0.005):
         raise DraptoError(f"{source}: the file looks truncated or damaged: its header says "
-                          f"{header_ms / 1000:.2f} s of video, but only {span_ms / 1000:.2f} s "
-                          f"({scenes['frames']} frames) can be decoded")
+                          f"{header_us / 1e6:.2f} s of video, but only {span_us / 1e6:.2f} s "
+                          f"({scenes.frames} frames) can be decoded")
 
 
 DOC = "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers."

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from ..graph import Task, Upstream, make_task
-from ..workdir import write_json
+from ..records import Scenes, Segment
 
 SCHEMA = 2
 DOC = "segment:N: the frame range of segment N."
@@ -25,21 +24,20 @@ def segment_id(start: int) -> str:
     return f"{start:08d}"
 
 
-def segment_ids(scenes: dict[str, Any]) -> list[str]:
+def segment_ids(scenes: Scenes) -> list[str]:
     """Each segment's id, in order."""
-    return [segment_id(s["start"]) for s in scenes["segments"]]
+    return [segment_id(s.start) for s in scenes.segments]
 
 
-def segment_of(scenes: dict[str, Any], index: int) -> dict[str, Any]:
+def segment_of(scenes: Scenes, index: int) -> Segment:
     """Segment *index* of scenes.json as the encode reads it."""
-    seg = scenes["segments"][index]
-    return {"start": seg["start"], "frames": seg["frames"], "pts_us": seg["start_pts_us"],
-            "source_bytes": seg.get("source_bytes"),
-            "first": seg["start"] == 0 and not scenes.get("clip")}
+    seg = scenes.segments[index]
+    return Segment(seg.start, seg.frames, seg.start_pts_us, seg.source_bytes,
+                   first=seg.start == 0 and not scenes.clip)
 
 
-def run_segment(segment: dict[str, Any], target: Path) -> None:
-    write_json(target, segment)
+def run_segment(segment: Segment, target: Path) -> None:
+    segment.write(target)
 
 
 def tasks(up: Upstream) -> Iterator[Task]:
@@ -49,5 +47,5 @@ def tasks(up: Upstream) -> Iterator[Task]:
         yield up.add(make_task(job, "segment", f"{i:04d}", run_segment,
                                {"segment": seg, "target": job.work.segment(sid)},
                                [up.get("probe")],
-                               f"frames {seg['start']}..{seg['start'] + seg['frames'] - 1}",
+                               f"frames {seg.start}..{seg.start + seg.frames - 1}",
                                SCHEMA, stamp_as=f"segment:{sid}"))

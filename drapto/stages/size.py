@@ -37,7 +37,7 @@ def task(up: Upstream) -> Task:
     return up.add(make_task(
         job, "size", None, run_size,
         {"records": [job.work.sample(ids[i]).with_suffix(".json") for i in sample],
-         "target_vmaf": Quality.of(s, up.probe["video"]).target_vmaf,
+         "target_vmaf": Quality.of(s, up.probe.video).target_vmaf,
          "max_encoded_percent": s.max_encoded_percent, "over_cap": s.over_cap,
          "crf_min": s.crf_min, "crf_max": s.crf_max, "target": job.work.size},
         [up.get(f"sample:{i:04d}") for i in sample], DOC, SCHEMA))

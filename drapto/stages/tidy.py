@@ -21,7 +21,7 @@ def task(up: Upstream) -> Task:
     job = up.job
     encodes = [t for name, t in up.made.items()
                if name.split(":")[0] in ("encode", "adjust")]
-    names = [f"audio:{t['index']}" for t in audio(up.probe, job.settings)]
+    names = [f"audio:{t.index}" for t in audio(up.probe, job.settings)]
     bulky = [(t["meta"]["stamp"], t["meta"]["target"])
              for t in [*encodes, *(up.get(name) for name in [*names, "concat"])]]
     keep = job.settings.keep_work == "yes"

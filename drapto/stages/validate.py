@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import proc, tracks
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task
+from ..records import Crop, Probe, Rect, Scenes, VideoStream
 from ..timeline import (
     SPAN_CODECS,
     Span,
-    clip_ms,
+    clip_range,
     expected_spans,
     read_framecrc,
     spans_by_kind,
@@ -20,7 +22,7 @@ from ..timeline import (
 )
 from ..workdir import read_json, temp_path, write_json
 from .encode import final_targets
-from .probe import probe
+from .probe import read_media
 
 # How far a stream's start or end may lie from where it should: one frame of video (the
 # output's timestamps are rounded to the millisecond), and this much for audio (an Opus
@@ -133,27 +135,28 @@ def timeline_checks(expected: dict[str, list[Span | None]],
     return result
 
 
-def dolby_vision_checks(src: dict[str, Any], out: dict[str, Any], frames: int,
+def dolby_vision_checks(src: Probe, out: Probe, frames: int,
                         with_rpu: int) -> list[dict[str, Any]]:
     """Where the RPU was kept: the output is Dolby Vision with the source's compatibility
     (HDR10, SDR, HLG), and every frame carries an RPU."""
-    want = (src["video"]["hdr"]["dolby_vision"] or {}).get("compatibility")
-    got = (out["video"]["hdr"]["dolby_vision"] or {}).get("compatibility")
+    src_dv, out_dv = src.video.hdr.dolby_vision, out.video.hdr.dolby_vision
+    want = src_dv.compatibility if src_dv else None
+    got = out_dv.compatibility if out_dv else None
     return [{"check": "Dolby Vision compatibility", "expected": want, "got": got,
              "ok": want == got},
             {"check": "Dolby Vision RPU in every frame", "expected": frames, "got": with_rpu,
              "ok": frames == with_rpu}]
 
 
-def clip_chapters(starts_ms: list[int], duration_ms: int, clip_ms: tuple[int, int]) -> int:
-    """How many chapters overlap the clip (each runs to the next one's start)."""
-    ends = [*starts_ms[1:], duration_ms]
-    return sum(1 for a, b in zip(starts_ms, ends) if a < clip_ms[1] and b > clip_ms[0])
+def clip_chapters(starts_us: Sequence[int], duration_us: int, clip: tuple[int, int]) -> int:
+    """How many chapters overlap the clip (each runs to the next one's start; all in µs)."""
+    ends = [*starts_us[1:], duration_us]
+    return sum(1 for a, b in zip(starts_us, ends) if a < clip[1] and b > clip[0])
 
 
-def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: int,
-           bit_depth: int, out_depth: int, crop: list[int] | None,
-           dolby_vision: bool, clip_ms: tuple[int, int] | None = None
+def checks(src: Probe, out: Probe, frames: int, out_frames: int,
+           bit_depth: int, out_depth: int, crop: Rect | None,
+           dolby_vision: bool, clip: tuple[int, int] | None = None
            ) -> list[dict[str, Any]]:
     """The output (*out*, its MediaInfo probe) against the source (*src*): each check a dict
     of its name, what was expected, what was found and whether they agree. The timing of
@@ -164,57 +167,59 @@ def checks(src: dict[str, Any], out: dict[str, Any], frames: int, out_frames: in
         result.append({"check": name, "expected": expected, "got": got,
                        "ok": bool(expected == got if ok is None else ok)})
 
-    sv, ov = src["video"], out["video"]
-    check("video codec", "AV1", ov["format"])
+    sv, ov = src.video, out.video
+    check("video codec", "AV1", ov.format)
     check("bit depth", bit_depth, out_depth)
-    check("dimensions", crop[:2] if crop else [sv["width"], sv["height"]],
-          [ov["width"], ov["height"]])
+    check("dimensions", list(crop[:2]) if crop else [sv.width, sv.height],
+          [ov.width, ov.height])
     # The pixels are turned upright (FFmpeg's autorotate): the output has no rotation.
-    check("rotation", 0, ov.get("rotation", 0))
-    for tag in ("color_primaries", "transfer", "matrix", "color_range"):
-        if sv[tag]:
-            check(f"colour: {tag}", sv[tag], ov[tag])
-    if sv["hdr"]["mastering_display"]:
-        check("HDR10 static metadata", True, "2086" in str(ov["hdr_format"]))
-    check("Dolby Vision", dolby_vision, ov["hdr"]["dolby_vision"] is not None)
+    check("rotation", 0, ov.rotation)
+    for tag in VideoStream.COLOUR:
+        if sv.colour(tag):
+            check(f"colour: {tag}", sv.colour(tag), ov.colour(tag))
+    if sv.hdr.mastering_display:
+        check("HDR10 static metadata", True, "2086" in str(ov.hdr_format))
+    check("Dolby Vision", dolby_vision, ov.hdr.dolby_vision is not None)
     check("frame count", frames, out_frames)
-    check("audio tracks", len(src["audio"]), len(out["audio"]))
-    check("audio codecs", [a.get("kept_as", "Opus") for a in src["audio"]],
-          [a["format"] for a in out["audio"]])
-    check("audio channels", [a["channels"] for a in src["audio"]],
-          [a["channels"] for a in out["audio"]])
-    check("audio languages", [a["language"] for a in src["audio"]],
-          [a["language"] for a in out["audio"]])
-    check("subtitle tracks", len(src["subtitles"]), len(out["subtitles"]))
-    check("subtitle languages", [s["language"] for s in src["subtitles"]],
-          [s["language"] for s in out["subtitles"]])
-    check("chapters", clip_chapters(src["chapter_starts_ms"], src["duration_ms"], clip_ms)
-          if clip_ms else src["chapters"], out["chapters"])
-    check("attachments", src["attachments"], out["attachments"])
-    check("title", src["title"], out["title"])
+    check("audio tracks", len(src.audio), len(out.audio))
+    check("audio codecs", [a.kept_as if a.in_view else "Opus" for a in src.audio],
+          [a.format for a in out.audio])
+    check("audio channels", [a.channels for a in src.audio],
+          [a.channels for a in out.audio])
+    check("audio languages", [a.language for a in src.audio],
+          [a.language for a in out.audio])
+    check("subtitle tracks", len(src.subtitles), len(out.subtitles))
+    check("subtitle languages", [s.language for s in src.subtitles],
+          [s.language for s in out.subtitles])
+    check("chapters", clip_chapters(src.chapter_starts_us, src.duration_us, clip)
+          if clip else src.chapters, out.chapters)
+    check("attachments", list(src.attachments), list(out.attachments))
+    check("title", src.title, out.title)
     return result
 
 
-def run_validate(src_probe: dict[str, Any], scenes: dict[str, Any], output: Path,
+def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
                  bit_depth: int, crop: Path, records: list[Path], target: Path,
                  clip_ms: tuple[int, int] | None = None) -> None:
-    out = probe(output)
-    out_frames, out_depth, spans = read_output(output, len(out["audio"]),
-                                               len(out["subtitles"]))
+    """*clip_ms*: a clip's range as encoded, in the ms its task's key has always held it
+    (:func:`drapto.timeline.clip_range`, to the millisecond)."""
+    out = read_media(output)
+    out_frames, out_depth, spans = read_output(output, len(out.audio), len(out.subtitles))
     done = [read_json(r) for r in records]
     dolby_vision = bool(done) and all(r["dolby_vision"] for r in done)
-    result = checks(src_probe, out, scenes["frames"], out_frames, bit_depth, out_depth,
-                    read_json(crop)["crop"], dolby_vision, clip_ms)
-    result += timeline_checks(expected_spans(scenes), spans, scenes["fps"],
-                              bool(scenes.get("clip")))
+    cropped = Crop.read(crop)
+    clip = None if clip_ms is None else (clip_ms[0] * 1000, clip_ms[1] * 1000)
+    result = checks(src_probe, out, scenes.frames, out_frames, bit_depth, out_depth,
+                    cropped.rect, dolby_vision, clip)
+    result += timeline_checks(expected_spans(scenes), spans, scenes.fps, bool(scenes.clip))
     if dolby_vision:
         result += dolby_vision_checks(src_probe, out, out_frames, rpu_frames(output, target))
     warnings = list(dict.fromkeys(w for r in done for w in r["warnings"]))
-    if bars := read_json(crop).get("would_crop"):
+    if bars := cropped.would_crop:
         warnings.append(f"Dolby Vision kept, so the bars found ({bars[0]}x{bars[1]} picture) "
                         "were not cropped: its RPU's active area would describe them after a "
                         "crop; dolby_vision=off crops them, as plain HDR")
-    if src_probe["video"]["hdr"]["hdr10plus"]:
+    if src_probe.video.hdr.hdr10plus:
         warnings.append("HDR10+ dynamic metadata is not kept (libsvtav1 cannot write it); "
                         "the HDR10 static metadata is")
     failed = [c for c in result if not c["ok"]]
@@ -237,7 +242,8 @@ def task(up: Upstream) -> Task:
         job, "validate", None, run_validate,
         {"src_probe": probe_view, "scenes": scenes, "output": job.output,
          "bit_depth": 10 if "10" in job.settings.pixel_format else 8, "crop": job.work.crop,
-         "clip_ms": clip_ms(scenes),
+         "clip_ms": None if (clip := clip_range(scenes)) is None
+         else (clip[0] // 1000, clip[1] // 1000),
          "records": [t.with_suffix(".json") for t in final_targets(up)],
          "target": job.work.validation},
         [up.get("mux"), up.get("crop")], DOC, SCHEMA))

@@ -1,0 +1,411 @@
+"""The facts between stages, typed: probe.json, crop.json, scenes.json and each segment's
+description (segments/F.json), each a frozen dataclass read and written here only
+(``from_json`` / ``to_json``, ``read`` / ``write``); no other code knows their keys.
+
+Time is µs everywhere in the code. MediaInfo's figures in probe.json stay in its own unit,
+ms (``duration_ms``, ``delay_ms``, ``chapter_starts_ms``): they are converted when read and
+written back as they were, so a record read and written again is the same bytes, and a
+record entering a task's key (:func:`drapto.graph.task_key`) enters it as its JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from .timeparse import Clip
+from .workdir import read_json, write_json
+
+Rect = tuple[int, int, int, int]   # a crop: width, height, x, y
+
+
+def _us(ms: int) -> int:
+    return ms * 1000
+
+
+def _ms(us: int) -> int:
+    return us // 1000
+
+
+class Record:
+    """A record: its JSON form, and read/write of its file."""
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        return cls.from_json(read_json(path))
+
+    def write(self, path: Path) -> None:
+        write_json(path, self.to_json())
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a stream lies on a timeline, in µs: its first timestamp and the end of its last
+    packet (timestamp plus duration)."""
+    start: int
+    end: int
+
+    def shifted(self, by: int) -> Span:
+        return Span(self.start + by, self.end + by)
+
+    def within(self, start: int, end: int | None) -> Span | None:
+        """The part of the span inside [start, end), or None if nothing is."""
+        a = max(self.start, start)
+        b = self.end if end is None else min(self.end, end)
+        return Span(a, b) if b > a else None
+
+    @classmethod
+    def of(cls, value: Sequence[int] | None) -> Span | None:
+        return None if value is None else cls(int(value[0]), int(value[1]))
+
+
+# -- probe.json ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DolbyVision(Record):
+    """A source's Dolby Vision configuration, as MediaInfo reports it."""
+    profile: int | None
+    codec_profile: str = ""          # e.g. dvhe.08, dav1.10
+    compatibility: str | None = None
+    layers: str | None = None
+    version: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profile": self.profile, "codec_profile": self.codec_profile,
+                "compatibility": self.compatibility, "layers": self.layers,
+                "version": self.version}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> DolbyVision:
+        return cls(d["profile"], d["codec_profile"], d.get("compatibility"),
+                   d.get("layers"), d.get("version"))
+
+
+@dataclass(frozen=True)
+class Hdr(Record):
+    transfer: str | None
+    is_hdr: bool
+    mastering_display: bool
+    max_cll: Any                      # MediaInfo's text, as it gave it
+    hdr10plus: bool
+    dolby_vision: DolbyVision | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"transfer": self.transfer, "is_hdr": self.is_hdr,
+                "mastering_display": self.mastering_display, "max_cll": self.max_cll,
+                "hdr10plus": self.hdr10plus,
+                "dolby_vision": None if self.dolby_vision is None
+                else self.dolby_vision.to_json()}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Hdr:
+        dv = d["dolby_vision"]
+        return cls(d["transfer"], d["is_hdr"], d["mastering_display"], d["max_cll"],
+                   d["hdr10plus"], DolbyVision.from_json(dv) if dv else None)
+
+
+_COMMON = ("format", "codec_id", "language", "language_639_2", "title", "default", "forced")
+
+
+def _common(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: d[k] for k in _COMMON}
+
+
+@dataclass(frozen=True)
+class Track(Record):
+    """What every track of probe.json says (MediaInfo's text fields, as it gave them)."""
+    format: Any
+    codec_id: Any
+    language: Any
+    language_639_2: str | None
+    title: Any
+    default: bool
+    forced: bool
+
+    def _common_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in _COMMON}
+
+
+@dataclass(frozen=True)
+class VideoStream(Track):
+    """probe.json's first video stream (width and height upright, as FFmpeg decodes it)."""
+    width: int
+    height: int
+    rotation: int
+    ffmpeg_fps: float
+    stored_size: tuple[int, int]
+    frame_count: int
+    fps: float
+    duration_us: int
+    frame_rate_mode: Any
+    bit_depth: int
+    scan_type: Any
+    interlaced: bool
+    color_primaries: Any
+    transfer: Any
+    matrix: Any
+    color_range: Any
+    hdr_format: Any
+    delay_us: int
+    hdr: Hdr
+
+    COLOUR: ClassVar[tuple[str, ...]] = ("color_primaries", "transfer", "matrix",
+                                         "color_range")
+
+    def colour(self, name: str) -> Any:
+        """One of the COLOUR fields, by its name in probe.json."""
+        assert name in self.COLOUR
+        return getattr(self, name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self._common_json(), "width": self.width, "height": self.height,
+                "rotation": self.rotation, "ffmpeg_fps": self.ffmpeg_fps,
+                "stored_size": list(self.stored_size), "frame_count": self.frame_count,
+                "fps": self.fps, "duration_ms": _ms(self.duration_us),
+                "frame_rate_mode": self.frame_rate_mode, "bit_depth": self.bit_depth,
+                "scan_type": self.scan_type, "interlaced": self.interlaced,
+                "color_primaries": self.color_primaries, "transfer": self.transfer,
+                "matrix": self.matrix, "color_range": self.color_range,
+                "hdr_format": self.hdr_format, "delay_ms": _ms(self.delay_us),
+                "hdr": self.hdr.to_json()}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> VideoStream:
+        w, h = d["stored_size"]
+        return cls(**_common(d), width=d["width"], height=d["height"],
+                   rotation=d["rotation"], ffmpeg_fps=d["ffmpeg_fps"], stored_size=(w, h),
+                   frame_count=d["frame_count"], fps=d["fps"],
+                   duration_us=_us(d["duration_ms"]), frame_rate_mode=d["frame_rate_mode"],
+                   bit_depth=d["bit_depth"], scan_type=d["scan_type"],
+                   interlaced=d["interlaced"], color_primaries=d["color_primaries"],
+                   transfer=d["transfer"], matrix=d["matrix"], color_range=d["color_range"],
+                   hdr_format=d["hdr_format"], delay_us=_us(d["delay_ms"]),
+                   hdr=Hdr.from_json(d["hdr"]))
+
+
+@dataclass(frozen=True)
+class AudioTrack(Track):
+    index: int                        # among the source's audio tracks
+    channels: int
+    layout: Any
+    delay_us: int
+    duration_us: int
+    # In the output's view (drapto/tracks.py, kept_view): its format there, Opus or its own.
+    in_view: bool = False
+    kept_as: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self._common_json(), "index": self.index, "channels": self.channels,
+                "layout": self.layout, "delay_ms": _ms(self.delay_us),
+                "duration_ms": _ms(self.duration_us),
+                **({"kept_as": self.kept_as} if self.in_view else {})}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> AudioTrack:
+        return cls(**_common(d), index=d["index"], channels=d["channels"],
+                   layout=d["layout"], delay_us=_us(d["delay_ms"]),
+                   duration_us=_us(d["duration_ms"]), in_view="kept_as" in d,
+                   kept_as=d.get("kept_as"))
+
+
+@dataclass(frozen=True)
+class SubtitleTrack(Track):
+    index: int                        # among the source's subtitle tracks
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self._common_json(), "index": self.index}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SubtitleTrack:
+        return cls(**_common(d), index=d["index"])
+
+
+@dataclass(frozen=True)
+class Probe(Record):
+    """probe.json: what a file holds (drapto/stages/probe.py reads it with MediaInfo)."""
+    SCHEMA: ClassVar[int] = 5
+    source: str
+    size: int
+    container: Any
+    duration_us: int
+    video: VideoStream
+    audio: tuple[AudioTrack, ...]
+    subtitles: tuple[SubtitleTrack, ...]
+    chapters: int
+    chapter_starts_us: tuple[int, ...]
+    title: Any
+    drapto_source: str | None       # drapto's tags, in its outputs
+    drapto_video: str | None
+    drapto_audio: str | None
+    attachments: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.SCHEMA, "source": self.source, "size": self.size,
+                "container": self.container, "duration_ms": _ms(self.duration_us),
+                "video": self.video.to_json(), "audio": [a.to_json() for a in self.audio],
+                "subtitles": [s.to_json() for s in self.subtitles],
+                "chapters": self.chapters,
+                "chapter_starts_ms": [_ms(t) for t in self.chapter_starts_us],
+                "title": self.title, "drapto_source": self.drapto_source,
+                "drapto_video": self.drapto_video, "drapto_audio": self.drapto_audio,
+                "attachments": list(self.attachments)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Probe:
+        return cls(d["source"], d["size"], d["container"], _us(d["duration_ms"]),
+                   VideoStream.from_json(d["video"]),
+                   tuple(AudioTrack.from_json(a) for a in d["audio"]),
+                   tuple(SubtitleTrack.from_json(s) for s in d["subtitles"]),
+                   d["chapters"], tuple(_us(t) for t in d["chapter_starts_ms"]), d["title"],
+                   d["drapto_source"], d["drapto_video"], d["drapto_audio"],
+                   tuple(d["attachments"]))
+
+
+# -- crop.json ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Crop(Record):
+    """crop.json: the crop applied (None: none), why, and the evidence (the samples and
+    their vote, as JSON for people)."""
+    SCHEMA: ClassVar[int] = 2
+    mode: str
+    width: int
+    height: int
+    rect: Rect | None
+    reason: str
+    # A Dolby Vision RPU kept: what detection found (possibly nothing), not applied.
+    would_crop: Rect | None = None
+    rpu_kept: bool = False
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def height_out(self) -> int:
+        """The encoded picture's height."""
+        return self.rect[1] if self.rect else self.height
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.evidence, "schema": self.SCHEMA, "mode": self.mode,
+                "width": self.width, "height": self.height,
+                "crop": None if self.rect is None else list(self.rect),
+                "reason": self.reason,
+                **({"would_crop": None if self.would_crop is None else list(self.would_crop)}
+                   if self.rpu_kept else {})}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Crop:
+        fixed = ("schema", "mode", "width", "height", "crop", "reason", "would_crop")
+        return cls(d["mode"], d["width"], d["height"], _rect(d["crop"]), d["reason"],
+                   _rect(d.get("would_crop")), "would_crop" in d,
+                   {k: v for k, v in d.items() if k not in fixed})
+
+
+def _rect(value: Sequence[int] | None) -> Rect | None:
+    if value is None:
+        return None
+    w, h, x, y = value
+    return w, h, x, y
+
+
+# -- scenes.json and segments/F.json ------------------------------------------------------
+
+@dataclass(frozen=True)
+class SceneSegment(Record):
+    """One segment of scenes.json: its frames and its first frame's timestamp."""
+    index: int
+    start: int
+    frames: int
+    start_pts_us: int
+    source_bytes: int | None = None   # the source's video bytes in its span
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "start": self.start, "frames": self.frames,
+                "start_pts_us": self.start_pts_us,
+                **({} if self.source_bytes is None else {"source_bytes": self.source_bytes})}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SceneSegment:
+        return cls(d["index"], d["start"], d["frames"], d["start_pts_us"],
+                   d.get("source_bytes"))
+
+
+@dataclass(frozen=True)
+class Streams(Record):
+    """Each stream's span in the source (µs; the video's: first and last frame), in
+    :func:`drapto.timeline.stream_maps` order; None for a stream with no timed packet."""
+    video: tuple[Span | None, ...] = ()
+    audio: tuple[Span | None, ...] = ()
+    subtitles: tuple[Span | None, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        def out(spans: tuple[Span | None, ...]) -> list[list[int] | None]:
+            return [None if s is None else [s.start, s.end] for s in spans]
+        return {"video": out(self.video), "audio": out(self.audio),
+                "subtitles": out(self.subtitles)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Streams:
+        def read(kind: str) -> tuple[Span | None, ...]:
+            return tuple(Span.of(s) for s in d.get(kind) or [])
+        return cls(read("video"), read("audio"), read("subtitles"))
+
+
+@dataclass(frozen=True)
+class Scenes(Record):
+    """scenes.json: the frames decoded (timestamps in µs, the file's own), the scene cuts,
+    the segments, each stream's span, and the output's time zero (drapto/timeline.py)."""
+    SCHEMA: ClassVar[int] = 7
+    frames: int
+    fps: float
+    first_pts_us: int
+    last_pts_us: int
+    cuts: tuple[int, ...]
+    segments: tuple[SceneSegment, ...]
+    source_start_us: int = 0
+    clip: Clip | None = None
+    streams: Streams = Streams()
+    zero_us: int = 0
+    TIME_BASE: ClassVar[str] = "1/1000000"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.SCHEMA, "frames": self.frames, "fps": self.fps,
+                "time_base": self.TIME_BASE, "source_start_us": self.source_start_us,
+                "first_pts_us": self.first_pts_us, "last_pts_us": self.last_pts_us,
+                "cuts": list(self.cuts), "segments": [s.to_json() for s in self.segments],
+                "clip": list(self.clip) if self.clip else None,
+                "streams": self.streams.to_json(), "zero_us": self.zero_us}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Scenes:
+        return cls(d["frames"], d["fps"], d["first_pts_us"], d["last_pts_us"],
+                   tuple(d["cuts"]), tuple(SceneSegment.from_json(s) for s in d["segments"]),
+                   d["source_start_us"], Clip.of(d["clip"]), Streams.from_json(d["streams"]),
+                   d["zero_us"])
+
+
+@dataclass(frozen=True)
+class Segment(Record):
+    """segments/F.json: one segment as its encode reads it: its frames from the one at
+    *pts_us* on; *first*: the film's first (decoded from the start, no seek)."""
+    start: int
+    frames: int
+    pts_us: int
+    source_bytes: int | None
+    first: bool
+    index: int = field(default=0, compare=False)   # its number in this run: messages only
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "frames": self.frames, "pts_us": self.pts_us,
+                "source_bytes": self.source_bytes, "first": self.first}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Segment:
+        return cls(d["start"], d["frames"], d["pts_us"], d["source_bytes"], d["first"])

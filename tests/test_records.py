@@ -1,0 +1,123 @@
+"""The typed records (drapto/records.py): each reads a real-shaped file and writes it back
+as the same JSON (so work folders and keys stay valid), and time in µs decides as the ms
+of MediaInfo did."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drapto.records import Crop, Probe, Scenes, Segment
+from drapto.stages.validate import clip_chapters
+from drapto.timeline import clip_range, segment_durations
+from drapto.timeparse import Clip
+
+TRACK = {"codec_id": "A_AC3", "default": True, "forced": False, "format": "AC-3",
+         "language": "en", "language_639_2": "eng", "title": "Surround"}
+PROBE: dict[str, Any] = {
+    "attachments": ["notes.txt"],
+    "audio": [{**TRACK, "channels": 6, "delay_ms": 12, "duration_ms": 38005, "index": 0,
+               "layout": "L R C LFE Ls Rs"},
+              {**TRACK, "channels": 2, "delay_ms": 0, "duration_ms": 38021, "index": 1,
+               "layout": "L R", "format": "AAC", "title": None}],
+    "chapter_starts_ms": [0, 6000, 15000, 18000, 25000, 30000], "chapters": 6,
+    "container": "Matroska", "drapto_audio": None, "drapto_source": None,
+    "drapto_video": None, "duration_ms": 38021, "schema": 5, "size": 11420007,
+    "source": "/films/sample.mkv",
+    "subtitles": [{**TRACK, "codec_id": "S_TEXT/UTF8", "format": "UTF-8", "index": 0}],
+    "title": "drapto sample",
+    "video": {"bit_depth": 10, "codec_id": "V_MPEGH/ISO/HEVC", "color_primaries": "BT.2020",
+              "color_range": "Limited", "default": False, "delay_ms": 0,
+              "duration_ms": 38000, "ffmpeg_fps": 23.976, "forced": False, "format": "HEVC",
+              "fps": 23.976, "frame_count": 911, "frame_rate_mode": "CFR",
+              "hdr": {"dolby_vision": {"codec_profile": "dvhe.08", "compatibility": "HDR10",
+                                       "layers": "BL+RPU", "profile": 8, "version": "1.0"},
+                      "hdr10plus": False, "is_hdr": True, "mastering_display": True,
+                      "max_cll": "1000 cd/m2", "transfer": "PQ"},
+              "hdr_format": "Dolby Vision / SMPTE ST 2086", "height": 360,
+              "interlaced": False, "language": None, "language_639_2": None,
+              "matrix": "BT.2020 non-constant", "rotation": 0, "scan_type": "Progressive",
+              "stored_size": [640, 360], "title": None, "transfer": "PQ", "width": 640}}
+SCENES: dict[str, Any] = {
+    "clip": [3000000, 20000000], "cuts": [144, 360], "first_pts_us": 3000000, "fps": 24.0,
+    "frames": 408, "last_pts_us": 19958000, "schema": 7,
+    "segments": [{"frames": 144, "index": 0, "source_bytes": 1493886, "start": 0,
+                  "start_pts_us": 3000000},
+                 {"frames": 264, "index": 1, "source_bytes": 2247456, "start": 144,
+                  "start_pts_us": 9000000}],
+    "source_start_us": 0,
+    "streams": {"audio": [[0, 38000000], None], "subtitles": [[0, 37000000]],
+                "video": [[0, 37958000]]},
+    "time_base": "1/1000000", "zero_us": 3000000}
+CROP: dict[str, Any] = {
+    "agreement": 1.0, "bars": 0.25, "crop": [640, 272, 0, 44], "height": 360,
+    "limit": 0.062745, "mode": "auto", "plausible": 2, "reason": "100% agree, bars 24.4%",
+    "samples": [{"at_s": 5.7, "rect": [640, 272, 0, 44]}, {"at_s": 6.808, "rect": None}],
+    "schema": 2, "votes": [[[640, 272, 0, 44], 2]], "width": 640}
+DV_CROP = {**CROP, "crop": None, "would_crop": [640, 272, 0, 44], "reason": "Dolby Vision kept"}
+SEGMENT = {"first": False, "frames": 216, "pts_us": 6000000, "source_bytes": None,
+           "start": 144}
+
+
+def _view(data: dict[str, Any]) -> dict[str, Any]:
+    """probe.json as the output's view has it: every audio track says how it is kept."""
+    out = copy.deepcopy(data)
+    for a in out["audio"]:
+        a["kept_as"] = "Opus"
+    return out
+
+
+CASES: list[tuple[type[Any], dict[str, Any]]] = [
+    (Probe, PROBE), (Probe, _view(PROBE)), (Scenes, SCENES),
+    (Scenes, {**SCENES, "clip": None}), (Crop, CROP), (Crop, DV_CROP),
+    (Crop, {"crop": None, "height": 360, "mode": "off", "reason": "crop=off", "schema": 2,
+            "width": 640}),
+    (Segment, SEGMENT)]
+
+
+@pytest.mark.parametrize(("cls", "data"), CASES)
+def test_a_record_writes_back_the_json_it_was_read_from(cls: type[Any], data: dict[str, Any],
+                                                        tmp_path: Path) -> None:
+    record = cls.from_json(data)
+    assert json.dumps(record.to_json(), sort_keys=True) == json.dumps(data, sort_keys=True)
+    assert cls.from_json(record.to_json()) == record
+    path = tmp_path / "record.json"
+    record.write(path)
+    assert cls.read(path) == record
+
+
+def test_probe_time_is_us() -> None:
+    p = Probe.from_json(PROBE)
+    assert p.duration_us == 38_021_000 and p.video.duration_us == 38_000_000
+    assert p.audio[0].delay_us == 12_000
+    assert p.chapter_starts_us[:3] == (0, 6_000_000, 15_000_000)
+    assert p.video.hdr.dolby_vision is not None and p.video.hdr.dolby_vision.profile == 8
+
+
+def _clip_chapters_ms(starts_ms: list[int], duration_ms: int, clip_ms: tuple[int, int]) -> int:
+    """The ms version the µs one replaced."""
+    ends = [*starts_ms[1:], duration_ms]
+    return sum(1 for a, b in zip(starts_ms, ends) if a < clip_ms[1] and b > clip_ms[0])
+
+
+@pytest.mark.parametrize("start_us", [0, 3_000_000, 5_999_999, 6_000_000, 6_000_500,
+                                      14_999_500, 29_999_999])
+@pytest.mark.parametrize("length_us", [1, 999, 1_000, 9_000_500, 12_000_000, 40_000_000])
+def test_clip_chapters_in_us_count_as_in_ms(start_us: int, length_us: int) -> None:
+    starts_ms, duration_ms = PROBE["chapter_starts_ms"], PROBE["duration_ms"]
+    us = clip_chapters([t * 1000 for t in starts_ms], duration_ms * 1000,
+                       (start_us // 1000 * 1000, (start_us + length_us) // 1000 * 1000))
+    assert us == _clip_chapters_ms(starts_ms, duration_ms,
+                                   (start_us // 1000, (start_us + length_us) // 1000))
+
+
+def test_a_clip_range_is_its_frames_span_to_the_millisecond() -> None:
+    scenes = Scenes.from_json({**SCENES, "clip": [3_000_700, 20_000_000]})
+    end = 3_000_700 + sum(segment_durations(scenes))
+    assert clip_range(scenes) == (3_000_000, end // 1000 * 1000)
+    assert clip_range(Scenes.from_json({**SCENES, "clip": None})) is None
+    assert Scenes.from_json(SCENES).clip == Clip(3_000_000, 20_000_000)
