@@ -409,3 +409,54 @@ class Segment(Record):
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Segment:
         return cls(d["start"], d["frames"], d["pts_us"], d["source_bytes"], d["first"])
+
+
+# -- calibration.json ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CalibrationSegment(Record):
+    """What one calibration segment that reached the target measured."""
+    start: int
+    crf: float
+    fast_crf: float
+    slope: float
+    shift: float                      # final-preset CRF minus fast-preset CRF at the target
+    own_slope: bool                   # two encodes or two probes: its slope is its own
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "crf": self.crf, "fast_crf": self.fast_crf,
+                "slope": self.slope, "shift": self.shift, "own_slope": self.own_slope}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CalibrationSegment:
+        return cls(d["start"], d["crf"], d["fast_crf"], d["slope"], d["shift"], d["own_slope"])
+
+
+@dataclass(frozen=True)
+class Calibration(Record):
+    """calibration.json: where the film's searches start (drapto/search.py): the medians of
+    the calibration segments that reached the target, None when none did."""
+    SCHEMA: ClassVar[int] = 4
+    segments: tuple[CalibrationSegment, ...]
+    target: float | None              # the target they were searched for
+    shift: float | None = None
+    slope: float | None = None
+    fast_crf: float | None = None
+    crf: float | None = None
+
+    @property
+    def segments_used(self) -> int:
+        return len(self.segments)
+
+    def to_json(self) -> dict[str, Any]:
+        medians = {"shift": self.shift, "slope": self.slope, "fast_crf": self.fast_crf,
+                   "crf": self.crf}
+        return {"schema": self.SCHEMA, "segments": [s.to_json() for s in self.segments],
+                "segments_used": self.segments_used, "target": self.target,
+                **(medians if self.segments else {})}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Calibration:
+        return cls(tuple(CalibrationSegment.from_json(s) for s in d["segments"]),
+                   d["target"], d.get("shift"), d.get("slope"), d.get("fast_crf"),
+                   d.get("crf"))

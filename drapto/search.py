@@ -27,6 +27,7 @@ from typing import Any
 
 from . import quality
 from .encoding import Quality
+from .records import Calibration, CalibrationSegment
 from .workdir import make_key, read_json, write_json
 
 SCHEMA = 4
@@ -51,23 +52,24 @@ class Prior:
                    quality.ONE_PROBE_BAND_UNKNOWN_SLOPE, "default")
 
     @classmethod
-    def from_calibration(cls, data: Mapping[str, Any], q: Quality) -> Prior:
-        if not data.get("segments_used"):
+    def from_calibration(cls, data: Calibration, q: Quality) -> Prior:
+        if not data.segments_used:
             return cls.default(q)
-        shift = float(data["shift"]) if q.probing else 0.0
+        assert data.shift is not None and data.slope is not None and data.fast_crf is not None
+        shift = float(data.shift) if q.probing else 0.0
         low, high = quality.probe_bounds(q.target(), shift)
-        slope = float(data["slope"])
+        slope = float(data.slope)
         # Where the film crosses this search's target, from where it crossed the
         # calibration's (a film's lowered target is below it).
-        at = data.get("target")
-        crossing = float(data["fast_crf"]) + (
+        at = data.target
+        crossing = float(data.fast_crf) + (
             quality.loss(q.target_vmaf) - quality.loss(q.target_vmaf if at is None else at)
         ) / slope
         # A probe goes to a whole CRF; a final encode (no probes) to the quarter step.
         first = float(round(crossing)) if q.probing else quality.quarter(crossing)
         first = min(max(first, low), high)
         return cls(shift, slope, first, quality.ONE_PROBE_BAND,
-                   f"calibration of {data['segments_used']} segments")
+                   f"calibration of {data.segments_used} segments")
 
     @classmethod
     def balancing(cls, crf: float, slope: float) -> Prior:
@@ -123,20 +125,21 @@ def run_calibration(records: list[Path], target: Path) -> None:
         r = read_json(path)
         targets.add(r.get("target_vmaf"))
         s = r.get("search")
-        if r.get("reached") and s and s.get("finals"):
-            used.append({"start": r["start"], "crf": r["crf"], "fast_crf": s["fast_crf"],
-                         "slope": s["slope"], "shift": quality.implied_shift(r),
-                         "own_slope": len(s["finals"]) >= 2 or len(s.get("probes", [])) >= 2})
+        shift = quality.implied_shift(r)
+        if r.get("reached") and s and s.get("finals") and shift is not None:
+            used.append(CalibrationSegment(
+                r["start"], r["crf"], s["fast_crf"], s["slope"], shift,
+                own_slope=len(s["finals"]) >= 2 or len(s.get("probes", [])) >= 2))
     targets.discard(None)
-    data: dict[str, Any] = {"schema": SCHEMA, "segments": used, "segments_used": len(used),
-                            "target": targets.pop() if len(targets) == 1 else None}
+    data = Calibration(tuple(used), targets.pop() if len(targets) == 1 else None)
     if used:
-        slopes = [u["slope"] for u in used if u["own_slope"]] or [quality.DEFAULT_SLOPE]
-        data.update(shift=round(statistics.median(u["shift"] for u in used), 3),
-                    slope=round(statistics.median(slopes), 4),
-                    fast_crf=round(statistics.median(u["fast_crf"] for u in used), 3),
-                    crf=statistics.median(u["crf"] for u in used))
-    write_json(target, data)
+        slopes = [u.slope for u in used if u.own_slope] or [quality.DEFAULT_SLOPE]
+        data = dataclasses.replace(
+            data, shift=round(statistics.median(u.shift for u in used), 3),
+            slope=round(statistics.median(slopes), 4),
+            fast_crf=round(statistics.median(u.fast_crf for u in used), 3),
+            crf=statistics.median(u.crf for u in used))
+    data.write(target)
 
 
 @dataclass

@@ -15,8 +15,8 @@ from .encoder import DV_REFUSED, encode_retrying
 from .encoding import Quality, Video, dolby_vision_blocker
 from .errors import DraptoError
 from .job import svt_threads
-from .records import Crop, Rect, Segment
-from .workdir import put_in_place, read_json, write_json
+from .records import Calibration, Crop, Rect, Segment
+from .workdir import put_in_place, write_json
 
 
 def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Video,
@@ -34,7 +34,7 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Vid
     q = video.quality
     prior = None if not q else (
         search.Prior.balancing(balance["crf"], balance["slope"]) if balance
-        else search.Prior.from_calibration(read_json(calibration), q) if calibration
+        else search.Prior.from_calibration(Calibration.read(calibration), q) if calibration
         else search.Prior.default(q))
     crop_data = Crop.read(crop)
     rect = crop_data.rect

@@ -13,6 +13,7 @@ from test_quality import RECORDED, curve
 
 from drapto import film, search
 from drapto.encoding import Quality
+from drapto.records import Calibration
 
 Q = Quality(target_vmaf=93.0, vmaf_tolerance=2.0, vmaf_overshoot=2.0, crf_min=10, crf_max=63,
             search_attempts=3, vmaf_pool="mean", search_start_crf=35, preset=6,
@@ -68,7 +69,7 @@ def encode_film(segs: list[Seg], q: Quality, tmp_path: Path, cap: float = 0,
     """The pipeline's quality targeting on these segments: the calibration, the size
     decision, every other segment's search, the balance and its re-encodes. Returns the
     size decision and the kept record of each segment by first frame."""
-    from drapto.workdir import read_json, write_json
+    from drapto.workdir import write_json
     cal = search.calibration_indices([s.frames for s in segs], 3)
     samples = {i: segs[i].search(search.Prior.default(q), q) for i in cal}
     paths = []
@@ -76,7 +77,7 @@ def encode_film(segs: list[Seg], q: Quality, tmp_path: Path, cap: float = 0,
         paths.append(tmp_path / f"{i}.json")
         write_json(paths[-1], r)
     search.run_calibration(paths, tmp_path / "calibration.json")
-    calibration = read_json(tmp_path / "calibration.json")
+    calibration = Calibration.read(tmp_path / "calibration.json")
     size = film.decide_size([film.Curve.of(samples[i]) for i in cal], q.target_vmaf, cap,
                             over_cap, q.crf_min, q.crf_max)
     if size["action"] == "skip":

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from drapto.records import Crop, Probe, Scenes, Segment
+from drapto.records import Calibration, Crop, Probe, Scenes, Segment
 from drapto.stages.validate import clip_chapters
 from drapto.timeline import clip_range, segment_durations
 from drapto.timeparse import Clip
@@ -76,7 +76,16 @@ CASES: list[tuple[type[Any], dict[str, Any]]] = [
     (Scenes, {**SCENES, "clip": None}), (Crop, CROP), (Crop, DV_CROP),
     (Crop, {"crop": None, "height": 360, "mode": "off", "reason": "crop=off", "schema": 2,
             "width": 640}),
-    (Segment, SEGMENT)]
+    (Segment, SEGMENT),
+    (Calibration, {"crf": 42.75, "fast_crf": 43.226, "schema": 4, "segments_used": 2,
+                   "segments": [{"crf": 42.75, "fast_crf": 43.226, "own_slope": True,
+                                 "shift": -0.00029206335894826907, "slope": 0.076,
+                                 "start": 144},
+                                {"crf": 40.0, "fast_crf": 40.547, "own_slope": False,
+                                 "shift": 0.0004426082058444081, "slope": 0.071,
+                                 "start": 360}],
+                   "shift": 0.0, "slope": 0.076, "target": 93.0}),
+    (Calibration, {"schema": 4, "segments": [], "segments_used": 0, "target": None})]
 
 
 @pytest.mark.parametrize(("cls", "data"), CASES)

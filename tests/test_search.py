@@ -13,6 +13,7 @@ from test_quality import RECORDED, T, curve
 
 from drapto import quality, search
 from drapto.encoding import Quality
+from drapto.records import Calibration, CalibrationSegment
 from drapto.workdir import read_json, write_json
 
 Q = Quality(target_vmaf=93.0, vmaf_tolerance=1.0, vmaf_overshoot=1.0, crf_min=10, crf_max=63,
@@ -118,11 +119,12 @@ def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
     assert read_json(run_target)["slope"] == quality.DEFAULT_SLOPE
     search.run_calibration(paths, run_target)
     data = read_json(run_target)
-    prior = search.Prior.from_calibration(data, Q)
+    prior = search.Prior.from_calibration(Calibration.from_json(data), Q)
     assert (prior.shift, prior.first_probe, prior.band) == (6.0, 33.0, quality.ONE_PROBE_BAND)
     # Nothing reached (a film of title cards): the defaults.
     search.run_calibration(paths[3:], run_target)
-    assert search.Prior.from_calibration(read_json(run_target), Q) == search.Prior.default(Q)
+    assert search.Prior.from_calibration(Calibration.read(run_target), Q) == \
+        search.Prior.default(Q)
 
 
 def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_band() -> None:
@@ -132,7 +134,8 @@ def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_ban
     q = dataclasses.replace(Q, search="final", vmaf_overshoot=2.0)
     calibrating = search.goal_of(q, search.Prior.default(q))
     assert (calibrating.tolerance, calibrating.above, calibrating.aim) == (0.5, 0.5, 93.0)
-    data = {"segments_used": 3, "shift": 0.0, "slope": 0.05, "fast_crf": 40.0, "crf": 40.0}
+    seg = CalibrationSegment(0, 40.0, 40.0, 0.05, 0.0, True)
+    data = Calibration((seg, seg, seg), None, shift=0.0, slope=0.05, fast_crf=40.0, crf=40.0)
     other = search.goal_of(q, search.Prior.from_calibration(data, q))
     assert (other.tolerance, other.above, other.aim) == (1.0, 2.0, 93.5)
     # On a recorded curve whose first encode lands within the band but half a point off
