@@ -22,6 +22,7 @@ from .encoding import Video
 from .errors import DraptoError
 from .records import Segment
 from .timeline import seek_arg
+from .vmaf import Scoring, read_scores, vmaf_graph
 from .workdir import atomic_path
 
 log = logging.getLogger("drapto")
@@ -61,7 +62,7 @@ class Encoded:
 
 def encode_range(source: Path, seg: Segment, target: Path, video: Video,
                   filters: list[str], extra: list[str], threads: int, *,
-                  window: tuple[int, int] | None = None, vmaf: quality.Scoring | None = None,
+                  window: tuple[int, int] | None = None, vmaf: Scoring | None = None,
                   progress_id: str | None = None) -> Encoded:
     """Encode the segment's frames (or *window*: offset and count within it) to *target*.
     With *vmaf* (how to score it), the encode is also scored against the frames it was
@@ -90,7 +91,7 @@ def encode_range(source: Path, seg: Segment, target: Path, video: Video,
                 if vmaf:
                     chain += ",split=2[venc][vref]"
                     scorer = ["-dec", "0:0", "-filter_complex",
-                              quality.vmaf_graph("vref", vmaf, log.name, threads),
+                              vmaf_graph("vref", vmaf, log.name, threads),
                               "-map", "[vo]", "-f", "null", "-"]
                 else:
                     chain += "[venc]"
@@ -111,7 +112,7 @@ def encode_range(source: Path, seg: Segment, target: Path, video: Video,
                         opened = report.exists()  # the filters ran
                         kept = _kept(report) if opened else []
                         landed = bool(kept) and abs(kept[0] - seg.pts_us) <= PTS_SLACK_US
-                    scores = quality.read_scores(log) if vmaf else None
+                    scores = read_scores(log) if vmaf else None
                 except DraptoError:
                     # A seek that gave no frame at all (no keyframe near it: a transport
                     # stream decodes nothing until the next one) can make the encoder fail.

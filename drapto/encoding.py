@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from . import quality
+from . import quality, vmaf
 from .records import DolbyVision, Probe, Scenes, VideoStream
 from .settings import Settings
 
@@ -53,8 +53,8 @@ class Quality:
                    preset=s.preset, search_preset=s.search_preset, search=s.search,
                    search_sample=s.search_sample,
                    vmaf_subsample=s.vmaf_subsample,
-                   vmaf_model=quality.model_for(video.width, video.height),
-                   vmaf_scoring=quality.scoring_format(video.bit_depth, s.pixel_format))
+                   vmaf_model=vmaf.model_for(video.width, video.height),
+                   vmaf_scoring=vmaf.scoring_format(video.bit_depth, s.pixel_format))
 
     @property
     def probing(self) -> bool:
@@ -71,8 +71,8 @@ class Quality:
         return quality.Target(self.target_vmaf, self.vmaf_tolerance, self.crf_min,
                               self.crf_max, self.search_attempts, self.vmaf_overshoot)
 
-    def scoring(self, subsample: int) -> quality.Scoring:
-        return quality.Scoring(self.vmaf_model, subsample, self.vmaf_scoring)
+    def scoring(self, subsample: int) -> vmaf.Scoring:
+        return vmaf.Scoring(self.vmaf_model, subsample, self.vmaf_scoring)
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,16 @@ Per segment (the loop itself is :mod:`drapto.search`):
    corrected CRF (:func:`next_final`).
 
 Tested on recorded tables (tests/test_quality.py); the measurements behind the constants
-are in bench/README.md.
+are in docs/pages/benchmarks.md and git history.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-from .errors import DraptoError
 
 # Curves are modelled as ln(100 - VMAF) linear in CRF, which interpolates and extrapolates
 # far better than VMAF itself; slopes are in those units per CRF step.
@@ -46,7 +42,8 @@ SATURATED = 99.0
 # CRF steps past a bound at which two probes' crossing is taken as beyond it.
 BOUND_MARGIN = 2.0
 # CRF steps the final preset sits above the probe preset, per preset of difference, when
-# nothing was measured (bench/README.md, "Constants taken from earlier measurements").
+# nothing was measured (measured on Big Buck Bunny and bikes by a probe bench since retired:
+# git log -- bench/probes.py).
 DEFAULT_SHIFT_PER_PRESET = 0.6
 # The smallest CRF step: SVT-AV1 takes CRF in quarter steps.
 STEP = 0.25
@@ -91,22 +88,6 @@ def quarter(crf: float) -> float:
 def crf_text(crf: float) -> str:
     """35, 35.25: how a CRF is written in file names, logs and SVT-AV1 parameters."""
     return f"{crf:g}"
-
-
-def pool(scores: list[float], how: str) -> float:
-    """Pool per-frame VMAF: ``mean``, ``harmonic`` mean or ``pN`` (the N-th percentile)."""
-    if not scores:
-        raise DraptoError("VMAF: no frame was scored")
-    if how == "mean":
-        return sum(scores) / len(scores)
-    if how == "harmonic":
-        return len(scores) / sum(1 / (s + 1) for s in scores) - 1  # libvmaf's definition
-    if how.startswith("p"):
-        ordered = sorted(scores)
-        k = (len(ordered) - 1) * float(how[1:]) / 100
-        lo, hi = math.floor(k), math.ceil(k)
-        return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-    raise DraptoError(f"vmaf_pool {how!r}: expected mean, harmonic or pN")
 
 
 def loss(vmaf: float) -> float:
@@ -272,48 +253,3 @@ def shift_of(records: Iterable[Mapping[str, Any]], preset: int, search_preset: i
     return DEFAULT_SHIFT_PER_PRESET * (search_preset - preset), "default"
 
 
-def scoring_format(source_bits: int, pixel_format: str) -> str:
-    """The pixel format libvmaf scores in: 8 bits when the source or the output has no
-    more (an 8-bit source holds nothing finer to score, and libvmaf's 8-bit path is
-    cheaper: verification +4.7 % of the final encode against +6.4 %, a probe 21.5 %
-    against 24.8 %, bench/phases.py), else 10 bits."""
-    return "yuv420p10le" if source_bits > 8 and "10" in pixel_format else "yuv420p"
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """How an encode is scored: libvmaf's model, every *subsample*-th frame, both pictures
-    converted to *pixel_format*."""
-    model: str
-    subsample: int
-    pixel_format: str
-
-
-def vmaf_graph(frames_label: str, scoring: Scoring, log: str, threads: int = 2) -> str:
-    """A filter graph scoring the encode (loopback decoder ``dec:0``) against *frames_label*,
-    the frames it was made from, both converted to the scoring's pixel format; both are
-    timed by frame number so they pair one to one. libvmaf's *threads* work on different
-    frames: the scores do not depend on their number."""
-    fmt, every, pick = scoring.pixel_format, scoring.subsample, ""
-    if every >= 3:
-        # libvmaf computes its motion feature on every frame it is handed, scored or not;
-        # a scored frame's motion needs only the frame before and after it. Handing it
-        # those triplets (scoring every 3rd) gives the same scores for less work.
-        pick = (f"select='eq(mod(n\\,{every})\\,0)+eq(mod(n+1\\,{every})\\,0)"
-                f"+eq(mod(n-1\\,{every})\\,0)',")
-        every = 3
-    return (f"[dec:0]settb=AVTB,setpts=N,{pick}format={fmt}[vd];"
-            f"[{frames_label}]settb=AVTB,setpts=N,{pick}format={fmt}[vr];"
-            f"[vd][vr]libvmaf=model=version={scoring.model}:n_subsample={every}"
-            f":log_fmt=json:log_path={log}:n_threads={threads}[vo]")
-
-
-def read_scores(log: Path) -> list[float]:
-    """Per-frame VMAF from a libvmaf JSON log (the caller removes the log)."""
-    data: dict[str, Any] = json.loads(log.read_text(encoding="utf-8"))
-    return [float(f["metrics"]["vmaf"]) for f in data.get("frames", [])]
-
-
-def model_for(width: int, height: int) -> str:
-    """The 4K model above 2560x1440, else the 1080p one."""
-    return "vmaf_4k_v0.6.1" if width * height > 2560 * 1440 else "vmaf_v0.6.1"

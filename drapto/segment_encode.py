@@ -10,7 +10,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from . import memory, proc, progress, quality, search
+from . import memory, proc, progress, quality, search, vmaf
 from .encoder import DV_REFUSED, encode_retrying
 from .encoding import Quality, Video, dolby_vision_blocker
 from .errors import DraptoError
@@ -128,7 +128,7 @@ def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:
 # (measured against all frames), and scoring them all adds about 0.02 s to a 0.2 s probe.
 PROBE_SUBSAMPLE = 1
 # A final encode is scored on every vmaf_subsample-th frame, but on at least this many: a
-# few frames, subsampled, are as noisy as a probe's (bench/subsample.py, bench/segments.py).
+# few frames, subsampled, are as noisy as a probe's (bench/segments.py; docs/pages/benchmarks.md).
 LEAST_SCORED = 10
 
 
@@ -170,7 +170,7 @@ def _search(source: Path, seg: Segment, target: Path, video: Video,
             filters: list[str], extra: list[str], threads: int, prior: search.Prior
             ) -> tuple[int, dict[str, Any]]:
     """Find and encode the CRF that reaches the target (see drapto/search.py). Every
-    measurement is recorded as it comes (``NNNN.search.json``): an interrupted search
+    measurement is recorded as it comes (``<first frame>.search.json``): an interrupted search
     resumes from them."""
     q = video.quality
     assert q is not None
@@ -199,7 +199,7 @@ def _search(source: Path, seg: Segment, target: Path, video: Video,
             progress_id=str(target) if final and not balancing else None)
         peak = max(peak, done.peak)
         assert done.scores is not None
-        m = search.Measurement(round(quality.pool(done.scores, q.vmaf_pool), 3),
+        m = search.Measurement(round(vmaf.pool(done.scores, q.vmaf_pool), 3),
                                out.stat().st_size,
                                [round(v, 3) for v in done.scores] if final else None)
         if not final:

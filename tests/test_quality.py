@@ -27,25 +27,21 @@ from drapto.quality import (
     MAX_STEP,
     ONE_PROBE_BAND,
     ONE_PROBE_BAND_UNKNOWN_SLOPE,
-    Scoring,
     Target,
     choose,
     correction_slope,
     loss,
     next_final,
     next_probe,
-    pool,
     predict,
     quarter,
-    read_scores,
-    scoring_format,
     shift_of,
     solve,
-    vmaf_graph,
 )
 from drapto.records import Scenes, Segment
 from drapto.segment_encode import LEAST_SCORED, final_subsample
 from drapto.stages.segments import segment_ids
+from drapto.vmaf import Scoring, pool, read_scores, scoring_format, vmaf_graph
 from drapto.workdir import read_json
 
 T = Target(vmaf=93.0, tolerance=1.0, crf_min=10, crf_max=63, attempts=3)
