@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import quality
+from .records import SegmentRecord
 
 # ln(bytes) per CRF step of SVT-AV1 (bytes about halve every 6 steps), when a segment has
 # one measured encode only.
@@ -39,11 +40,13 @@ class Curve:
     source_bytes: int | None = None
 
     @classmethod
-    def of(cls, record: Mapping[str, Any]) -> Curve:
-        s = record["search"]
-        return cls(int(record["start"]), int(record["frames"]),
-                   {float(f["crf"]): (float(f["vmaf"]), int(f["bytes"])) for f in s["finals"]},
-                   float(s["slope"]), float(record["crf"]), record.get("source_bytes"))
+    def of(cls, record: SegmentRecord) -> Curve:
+        """The curve of a segment's record, which holds a search."""
+        assert record.scored is not None
+        s = record.scored.search
+        return cls(int(record.start), int(record.frames),
+                   {float(f.crf): (float(f.vmaf), int(f.bytes)) for f in s.finals},
+                   float(s.slope), float(record.crf), record.scored.source_bytes)
 
     @property
     def vmaf(self) -> float:

@@ -4,7 +4,8 @@ Per segment (the loop itself is :mod:`drapto.search`):
 1. *Probes*: the middle of the segment at a fast preset, scored on every frame, give the
    fast-preset curve and the CRF where it crosses the target (:func:`solve`).
 2. *Prediction*: the final preset reaches a given VMAF a *shift* above the fast-preset CRF;
-   the shift comes from the film's calibration (:func:`shift_of`), else a default.
+   the shift comes from the film's calibration (:func:`drapto.search.shift_of`), else
+   a default (DEFAULT_SHIFT_PER_PRESET).
 3. *Verification*: the final encode is scored in the FFmpeg run that makes it; outside
    the band (``target - tolerance`` to ``target + overshoot``) it is re-encoded at a
    corrected CRF (:func:`next_final`).
@@ -16,10 +17,8 @@ are in docs/pages/benchmarks.md and git history.
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 # Curves are modelled as ln(100 - VMAF) linear in CRF, which interpolates and extrapolates
 # far better than VMAF itself; slopes are in those units per CRF step.
@@ -230,26 +229,3 @@ def choose_nearest(finals: Mapping[float, float], vmaf: float, floor: float) -> 
     segment encoded again for the film's mean is kept for where it lands, not for bytes."""
     fair = [c for c, v in finals.items() if v >= floor] or [max(finals, key=finals.__getitem__)]
     return min(fair, key=lambda c: (abs(finals[c] - vmaf), -c))
-
-
-def implied_shift(record: Mapping[str, Any]) -> float | None:
-    """From a verified segment: how far above its fast-preset CRF the final preset reached
-    the target (None if the record holds no search)."""
-    search = record.get("search")
-    if not search or not search.get("finals"):
-        return None
-    finals = {float(f["crf"]): f["vmaf"] for f in search["finals"]}
-    crf, _ = solve(finals, search["target"], search["slope"])
-    return float(crf - search["fast_crf"])
-
-
-def shift_of(records: Iterable[Mapping[str, Any]], preset: int, search_preset: int
-             ) -> tuple[float, str]:
-    """The shift to predict with, and where it came from: the median over the given
-    verified segments (the film's calibration), else the default."""
-    shifts = [s for r in records if (s := implied_shift(r)) is not None]
-    if shifts:
-        return statistics.median(shifts), f"{len(shifts)} calibration segments"
-    return DEFAULT_SHIFT_PER_PRESET * (search_preset - preset), "default"
-
-

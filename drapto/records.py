@@ -1,6 +1,7 @@
-"""The facts between stages, typed: probe.json, crop.json, scenes.json and each segment's
-description (segments/F.json), each a frozen dataclass read and written here only
-(``from_json`` / ``to_json``, ``read`` / ``write``); no other code knows their keys.
+"""The facts between stages, typed: probe.json, crop.json, scenes.json, each segment's
+description (segments/F.json), calibration.json and each segment's encode record
+(encoded/F.json), each a frozen dataclass read and written here only (``from_json`` /
+``to_json``, ``read`` / ``write``); no other code knows their keys.
 
 Time is µs everywhere in the code. MediaInfo's figures in probe.json stay in its own unit,
 ms (``duration_ms``, ``delay_ms``, ``chapter_starts_ms``): they are converted when read and
@@ -460,3 +461,150 @@ class Calibration(Record):
         return cls(tuple(CalibrationSegment.from_json(s) for s in d["segments"]),
                    d["target"], d.get("shift"), d.get("slope"), d.get("fast_crf"),
                    d.get("crf"))
+
+
+# -- encoded/F.json (and calibration/F.json, balanced/F.json) -----------------------------
+
+@dataclass(frozen=True)
+class Prior(Record):
+    """What a segment's search starts from (:class:`drapto.search.Prior` makes one)."""
+    shift: float          # final-preset CRF minus fast-preset CRF at the same VMAF
+    slope: float          # d ln(100 - VMAF) / d CRF
+    first_probe: float    # fast-preset CRF of the first probe
+    band: float           # one probe is enough within this many tolerances
+    source: str           # "default", "calibration of N segments" or "balance"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"shift": self.shift, "slope": self.slope, "first_probe": self.first_probe,
+                "band": self.band, "source": self.source}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Prior:
+        return cls(d["shift"], d["slope"], d["first_probe"], d["band"], d["source"])
+
+
+@dataclass(frozen=True)
+class Tried(Record):
+    """One probe or final encode of a search: its CRF, pooled VMAF and bytes."""
+    crf: float
+    vmaf: float
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"crf": self.crf, "vmaf": self.vmaf, "bytes": self.bytes}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Tried:
+        return cls(d["crf"], d["vmaf"], d["bytes"])
+
+
+@dataclass(frozen=True)
+class SearchRecord(Record):
+    """How a segment's CRF was found (drapto/segment_encode.py, drapto/search.py): the band
+    searched, the probes' settings (a later search reuses probes made with the same), the
+    fast-preset crossing and slope, the prior it started from, and every encode."""
+    target: float
+    tolerance: float
+    overshoot: float
+    preset: int
+    search_preset: int
+    probe_settings: Mapping[str, Any]   # as JSON: compared whole, never read by name
+    fast_crf: float
+    slope: float
+    shift: float
+    prior: Prior
+    predicted_crf: float
+    probes: tuple[Tried, ...]
+    finals: tuple[Tried, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target, "tolerance": self.tolerance,
+                "overshoot": self.overshoot, "preset": self.preset,
+                "search_preset": self.search_preset,
+                "probe_settings": dict(self.probe_settings), "fast_crf": self.fast_crf,
+                "slope": self.slope, "shift": self.shift, "prior": self.prior.to_json(),
+                "predicted_crf": self.predicted_crf,
+                "probes": [p.to_json() for p in self.probes],
+                "finals": [f.to_json() for f in self.finals]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SearchRecord:
+        return cls(d["target"], d["tolerance"], d["overshoot"], d["preset"],
+                   d["search_preset"], d["probe_settings"], d["fast_crf"], d["slope"],
+                   d["shift"], Prior.from_json(d["prior"]), d["predicted_crf"],
+                   tuple(Tried.from_json(p) for p in d["probes"]),
+                   tuple(Tried.from_json(f) for f in d["finals"]))
+
+
+@dataclass(frozen=True)
+class Scored(Record):
+    """What quality targeting adds to a segment's record: the kept encode's VMAF (pooled,
+    and per scored frame), whether it is within the settings' band, the target searched
+    for, and the search."""
+    vmaf: float
+    vmaf_frames: tuple[float, ...] | None
+    reached: bool
+    target_vmaf: float
+    vmaf_pool: str
+    band: tuple[float, float]
+    source_bytes: int | None          # the source's video bytes in the segment's span
+    outside: str | None               # why the kept encode is outside the band
+    search: SearchRecord
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vmaf": self.vmaf,
+                "vmaf_frames": None if self.vmaf_frames is None else list(self.vmaf_frames),
+                "reached": self.reached, "target_vmaf": self.target_vmaf,
+                "vmaf_pool": self.vmaf_pool, "band": list(self.band),
+                "source_bytes": self.source_bytes, "outside": self.outside,
+                "search": self.search.to_json()}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Scored:
+        frames, (low, high) = d["vmaf_frames"], d["band"]
+        return cls(d["vmaf"], None if frames is None else tuple(frames), d["reached"],
+                   d["target_vmaf"], d["vmaf_pool"], (low, high), d["source_bytes"],
+                   d["outside"], SearchRecord.from_json(d["search"]))
+
+
+@dataclass(frozen=True)
+class SegmentRecord(Record):
+    """encoded/F.json (calibration/F.json, balanced/F.json alike): what one segment's
+    encode did: its frames, CRF and preset, the crop and filters, whether the Dolby Vision
+    RPU was kept, the warnings, the bytes, and what it took; *scored*: with quality
+    targeting, the VMAF and the search (None: a fixed CRF, whose record has none of
+    their keys)."""
+    start: int
+    frames: int
+    crf: float
+    preset: int
+    crop: Rect | None
+    filters: tuple[str, ...]
+    dolby_vision: bool
+    warnings: tuple[str, ...]
+    bytes: int
+    scored: Scored | None = None
+    # What the encode took, set once it is over (segment_encode.run_encode).
+    peak_memory_mib: int = 0
+    reserved_mib: int = 0
+    seconds: float = 0.0
+
+    @property
+    def vmaf(self) -> float | None:
+        return None if self.scored is None else self.scored.vmaf
+
+    def to_json(self) -> dict[str, Any]:
+        return {**({} if self.scored is None else self.scored.to_json()),
+                "start": self.start, "frames": self.frames, "crf": self.crf,
+                "preset": self.preset, "crop": None if self.crop is None else list(self.crop),
+                "filters": list(self.filters), "dolby_vision": self.dolby_vision,
+                "warnings": list(self.warnings), "bytes": self.bytes,
+                "peak_memory_mib": self.peak_memory_mib, "reserved_mib": self.reserved_mib,
+                "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SegmentRecord:
+        return cls(d["start"], d["frames"], d["crf"], d["preset"], _rect(d["crop"]),
+                   tuple(d["filters"]), d["dolby_vision"], tuple(d["warnings"]), d["bytes"],
+                   Scored.from_json(d) if "search" in d else None, d["peak_memory_mib"],
+                   d["reserved_mib"], d["seconds"])

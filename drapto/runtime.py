@@ -19,7 +19,7 @@ from doit.reporter import ExecutedOnlyReporter
 from . import outputs, proc, progress, stages
 from .errors import DraptoError
 from .job import Job
-from .records import Scenes
+from .records import Scenes, SegmentRecord
 from .stages.report import summary_lines
 from .workdir import Lock, read_json, write_json
 
@@ -150,9 +150,8 @@ class Reporter(ExecutedOnlyReporter):
         self._plan()
         with contextlib.suppress(OSError, ValueError, KeyError, IndexError, TypeError):
             target = Path(task.meta["target"])
-            record = read_json(target.with_suffix(".json"))
-            progress.TRACKER.finish(str(target), record["frames"], record["bytes"],
-                                    encoded_now)
+            record = SegmentRecord.read(target.with_suffix(".json"))
+            progress.TRACKER.finish(str(target), record.frames, record.bytes, encoded_now)
             if encoded_now and self._display:
                 self._display.segment_done()
 

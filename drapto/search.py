@@ -20,32 +20,28 @@ import contextlib
 import dataclasses
 import itertools
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import quality
 from .encoding import Quality
-from .records import Calibration, CalibrationSegment
+from .records import Calibration, CalibrationSegment, SegmentRecord
+from .records import Prior as PriorRecord
 from .workdir import make_key, read_json, write_json
 
 SCHEMA = 4
 
 
-@dataclass(frozen=True)
-class Prior:
-    """What a segment's search starts from."""
-    shift: float          # final-preset CRF minus fast-preset CRF at the same VMAF
-    slope: float          # d ln(100 - VMAF) / d CRF
-    first_probe: float    # fast-preset CRF of the first probe
-    band: float           # one probe is enough within this many tolerances
-    source: str           # "default" or "calibration of N segments"
+class Prior(PriorRecord):
+    """What a segment's search starts from (its fields: :class:`drapto.records.Prior`, as
+    the segment's record keeps them), made from the defaults, the calibration or the
+    balance."""
 
     @classmethod
     def default(cls, q: Quality) -> Prior:
-        shift, _ = quality.shift_of([], q.preset, q.search_preset) if q.probing \
-            else (0.0, "")
+        shift, _ = shift_of([], q.preset, q.search_preset) if q.probing else (0.0, "")
         low, high = quality.probe_bounds(q.target(), shift)
         first = min(max(float(round(q.search_start_crf - shift)), low), high)
         return cls(round(shift, 3), quality.DEFAULT_SLOPE, first,
@@ -120,17 +116,18 @@ def run_calibration(records: list[Path], target: Path) -> None:
     segments that reached the target measured (one pinned at a bound says nothing). The
     slope is the median of those that measured their own (two encodes or two probes; one
     measurement only repeats the slope it was assumed with), else the default."""
-    used, targets = [], set()
+    used, targets = [], set[float]()
     for path in records:
-        r = read_json(path)
-        targets.add(r.get("target_vmaf"))
-        s = r.get("search")
-        shift = quality.implied_shift(r)
-        if r.get("reached") and s and s.get("finals") and shift is not None:
+        r = SegmentRecord.read(path)
+        if r.scored is None:
+            continue
+        targets.add(r.scored.target_vmaf)
+        s = r.scored.search
+        shift = implied_shift(r)
+        if r.scored.reached and s.finals and shift is not None:
             used.append(CalibrationSegment(
-                r["start"], r["crf"], s["fast_crf"], s["slope"], shift,
-                own_slope=len(s["finals"]) >= 2 or len(s.get("probes", [])) >= 2))
-    targets.discard(None)
+                r.start, r.crf, s.fast_crf, s.slope, shift,
+                own_slope=len(s.finals) >= 2 or len(s.probes) >= 2))
     data = Calibration(tuple(used), targets.pop() if len(targets) == 1 else None)
     if used:
         slopes = [u.slope for u in used if u.own_slope] or [quality.DEFAULT_SLOPE]
@@ -185,11 +182,30 @@ def known_probes(record: Path, probe_settings: Mapping[str, Any]) -> dict[float,
     target, say): the search takes their figures instead of encoding them again. Only the
     CRFs it asks for are taken, so the result is that of a search from nothing."""
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
-        before = read_json(record).get("search") or {}
-        if before.get("probe_settings") == dict(probe_settings):
-            return {float(p["crf"]): Measurement(p["vmaf"], p["bytes"])
-                    for p in before["probes"]}
+        before = SegmentRecord.read(record).scored
+        if before and before.search.probe_settings == dict(probe_settings):
+            return {float(p.crf): Measurement(p.vmaf, p.bytes) for p in before.search.probes}
     return {}
+
+
+def implied_shift(record: SegmentRecord) -> float | None:
+    """From a verified segment: how far above its fast-preset CRF the final preset reached
+    the target (None if the record holds no search, or no final encode)."""
+    if record.scored is None or not record.scored.search.finals:
+        return None
+    s = record.scored.search
+    crf, _ = quality.solve({float(f.crf): f.vmaf for f in s.finals}, s.target, s.slope)
+    return float(crf - s.fast_crf)
+
+
+def shift_of(records: Iterable[SegmentRecord], preset: int, search_preset: int
+             ) -> tuple[float, str]:
+    """The shift to predict with, and where it came from: the median over the given
+    verified segments (the film's calibration), else the default."""
+    shifts = [s for r in records if (s := implied_shift(r)) is not None]
+    if shifts:
+        return statistics.median(shifts), f"{len(shifts)} calibration segments"
+    return quality.DEFAULT_SHIFT_PER_PRESET * (search_preset - preset), "default"
 
 
 @dataclass(frozen=True)

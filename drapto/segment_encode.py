@@ -6,7 +6,7 @@ search's driver and the segment's record. It knows nothing of where it runs.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,17 @@ from .encoder import DV_REFUSED, encode_retrying
 from .encoding import Quality, Video, dolby_vision_blocker
 from .errors import DraptoError
 from .job import svt_threads
-from .records import Calibration, Crop, Rect, Segment
-from .workdir import put_in_place, write_json
+from .records import (
+    Calibration,
+    Crop,
+    Rect,
+    Scored,
+    SearchRecord,
+    Segment,
+    SegmentRecord,
+    Tried,
+)
+from .workdir import put_in_place
 
 
 def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Video,
@@ -48,14 +57,13 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Vid
         peak, record = _encode_segment(source, seg, rect, target, video, threads, prior)
         seconds = time.monotonic() - started
     memory.learn(height, video.preset, peak)
-    write_json(target.with_suffix(".json"), {**record, "peak_memory_mib": peak >> 20,
-                                             "reserved_mib": need,
-                                             "seconds": round(seconds, 2)})
+    replace(record, peak_memory_mib=peak >> 20, reserved_mib=need,
+            seconds=round(seconds, 2)).write(target.with_suffix(".json"))
 
 
 def _encode_segment(source: Path, seg: Segment, rect: Rect | None, target: Path,
                     video: Video, threads: int, prior: search.Prior | None
-                    ) -> tuple[int, dict[str, Any]]:
+                    ) -> tuple[int, SegmentRecord]:
     filters = [*video.filters, *([f"crop={':'.join(map(str, rect))}"] if rect else [])]
     warnings: list[str] = []
     dv = video.dolby_vision
@@ -71,12 +79,13 @@ def _encode_segment(source: Path, seg: Segment, rect: Rect | None, target: Path,
                             f"encoded as {plain} video")
         else:
             tries.insert(0, (["-dolbyvision", "1"], True))
-    found: dict[str, Any] = {}
+    found: Scored | None = None
+    crf = video.crf
     for extra, dv_kept in tries:
         try:
             if prior:
-                peak, found = _search(source, seg, target, video, filters, extra, threads,
-                                      prior)
+                peak, crf, found = _search(source, seg, target, video, filters, extra,
+                                           threads, prior)
             else:
                 peak = encode_retrying(source, seg, target, video, filters, extra, threads,
                                         progress_id=str(target)).peak
@@ -89,20 +98,18 @@ def _encode_segment(source: Path, seg: Segment, rect: Rect | None, target: Path,
             warnings.append(f"Dolby Vision ({dv.codec_profile}) not kept: the encoder "
                             f"refused it ({reason}); encoded as {plain} video")
     q = video.quality
-    if found and q:
-        video = video.at(found["crf"])
-        found["outside"] = outside(found["vmaf"], found["crf"],
-                                   len(found["search"]["finals"]), q.target())
-        if found["outside"]:
+    if found is not None and q:
+        video = video.at(crf)
+        found = replace(found, outside=outside(found.vmaf, crf,
+                                               len(found.search.finals), q.target()))
+        if found.outside:
             # Named by its frames: the record outlives the segment's number.
             warnings.append(f"the segment at frames {seg.start}-"
-                            f"{seg.start + seg.frames - 1}: VMAF {found['vmaf']:.2f} is "
-                            f"outside the band {q.target().band_text()}: {found['outside']}")
-    return peak, {**found, "start": seg.start, "frames": seg.frames, "crf": video.crf,
-                  "preset": video.preset, "crop": None if rect is None else list(rect),
-                  "filters": filters,
-                  "dolby_vision": dv_kept, "warnings": warnings,
-                  "bytes": target.stat().st_size}
+                            f"{seg.start + seg.frames - 1}: VMAF {found.vmaf:.2f} is "
+                            f"outside the band {q.target().band_text()}: {found.outside}")
+    return peak, SegmentRecord(seg.start, seg.frames, video.crf, video.preset, rect,
+                               tuple(filters), dv_kept, tuple(warnings),
+                               target.stat().st_size, found)
 
 
 def outside(vmaf: float, crf: float, encodes: int, band: quality.Target) -> str | None:
@@ -168,10 +175,10 @@ def _again_text(seg: Segment, crf: float, state: search.State,
 
 def _search(source: Path, seg: Segment, target: Path, video: Video,
             filters: list[str], extra: list[str], threads: int, prior: search.Prior
-            ) -> tuple[int, dict[str, Any]]:
-    """Find and encode the CRF that reaches the target (see drapto/search.py). Every
-    measurement is recorded as it comes (``<first frame>.search.json``): an interrupted search
-    resumes from them."""
+            ) -> tuple[int, float, Scored]:
+    """Find and encode the CRF that reaches the target (see drapto/search.py); returns the
+    peak memory, the CRF kept and the record's quality part. Every measurement is recorded
+    as it comes (``<first frame>.search.json``): an interrupted search resumes from them."""
     q = video.quality
     assert q is not None
     goal = search.goal_of(q, prior)
@@ -220,21 +227,16 @@ def _search(source: Path, seg: Segment, target: Path, video: Video,
         target.with_name(name.format(quality.crf_text(crf))).unlink(missing_ok=True)
     kept_m = state.finals[found.crf]
 
-    def listed(ms: dict[float, search.Measurement]) -> list[dict[str, Any]]:
-        return [{"crf": c, "vmaf": m.vmaf, "bytes": m.bytes} for c, m in sorted(ms.items())]
-    record = {"target": goal.vmaf, "tolerance": goal.tolerance, "overshoot": goal.above,
-              "preset": q.preset,
-              "search_preset": q.search_preset, "probe_settings": probe_key,
-              "fast_crf": round(found.fast_crf, 3), "slope": round(found.slope, 3),
-              "shift": prior.shift, "prior": asdict(prior),
-              "predicted_crf": found.predicted, "probes": listed(state.probes),
-              "finals": listed(state.finals)}
+    def listed(ms: dict[float, search.Measurement]) -> tuple[Tried, ...]:
+        return tuple(Tried(c, m.vmaf, m.bytes) for c, m in sorted(ms.items()))
+    record = SearchRecord(goal.vmaf, goal.tolerance, goal.above, q.preset, q.search_preset,
+                          probe_key, round(found.fast_crf, 3), round(found.slope, 3),
+                          prior.shift, prior, found.predicted, listed(state.probes),
+                          listed(state.finals))
     state_path.unlink(missing_ok=True)
-    return peak, {"crf": found.crf, "vmaf": kept_m.vmaf, "vmaf_frames": kept_m.scores,
-                  # within the settings' band (a calibration segment searched a narrower one)
-                  "reached": q.target().within(kept_m.vmaf),
-                  "target_vmaf": goal.vmaf, "vmaf_pool": q.vmaf_pool,
-                  "band": [q.target_vmaf - q.vmaf_tolerance, q.target_vmaf + q.vmaf_overshoot],
-                  "source_bytes": seg.source_bytes, "search": record}
-
-
+    return peak, found.crf, Scored(
+        kept_m.vmaf, None if kept_m.scores is None else tuple(kept_m.scores),
+        # within the settings' band (a calibration segment searched a narrower one)
+        q.target().within(kept_m.vmaf), goal.vmaf, q.vmaf_pool,
+        (q.target_vmaf - q.vmaf_tolerance, q.target_vmaf + q.vmaf_overshoot),
+        seg.source_bytes, None, record)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from drapto import proc
-from drapto.records import Scenes
+from drapto.records import Scenes, SegmentRecord
 from drapto.sample import make_sample
 from drapto.stages.probe import probe
 from drapto.stages.segments import segment_ids
@@ -98,6 +98,35 @@ def final_folder(work: Path, sid: str) -> str:
     size = decided.get("size")
     sample = (work / "calibration" / f"{sid}.json").exists()
     return "calibration" if sample and size and size["target"] == size["asked"] else "encoded"
+
+
+# What an encode record holds besides what a test sets, as run_encode writes it (with
+# quality targeting: when the test gives a search).
+_RECORD = {"start": 0, "frames": 24, "crf": 35.0, "preset": 6, "crop": None, "filters": [],
+           "dolby_vision": False, "warnings": [], "bytes": 0, "peak_memory_mib": 0,
+           "reserved_mib": 0, "seconds": 0.0}
+_SCORED = {"vmaf": 93.0, "vmaf_frames": None, "reached": True, "target_vmaf": 93.0,
+           "vmaf_pool": "mean", "band": [91.0, 95.0], "source_bytes": None, "outside": None}
+_SEARCH = {"target": 93.0, "tolerance": 2.0, "overshoot": 2.0, "preset": 6,
+           "search_preset": 10, "probe_settings": {}, "fast_crf": 35.0, "slope": 0.08,
+           "shift": 0.0, "prior": {"shift": 0.0, "slope": 0.08, "first_probe": 35.0,
+                                   "band": 0.5, "source": "default"},
+           "predicted_crf": 35.0, "probes": [], "finals": []}
+
+
+def record_json(fields: dict[str, Any]) -> dict[str, Any]:
+    """A whole encode record (encoded/F.json) of which a test sets *fields* (its search's
+    too; a probe's or final encode's bytes are 0 unless set)."""
+    if "search" not in fields:
+        return {**_RECORD, **fields}
+    search = {**_SEARCH, **fields["search"]}
+    for kind in ("probes", "finals"):
+        search[kind] = [{"bytes": 0, **t} for t in search[kind]]
+    return {**_RECORD, **_SCORED, **fields, "search": search}
+
+
+def a_record(fields: dict[str, Any]) -> SegmentRecord:
+    return SegmentRecord.from_json(record_json(fields))
 
 
 def records_of(work: Path) -> list[dict[str, Any]]:

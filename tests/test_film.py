@@ -9,11 +9,12 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import a_record
 from test_quality import RECORDED, curve
 
 from drapto import film, search
 from drapto.encoding import Quality
-from drapto.records import Calibration
+from drapto.records import Calibration, SegmentRecord
 
 Q = Quality(target_vmaf=93.0, vmaf_tolerance=2.0, vmaf_overshoot=2.0, crf_min=10, crf_max=63,
             search_attempts=3, vmaf_pool="mean", search_start_crf=35, preset=6,
@@ -45,18 +46,18 @@ class Seg:
         self.encodes += 1
         return search.Measurement(round(self.vmaf(crf), 3), size_at(crf, self.at_30))
 
-    def search(self, prior: search.Prior, q: Quality) -> dict[str, object]:
+    def search(self, prior: search.Prior, q: Quality) -> SegmentRecord:
         """The record of this segment's search from *prior*, as run_encode writes it."""
         state = search.State("k")
         out = search.run(state, prior, search.goal_of(q, prior), True, self.measure,
                          lambda: None)
-        return {"start": self.start, "frames": self.frames, "crf": out.crf,
-                "source_bytes": self.source, "target_vmaf": q.target_vmaf,
-                "vmaf": state.finals[out.crf].vmaf, "reached": out.reached,
-                "search": {"target": q.target_vmaf, "fast_crf": out.fast_crf,
-                           "slope": out.slope, "finals": [
-                               {"crf": c, "vmaf": m.vmaf, "bytes": m.bytes}
-                               for c, m in sorted(state.finals.items())]}}
+        return a_record({"start": self.start, "frames": self.frames, "crf": out.crf,
+                         "source_bytes": self.source, "target_vmaf": q.target_vmaf,
+                         "vmaf": state.finals[out.crf].vmaf, "reached": out.reached,
+                         "search": {"target": q.target_vmaf, "fast_crf": out.fast_crf,
+                                    "slope": out.slope, "finals": [
+                                        {"crf": c, "vmaf": m.vmaf, "bytes": m.bytes}
+                                        for c, m in sorted(state.finals.items())]}})
 
 
 def a_film(offsets: list[float]) -> list[Seg]:
@@ -65,17 +66,16 @@ def a_film(offsets: list[float]) -> list[Seg]:
 
 
 def encode_film(segs: list[Seg], q: Quality, tmp_path: Path, cap: float = 0,
-                over_cap: str = "skip") -> tuple[dict[str, object], dict[int, dict]]:
+                over_cap: str = "skip") -> tuple[dict[str, object], dict[int, SegmentRecord]]:
     """The pipeline's quality targeting on these segments: the calibration, the size
     decision, every other segment's search, the balance and its re-encodes. Returns the
     size decision and the kept record of each segment by first frame."""
-    from drapto.workdir import write_json
     cal = search.calibration_indices([s.frames for s in segs], 3)
     samples = {i: segs[i].search(search.Prior.default(q), q) for i in cal}
     paths = []
     for i, r in samples.items():
         paths.append(tmp_path / f"{i}.json")
-        write_json(paths[-1], r)
+        r.write(paths[-1])
     search.run_calibration(paths, tmp_path / "calibration.json")
     calibration = Calibration.read(tmp_path / "calibration.json")
     size = film.decide_size([film.Curve.of(samples[i]) for i in cal], q.target_vmaf, cap,
@@ -96,9 +96,9 @@ def encode_film(segs: list[Seg], q: Quality, tmp_path: Path, cap: float = 0,
     return size, kept
 
 
-def mean_of(segs: list[Seg], kept: dict[int, dict]) -> float:
+def mean_of(segs: list[Seg], kept: dict[int, SegmentRecord]) -> float:
     """The film's frame-weighted mean as the segments really are (the curves)."""
-    return sum(s.vmaf(kept[s.start]["crf"]) * s.frames for s in segs) / sum(
+    return sum(s.vmaf(kept[s.start].crf) * s.frames for s in segs) / sum(
         s.frames for s in segs)
 
 
@@ -121,7 +121,7 @@ def test_the_film_mean_is_within_half_a_point_and_no_segment_below_the_band(
     measured = film.film_mean([film.Curve.of(r) for r in kept.values()])
     assert abs(measured - 93.0) <= 0.5, (name, measured)
     assert abs(mean_of(segs, kept) - 93.0) <= 0.5
-    assert all(r["vmaf"] >= 91.0 for r in kept.values()), [r["vmaf"] for r in kept.values()]
+    assert all(r.vmaf >= 91.0 for r in kept.values()), [r.vmaf for r in kept.values()]
     encodes = sum(s.encodes for s in segs) / len(segs)
     assert encodes <= 2.0, encodes
 
@@ -164,7 +164,7 @@ def test_over_cap_lower_gives_one_film_wide_target_that_meets_the_cap(tmp_path: 
     assert size["lowered_percent"] <= 80
     target = float(size["target"])  # type: ignore[arg-type]
     # Every segment, the calibration's too, searched for the lowered target.
-    assert {r["target_vmaf"] for r in kept.values()} == {target}
+    assert {r.scored.target_vmaf for r in kept.values()} == {target}
     assert abs(mean_of(segs, kept) - target) <= 0.5
     # The prediction it was chosen by: within the cap at the lowered target, over it a
     # point higher.

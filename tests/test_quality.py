@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FAST, drapto_argv, records_of, run_drapto, segment_file, workdir_of
+from conftest import FAST, a_record, drapto_argv, records_of, run_drapto, segment_file, workdir_of
 
 from drapto import proc, search
 from drapto.encoder import encode_range
@@ -35,10 +35,10 @@ from drapto.quality import (
     next_probe,
     predict,
     quarter,
-    shift_of,
     solve,
 )
 from drapto.records import Scenes, Segment
+from drapto.search import shift_of
 from drapto.segment_encode import LEAST_SCORED, final_subsample
 from drapto.stages.segments import segment_ids
 from drapto.vmaf import Scoring, pool, read_scores, scoring_format, vmaf_graph
@@ -123,7 +123,7 @@ def test_a_learned_shift_makes_most_first_encodes_final() -> None:
     first_hits = probes_made = 0
     for n, (final, fast) in curves.items():
         film = [learned[m] for m in curves if m != n and m.split()[0] == n.split()[0]]
-        shift, source = shift_of(film, 6, 10)
+        shift, source = shift_of([a_record(r) for r in film], 6, 10)
         assert source.endswith("calibration segments")
         probes, finals = run_search(
             final, fast, shift,
@@ -242,7 +242,7 @@ def test_corrections_come_in_quarter_steps_within_the_bounds() -> None:
 def test_shift_comes_from_the_calibration_else_the_default() -> None:
     rec = {"search": {"target": 93.0, "slope": 0.08, "fast_crf": 38.0,
                       "finals": [{"crf": 44.0, "vmaf": 93.0}]}}
-    assert shift_of([rec], 6, 11) == (6.0, "1 calibration segments")
+    assert shift_of([a_record(rec)], 6, 11) == (6.0, "1 calibration segments")
     assert shift_of([], 6, 11) == (DEFAULT_SHIFT_PER_PRESET * 5, "default")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from drapto.records import Calibration, Crop, Probe, Scenes, Segment
+from drapto.records import Calibration, Crop, Probe, Scenes, Segment, SegmentRecord
 from drapto.stages.validate import clip_chapters
 from drapto.timeline import clip_range, segment_durations
 from drapto.timeparse import Clip
@@ -61,6 +61,42 @@ CROP: dict[str, Any] = {
 DV_CROP = {**CROP, "crop": None, "would_crop": [640, 272, 0, 44], "reason": "Dolby Vision kept"}
 SEGMENT = {"first": False, "frames": 216, "pts_us": 6000000, "source_bytes": None,
            "start": 144}
+# encoded/F.json at a fixed CRF (no VMAF, no search: none of their keys), and with quality
+# targeting (a calibration segment's: two final encodes; per-frame VMAF cut short).
+FIXED = {"bytes": 1072345, "crf": 25, "crop": None, "dolby_vision": False, "filters": [],
+         "frames": 144, "peak_memory_mib": 156, "preset": 12, "reserved_mib": 229,
+         "seconds": 1.31, "start": 0, "warnings": []}
+SCORED: dict[str, Any] = {
+    "band": [91.0, 95.0], "bytes": 456171, "crf": 42.75, "crop": None, "dolby_vision": False,
+    "filters": [], "frames": 216, "outside": None, "peak_memory_mib": 217, "preset": 12,
+    "reached": True, "reserved_mib": 229,
+    "search": {"fast_crf": 43.226, "finals": [{"bytes": 895884, "crf": 35.0, "vmaf": 96.258},
+                                              {"bytes": 456171, "crf": 42.75, "vmaf": 93.249}],
+               "overshoot": 1.0, "predicted_crf": 35.0, "preset": 12,
+               "prior": {"band": 0.5, "first_probe": 35.0, "shift": 0.0, "slope": 0.08,
+                         "source": "default"},
+               "probe_settings": {"encoder_args": [], "filters": [],
+                                  "frames": [144, 216, 6000000],
+                                  "pixel_format": "yuv420p10le", "search_preset": 10,
+                                  "subsample": 1, "svt_params": "tune=0",
+                                  "vmaf_model": "vmaf_v0.6.1", "vmaf_pool": "mean",
+                                  "vmaf_scoring": "yuv420p", "window": [81, 54]},
+               "probes": [], "search_preset": 10, "shift": 0.0, "slope": 0.076, "target": 93.0,
+               "tolerance": 1.0},
+    "seconds": 4.0, "source_bytes": 2247456, "start": 144, "target_vmaf": 93.0,
+    "vmaf": 93.249, "vmaf_frames": [95.816, 92.48, 94.855], "vmaf_pool": "mean",
+    "warnings": []}
+# With probes (search=probes), cropped, the RPU kept, outside the band.
+PROBED: dict[str, Any] = {
+    **SCORED, "crop": [640, 272, 0, 44], "filters": ["crop=640:272:0:44"],
+    "dolby_vision": True, "reached": False, "source_bytes": None, "vmaf": 97.1,
+    "outside": "above it even at crf_max (63)",
+    "warnings": ["the segment at frames 144-359: VMAF 97.10 is outside the band 93 ± 2: "
+                 "above it even at crf_max (63)"],
+    "search": {**SCORED["search"], "probes": [{"bytes": 20311, "crf": 60.0, "vmaf": 97.5},
+                                              {"bytes": 18020, "crf": 63.0, "vmaf": 97.2}],
+               "prior": {"band": 2.0, "first_probe": 60.0, "shift": 1.25, "slope": 0.071,
+                         "source": "calibration of 3 segments"}}}
 
 
 def _view(data: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +112,8 @@ CASES: list[tuple[type[Any], dict[str, Any]]] = [
     (Scenes, {**SCENES, "clip": None}), (Crop, CROP), (Crop, DV_CROP),
     (Crop, {"crop": None, "height": 360, "mode": "off", "reason": "crop=off", "schema": 2,
             "width": 640}),
-    (Segment, SEGMENT),
+    (Segment, SEGMENT), (SegmentRecord, FIXED), (SegmentRecord, SCORED),
+    (SegmentRecord, PROBED),
     (Calibration, {"crf": 42.75, "fast_crf": 43.226, "schema": 4, "segments_used": 2,
                    "segments": [{"crf": 42.75, "fast_crf": 43.226, "own_slope": True,
                                  "shift": -0.00029206335894826907, "slope": 0.076,
@@ -97,6 +134,14 @@ def test_a_record_writes_back_the_json_it_was_read_from(cls: type[Any], data: di
     path = tmp_path / "record.json"
     record.write(path)
     assert cls.read(path) == record
+
+
+def test_a_fixed_crf_record_has_no_vmaf() -> None:
+    fixed, scored = SegmentRecord.from_json(FIXED), SegmentRecord.from_json(PROBED)
+    assert fixed.scored is None and fixed.vmaf is None and fixed.crf == 25
+    assert scored.scored is not None and scored.vmaf == 97.1
+    assert scored.crop == (640, 272, 0, 44) and scored.scored.search.prior.shift == 1.25
+    assert [p.crf for p in scored.scored.search.probes] == [60.0, 63.0]
 
 
 def test_probe_time_is_us() -> None:

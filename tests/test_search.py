@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import record_json
 from test_quality import RECORDED, T, curve
 
 from drapto import quality, search
@@ -102,9 +103,10 @@ def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
                encodes: int = 1) -> Path:
         path = tmp_path / f"{i:04d}.json"
         finals = [{"crf": crf, "vmaf": 93.0}, {"crf": crf - 4, "vmaf": 95.0}][:encodes]
-        write_json(path, {"start": 24 * i, "crf": crf, "reached": reached, "target_vmaf": 93.0,
-                          "search": {"target": 93.0, "fast_crf": fast, "slope": slope,
-                                     "finals": finals}})
+        write_json(path, record_json({"start": 24 * i, "crf": crf, "reached": reached,
+                                      "target_vmaf": 93.0,
+                                      "search": {"target": 93.0, "fast_crf": fast,
+                                                 "slope": slope, "finals": finals}}))
         return path
 
     paths = [record(1, 33.0, 39.0, 0.06, encodes=2), record(4, 35.0, 40.0, 0.2),

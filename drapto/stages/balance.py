@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .. import film
 from ..graph import Task, Upstream, make_task
-from ..workdir import read_json, write_json
+from ..records import SegmentRecord
+from ..workdir import write_json
 from .encode import film_target, first_encode
 from .segments import segment_id
 
@@ -19,7 +20,7 @@ DOC = ("balance.json: the segments encoded again so that the film's mean VMAF is
 
 def run_balance(records: list[Path], target_vmaf: float, film_tolerance: float,
                 crf_min: float, crf_max: float, target: Path) -> None:
-    curves = [film.Curve.of(read_json(r)) for r in records]
+    curves = [film.Curve.of(SegmentRecord.read(r)) for r in records]
     chosen = film.decide_balance(curves, target_vmaf, film_tolerance, crf_min, crf_max)
     slopes = {c.start: c.slope for c in curves}
     write_json(target, {

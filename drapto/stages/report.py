@@ -15,7 +15,7 @@ from .. import proc, tracks
 from ..graph import Task, Upstream, make_task
 from ..job import Failure, Job, Plan
 from ..quality import crf_text
-from ..records import Probe, Scenes
+from ..records import Probe, Scenes, SegmentRecord
 from ..timeline import audio_window, read_framecrc, seek_arg, seek_input
 from ..workdir import atomic_path, read_json, write_json
 from .chart import render
@@ -45,27 +45,29 @@ def clip_input_bytes(source: Path, scenes: Scenes) -> int:
                if t >= start and (end is None or t < end))
 
 
-def build(probe: Probe, scenes: Scenes, records: list[dict[str, Any]],
+def build(probe: Probe, scenes: Scenes, records: list[SegmentRecord],
           validation: dict[str, Any], output: Path, audio_bytes: int = 0,
           size: dict[str, Any] | None = None, balance: dict[str, Any] | None = None,
           size_in: int | None = None) -> dict[str, Any]:
     """*size_in*: a clip's own input size (:func:`clip_input_bytes`); else the file's."""
     fps = scenes.fps
     again = set((balance or {}).get("segments", {}))
-    segments = [{"index": i, "start": r["start"], "frames": r["frames"], "crf": r["crf"],
-                 "bytes": r["bytes"], "vmaf": r.get("vmaf"), "vmaf_reached": r.get("reached"),
-                 **({"target": r.get("target_vmaf"), "band": r.get("band"),
-                     "outside": r.get("outside"), "balanced": f"{r['start']:08d}" in again,
-                     "probes": len(r["search"]["probes"]),
-                     "final_encodes": len(r["search"]["finals"])} if r.get("search") else {}),
-                 "source_bytes": r.get("source_bytes"),
-                 "kbit_s": round(r["bytes"] * 8 / 1000 / (r["frames"] / fps), 1),
-                 "seconds": r.get("seconds"), "peak_memory_mib": r.get("peak_memory_mib")}
+    segments = [{"index": i, "start": r.start, "frames": r.frames, "crf": r.crf,
+                 "bytes": r.bytes, "vmaf": r.vmaf,
+                 "vmaf_reached": None if r.scored is None else r.scored.reached,
+                 **({} if r.scored is None else {
+                     "target": r.scored.target_vmaf, "band": list(r.scored.band),
+                     "outside": r.scored.outside, "balanced": f"{r.start:08d}" in again,
+                     "probes": len(r.scored.search.probes),
+                     "final_encodes": len(r.scored.search.finals)}),
+                 "source_bytes": None if r.scored is None else r.scored.source_bytes,
+                 "kbit_s": round(r.bytes * 8 / 1000 / (r.frames / fps), 1),
+                 "seconds": r.seconds, "peak_memory_mib": r.peak_memory_mib}
                 for i, r in enumerate(records)]
     size_in, size_out = size_in or probe.size, output.stat().st_size
     duration = scenes.frames / fps
-    video_bytes = sum(r["bytes"] for r in records)
-    crfs = sorted(r["crf"] for r in records)
+    video_bytes = sum(r.bytes for r in records)
+    crfs = sorted(r.crf for r in records)
 
     def rate(n: int) -> float | None:
         return round(n * 8 / 1000 / duration, 1) if duration else None
@@ -79,39 +81,41 @@ def build(probe: Probe, scenes: Scenes, records: list[dict[str, Any]],
             "size_out": size_out,
             "reduction_pct": round(100 * (1 - size_out / size_in), 1),
             "kbit_s": round(size_out * 8 / 1000 / duration, 1) if duration else None,
-            "encode_seconds": round(sum(r.get("seconds") or 0 for r in records), 1),
+            "encode_seconds": round(sum(r.seconds for r in records), 1),
             "segments": segments, "warnings": validation["warnings"],
             "validated": validation["ok"], "size": size,
             "vmaf": vmaf_summary(records, size, balance)}
 
 
-def vmaf_summary(records: list[dict[str, Any]], size: dict[str, Any] | None = None,
+def vmaf_summary(records: list[SegmentRecord], size: dict[str, Any] | None = None,
                  balance: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The film's quality against what was asked: the frame-weighted mean of the segments'
     VMAF (as balance.json weighs them), its tolerance, the segments outside their band and
     why, over every scored frame the minimum and 5th percentile."""
-    scored = [r for r in records if r.get("search")]
-    scores = sorted(v for r in scored for v in r.get("vmaf_frames") or [])
+    scored = [(r, r.scored) for r in records if r.scored is not None]
+    scores = sorted(v for _, s in scored for v in s.vmaf_frames or [])
     if not scored or not scores:
         return None
-    target = float(scored[0]["target_vmaf"])
-    mean = sum(r["vmaf"] * r["frames"] for r in scored) / sum(r["frames"] for r in scored)
+    first = scored[0][1]
+    target = float(first.target_vmaf)
+    mean = sum(s.vmaf * r.frames for r, s in scored) / sum(r.frames for r, _ in scored)
     tolerance = (balance or {}).get("tolerance")
-    band = scored[0].get("band")
+    band = list(first.band)
     return {"target": target, "asked": (size or {}).get("asked", target),
-            "pool": scored[0].get("vmaf_pool"), "mean": round(mean, 3),
+            "pool": first.vmaf_pool, "mean": round(mean, 3),
             "film_tolerance": tolerance,
             "mean_within": None if tolerance is None else abs(mean - target) <= tolerance + 1e-9,
             "band": band, "min": scores[0], "p5": scores[int(0.05 * (len(scores) - 1))],
-            "segment_min": min(r["vmaf"] for r in scored),
-            "segment_max": max(r["vmaf"] for r in scored),
+            "segment_min": min(s.vmaf for _, s in scored),
+            "segment_max": max(s.vmaf for _, s in scored),
             "frames_scored": len(scores),
-            "segments_outside_band": [{"index": i, "start": r["start"], "vmaf": r["vmaf"],
-                                       "why": r.get("outside")}
-                                      for i, r in enumerate(records) if r.get("outside")],
+            "segments_outside_band": [{"index": i, "start": r.start, "vmaf": r.scored.vmaf,
+                                       "why": r.scored.outside}
+                                      for i, r in enumerate(records)
+                                      if r.scored is not None and r.scored.outside],
             "balanced": len((balance or {}).get("segments", {})),
-            "probes": sum(len(r["search"]["probes"]) for r in scored),
-            "final_encodes": sum(len(r["search"]["finals"]) for r in scored)}
+            "probes": sum(len(s.search.probes) for _, s in scored),
+            "final_encodes": sum(len(s.search.finals) for _, s in scored)}
 
 
 def run_report(source: Path, probe: Path, scenes: Path, records: list[Path], validation: Path,
@@ -119,13 +123,13 @@ def run_report(source: Path, probe: Path, scenes: Path, records: list[Path], val
                size: Path | None = None, balance: Path | None = None) -> None:
     """report.json, and report.html beside it (drapto/stages/chart.py). The input's size is
     the file's, or a clip's own (the packets in its range)."""
-    done = [read_json(r) for r in records]
+    done = [SegmentRecord.read(r) for r in records]
     cut = Scenes.read(scenes)
     paths = audio or []
     # The audio tracks' own sizes; once they were removed (tidy), what the output holds
     # besides the video.
     audio_bytes = (sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths)
-                   else max(0, output.stat().st_size - sum(r["bytes"] for r in done)))
+                   else max(0, output.stat().st_size - sum(r.bytes for r in done)))
     report = build(Probe.read(probe), cut, done, read_json(validation), output,
                    audio_bytes, read_json(size) if size else None,
                    read_json(balance) if balance else None,

@@ -10,6 +10,7 @@ from .. import film
 from ..encoding import Quality
 from ..graph import Task, Upstream, make_task, tagged
 from ..job import Job
+from ..records import SegmentRecord
 from ..workdir import read_json, write_json
 from .encode import calibration_sample
 from .segments import segment_ids
@@ -21,8 +22,8 @@ DOC = ("size.json: the film's AV1 video predicted from the calibration against t
 
 def run_size(records: list[Path], target_vmaf: float, max_encoded_percent: float,
              over_cap: str, crf_min: float, crf_max: float, target: Path) -> None:
-    curves = [film.Curve.of(r) for r in map(read_json, records)
-              if r.get("search") and r["search"].get("finals")]
+    curves = [film.Curve.of(r) for r in map(SegmentRecord.read, records)
+              if r.scored and r.scored.search.finals]
     write_json(target, {"schema": SCHEMA, **film.decide_size(
         curves, target_vmaf, max_encoded_percent, over_cap, crf_min, crf_max)})
 

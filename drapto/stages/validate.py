@@ -10,7 +10,7 @@ from typing import Any
 from .. import proc, tracks
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task
-from ..records import Crop, Probe, Rect, Scenes, VideoStream
+from ..records import Crop, Probe, Rect, Scenes, SegmentRecord, VideoStream
 from ..timeline import (
     SPAN_CODECS,
     Span,
@@ -20,7 +20,7 @@ from ..timeline import (
     spans_by_kind,
     stream_maps,
 )
-from ..workdir import read_json, temp_path, write_json
+from ..workdir import temp_path, write_json
 from .encode import final_targets
 from .probe import read_media
 
@@ -205,8 +205,8 @@ def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
     (:func:`drapto.timeline.clip_range`, to the millisecond)."""
     out = read_media(output)
     out_frames, out_depth, spans = read_output(output, len(out.audio), len(out.subtitles))
-    done = [read_json(r) for r in records]
-    dolby_vision = bool(done) and all(r["dolby_vision"] for r in done)
+    done = [SegmentRecord.read(r) for r in records]
+    dolby_vision = bool(done) and all(r.dolby_vision for r in done)
     cropped = Crop.read(crop)
     clip = None if clip_ms is None else (clip_ms[0] * 1000, clip_ms[1] * 1000)
     result = checks(src_probe, out, scenes.frames, out_frames, bit_depth, out_depth,
@@ -214,7 +214,7 @@ def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
     result += timeline_checks(expected_spans(scenes), spans, scenes.fps, bool(scenes.clip))
     if dolby_vision:
         result += dolby_vision_checks(src_probe, out, out_frames, rpu_frames(output, target))
-    warnings = list(dict.fromkeys(w for r in done for w in r["warnings"]))
+    warnings = list(dict.fromkeys(w for r in done for w in r.warnings))
     if bars := cropped.would_crop:
         warnings.append(f"Dolby Vision kept, so the bars found ({bars[0]}x{bars[1]} picture) "
                         "were not cropped: its RPU's active area would describe them after a "
