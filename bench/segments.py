@@ -29,7 +29,7 @@ from typing import Any
 
 import common
 
-from drapto import film, quality, search
+from drapto import film, quality, records, search
 from drapto.encoding import Quality
 from drapto.segment_encode import final_subsample
 from drapto.settings import Settings
@@ -82,29 +82,34 @@ def replay(segs: list[film.Curve], q: Quality, count: int, balance: float | None
     search from it, then, with *balance* (film_tolerance), the balance's encodes."""
     encodes = [0] * len(segs)
 
-    def searched(i: int, prior: search.Prior) -> dict[str, Any]:
+    def searched(i: int, prior: search.Prior) -> records.SegmentRecord:
         def measure(crf: float, final: bool) -> search.Measurement:
             encodes[i] += 1
             return search.Measurement(round(segs[i].vmaf_at(crf), 3),
                                       round(segs[i].bytes_at(crf)))
         state = search.State("replay")
-        out = search.run(state, prior, search.goal_of(q, prior), True, measure, lambda: None)
-        return {"start": i, "frames": segs[i].frames, "crf": out.crf, "reached": out.reached,
-                "target_vmaf": q.target_vmaf, "vmaf": state.finals[out.crf].vmaf,
-                "search": {"target": q.target_vmaf, "fast_crf": out.fast_crf,
-                           "slope": out.slope, "finals": [
-                               {"crf": c, "vmaf": m.vmaf, "bytes": m.bytes}
-                               for c, m in sorted(state.finals.items())]}}
+        goal = search.goal_of(q, prior)
+        out = search.run(state, prior, goal, True, measure, lambda: None)
+        finals = tuple(records.Tried(c, m.vmaf, m.bytes) for c, m in sorted(state.finals.items()))
+        found = records.SearchRecord(
+            q.target_vmaf, goal.tolerance, goal.above, q.preset, q.search_preset, {},
+            out.fast_crf, out.slope, prior.shift, prior, out.predicted, (), finals)
+        scored = records.Scored(state.finals[out.crf].vmaf, None, out.reached, q.target_vmaf,
+                                q.vmaf_pool, (q.target_vmaf - q.vmaf_tolerance,
+                                              q.target_vmaf + q.vmaf_overshoot),
+                                None, None, found)
+        return records.SegmentRecord(i, segs[i].frames, out.crf, q.preset, None, (), False, (),
+                                     state.finals[out.crf].bytes, scored)
 
     cal = search.calibration_indices([s.frames for s in segs], count)
     kept = {i: searched(i, search.Prior.default(q)) for i in cal}
     with tempfile.TemporaryDirectory() as tmp:  # run_calibration reads and writes files
         paths = [Path(tmp) / f"{i}.json" for i in cal]
         for i, path in zip(cal, paths):
-            path.write_text(json.dumps(kept[i]))
+            kept[i].write(path)
         search.run_calibration(paths, Path(tmp) / "calibration.json")
         prior = search.Prior.from_calibration(
-            json.loads((Path(tmp) / "calibration.json").read_text()), q)
+            records.Calibration.read(Path(tmp) / "calibration.json"), q)
     for i in range(len(segs)):
         if i not in kept:
             kept[i] = searched(i, prior)
@@ -115,8 +120,8 @@ def replay(segs: list[film.Curve], q: Quality, count: int, balance: float | None
         for i, crf in chosen.items():
             kept[i] = searched(i, search.Prior.balancing(crf, film.Curve.of(kept[i]).slope))
     frames = sum(s.frames for s in segs)
-    true = [s.vmaf_at(kept[i]["crf"]) for i, s in enumerate(segs)]
-    spent = sum(s.bytes_at(kept[i]["crf"]) for i, s in enumerate(segs))
+    true = [s.vmaf_at(kept[i].crf) for i, s in enumerate(segs)]
+    spent = sum(s.bytes_at(kept[i].crf) for i, s in enumerate(segs))
     exact = sum(s.bytes_at(min(q.crf_max, crossing(s, q.target_vmaf))) for s in segs)
     return {"encodes": sum(e * s.frames for e, s in zip(encodes, segs)) / frames,
             "first": first - q.target_vmaf,
@@ -151,8 +156,7 @@ def main() -> None:
     ns = ap.parse_args()
     folder = ns.work if (ns.work / "scenes.json").exists() else common.input_folder(ns.work)
     defaults = Settings()
-    probe = json.loads((folder / "probe.json").read_text())
-    base = Quality.of(defaults, probe["video"])
+    base = Quality.of(defaults, records.Probe.read(folder / "probe.json").video)
     segs = curves(folder, base.target_vmaf)
     body = sorted(min(base.crf_max, crossing(s, base.target_vmaf)) for s in segs)
     print(f"{len(segs)} segments; CRF at the target: median {statistics.median(body):.1f}, "
