@@ -12,7 +12,7 @@ record entering a task's key (:func:`drapto.graph.task_key`) enters it as its JS
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -46,6 +46,20 @@ class Record:
 
     def write(self, path: Path) -> None:
         write_json(path, self.to_json())
+
+
+class Flat(Record):
+    """A record whose JSON is its fields as they are, under their own names (a field with
+    ``compare=False`` is the code's own and is not written)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)  # type: ignore[arg-type]
+                if f.compare}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Self:
+        return cls(**{f.name: d[f.name] for f in fields(cls)  # type: ignore[arg-type]
+                      if f.compare})
 
 
 @dataclass(frozen=True)
@@ -393,7 +407,7 @@ class Scenes(Record):
 
 
 @dataclass(frozen=True)
-class Segment(Record):
+class Segment(Flat):
     """segments/F.json: one segment as its encode reads it: its frames from the one at
     *pts_us* on; *first*: the film's first (decoded from the start, no seek)."""
     start: int
@@ -403,19 +417,11 @@ class Segment(Record):
     first: bool
     index: int = field(default=0, compare=False)   # its number in this run: messages only
 
-    def to_json(self) -> dict[str, Any]:
-        return {"start": self.start, "frames": self.frames, "pts_us": self.pts_us,
-                "source_bytes": self.source_bytes, "first": self.first}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Segment:
-        return cls(d["start"], d["frames"], d["pts_us"], d["source_bytes"], d["first"])
-
 
 # -- calibration.json ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class CalibrationSegment(Record):
+class CalibrationSegment(Flat):
     """What one calibration segment that reached the target measured."""
     start: int
     crf: float
@@ -423,14 +429,6 @@ class CalibrationSegment(Record):
     slope: float
     shift: float                      # final-preset CRF minus fast-preset CRF at the target
     own_slope: bool                   # two encodes or two probes: its slope is its own
-
-    def to_json(self) -> dict[str, Any]:
-        return {"start": self.start, "crf": self.crf, "fast_crf": self.fast_crf,
-                "slope": self.slope, "shift": self.shift, "own_slope": self.own_slope}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> CalibrationSegment:
-        return cls(d["start"], d["crf"], d["fast_crf"], d["slope"], d["shift"], d["own_slope"])
 
 
 @dataclass(frozen=True)
@@ -466,7 +464,7 @@ class Calibration(Record):
 # -- encoded/F.json (and calibration/F.json, balanced/F.json) -----------------------------
 
 @dataclass(frozen=True)
-class Prior(Record):
+class Prior(Flat):
     """What a segment's search starts from (:class:`drapto.search.Prior` makes one)."""
     shift: float          # final-preset CRF minus fast-preset CRF at the same VMAF
     slope: float          # d ln(100 - VMAF) / d CRF
@@ -474,28 +472,13 @@ class Prior(Record):
     band: float           # one probe is enough within this many tolerances
     source: str           # "default", "calibration of N segments" or "balance"
 
-    def to_json(self) -> dict[str, Any]:
-        return {"shift": self.shift, "slope": self.slope, "first_probe": self.first_probe,
-                "band": self.band, "source": self.source}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Prior:
-        return cls(d["shift"], d["slope"], d["first_probe"], d["band"], d["source"])
-
 
 @dataclass(frozen=True)
-class Tried(Record):
+class Tried(Flat):
     """One probe or final encode of a search: its CRF, pooled VMAF and bytes."""
     crf: float
     vmaf: float
     bytes: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"crf": self.crf, "vmaf": self.vmaf, "bytes": self.bytes}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Tried:
-        return cls(d["crf"], d["vmaf"], d["bytes"])
 
 
 @dataclass(frozen=True)
