@@ -318,12 +318,13 @@ class Crop(Record):
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Crop:
         fixed = ("schema", "mode", "width", "height", "crop", "reason", "would_crop")
-        return cls(d["mode"], d["width"], d["height"], _rect(d["crop"]), d["reason"],
-                   _rect(d.get("would_crop")), "would_crop" in d,
+        return cls(d["mode"], d["width"], d["height"], rect_of(d["crop"]), d["reason"],
+                   rect_of(d.get("would_crop")), "would_crop" in d,
                    {k: v for k, v in d.items() if k not in fixed})
 
 
-def _rect(value: Sequence[int] | None) -> Rect | None:
+def rect_of(value: Sequence[int] | None) -> Rect | None:
+    """A crop rectangle from its JSON list (width, height, x, y), or None."""
     if value is None:
         return None
     w, h, x, y = value
@@ -587,7 +588,7 @@ class SegmentRecord(Record):
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> SegmentRecord:
-        return cls(d["start"], d["frames"], d["crf"], d["preset"], _rect(d["crop"]),
+        return cls(d["start"], d["frames"], d["crf"], d["preset"], rect_of(d["crop"]),
                    tuple(d["filters"]), d["dolby_vision"], tuple(d["warnings"]), d["bytes"],
                    Scored.from_json(d) if "search" in d else None, d["peak_memory_mib"],
                    d["reserved_mib"], d["seconds"])

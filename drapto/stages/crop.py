@@ -18,7 +18,7 @@ from .. import proc
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
-from ..records import Crop, Probe
+from ..records import Crop, Probe, rect_of
 from ..timeline import seek_arg
 from .probe import kept_dolby_vision
 
@@ -133,8 +133,8 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
         raise DraptoError(f"crop={mode}: {source} is Dolby Vision, whose RPU would describe "
                           "the bars cropped away; use dolby_vision=off to crop it")
     elif mode != "auto":
-        w, h, x, y = parse_manual(mode, width, height)
-        record = Crop(mode, width, height, (w, h, x, y), "given by crop=")
+        record = Crop(mode, width, height, rect_of(parse_manual(mode, width, height)),
+                      "given by crop=")
     else:
         # Limits are given in 8-bit (SDR) and 10-bit (HDR) code values; cropdetect takes a
         # fraction of the range, whatever the source's bit depth.
@@ -168,10 +168,8 @@ def detected(mode: str, width: int, height: int, vote: dict[str, Any], limit: fl
     """The record of a detection: :func:`decide`'s *vote* and the *samples* it was made
     from (their times and rectangles, the evidence for people)."""
     evidence = {k: v for k, v in vote.items() if k not in ("crop", "reason")}
-    rect = vote["crop"]
-    return Crop(mode, width, height, None if rect is None else (rect[0], rect[1], rect[2], rect[3]),
-                vote["reason"], evidence={**evidence, "limit": round(limit, 6),
-                                          "samples": samples})
+    return Crop(mode, width, height, rect_of(vote["crop"]), vote["reason"],
+                evidence={**evidence, "limit": round(limit, 6), "samples": samples})
 
 
 DOC = "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none."
