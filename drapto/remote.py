@@ -75,7 +75,7 @@ def main() -> int:
     from .segment_encode import run_encode
 
     job: dict[str, Any] = json.loads(sys.stdin.read())
-    paths = ("source", "segment", "crop", "target", "calibration")
+    paths = ("source", "segment", "crop", "target", "calibration", "lead")
     kwargs: dict[str, Any] = {k: Path(v) if k in paths and v is not None else v
                               for k, v in job.items()}
     kwargs["memory_estimates"] = {int(k): v for k, v in kwargs["memory_estimates"].items()}

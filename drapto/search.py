@@ -48,6 +48,21 @@ class Prior(PriorRecord):
                    quality.ONE_PROBE_BAND_UNKNOWN_SLOPE, "default")
 
     @classmethod
+    def after_lead(cls, lead: SegmentRecord, q: Quality) -> Prior:
+        """A calibration segment after the lead (:func:`calibration_lead`): searched like it
+        (the calibration's narrow goal), but from where the lead crossed the target, with
+        its slope, instead of the fixed start."""
+        d = cls.default(q)
+        if lead.scored is None or not lead.scored.search.finals and not \
+                lead.scored.search.probes:
+            return d
+        s = lead.scored.search
+        low, high = quality.probe_bounds(q.target(), d.shift)
+        first = float(round(s.fast_crf)) if q.probing else quality.quarter(s.fast_crf)
+        return cls(d.shift, s.slope, min(max(first, low), high), d.band,
+                   "default, from the lead calibration segment")
+
+    @classmethod
     def from_calibration(cls, data: Calibration, q: Quality) -> Prior:
         if not data.segments_used:
             return cls.default(q)
@@ -87,7 +102,7 @@ def goal_of(q: Quality, prior: Prior) -> quality.Target:
     goal = q.target()
     if prior.source == "balance":
         return dataclasses.replace(goal, attempts=BALANCE_ATTEMPTS)
-    return calibration_goal(goal) if prior.source == "default" else goal
+    return calibration_goal(goal) if prior.source.startswith("default") else goal
 
 
 def calibration_goal(goal: quality.Target) -> quality.Target:
@@ -96,6 +111,12 @@ def calibration_goal(goal: quality.Target) -> quality.Target:
     calibration that stopped anywhere in a wide band would move them all."""
     half = min(goal.tolerance, goal.above) / 2
     return dataclasses.replace(goal, tolerance=half, overshoot=half)
+
+
+def calibration_lead(indices: Sequence[int]) -> int | None:
+    """The calibration segment searched first, alone, whose crossing the others start from
+    (the middle one); None when there is only one."""
+    return indices[len(indices) // 2] if len(indices) > 1 else None
 
 
 def calibration_indices(frames: Sequence[int], count: int) -> list[int]:

@@ -31,19 +31,21 @@ from .workdir import put_in_place
 def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Video,
                threads: int, memory_budget: str, memory_estimates: dict[int, int],
                calibration: Path | None = None, index: int = 0,
-               balance: dict[str, float] | None = None) -> None:
+               balance: dict[str, float] | None = None, lead: Path | None = None) -> None:
     """Encode one segment within the machine's memory budget; write its record (what was
     done, peak memory, warnings) beside it. With quality targeting, the search starts from
     *calibration* (the film's calibration.json), or from the defaults without it; or, with
     *balance* (``crf`` and ``slope`` from balance.json), it is a segment encoded again to
-    bring the film's mean to the target. *index*: the segment's number in this run, for
-    messages only (the bytes and the record do not depend on it: a segment renumbered by a
-    new cut before it keeps its encode)."""
+    bring the film's mean to the target; with *lead* (the lead calibration segment's
+    record), a calibration segment searched from where the lead crossed the target.
+    *index*: the segment's number in this run, for messages only (the bytes and the record
+    do not depend on it: a segment renumbered by a new cut before it keeps its encode)."""
     seg = replace(Segment.read(segment), index=index)
     q = video.quality
     prior = None if not q else (
         search.Prior.balancing(balance["crf"], balance["slope"]) if balance
         else search.Prior.from_calibration(Calibration.read(calibration), q) if calibration
+        else search.Prior.after_lead(SegmentRecord.read(lead), q) if lead
         else search.Prior.default(q))
     crop_data = Crop.read(crop)
     rect = crop_data.rect

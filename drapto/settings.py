@@ -58,7 +58,7 @@ class Settings:
     search_preset: int = 10
     search_sample: float = 0.25
     search_attempts: int = 3
-    calibration_segments: int = 3
+    calibration_segments: int = 6
     max_encoded_percent: float = 80.0
     over_cap: str = "skip"
     # crop

@@ -22,8 +22,10 @@ from conftest import (
     workdir_of,
 )
 
+from drapto.quality import quarter
 from drapto.sample import make_sample
-from drapto.search import calibration_indices
+from drapto.search import calibration_indices, calibration_lead
+from drapto.settings import Settings
 from drapto.workdir import read_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
@@ -76,12 +78,19 @@ def test_the_defaults_are_quality_targeting(reference: Path) -> None:
     # The calibration's segments are those the rule spreads over the film (by time), and
     # they start from the defaults; the rest start from the calibration.
     scenes = read_json(work / "scenes.json")
-    chosen = calibration_indices([seg["frames"] for seg in scenes["segments"]], 3)
+    chosen = calibration_indices([seg["frames"] for seg in scenes["segments"]],
+                                 Settings().calibration_segments)
     assert sample == {scenes["segments"][i]["start"] for i in chosen}
     assert 0 < len(chosen) < SEGMENTS
+    lead = calibration_lead(chosen)
+    assert lead is not None
     for i, r in enumerate(records):
+        prior = r["search"]["prior"]
         expected = "default" if i in chosen else "calibration of"
-        assert r["search"]["prior"]["source"].startswith(expected), (i, r["search"])
+        assert prior["source"].startswith(expected), (i, r["search"])
+        if i in chosen and i != lead:  # from where the lead crossed the target
+            crossed = quarter(records[lead]["search"]["fast_crf"])
+            assert prior["first_probe"] == min(max(crossed, 10.0), 63.0)  # crf_min, crf_max
     assert len({r["crf"] for r in records}) > 1
 
 

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import record_json
+from conftest import a_record, record_json
 from test_quality import RECORDED, T, curve
 
 from drapto import quality, search
@@ -149,3 +149,38 @@ def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_ban
     narrow = search.run(search.State("b"), prior, calibrating, True, seg.measure, lambda: None)
     assert n_wide == 1 and len(seg.calls) - n_wide >= 2
     assert other.within(seg.final(wide.crf)) and abs(seg.final(narrow.crf) - 93.0) <= 0.5
+
+
+def test_calibration_segments_after_the_lead_start_where_it_crossed() -> None:
+    """The middle calibration segment (the lead) is searched alone from the fixed start;
+    the others start from where it crossed the target, with its slope, and keep the
+    calibration's narrow goal. On recorded curves of one film, that saves encodes."""
+    assert search.calibration_lead([1, 4, 6]) == 4
+    assert search.calibration_lead([2, 5, 8, 11]) == 8
+    assert search.calibration_lead([3]) is None
+    q = dataclasses.replace(Q, search="final", vmaf_overshoot=2.0)
+    lead = Segment("bikes 0")
+    out = search.run(state := search.State("lead"), search.Prior.default(q),
+                     search.goal_of(q, search.Prior.default(q)), True, lead.measure,
+                     lambda: None)
+    record = a_record({"crf": out.crf, "search": {
+        "target": 93.0, "fast_crf": out.fast_crf, "slope": out.slope,
+        "finals": [{"crf": c, "vmaf": m.vmaf} for c, m in state.finals.items()]}})
+    prior = search.Prior.after_lead(record, q)
+    assert prior.first_probe == quality.quarter(out.fast_crf) != search.Prior.default(q).first_probe
+    assert prior.slope == out.slope and prior.source.startswith("default")
+    assert search.goal_of(q, prior) == search.goal_of(q, search.Prior.default(q))
+    # The other segments of the same film: fewer encodes from the lead's crossing.
+    from_start = from_lead = 0
+    for name in ("bikes 1", "bikes 2", "bikes 3"):
+        for p in (search.Prior.default(q), prior):
+            seg = Segment(name)
+            search.run(search.State(name), p, search.goal_of(q, p), True, seg.measure,
+                       lambda: None)
+            if p is prior:
+                from_lead += len(seg.calls)
+            else:
+                from_start += len(seg.calls)
+    assert from_lead < from_start, (from_lead, from_start)
+    # A lead without a search (a fixed CRF) gives the defaults.
+    assert search.Prior.after_lead(a_record({}), q) == search.Prior.default(q)

@@ -60,7 +60,7 @@ def calibration_sample(up: Upstream) -> list[int]:
 def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video,
                  threads: int, doc: str, calibration: Task | None = None,
                  balance: dict[str, float] | None = None,
-                 stowed: Callable[[], bool] | None = None) -> Task:
+                 stowed: Callable[[], bool] | None = None, lead: Task | None = None) -> Task:
     """*stowed*: whether the output holds the video this run would join (then the encode may
     have been removed by tidy); a calibration sample has none: tidy keeps it, since the size
     decision and every segment's search start from it."""
@@ -73,8 +73,10 @@ def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video
          "target": target, "video": video, "threads": threads,
          "memory_budget": s.memory_budget, "memory_estimates": s.memory_estimates,
          "calibration": job.work.calibration if calibration else None,
-         **({"balance": balance} if balance else {})},
-        [up.get(f"segment:{name}"), up.get("crop"), *([calibration] if calibration else [])],
+         **({"balance": balance} if balance else {}),
+         **({"lead": lead["meta"]["target"].with_suffix(".json")} if lead else {})},
+        [up.get(f"segment:{name}"), up.get("crop"), *([calibration] if calibration else []),
+         *([lead] if lead else [])],
         doc, SCHEMA, unkeyed=UNKEYED, stamp_as=f"{basename}:{sid}", stowed=stowed))
 
 
@@ -84,8 +86,15 @@ def sample_tasks(up: Upstream, threads: int) -> Iterator[Task]:
     if not sample:
         return
     ids, video = segment_ids(up.scenes), _video(up)
-    first = [_encode_task(up, "sample", i, up.job.work.sample(ids[i]), video, threads,
-                          f"calibration encode of segment {i:04d}") for i in sample]
+    # The lead is searched first, alone; the others start from where it crossed the target.
+    lead = search.calibration_lead(sample)
+    first: list[Task] = []
+    if lead is not None:
+        first.append(_encode_task(up, "sample", lead, up.job.work.sample(ids[lead]), video,
+                                  threads, f"calibration encode of segment {lead:04d} (the lead)"))
+    first += [_encode_task(up, "sample", i, up.job.work.sample(ids[i]), video, threads,
+                           f"calibration encode of segment {i:04d}",
+                           lead=None if lead is None else first[0]) for i in sample if i != lead]
     yield from first
     yield up.add(make_task(up.job, "calibrate", None, search.run_calibration,
                            {"records": [up.job.work.sample(ids[i]).with_suffix(".json")
