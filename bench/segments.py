@@ -78,8 +78,9 @@ def crossing(c: film.Curve, vmaf: float) -> float:
 def replay(segs: list[film.Curve], q: Quality, count: int, balance: float | None
            ) -> dict[str, float]:
     """The default pipeline on the segments' true curves: the *count* calibration segments
-    searched from the defaults, calibration.json from their records, every other segment's
-    search from it, then, with *balance* (film_tolerance), the balance's encodes."""
+    (the lead from the defaults, the others from it), calibration.json from their records,
+    every other segment's search from it, then, with *balance* (film_tolerance), the
+    balance's encodes."""
     encodes = [0] * len(segs)
 
     def searched(i: int, prior: search.Prior) -> records.SegmentRecord:
@@ -102,7 +103,12 @@ def replay(segs: list[film.Curve], q: Quality, count: int, balance: float | None
                                      state.finals[out.crf].bytes, scored)
 
     cal = search.calibration_indices([s.frames for s in segs], count)
-    kept = {i: searched(i, search.Prior.default(q)) for i in cal}
+    lead = search.calibration_lead(cal)
+    kept = {} if lead is None else {lead: searched(lead, search.Prior.default(q))}
+    for i in cal:
+        if i not in kept:
+            kept[i] = searched(i, search.Prior.default(q) if lead is None
+                               else search.Prior.after_lead(kept[lead], q))
     with tempfile.TemporaryDirectory() as tmp:  # run_calibration reads and writes files
         paths = [Path(tmp) / f"{i}.json" for i in cal]
         for i, path in zip(cal, paths):

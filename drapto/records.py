@@ -471,7 +471,7 @@ class Prior(Flat):
     slope: float          # d ln(100 - VMAF) / d CRF
     first_probe: float    # fast-preset CRF of the first probe
     band: float           # one probe is enough within this many tolerances
-    source: str           # "default", "calibration of N segments" or "balance"
+    source: str  # "default", "lead calibration segment", "calibration of N segments", "balance"
 
 
 @dataclass(frozen=True)

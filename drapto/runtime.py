@@ -145,7 +145,7 @@ class Reporter(ExecutedOnlyReporter):
     def _segment_done(self, task: Any, encoded_now: bool) -> None:
         # A segment counts once: its encode, or its calibration sample (the film's encode of
         # that segment unless the target was lowered).
-        if not _jobs or not task.name.startswith(("encode:", "sample:")):
+        if not _jobs or not task.name.startswith(("encode:", "sample:", "calibration:")):
             return
         self._plan()
         with contextlib.suppress(OSError, ValueError, KeyError, IndexError, TypeError):

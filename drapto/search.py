@@ -49,9 +49,11 @@ class Prior(PriorRecord):
 
     @classmethod
     def after_lead(cls, lead: SegmentRecord, q: Quality) -> Prior:
-        """A calibration segment after the lead (:func:`calibration_lead`): searched like it
-        (the calibration's narrow goal), but from where the lead crossed the target, with
-        its slope, instead of the fixed start."""
+        """A calibration segment after the lead (:func:`calibration_lead`): searched from
+        where the lead crossed the target, with its slope, and kept within the band of the
+        settings (its crossing is solved from what it measured and that slope: a narrower
+        goal re-encoded a fifth of these segments for a calibration no more accurate, by
+        replay on recorded curves)."""
         d = cls.default(q)
         if lead.scored is None or not lead.scored.search.finals and not \
                 lead.scored.search.probes:
@@ -60,7 +62,7 @@ class Prior(PriorRecord):
         low, high = quality.probe_bounds(q.target(), d.shift)
         first = float(round(s.fast_crf)) if q.probing else quality.quarter(s.fast_crf)
         return cls(d.shift, s.slope, min(max(first, low), high), d.band,
-                   "default, from the lead calibration segment")
+                   "lead calibration segment")
 
     @classmethod
     def from_calibration(cls, data: Calibration, q: Quality) -> Prior:
@@ -95,20 +97,21 @@ BALANCE_ATTEMPTS = 2
 
 def goal_of(q: Quality, prior: Prior) -> quality.Target:
     """What a segment's search keeps: the band of the settings; :func:`calibration_goal`
-    for a search from the defaults (a calibration segment; every segment of a film whose
-    calibration learned nothing); for a segment the balance encodes again, the band of the
+    for a search from the defaults (the lead calibration segment; every segment of a film
+    whose calibration learned nothing); for a segment the balance encodes again, the band of the
     settings in at most BALANCE_ATTEMPTS encodes (a second only when the first lands
     outside it: the balance counts on the mean of its moves, not on each one)."""
     goal = q.target()
     if prior.source == "balance":
         return dataclasses.replace(goal, attempts=BALANCE_ATTEMPTS)
-    return calibration_goal(goal) if prior.source.startswith("default") else goal
+    return calibration_goal(goal) if prior.source == "default" else goal
 
 
 def calibration_goal(goal: quality.Target) -> quality.Target:
-    """A calibration segment is kept only within half the band's narrower side of the
-    target, both ways: every other segment starts from where it crossed the target, so a
-    calibration that stopped anywhere in a wide band would move them all."""
+    """The lead calibration segment is kept only within half the band's narrower side of
+    the target, both ways: the other calibration segments start from where it crossed the
+    target and with its slope, so a lead that stopped anywhere in a wide band would move
+    them all."""
     half = min(goal.tolerance, goal.above) / 2
     return dataclasses.replace(goal, tolerance=half, overshoot=half)
 
@@ -117,6 +120,17 @@ def calibration_lead(indices: Sequence[int]) -> int | None:
     """The calibration segment searched first, alone, whose crossing the others start from
     (the middle one); None when there is only one."""
     return indices[len(indices) // 2] if len(indices) > 1 else None
+
+
+def size_indices(indices: Sequence[int]) -> list[int]:
+    """The calibration segments the film's size is predicted from, before the others are
+    encoded (so that a skipped film costs only these): the lead and every other one counted
+    from it both ways (for 6: the 2nd, 4th and 6th), or all of them when there are 3 or
+    fewer."""
+    if len(indices) <= 3:
+        return list(indices)
+    lead = len(indices) // 2
+    return sorted({*indices[lead::2], *indices[lead::-2]})
 
 
 def calibration_indices(frames: Sequence[int], count: int) -> list[int]:

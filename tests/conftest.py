@@ -140,15 +140,16 @@ def stamped_segments(work: Path) -> set[str]:
     done."""
     numbers = {sid: f"{i:04d}"
                for i, sid in enumerate(segment_ids(Scenes.read(work / "scenes.json")))}
-    sids = [p.stem.partition("-")[2] for kind in ("encode", "sample")
+    sids = [p.stem.partition("-")[2] for kind in ("encode", "sample", "calibration")
             for p in work.glob(f"stamps/{kind}-*.json")]
     return {numbers[sid] for sid in sids if sid in numbers}
 
 
 def encodes_run(result: subprocess.CompletedProcess[str]) -> set[str]:
-    """The numbers (0003) of the segments a run encoded (encode:N or sample:N)."""
+    """The numbers (0003) of the segments a run encoded (encode:N, sample:N or
+    calibration:N)."""
     return {t.rpartition(":")[2] for t in executed(result)
-            if t.startswith(("encode:", "sample:"))}
+            if t.startswith(("encode:", "sample:", "calibration:"))}
 
 
 def workdir_of(work_root: Path) -> Path:

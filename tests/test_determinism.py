@@ -86,7 +86,8 @@ def test_the_defaults_are_quality_targeting(reference: Path) -> None:
     assert lead is not None
     for i, r in enumerate(records):
         prior = r["search"]["prior"]
-        expected = "default" if i in chosen else "calibration of"
+        expected = ("default" if i == lead else "lead calibration segment" if i in chosen
+                    else "calibration of")
         assert prior["source"].startswith(expected), (i, r["search"])
         if i in chosen and i != lead:  # from where the lead crossed the target
             crossed = quarter(records[lead]["search"]["fast_crf"])
@@ -188,5 +189,6 @@ def test_the_films_balance_is_a_build_step_too(clip: Path, tmp_path: Path) -> No
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
     finished = run(clip, two, two / "cache", 2, tight)
-    assert not [t for t in executed(finished) if t.startswith(("encode:", "sample:"))]
+    encodes = ("encode:", "sample:", "calibration:")
+    assert not [t for t in executed(finished) if t.startswith(encodes)]
     assert (two / "out.mkv").read_bytes() == (one / "out.mkv").read_bytes()

@@ -160,7 +160,8 @@ def test_every_argument_an_action_is_handed_is_in_its_key(film: dict[str, Any],
     for name, task in tasks.items():
         kwargs = task["actions"][0][1][5]
         deps = [tasks[d] for d in task["task_dep"]]
-        unkeyed = encode.UNKEYED if task["basename"] in ("sample", "encode", "adjust") else ()
+        encodes = ("sample", "calibration", "encode", "adjust")
+        unkeyed = encode.UNKEYED if task["basename"] in encodes else ()
         key = task_key(job, task["basename"], 0, kwargs, deps, unkeyed)
         for arg in kwargs:
             other = task_key(job, task["basename"], 0, {**kwargs, arg: ["changed"]}, deps,

@@ -129,10 +129,10 @@ def test_the_calibration_takes_the_medians_of_the_segments_that_reached(
         search.Prior.default(Q)
 
 
-def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_band() -> None:
-    """Every segment starts from where the calibration segments crossed the target, so
-    those are kept only within half the tolerance of it; the others within the band of
-    the settings (-1/+2 by default)."""
+def test_the_lead_searches_a_narrow_band_and_the_rest_the_settings_band() -> None:
+    """The other calibration segments start from where the lead crossed the target, so it
+    is kept only within half the tolerance of it; the others within the band of the
+    settings."""
     q = dataclasses.replace(Q, search="final", vmaf_overshoot=2.0)
     calibrating = search.goal_of(q, search.Prior.default(q))
     assert (calibrating.tolerance, calibrating.above, calibrating.aim) == (0.5, 0.5, 93.0)
@@ -141,7 +141,7 @@ def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_ban
     other = search.goal_of(q, search.Prior.from_calibration(data, q))
     assert (other.tolerance, other.above, other.aim) == (1.0, 2.0, 93.5)
     # On a recorded curve whose first encode lands within the band but half a point off
-    # the target: kept as it is, but encoded again as a calibration segment.
+    # the target: kept as it is, but encoded again as the lead.
     seg = Segment("bbb 1")
     prior = search.Prior.default(q)
     wide = search.run(search.State("a"), prior, other, True, seg.measure, lambda: None)
@@ -153,8 +153,8 @@ def test_calibration_segments_search_a_narrow_band_and_the_rest_the_settings_ban
 
 def test_calibration_segments_after_the_lead_start_where_it_crossed() -> None:
     """The middle calibration segment (the lead) is searched alone from the fixed start;
-    the others start from where it crossed the target, with its slope, and keep the
-    calibration's narrow goal. On recorded curves of one film, that saves encodes."""
+    the others start from where it crossed the target, with its slope, and keep the band
+    of the settings. On recorded curves of one film, that saves encodes."""
     assert search.calibration_lead([1, 4, 6]) == 4
     assert search.calibration_lead([2, 5, 8, 11]) == 8
     assert search.calibration_lead([3]) is None
@@ -168,8 +168,8 @@ def test_calibration_segments_after_the_lead_start_where_it_crossed() -> None:
         "finals": [{"crf": c, "vmaf": m.vmaf} for c, m in state.finals.items()]}})
     prior = search.Prior.after_lead(record, q)
     assert prior.first_probe == quality.quarter(out.fast_crf) != search.Prior.default(q).first_probe
-    assert prior.slope == out.slope and prior.source.startswith("default")
-    assert search.goal_of(q, prior) == search.goal_of(q, search.Prior.default(q))
+    assert prior.slope == out.slope and prior.source == "lead calibration segment"
+    assert search.goal_of(q, prior) == q.target() != search.goal_of(q, search.Prior.default(q))
     # The other segments of the same film: fewer encodes from the lead's crossing.
     from_start = from_lead = 0
     for name in ("bikes 1", "bikes 2", "bikes 3"):
@@ -182,5 +182,10 @@ def test_calibration_segments_after_the_lead_start_where_it_crossed() -> None:
             else:
                 from_start += len(seg.calls)
     assert from_lead < from_start, (from_lead, from_start)
+    # Half the calibration decides the size: the lead and every other one from it.
+    assert search.size_indices([1, 4, 6]) == [1, 4, 6]
+    assert search.size_indices([0, 2, 5, 7, 9, 11]) == [2, 7, 11]
+    assert search.size_indices([0, 2, 5, 7]) == [0, 5]
+    assert search.size_indices([0, 1, 2, 3, 4, 5, 6]) == [1, 3, 5]
     # A lead without a search (a fixed CRF) gives the defaults.
     assert search.Prior.after_lead(a_record({}), q) == search.Prior.default(q)

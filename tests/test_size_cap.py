@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import FAST, drapto_argv, executed, ffmpeg_make, run_drapto, workdir_of
 
+from drapto import search
 from drapto.workdir import read_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
@@ -34,7 +35,10 @@ def lean(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_lean_source_is_skipped_with_one_line_and_nothing_written(
         lean: Path, tmp_path: Path) -> None:
-    first = run_drapto(f"input={lean}", *HIGH, cwd=tmp_path, env=DEFAULT, check=False)
+    """The skip costs the half of the calibration the size is decided from: the rest of
+    it is not encoded (short segments, so the calibration has 6)."""
+    short = [*HIGH, "min_segment=0.25", "max_segment=0.5"]
+    first = run_drapto(f"input={lean}", *short, cwd=tmp_path, env=DEFAULT, check=False)
     assert first.returncode == 3, first.stdout + first.stderr
     line = (f"drapto: {lean}: not encoded: at VMAF 99 its AV1 video would take ~")
     assert line in first.stdout and "(cap 80 %): already compact; max_encoded_percent=0 " \
@@ -45,9 +49,16 @@ def test_a_lean_source_is_skipped_with_one_line_and_nothing_written(
     size = read_json(work / "size.json")
     assert size["action"] == "skip" and size["predicted_percent"] > 80
     ran = executed(first)
-    assert "size" in ran and not [t for t in ran if t.startswith(("encode:", "audio", "mux"))]
+    assert "size" in ran and not [t for t in ran if t.startswith(("encode:", "audio", "mux",
+                                                                  "calibrat"))]
+    frames = [s["frames"] for s in read_json(work / "scenes.json")["segments"]]
+    assert len(frames) >= 6
+    decided = search.size_indices(search.calibration_indices(frames, 6))
+    assert sorted(t for t in ran if t.startswith("sample:")) == \
+        [f"sample:{i:04d}" for i in decided] and len(decided) == 3
+    assert len(list((work / "calibration").glob("*.mkv"))) == 3
     # A rerun: nothing done, the same word and status.
-    again = run_drapto(f"input={lean}", *HIGH, cwd=tmp_path, env=DEFAULT, check=False)
+    again = run_drapto(f"input={lean}", *short, cwd=tmp_path, env=DEFAULT, check=False)
     assert again.returncode == 3 and executed(again) == [] and line in again.stdout
 
 
@@ -65,7 +76,7 @@ def test_over_cap_lower_and_encode_do_what_they_say(lean: Path, tmp_path: Path) 
                        cwd=tmp_path, env=DEFAULT)
     assert "target lowered" not in asked.stdout
     ran = executed(asked)
-    assert not [t for t in ran if t.startswith(("sample:", "calibrate", "probe", "scenes"))]
+    assert not [t for t in ran if t.startswith(("sample:", "calibrat", "probe", "scenes"))]
     report = read_json(workdir_of(tmp_path / "drapto-work") / "report.json")
     assert report["size"]["over"] and report["vmaf"]["target"] == 99
     assert (tmp_path / "asked.mkv").is_file()

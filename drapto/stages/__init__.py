@@ -7,11 +7,13 @@ action that makes it, the task (its key derived from the action's arguments by
     scenes     scenes.json      scene cuts and segment boundaries, stream spans
     -- made once scenes.json is (first):
     segments   segment:N        one segment's frame range
-    encode     sample:N         a calibration segment's encode, searched from the defaults
-               calibrate        calibration.json, where the other segments' searches start
-    size       size.json        the film's size predicted from the calibration: encode,
-                                encode at a lowered target, or skip
+    encode     sample:N         the calibration segments the size is predicted from: the
+                                lead, searched from the defaults, then the others from it
+    size       size.json        the film's size predicted from them: encode, encode at a
+                                lowered target, or skip
     -- made once size.json is, unless the film is skipped (second):
+    encode     calibration:N    the other calibration segments, from the lead
+               calibrate        calibration.json, where the other segments' searches start
     encode     encode:N         each other segment's AV1 encode, searched to the target
     audio      audio:N          each kept audio track, Opus or copied
     balance    balance.json     the segments to encode again for the film's mean VMAF
@@ -95,7 +97,8 @@ def _make_layers(job: Job, threads: int) -> _Built:
             decided and decided["action"] == "skip"):
         return up, made
     stowed = functools.partial(holds_video, job)
-    made.append([*encode.tasks(up, threads, stowed), *audio.tasks(up), balance.task(up)])
+    made.append([*encode.calibration_tasks(up, threads), *encode.tasks(up, threads, stowed),
+                 *audio.tasks(up), balance.task(up)])
     if not (job.settings.quality != "vmaf" or done(up.get("balance"))):
         return up, made
     adjusted = read_json(job.work.balance) if job.settings.quality == "vmaf" else None

@@ -1,6 +1,7 @@
-"""Segments' AV1 encodes as tasks: sample:N (the calibration), calibrate, encode:N and
-adjust:N. The work of one encode is :func:`drapto.segment_encode.run_encode`; this module
-chooses where it runs (here, or on a Dask cluster) and makes the tasks.
+"""Segments' AV1 encodes as tasks: sample:N and calibration:N (the calibration),
+calibrate, encode:N and adjust:N. The work of one encode is
+:func:`drapto.segment_encode.run_encode`; this module chooses where it runs (here, or on a
+Dask cluster) and makes the tasks.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from .segments import segment_ids
 
 SCHEMA = 2
 DOC = "encode:N: the AV1 encode of segment N (with quality targeting, its search)."
-SAMPLE_DOC = ("sample:N: a calibration segment's encode, searched from the defaults (with "
-              "quality targeting).")
+SAMPLE_DOC = ("sample:N: a calibration segment the size decision is made from, searched "
+              "from the defaults (the lead) or from where the lead crossed the target.")
+MORE_DOC = ("calibration:N: a further calibration segment, searched from where the lead "
+            "crossed the target, once the size decision lets the film be encoded.")
 CALIBRATE_DOC = ("calibration.json: where the quality search of the film's segments starts, "
                  "from the calibration segments.")
 ADJUST_DOC = ("adjust:N: segment N encoded again at the CRF balance.json gives it, to bring "
@@ -80,27 +83,57 @@ def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video
         doc, SCHEMA, unkeyed=UNKEYED, stamp_as=f"{basename}:{sid}", stowed=stowed))
 
 
+def size_sample(up: Upstream) -> list[int]:
+    """The calibration segments the size decision is made from (layer 1: sample:N); the
+    others (calibration:N) are encoded only once it lets the film be encoded."""
+    return search.size_indices(calibration_sample(up))
+
+
 def sample_tasks(up: Upstream, threads: int) -> Iterator[Task]:
-    """With quality targeting: sample:N for the calibration segments, then calibrate."""
+    """With quality targeting: sample:N for the calibration segments the size decision is
+    made from. The lead (search.calibration_lead) is searched first, alone; the others
+    start from where it crossed the target."""
+    sample = calibration_sample(up)
+    lead = search.calibration_lead(sample)
+    first = None if lead is None else _calibration_task(up, "sample", lead, threads, None)
+    if first:
+        yield first
+    for i in size_sample(up):
+        if i != lead:
+            yield _calibration_task(up, "sample", i, threads, first)
+
+
+def _calibration_task(up: Upstream, basename: str, i: int, threads: int,
+                      lead: Task | None) -> Task:
+    """Calibration segment *i*'s encode, after the *lead*'s (None: it is the lead, or alone)."""
+    solo = lead is None and len(calibration_sample(up)) > 1
+    return _encode_task(up, basename, i, up.job.work.sample(segment_ids(up.scenes)[i]),
+                        _video(up), threads, f"calibration encode of segment {i:04d}"
+                        + (" (the lead)" if solo else ""), lead=lead)
+
+
+def calibration_tasks(up: Upstream, threads: int) -> Iterator[Task]:
+    """With quality targeting, once the size decision lets the film be encoded:
+    calibration:N for the calibration segments it was not made from, then calibrate."""
     sample = calibration_sample(up)
     if not sample:
         return
-    ids, video = segment_ids(up.scenes), _video(up)
-    # The lead is searched first, alone; the others start from where it crossed the target.
     lead = search.calibration_lead(sample)
-    first: list[Task] = []
-    if lead is not None:
-        first.append(_encode_task(up, "sample", lead, up.job.work.sample(ids[lead]), video,
-                                  threads, f"calibration encode of segment {lead:04d} (the lead)"))
-    first += [_encode_task(up, "sample", i, up.job.work.sample(ids[i]), video, threads,
-                           f"calibration encode of segment {i:04d}",
-                           lead=None if lead is None else first[0]) for i in sample if i != lead]
-    yield from first
+    first = None if lead is None else up.get(f"sample:{lead:04d}")
+    decided = set(size_sample(up))
+    yield from (_calibration_task(up, "calibration", i, threads, first) for i in sample
+                if i not in decided)
     yield up.add(make_task(up.job, "calibrate", None, search.run_calibration,
-                           {"records": [up.job.work.sample(ids[i]).with_suffix(".json")
-                                        for i in sample],
+                           {"records": [up.job.work.sample(segment_ids(up.scenes)[i])
+                                        .with_suffix(".json") for i in sample],
                             "target": up.job.work.calibration},
-                           first, CALIBRATE_DOC, search.SCHEMA))
+                           [sample_task(up, i) for i in sample], CALIBRATE_DOC, search.SCHEMA))
+
+
+def sample_task(up: Upstream, i: int) -> Task:
+    """Calibration segment *i*'s task: sample:N or calibration:N."""
+    name = f"sample:{i:04d}"
+    return up.get(name) if tagged(up.job, name) in up.made else up.get(f"calibration:{i:04d}")
 
 
 def film_target(up: Upstream) -> float | None:
@@ -150,7 +183,7 @@ def adjust_tasks(up: Upstream, threads: int, balance: dict[str, Any],
 def first_encode(up: Upstream, i: int) -> Task:
     """The task of segment *i*'s first kept encode: its encode, or its calibration sample."""
     name = f"encode:{i:04d}"
-    return up.get(name) if tagged(up.job, name) in up.made else up.get(f"sample:{i:04d}")
+    return up.get(name) if tagged(up.job, name) in up.made else sample_task(up, i)
 
 
 def final_encode(up: Upstream, i: int) -> Task:

@@ -12,7 +12,7 @@ from ..graph import Task, Upstream, make_task, tagged
 from ..job import Job
 from ..records import SegmentRecord
 from ..workdir import read_json, write_json
-from .encode import calibration_sample
+from .encode import size_sample
 from .segments import segment_ids
 
 SCHEMA = 1
@@ -31,7 +31,7 @@ def run_size(records: list[Path], target_vmaf: float, max_encoded_percent: float
 def task(up: Upstream) -> Task:
     """size (a step without action without quality targeting: the later stages wait on it)."""
     job, s = up.job, up.job.settings
-    sample = calibration_sample(up)
+    sample = size_sample(up)
     if not sample:
         return up.step("size", [tagged(job, "scenes")], DOC)
     ids = segment_ids(up.scenes)

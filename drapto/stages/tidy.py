@@ -27,7 +27,7 @@ def task(up: Upstream) -> Task:
     keep = job.settings.keep_work == "yes"
     # A calibration sample stays: the size decision and the searches start from it.
     samples = {t["meta"]["target"] for name, t in up.made.items()
-               if name.split(":")[0] == "sample"}
+               if name.split(":")[0] in ("sample", "calibration")}
     current = {path for _, path in bulky}
 
     def stale() -> list[Path]:
