@@ -129,8 +129,9 @@ def test_kills_and_resumes_do_not_change_the_bytes(clip: Path, reference: Path,
     def searching() -> bool:
         return bool(list(tmp_path.glob("w/*/*/*.search.json")))
 
-    def stamped() -> list[Path]:
-        return list(tmp_path.glob("w/*/stamps/encode-*.json"))
+    def stamped() -> list[Path]:  # segments encoded: calibration ones too
+        return [p for kind in ("sample", "calibration", "encode")
+                for p in tmp_path.glob(f"w/*/stamps/{kind}-*.json")]
 
     for until in (searching, lambda: len(stamped()) >= 4):
         proc = subprocess.Popen(drapto_argv(f"input={clip}", "output=out.mkv", "work=w",
@@ -167,7 +168,9 @@ def test_a_setting_of_the_calibration_redoes_only_what_depends_on_it(
 def test_the_films_balance_is_a_build_step_too(clip: Path, tmp_path: Path) -> None:
     """With a film tolerance the first encodes cannot meet (0.05), the balance encodes
     segments again: -n 1 and -n 2 give the same bytes, also when the run is killed once the
-    balance is decided, and the film's mean comes closer to the target."""
+    balance is decided. Each segment moves toward the target, and the film's mean lands
+    within the default tolerance (±0.5; on segments of one frame-second, measured once
+    each, the balance's slope is another segment's, so it can overshoot the tight one)."""
     tight = "film_tolerance=0.05"
     one = tmp_path / "one"
     one.mkdir()
@@ -176,8 +179,15 @@ def test_the_films_balance_is_a_build_step_too(clip: Path, tmp_path: Path) -> No
     work = workdir_of(one / "w")
     balance = read_json(work / "balance.json")
     report = read_json(work / "report.json")
-    assert abs(report["vmaf"]["mean"] - 93.0) < abs(balance["mean"] - 93.0)
+    assert abs(report["vmaf"]["mean"] - 93.0) <= 0.5
     assert report["vmaf"]["balanced"] == len(balance["segments"]) > 0
+    below = balance["mean"] < 93.0
+    for sid in balance["segments"]:
+        first = next(read_json(p)["vmaf"] for p in (work / "calibration" / f"{sid}.json",
+                                                    work / "encoded" / f"{sid}.json")
+                     if p.exists())
+        again = read_json(work / "balanced" / f"{sid}.json")["vmaf"]
+        assert (again > first) == below, (sid, first, again)
     two = tmp_path / "two"
     two.mkdir()
     proc = subprocess.Popen(drapto_argv(f"input={clip}", "output=out.mkv", "work=w",

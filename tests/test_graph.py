@@ -20,6 +20,7 @@ from drapto.job import jobs_from_vars, requested_workers
 from drapto.records import Scenes
 from drapto.sample import make_sample
 from drapto.search import calibration_indices
+from drapto.settings import Settings
 from drapto.setup import variables
 from drapto.stages import early, encode, late, layer
 from drapto.stages.probe import probe
@@ -110,12 +111,17 @@ def test_a_scene_change_reencodes_only_the_segments_it_changed(
     calibration segment. Every other segment keeps its key and its encode's, though those
     after the cut are renumbered; the calibration keeps its key too."""
     segs = film["scenes"]["segments"]
-    cal = calibration_indices([s["frames"] for s in segs], 3)
+    cal = calibration_indices([s["frames"] for s in segs], Settings().calibration_segments)
     i = next(n for n in range(1, len(segs) - 1) if n not in cal)
     before = graph(film, tmp_path, scene_threshold="0.3")
     after = graph(film, tmp_path, split(film["scenes"], i), scene_threshold="0.25")
-    assert "encode:0007" in after and after["encode:0007"]["meta"]["stamp"].stem == \
-        before["encode:0006"]["meta"]["stamp"].stem  # renumbered, the same segment
+
+    def encode_of(tasks: dict[str, Task], n: int) -> Task:
+        return next(tasks[f"{kind}:{n:04d}"] for kind in ("encode", "sample", "calibration")
+                    if f"{kind}:{n:04d}" in tasks)
+    last = len(segs) - 1  # renumbered, the same segment
+    assert encode_of(after, last + 1)["meta"]["stamp"].stem == \
+        encode_of(before, last)["meta"]["stamp"].stem
     ids = [segment_id(segs[i]["start"]), segment_id(segs[i]["start"] + segs[i]["frames"] // 2)]
     moved = changed(before, after)
     assert moved == {"scenes", *(f"{kind}-{sid}" for kind in ("segment", "encode")
