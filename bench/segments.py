@@ -159,6 +159,9 @@ def main() -> None:
     ap.add_argument("output", type=Path, help="that run's output (for the subsampling)")
     ap.add_argument("source", type=Path, help="that run's source (for the subsampling)")
     ap.add_argument("--replay-only", action="store_true", help="skip the subsampling pass")
+    ap.add_argument("--calibration", default="",
+                    help="also replay the default band with these calibration_segments "
+                         "(comma-separated)")
     ns = ap.parse_args()
     folder = ns.work if (ns.work / "scenes.json").exists() else common.input_folder(ns.work)
     defaults = Settings()
@@ -177,6 +180,11 @@ def main() -> None:
         print(f"  {q.target().band_text()}, {what}: {r['encodes']:.2f} final encodes per "
               f"segment; film mean {r['mean']:+.2f} (first encodes {r['first']:+.2f}); "
               f"lowest segment {r['lowest']:.2f}; bytes {r['bytes']:.2f}")
+    for count in (int(c) for c in ns.calibration.split(",") if c):
+        r = replay(segs, base, count, defaults.film_tolerance)
+        print(f"  calibration_segments={count}: {r['encodes']:.2f} final encodes per segment; "
+              f"film mean {r['mean']:+.2f} (first encodes {r['first']:+.2f}); lowest segment "
+              f"{r['lowest']:.2f}; bytes {r['bytes']:.2f}")
     if not ns.replay_only:
         print("subsampling (libvmaf on every frame, per segment):")
         subsampling(folder, ns.output, ns.source)
