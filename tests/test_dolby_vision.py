@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import (
     drapto_argv,
+    encodes_run,
     executed,
     ffmpeg_make,
     records_of,
@@ -84,8 +85,9 @@ def test_resumes_after_sigkill_keeping_finished_segments(reference: Path,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            stdin=subprocess.DEVNULL, start_new_session=True)
 
-    def stamped() -> list[Path]:
-        return list(tmp_path.glob("drapto-work/*/stamps/encode-*.json"))
+    def stamped() -> list[Path]:  # segments encoded: calibration ones too
+        return [p for kind in ("sample", "calibration", "encode")
+                for p in tmp_path.glob(f"drapto-work/*/stamps/{kind}-*.json")]
     deadline = time.monotonic() + 120
     while len(stamped()) < 2:
         assert time.monotonic() < deadline and run.poll() is None, "timed out"
@@ -95,7 +97,7 @@ def test_resumes_after_sigkill_keeping_finished_segments(reference: Path,
     done = stamped_segments(workdir_of(tmp_path / "drapto-work"))
     assert 2 <= len(done) < 6, "the kill did not land mid-encode"
     finished = encode_dv(tmp_path, 2)
-    assert not {f"encode:{i}" for i in done} & set(executed(finished))
+    assert not done & encodes_run(finished)
     assert (tmp_path / "out.mkv").read_bytes() == (reference / "out.mkv").read_bytes()
 
 
