@@ -36,15 +36,12 @@ def task(up: Upstream) -> Task:
     target = film_target(up)
     n = len(up.scenes.segments)
     firsts = [first_encode(up, i) for i in range(n)]
-    # doit starts the encodes in the order of these dependencies: the longest first, so
-    # that no worker is left with a long one at the end (the key does not depend on it).
-    longest = [firsts[i] for i in sorted(range(n), key=lambda i: -up.scenes.segments[i].frames)]
     if target is None:
-        return up.step("balance", [t["meta"]["task"] for t in longest], DOC)
+        return up.step("balance", [t["meta"]["task"] for t in firsts], DOC)
     return up.add(make_task(
         job, "balance", None, run_balance,
         {"records": [t["meta"]["target"].with_suffix(".json") for t in firsts],
          "target_vmaf": target, "film_tolerance": s.film_tolerance,
          "crf_min": s.crf_min, "crf_max": s.crf_max, "target": job.work.balance},
-        longest, DOC, SCHEMA))
+        firsts, DOC, SCHEMA))
 
