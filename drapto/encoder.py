@@ -81,8 +81,9 @@ def encode_range(source: Path, seg: Segment, target: Path, video: Video,
         try:
             with atomic_path(target) as tmp:
                 report, log = tmp.with_suffix(".txt"), tmp.with_suffix(".vmaf.json")
+                normal = video.picture.filters() if video.picture else []
                 chain = ",".join([
-                    *selection(filters, seg.pts_us),
+                    *selection([*normal, *filters], seg.pts_us),
                     "metadata=mode=add:key=drapto:value=1",
                     f"metadata=mode=print:file={report.name}",
                     f"trim=start_frame={offset}:end_frame={offset + count}",
@@ -97,7 +98,8 @@ def encode_range(source: Path, seg: Segment, target: Path, video: Video,
                     chain += "[venc]"
                 args = ["-v", "error", "-progress", "pipe:1", "-nostats",
                         "-noaccurate_seek", "-copyts", "-seek_timestamp", "1",
-                        *seek, "-i", str(source), "-filter_complex", f"[0:V:0]{chain}",
+                        *seek, *video.input(), "-i", str(source),
+                        "-filter_complex", f"[0:V:{video.stream}]{chain}",
                         "-map", "[venc]", "-frames:v", str(count), "-fps_mode", "passthrough",
                         "-c:v", "libsvtav1", "-preset", str(video.preset),
                         "-pix_fmt", video.pixel_format, "-svtav1-params", params, *extra,

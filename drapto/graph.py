@@ -50,6 +50,8 @@ def _keyed(job: Job, value: Any) -> Any:
         return str(value)
     if isinstance(value, Record):
         return _keyed(job, value.to_json())
+    if hasattr(value, "key_json"):
+        return _keyed(job, value.key_json())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _keyed(job, dataclasses.asdict(value))
     if isinstance(value, dict):

@@ -88,10 +88,12 @@ def version_text() -> str:
 
 
 def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
-        on_line: Callable[[str], None] | None = None, env: dict[str, str] | None = None) -> Result:
+        on_line: Callable[[str], None] | None = None, env: dict[str, str] | None = None,
+        on_err: Callable[[str], None] | None = None) -> Result:
     """Run ``ffmpeg args...``; raise DraptoError naming *what* with the end of stderr on failure.
 
-    *on_line* receives each stdout line as it arrives (for ``-progress pipe:1``).
+    *on_line* receives each stdout line as it arrives (for ``-progress pipe:1``); *on_err*
+    each stderr line (from another thread, in order).
     """
     if _stopping.is_set():
         raise DraptoError(f"{what}: interrupted")
@@ -117,6 +119,8 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
         for raw in proc.stderr:
             line = raw.decode("utf-8", "replace").rstrip()
             tail.append(line)
+            if on_err:
+                on_err(line)
             if len(head) < 2000:
                 head.append(line)
 

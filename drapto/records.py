@@ -172,6 +172,10 @@ class VideoStream(Track):
     hdr_format: Any
     delay_us: int
     hdr: Hdr
+    # Written only when they say something (older probe.json files lack them).
+    source_duration_us: int | None = None   # the stream's own length (an MP4 edit list's)
+    colour_conflicts: tuple[tuple[str, Any, Any], ...] = ()  # (tag, container's, stream's)
+    colour_explicit: tuple[str, ...] = ()   # tags only the container states
 
     COLOUR: ClassVar[tuple[str, ...]] = ("color_primaries", "transfer", "matrix",
                                          "color_range")
@@ -191,7 +195,14 @@ class VideoStream(Track):
                 "color_primaries": self.color_primaries, "transfer": self.transfer,
                 "matrix": self.matrix, "color_range": self.color_range,
                 "hdr_format": self.hdr_format, "delay_ms": _ms(self.delay_us),
-                "hdr": self.hdr.to_json()}
+                "hdr": self.hdr.to_json(),
+                **({} if self.source_duration_us is None
+                   else {"source_duration_ms": _ms(self.source_duration_us)}),
+                **({"colour_conflicts": {t: {"container": c, "stream": v}
+                                         for t, c, v in self.colour_conflicts}}
+                   if self.colour_conflicts else {}),
+                **({"colour_explicit": list(self.colour_explicit)}
+                   if self.colour_explicit else {})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> VideoStream:
@@ -204,7 +215,12 @@ class VideoStream(Track):
                    interlaced=d["interlaced"], color_primaries=d["color_primaries"],
                    transfer=d["transfer"], matrix=d["matrix"], color_range=d["color_range"],
                    hdr_format=d["hdr_format"], delay_us=_us(d["delay_ms"]),
-                   hdr=Hdr.from_json(d["hdr"]))
+                   hdr=Hdr.from_json(d["hdr"]),
+                   source_duration_us=None if d.get("source_duration_ms") is None
+                   else _us(d["source_duration_ms"]),
+                   colour_conflicts=tuple((t, c["container"], c["stream"])
+                                          for t, c in d.get("colour_conflicts", {}).items()),
+                   colour_explicit=tuple(d.get("colour_explicit", ())))
 
 
 @dataclass(frozen=True)
@@ -217,31 +233,35 @@ class AudioTrack(Track):
     # In the output's view (drapto/tracks.py, kept_view): its format there, Opus or its own.
     in_view: bool = False
     kept_as: Any = None
+    decodable: bool = True            # False: FFmpeg knows no codec for it
 
     def to_json(self) -> dict[str, Any]:
         return {**self._common_json(), "index": self.index, "channels": self.channels,
                 "layout": self.layout, "delay_ms": _ms(self.delay_us),
                 "duration_ms": _ms(self.duration_us),
-                **({"kept_as": self.kept_as} if self.in_view else {})}
+                **({"kept_as": self.kept_as} if self.in_view else {}),
+                **({} if self.decodable else {"decodable": False})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> AudioTrack:
         return cls(**_common(d), index=d["index"], channels=d["channels"],
                    layout=d["layout"], delay_us=_us(d["delay_ms"]),
                    duration_us=_us(d["duration_ms"]), in_view="kept_as" in d,
-                   kept_as=d.get("kept_as"))
+                   kept_as=d.get("kept_as"), decodable=d.get("decodable", True))
 
 
 @dataclass(frozen=True)
 class SubtitleTrack(Track):
     index: int                        # among the source's subtitle tracks
+    decodable: bool = True            # False: FFmpeg knows no codec for it
 
     def to_json(self) -> dict[str, Any]:
-        return {**self._common_json(), "index": self.index}
+        return {**self._common_json(), "index": self.index,
+                **({} if self.decodable else {"decodable": False})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> SubtitleTrack:
-        return cls(**_common(d), index=d["index"])
+        return cls(**_common(d), index=d["index"], decodable=d.get("decodable", True))
 
 
 @dataclass(frozen=True)
@@ -262,6 +282,11 @@ class Probe(Record):
     drapto_video: str | None
     drapto_audio: str | None
     attachments: tuple[str, ...]
+    # Written only when they say something (older probe.json files lack them).
+    title_unread: bool = False        # a title MediaInfo reads and FFmpeg does not (3GPP)
+    video_index: int = 0              # the encoded video stream, among FFmpeg's 0:V
+    decoder: str | None = None        # the decoder FFmpeg must be told (a dav1 sample entry)
+    other_videos: tuple[str, ...] = ()  # the video tracks left out
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": self.SCHEMA, "source": self.source, "size": self.size,
@@ -272,7 +297,11 @@ class Probe(Record):
                 "chapter_starts_ms": [_ms(t) for t in self.chapter_starts_us],
                 "title": self.title, "drapto_source": self.drapto_source,
                 "drapto_video": self.drapto_video, "drapto_audio": self.drapto_audio,
-                "attachments": list(self.attachments)}
+                "attachments": list(self.attachments),
+                **({"title_unread": True} if self.title_unread else {}),
+                **({"video_index": self.video_index} if self.video_index else {}),
+                **({"decoder": self.decoder} if self.decoder else {}),
+                **({"other_videos": list(self.other_videos)} if self.other_videos else {})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Probe:
@@ -282,7 +311,8 @@ class Probe(Record):
                    tuple(SubtitleTrack.from_json(s) for s in d["subtitles"]),
                    d["chapters"], tuple(_us(t) for t in d["chapter_starts_ms"]), d["title"],
                    d["drapto_source"], d["drapto_video"], d["drapto_audio"],
-                   tuple(d["attachments"]))
+                   tuple(d["attachments"]), d.get("title_unread", False),
+                   d.get("video_index", 0), d.get("decoder"), tuple(d.get("other_videos", ())))
 
 
 # -- crop.json ----------------------------------------------------------------------------
@@ -375,6 +405,17 @@ class Streams(Record):
 
 
 @dataclass(frozen=True)
+class PictureChange(Flat):
+    """From frame *frame* on, the decoded picture is *width* x *height* (upright), in pixel
+    format *format* and range *range* (FFmpeg's names; None: not said)."""
+    frame: int
+    width: int
+    height: int
+    format: str
+    range: str | None
+
+
+@dataclass(frozen=True)
 class Scenes(Record):
     """scenes.json: the frames decoded (timestamps in µs, the file's own), the scene cuts,
     the segments, each stream's span, and the output's time zero (drapto/timeline.py)."""
@@ -389,6 +430,8 @@ class Scenes(Record):
     clip: Clip | None = None
     streams: Streams = Streams()
     zero_us: int = 0
+    # Where the decoded picture changes size, format or range (written only when it does).
+    changes: tuple[PictureChange, ...] = ()
     TIME_BASE: ClassVar[str] = "1/1000000"
 
     def to_json(self) -> dict[str, Any]:
@@ -397,14 +440,16 @@ class Scenes(Record):
                 "first_pts_us": self.first_pts_us, "last_pts_us": self.last_pts_us,
                 "cuts": list(self.cuts), "segments": [s.to_json() for s in self.segments],
                 "clip": list(self.clip) if self.clip else None,
-                "streams": self.streams.to_json(), "zero_us": self.zero_us}
+                "streams": self.streams.to_json(), "zero_us": self.zero_us,
+                **({"changes": [c.to_json() for c in self.changes]} if self.changes else {})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Scenes:
         return cls(d["frames"], d["fps"], d["first_pts_us"], d["last_pts_us"],
                    tuple(d["cuts"]), tuple(SceneSegment.from_json(s) for s in d["segments"]),
                    d["source_start_us"], Clip.of(d["clip"]), Streams.from_json(d["streams"]),
-                   d["zero_us"])
+                   d["zero_us"], tuple(PictureChange.from_json(c)
+                                       for c in d.get("changes", ())))
 
 
 @dataclass(frozen=True)

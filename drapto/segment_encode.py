@@ -48,7 +48,8 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Vid
         else search.Prior.after_lead(SegmentRecord.read(lead), q) if lead
         else search.Prior.default(q))
     crop_data = Crop.read(crop)
-    rect = crop_data.rect
+    # Bars found on frames of several sizes say nothing of the one picture they become.
+    rect = None if video.picture and video.picture.resized else crop_data.rect
     height = crop_data.height_out
     need = memory.estimate_mib(height, video.preset, memory_estimates)
     with memory.reserve(need, memory_budget, f"segment {seg.index:04d}") as running:

@@ -122,10 +122,10 @@ def read_framecrc(lines: Iterable[str],
 SPAN_CODECS = ["-c:v", "copy", "-c:s", "copy", "-c:a", "pcm_s16le"]
 
 
-def stream_maps(audio: int, subtitles: int) -> list[str]:
-    """``-map`` options listing the first video stream, then every audio, then every
-    subtitle stream: the order :func:`spans_by_kind` reads the output indices in."""
-    maps = ["-map", "0:V:0"]
+def stream_maps(audio: int, subtitles: int, video: int = 0) -> list[str]:
+    """``-map`` options listing the video stream (the *video*-th), then every audio, then
+    every subtitle stream: the order :func:`spans_by_kind` reads the output indices in."""
+    maps = ["-map", f"0:V:{video}"]
     maps += [a for i in range(audio) for a in ("-map", f"0:a:{i}?")]
     maps += [a for i in range(subtitles) for a in ("-map", f"0:s:{i}?")]
     return maps

@@ -32,14 +32,26 @@ def _keep(track: AudioTrack | SubtitleTrack, numbers: Sequence[int], languages: 
 
 def audio(probe: Probe, s: Settings) -> list[AudioTrack]:
     """The source's audio tracks the output keeps, in their order."""
-    return [t for t in probe.audio
-            if _keep(t, s.audio_tracks, s.audio_languages, s.audio_drop_titles)]
+    return [t for t in probe.audio if t.decodable
+            and _keep(t, s.audio_tracks, s.audio_languages, s.audio_drop_titles)]
 
 
 def subtitles(probe: Probe, s: Settings) -> list[SubtitleTrack]:
     """The source's subtitle tracks the output keeps, in their order."""
-    return [t for t in probe.subtitles
-            if _keep(t, s.subtitle_tracks, s.subtitle_languages, s.subtitle_drop_titles)]
+    return [t for t in probe.subtitles if t.decodable
+            and _keep(t, s.subtitle_tracks, s.subtitle_languages, s.subtitle_drop_titles)]
+
+
+def left_out(probe: Probe) -> list[str]:
+    """What the output cannot hold of the source, in words: tracks FFmpeg knows no codec
+    for (it can neither decode nor copy them), and the video tracks not encoded."""
+    said = [f"{kind} track {t.index} ({t.format or t.codec_id or 'unknown format'}) left "
+            "out: FFmpeg knows no codec for it, so it can be neither converted nor copied"
+            for kind, found in (("audio", probe.audio), ("subtitle", probe.subtitles))
+            for t in found if not t.decodable]
+    said += [f"{other} left out: drapto encodes one video track (the default one, else the "
+             "largest)" for other in probe.other_videos]
+    return said
 
 
 def copied(track: Track, s: Settings, clip: bool) -> bool:

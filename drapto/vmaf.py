@@ -47,6 +47,9 @@ class Scoring:
     pixel_format: str
 
 
+MIN_SIDE = 18  # the smallest picture side libvmaf scores
+
+
 def vmaf_graph(frames_label: str, scoring: Scoring, log: str, threads: int = 2) -> str:
     """A filter graph scoring the encode (loopback decoder ``dec:0``) against *frames_label*,
     the frames it was made from, both converted to the scoring's pixel format; both are
@@ -60,8 +63,11 @@ def vmaf_graph(frames_label: str, scoring: Scoring, log: str, threads: int = 2) 
         pick = (f"select='eq(mod(n\\,{every})\\,0)+eq(mod(n+1\\,{every})\\,0)"
                 f"+eq(mod(n-1\\,{every})\\,0)',")
         every = 3
-    return (f"[dec:0]settb=AVTB,setpts=N,{pick}format={fmt}[vd];"
-            f"[{frames_label}]settb=AVTB,setpts=N,{pick}format={fmt}[vr];"
+    # libvmaf crashes on a picture under 18 pixels either way (measured: 17x17 and 16x64
+    # fail, 18x18 works); both sides are padded alike to that size.
+    fit = f"pad='max(iw\\,{MIN_SIDE})':'max(ih\\,{MIN_SIDE})',"
+    return (f"[dec:0]settb=AVTB,setpts=N,{pick}{fit}format={fmt}[vd];"
+            f"[{frames_label}]settb=AVTB,setpts=N,{pick}{fit}format={fmt}[vr];"
             f"[vd][vr]libvmaf=model=version={scoring.model}:n_subsample={every}"
             f":log_fmt=json:log_path={log}:n_threads={threads}[vo]")
 

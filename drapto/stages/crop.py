@@ -20,7 +20,7 @@ from ..graph import Task, make_task
 from ..job import Job
 from ..records import Crop, Probe, rect_of
 from ..timeline import seek_arg
-from .probe import kept_dolby_vision
+from .probe import kept_dolby_vision, video_input
 
 SCHEMA = Crop.SCHEMA  # 2
 _CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")
@@ -35,12 +35,13 @@ def sample_times(duration_s: float, count: int) -> list[float]:
     return [duration_s * (0.15 + 0.70 * i / (count - 1)) for i in range(count)]
 
 
-def detect_sample(source: Path, at_s: float | None, limit: float) -> list[int] | None:
+def detect_sample(source: Path, at_s: float | None, limit: float,
+                  video: tuple[list[str], int] = ([], 0)) -> list[int] | None:
     """The rectangle cropdetect settles on over a few frames from *at_s* (None: from the
     start), or None when no frame could be read there."""
     seek = [] if at_s is None else ["-ss", seek_arg(round(at_s * 1e6))]
-    result = proc.run(["-v", "info", *seek, "-i", str(source),
-                       "-map", "0:V:0", "-frames:v", str(FRAMES_PER_SAMPLE),
+    result = proc.run(["-v", "info", *seek, *video[0], "-i", str(source),
+                       "-map", f"0:V:{video[1]}", "-frames:v", str(FRAMES_PER_SAMPLE),
                        "-vf", f"cropdetect=limit={limit:.6f}:round=2:reset=0",
                        "-f", "null", "-"], what=f"crop detection of {source} at {at_s or 0:.1f} s")
     found = _CROP.findall(result.stderr)
@@ -53,18 +54,19 @@ def detect_sample(source: Path, at_s: float | None, limit: float) -> list[int] |
 ONE_PASS_S = 120.0
 
 
-def detect_in_one_pass(source: Path, times: list[float], limit: float
-                       ) -> list[list[int] | None]:
+def detect_in_one_pass(source: Path, times: list[float], limit: float,
+                       video: tuple[list[str], int] = ([], 0)) -> list[list[int] | None]:
     """The rectangles of :func:`detect_sample` at each of *times*, from one decode: the
     same frames (the first FRAMES_PER_SAMPLE from each time on), each sample's own
     cropdetect."""
     branches = [f"[s{i}]select='gte(t\\,{t:.6f})',trim=end_frame={FRAMES_PER_SAMPLE},"
                 f"cropdetect@s{i}=limit={limit:.6f}:round=2:reset=0[o{i}]"
                 for i, t in enumerate(times)]
-    graph = (f"[0:V:0]split={len(times)}{''.join(f'[s{i}]' for i in range(len(times)))};"
+    graph = (f"[0:V:{video[1]}]split={len(times)}{''.join(f'[s{i}]' for i in range(len(times)))};"
              + ";".join(branches))
     outs = [a for i in range(len(times)) for a in ("-map", f"[o{i}]", "-f", "null", "-")]
-    result = proc.run(["-v", "info", "-i", str(source), "-filter_complex", graph, *outs],
+    result = proc.run(["-v", "info", *video[0], "-i", str(source), "-filter_complex", graph,
+                       *outs],
                       what=f"crop detection of {source}")
     found: dict[int, list[int]] = {}
     for i, rect in _SAMPLE_CROP.findall(result.stderr):
@@ -142,18 +144,19 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
         duration = (v.duration_us or facts.duration_us) / 1e6
         times = sample_times(duration, samples)
         found = None
+        video = (video_input(facts), facts.video_index)
         if duration <= ONE_PASS_S:
             # A sample past the last frame leaves its output empty, which FFmpeg counts a
             # failure: then each sample is sought as for a long file.
             try:
-                found = detect_in_one_pass(source, times, limit)
+                found = detect_in_one_pass(source, times, limit, video)
             except DraptoError:
                 if proc.stopping():
                     raise
         if found is None:
-            found = [detect_sample(source, t, limit) for t in times]
+            found = [detect_sample(source, t, limit, video) for t in times]
         if not any(found):  # a stream that cannot be seeked (raw HEVC): read from the start
-            times, found = [0.0], [detect_sample(source, None, limit)]
+            times, found = [0.0], [detect_sample(source, None, limit, video)]
         record = detected(mode, width, height, decide(found, width, height), limit,
                           [{"at_s": round(t, 3), "rect": r}
                            for t, r in zip(times, found, strict=True)])

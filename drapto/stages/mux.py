@@ -131,6 +131,8 @@ def run_mux(source: Path, kept: Probe, joined: Path, audio: list[Path],
     # Global tags and chapters from the source; stream tags (languages, titles, attachment
     # names) follow each stream from its input, as FFmpeg does unless stream tags are mapped.
     args += ["-map_metadata", str(src), "-map_chapters", str(src)]
+    if kept.title_unread:  # a title FFmpeg does not read (a 3GPP titl box): carried over
+        args += ["-metadata", f"title={kept.title}"]
     if source_id:  # how drapto knows its own outputs: never replaced without overwrite=yes
         args += ["-metadata", f"DRAPTO_SOURCE={source_id}"]
     if parts:  # what it holds, so that the intermediates can be removed and taken back

@@ -20,20 +20,69 @@ _ROTATION = re.compile(r"^\s*Display ?Matrix: rotation of (-?[\d.]+) degrees", r
 _RATE = re.compile(r"([\d.]+)(k?) (fps|tbr)\b")
 
 
+_STREAM_LINE = re.compile(
+    r"^\s*Stream #0:(\d+)(?:\[\w+\])?(?:\((\w+)\))?: (\w+): (\w+)(?: \(([^)]*)\))?"
+    r"(?: \(([^)]*)\))?(.*)$")
+_SIZE = re.compile(r", (\d+)x(\d+)\b")
+# Decoders for streams FFmpeg's demuxer leaves without a codec, by their sample entry:
+# ``dav1`` is AV1 with Dolby Vision profile 10 (MP4), which libdav1d decodes.
+DECODER_BY_TAG = {"dav1": "libdav1d"}
+
+
+def ffmpeg_streams(stderr: str) -> list[dict[str, Any]]:
+    """The input's streams as FFmpeg lists them: kind, codec (``none``: no codec known),
+    sample entry tag, default flag, size (video), attached picture or not."""
+    out: list[dict[str, Any]] = []
+    for line in stderr.splitlines():
+        if line.startswith(("Output #", "Stream mapping")):
+            break
+        m = _STREAM_LINE.match(line)
+        if not m:
+            continue
+        kind, codec, rest = m.group(3), m.group(4), m.group(7) or ""
+        tags = [g for g in (m.group(5), m.group(6)) if g]
+        tag = next((t.split(" / ")[0].strip() for t in tags if " / 0x" in t), None)
+        size = _SIZE.search(line)
+        out.append({"kind": kind, "codec": codec, "tag": tag,
+                    "default": "(default)" in rest,
+                    "attached": "(attached pic)" in rest,
+                    "size": (int(size.group(1)), int(size.group(2))) if size else (0, 0)})
+    return out
+
+
+def main_video(streams: list[dict[str, Any]]) -> int:
+    """Which video stream drapto encodes (its number among FFmpeg's ``0:V`` streams): of the
+    streams flagged default (all of them if none is), the largest picture, the first of
+    equals."""
+    videos = [s for s in streams if s["kind"] == "Video" and not s["attached"]]
+    if not videos:
+        return 0
+    pool = [i for i, s in enumerate(videos) if s["default"]] or list(range(len(videos)))
+    return max(pool, key=lambda i: (videos[i]["size"][0] * videos[i]["size"][1], -i))
+
+
 def ffmpeg_video(source: Path) -> dict[str, Any]:
-    """What FFmpeg itself says of the first video stream, which MediaInfo does not give for
-    every container: the display rotation (degrees counterclockwise, 0/90/180/270) and the
-    frame rate FFmpeg will hand the encoder (its guess from the timestamps)."""
-    result = proc.run(["-v", "info", "-i", str(source), "-map", "0:V:0", "-c", "copy",
+    """What FFmpeg itself says of the input, which MediaInfo does not give for every
+    container: its streams (:func:`ffmpeg_streams`), and of the main video stream the display
+    rotation (degrees counterclockwise, 0/90/180/270) and the frame rate FFmpeg will hand
+    the encoder (its guess from the timestamps), and whether it reads a global title."""
+    result = proc.run(["-v", "info", "-i", str(source), "-map", "0:V?", "-c", "copy",
                        "-frames:v", "1", "-f", "null", "-"], what=f"reading {source}")
-    rotation, rates, in_video = 0.0, {}, False
+    streams = ffmpeg_streams(result.stderr)
+    main = main_video(streams)
+    rotation, rates, in_video, seen = 0.0, {}, False, -1
+    title = False
     for line in result.stderr.splitlines():
         if line.startswith(("Output #", "Stream mapping")):
             break
+        if re.match(r"^\s{4}title\s*:", line) and seen < 0:
+            title = True  # the input's global metadata, before its first stream
         if m := _STREAM.match(line):
-            if in_video:  # the first video stream's lines end here
+            if in_video:  # the main video stream's lines end here
                 break
-            in_video = m.group(1) == "Video"
+            attached = "(attached pic)" in line
+            seen += m.group(1) == "Video" and not attached
+            in_video = m.group(1) == "Video" and not attached and seen == main
             if in_video:
                 rates = {kind: float(v) * (1000 if k else 1)
                          for v, k, kind in _RATE.findall(line)}
@@ -43,7 +92,8 @@ def ffmpeg_video(source: Path) -> dict[str, Any]:
     # FFmpeg's own choice (av_guess_frame_rate): the real base rate, unless it is far above
     # a plausible average.
     guessed = fps if 0 < fps < 70 and tbr > 210 else (tbr or fps)
-    return {"rotation": round(rotation) % 360, "ffmpeg_fps": guessed}
+    return {"rotation": round(rotation) % 360, "ffmpeg_fps": guessed, "streams": streams,
+            "main": main, "title": title}
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -106,6 +156,42 @@ def hdr_info(v: dict[str, Any]) -> Hdr:
                hdr10plus=any("2094" in f for f in formats), dolby_vision=_dolby_vision(v))
 
 
+# probe.json's colour fields, each with MediaInfo's name of its value and of its
+# ``_source``/``_original`` fields.
+_COLOUR_FIELDS = {"color_primaries": ("color_primaries", "colour_primaries"),
+                  "transfer": ("transfer_characteristics", "transfer_characteristics"),
+                  "matrix": ("matrix_coefficients", "matrix_coefficients"),
+                  "color_range": ("color_range", "colour_range")}
+
+
+def colour_of(v: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, Any, Any], ...],
+                                           tuple[str, ...]]:
+    """Each colour tag from one source of truth: the video stream's own value (what the
+    decoder hands the encoder), or the container's where the stream states none. Also the
+    tags whose container and stream disagree (tag, container's, stream's), and the tags the
+    stream marks unspecified while the container states them (the encoder must be given
+    them: the decoder hands on "unspecified")."""
+    truth: dict[str, Any] = {}
+    conflicts: list[tuple[str, Any, Any]] = []
+    explicit: list[str] = []
+    for name, (value_key, base) in _COLOUR_FIELDS.items():
+        value, original = v.get(value_key), v.get(f"{base}_original")
+        where = str(v.get(f"{base}_source") or "")
+        if value is not None and original is not None and original != value:
+            stream_first = "Stream" in str(v.get(f"{base}_original_source") or "")
+            stream, container = (original, value) if stream_first else (value, original)
+            truth[name] = stream
+            conflicts.append((name, container, stream))
+            continue
+        truth[name] = value
+        # The stream states the tag as unspecified: its decoder hands that on, not the
+        # container's value (where the stream is silent, the container's is handed on).
+        silent = "Stream" in str(v.get(f"{base}_original_source") or "")
+        if value is not None and "Stream" not in where and silent:
+            explicit.append(name)
+    return truth, tuple(conflicts), tuple(explicit)
+
+
 def probe(source: Path) -> dict[str, Any]:
     """probe.json's content for *source* (its JSON form: :func:`read_media`)."""
     return read_media(source).to_json()
@@ -133,11 +219,26 @@ def read_media(source: Path) -> Probe:
         fmt = general.get("format") or "unknown format"
         kinds = f"{len(audios)} audio track(s)" if audios else fmt
         raise DraptoError(f"{source}: no video stream ({kinds}); drapto encodes video files")
-    v = videos[0]
+    seen = ffmpeg_video(source)
+    streams, main = seen.pop("streams"), seen.pop("main")
+    ffmpeg_title = seen.pop("title")
+    v = videos[main] if main < len(videos) else videos[0]
     width, height = _int(v.get("width")), _int(v.get("height"))
     if width <= 0 or height <= 0:
         raise DraptoError(f"{source}: the video stream has no usable dimensions")
-    seen = ffmpeg_video(source)
+    ff_videos = [s for s in streams if s["kind"] == "Video" and not s["attached"]]
+    decoder = None
+    if main < len(ff_videos) and ff_videos[main]["codec"] == "none":
+        tag = ff_videos[main]["tag"]
+        decoder = DECODER_BY_TAG.get(str(tag))
+        if decoder is None:
+            raise DraptoError(f"{source}: the video stream's codec ({v.get('format') or tag}, "
+                              f"sample entry {tag}) is not one FFmpeg can decode")
+    others = tuple(f"video track {i} ({t.get('format')}, {_int(t.get('width'))}x"
+                   f"{_int(t.get('height'))})" for i, t in enumerate(videos) if i != main)
+    ff_audio = [s for s in streams if s["kind"] == "Audio"]
+    ff_subs = [s for s in streams if s["kind"] == "Subtitle"]
+    colour, conflicts, explicit = colour_of(v)
     if seen["rotation"] in (90, 270):  # FFmpeg turns the pixels upright when decoding
         width, height = height, width
     num, den = _int(v.get("frame_rate_num")), _int(v.get("frame_rate_den"))
@@ -148,30 +249,41 @@ def read_media(source: Path) -> Probe:
         stored_size=(_int(v.get("width")), _int(v.get("height"))),
         frame_count=_int(v.get("frame_count")), fps=fps,
         duration_us=_int(v.get("duration")) * 1000,
+        source_duration_us=(_int(v["source_duration"]) * 1000 if v.get("source_duration")
+                            else None),
         frame_rate_mode=v.get("frame_rate_mode"),
         bit_depth=_int(v.get("bit_depth"), 8), scan_type=v.get("scan_type"),
         interlaced=str(v.get("scan_type") or "Progressive") != "Progressive",
-        color_primaries=v.get("color_primaries"), transfer=v.get("transfer_characteristics"),
-        matrix=v.get("matrix_coefficients"), color_range=v.get("color_range"),
+        **colour, colour_conflicts=conflicts, colour_explicit=explicit,
         hdr_format=v.get("hdr_format"), delay_us=_int(v.get("delay")) * 1000,
         hdr=hdr_info(v))
     audio = tuple(AudioTrack(**_common(a), index=i, channels=_int(a.get("channel_s"), 2),
                              layout=a.get("channel_layout"),
                              delay_us=_int(a.get("delay")) * 1000,
-                             duration_us=_int(a.get("duration")) * 1000)
+                             duration_us=_int(a.get("duration")) * 1000,
+                             decodable=not _unknown(ff_audio, i))
                   for i, a in enumerate(audios))
-    subtitles = tuple(SubtitleTrack(**_common(s), index=i) for i, s in enumerate(texts))
+    subtitles = tuple(SubtitleTrack(**_common(t), index=i, decodable=not _unknown(ff_subs, i))
+                      for i, t in enumerate(texts))
     chapter_starts = sorted(_chapter_us(k) for m in menus for k in m if _CHAPTER_KEY.match(k))
     return Probe(
         source=str(source), size=source.stat().st_size, container=general.get("format"),
         duration_us=_int(general.get("duration")) * 1000, video=video, audio=audio,
         subtitles=subtitles, chapters=len(chapter_starts),
         chapter_starts_us=tuple(chapter_starts),
-        title=general.get("title") or general.get("movie_name"),
+        title=(title := general.get("title") or general.get("movie_name")),
+        title_unread=bool(title) and not ffmpeg_title, video_index=main,
+        decoder=decoder, other_videos=others,
         drapto_source=general.get("drapto_source"), drapto_video=general.get("drapto_video"),
         drapto_audio=general.get("drapto_audio"),
         attachments=tuple(a.strip() for a in str(general.get("attachments") or "").split(" / ")
                           if a.strip()))
+
+
+def _unknown(streams: list[dict[str, Any]], i: int) -> bool:
+    """Whether FFmpeg knows no codec for the *i*-th stream of a kind (it can neither decode
+    it nor write it to another file)."""
+    return i < len(streams) and streams[i]["codec"] == "none"
 
 
 def run_probe(source: Path, target: Path) -> None:
@@ -185,6 +297,12 @@ def task(job: Job) -> Task:
     """probe.json: the root of every key (the input enters a key as its content)."""
     return make_task(job, "probe", None, run_probe,
                      {"source": job.source, "target": job.work.probe}, [], DOC, SCHEMA)
+
+
+def video_input(probe: Probe) -> list[str]:
+    """Input options that make FFmpeg decode the source's video: its decoder, when FFmpeg's
+    demuxer does not name one (:data:`DECODER_BY_TAG`)."""
+    return ["-c:v", probe.decoder] if probe.decoder else []
 
 
 def kept_dolby_vision(video: VideoStream, setting: str) -> bool:

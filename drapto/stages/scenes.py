@@ -8,10 +8,11 @@ than ``max_segment`` are split evenly, and a short last segment is merged.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import proc
@@ -19,7 +20,7 @@ from ..encoding import MAX_ENCODER_FPS
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
-from ..records import Probe, Scenes, SceneSegment, Streams
+from ..records import PictureChange, Probe, Scenes, SceneSegment, Streams, VideoStream
 from ..timeline import (
     SPAN_CODECS,
     Packets,
@@ -30,11 +31,9 @@ from ..timeline import (
     stream_maps,
 )
 from ..timeparse import Clip
-from ..workdir import atomic_path
+from .probe import video_input
 
 SCHEMA = Scenes.SCHEMA  # 7, part of the task's key: a new schema redoes the target
-_FRAME = re.compile(r"^frame:(\d+)\s+pts:(-?\d+)")
-_SCORE = re.compile(r"^lavfi\.scd\.score=([\d.]+)")
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
 
 
@@ -60,44 +59,101 @@ def add_source_bytes(scenes: Scenes, packets: list[tuple[int, int]]) -> Scenes:
         for seg, a, b in zip(segments, starts, ends)))
 
 
+# The scene pass's frame lines (the metadata filter's print, on FFmpeg's log) and the line
+# FFmpeg writes when the decoded frames' size, format or range change and it rebuilds the
+# filter graph (which starts the frame numbers and scdet's state again).
+_FRAME_LOG = re.compile(r"\] frame:(\d+)\s+pts:(-?\d+)")
+_SCORE_LOG = re.compile(r"\] lavfi\.scd\.score=([\d.]+)")
+_RECONFIG = re.compile(r"Reconfiguring filter graph because video parameters changed to "
+                       r"(\w+)(?:\((\w+)[^)]*\))?, (\d+)x(\d+)")
+# FFmpeg's words for a bitstream it cannot decode.
+_BROKEN = ("Invalid data found", "invalid data", "Error submitting packet to decoder",
+           "corrupt", "Decoding error", "error while decoding")
+
+
+@dataclass
+class Pass:
+    """What the scene pass read: each frame's timestamp and scene score, where the decoded
+    frames change size, format or range, and the error lines FFmpeg wrote."""
+    pts: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    changes: list[PictureChange] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def line(self, text: str) -> None:
+        if m := _FRAME_LOG.search(text):
+            self.pts.append(int(m.group(2)))
+            self.scores.append(0.0)
+        elif m := _SCORE_LOG.search(text):
+            if self.scores:
+                self.scores[-1] = float(m.group(1))
+        elif m := _RECONFIG.search(text):
+            self.changes.append(PictureChange(len(self.pts), int(m.group(3)),
+                                              int(m.group(4)), m.group(1), m.group(2)))
+        elif any(w in text for w in _BROKEN) and len(self.errors) < 20:
+            self.errors.append(text)
+
+
+def audio_codecs(probe: Probe) -> list[str]:
+    """The scene pass's codecs: SPAN_CODECS, with the audio tracks FFmpeg cannot decode
+    read as packets."""
+    return [*SPAN_CODECS, *(a for t in probe.audio if not t.decodable
+                            for a in (f"-c:a:{t.index}", "copy"))]
+
+
 def detect(source: Path, workdir: Path, clip: Clip | None = None,
-           audio: int = 0, subtitles: int = 0, from_start: bool = False
-           ) -> tuple[list[int], list[float], int, dict[int, Packets]]:
-    """Decode the first video stream once (for a clip, its range with a second either side);
-    return each frame's timestamp (µs, as stored in the file: ``-copyts``) and scene score,
-    the input's start time (µs), and, read in the same pass without decoding, the packets
-    of the video, the *audio* and the *subtitles* streams (:func:`timeline.stream_maps`
-    order), with the video's packet sizes. A clip whose seek decoded nothing up to its
-    start (no keyframe near it: a transport stream) is read from the file's start."""
-    report = workdir / "scdet.txt"
+           probe: Probe | None = None, from_start: bool = False
+           ) -> tuple[Pass, int, dict[int, Packets]]:
+    """Decode the main video stream once (for a clip, its range with a second either side);
+    return each frame's timestamp (µs, as stored in the file: ``-copyts``) and scene score
+    with where the picture changes (:class:`Pass`), the input's start time (µs), and, read
+    in the same pass without decoding, the packets of the video, the audio and the
+    subtitle streams (:func:`timeline.stream_maps` order), with the video's packet sizes. A
+    clip whose seek decoded nothing up to its start (no keyframe near it: a transport
+    stream) is read from the file's start."""
     window = _window(clip, from_start)
+    audio = len(probe.audio) if probe else 0
+    subtitles = len(probe.subtitles) if probe else 0
+    index = probe.video_index if probe else 0
     lines: list[str] = []
-    with atomic_path(report) as tmp:
-        result = proc.run(["-v", "info", "-copyts", *window, "-i", str(source), "-map", "0:V:0",
-                  "-vf", f"settb=AVTB,scdet=threshold=100,metadata=mode=print:file={tmp.name}",
-                  "-fps_mode", "passthrough", "-f", "null", "-",
-                  *stream_maps(audio, subtitles), *SPAN_CODECS, "-f", "framecrc", "pipe:1"],
-                 what=f"scene detection of {source}", cwd=workdir, on_line=lines.append)
+    read = Pass()
+    try:
+        result = proc.run(["-v", "info", "-copyts", *window,
+                           *(video_input(probe) if probe else []), "-i", str(source),
+                           "-map", f"0:V:{index}",
+                           "-vf", "settb=AVTB,scdet=threshold=100,metadata=mode=print",
+                           "-fps_mode", "passthrough", "-f", "null", "-",
+                           *stream_maps(audio, subtitles, index),
+                           *(audio_codecs(probe) if probe else SPAN_CODECS),
+                           "-f", "framecrc", "pipe:1"],
+                          what=f"scene detection of {source}", cwd=workdir,
+                          on_line=lines.append, on_err=read.line)
+    except DraptoError as exc:
+        if proc.stopping():
+            raise
+        raise undecodable(source, probe, read, exc) from None
     m = _START.search(result.stderr)
     start_us = round(float(m.group(1)) * 1e6) if m else 0
-    pts: list[int] = []
-    scores: list[float] = []
-    with open(report, encoding="utf-8") as fh:
-        for line in fh:
-            m = _FRAME.match(line)
-            if m:
-                pts.append(int(m.group(2)))
-                scores.append(0.0)
-                continue
-            m = _SCORE.match(line)
-            if m and scores:
-                scores[-1] = float(m.group(1))
-    report.unlink()
-    if clip and not from_start and (not pts or pts[0] > start_us + clip.start_us):
-        return detect(source, workdir, clip, audio, subtitles, from_start=True)
-    if not pts and not clip:
-        raise DraptoError(f"{source}: no video frame could be decoded")
-    return pts, scores, start_us, read_framecrc(lines, sizes_of=0)
+    if clip and not from_start and (not read.pts or read.pts[0] > start_us + clip.start_us):
+        return detect(source, workdir, clip, probe, from_start=True)
+    if not read.pts and not clip:
+        raise undecodable(source, probe, read, None)
+    return read, start_us, read_framecrc(lines, sizes_of=0)
+
+
+def undecodable(source: Path, probe: Probe | None, read: Pass,
+                exc: DraptoError | None) -> DraptoError:
+    """The scene pass's failure in a user's words: which stream, and why (FFmpeg's own
+    lines are in drapto.log)."""
+    codec = probe.video.format if probe and probe.video.format else "video"
+    where = f"at frame {len(read.pts)}"
+    if read.errors or not read.pts:
+        why = "invalid bitstream" if read.errors else "no frame could be decoded"
+        return DraptoError(f"{source}: the video stream ({codec}) cannot be decoded: "
+                           f"{why} {where} (FFmpeg's lines are in drapto.log)")
+    assert exc is not None
+    return DraptoError(f"{source}: decoding stopped {where} of the video stream ({codec}): "
+                       f"{str(exc).splitlines()[0]}", exc.output)
 
 
 def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list[int]:
@@ -119,19 +175,38 @@ def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list
 
 
 def build(pts: list[int], scores: list[float], fps: float, threshold: float,
-          min_segment: float, max_segment: float, start_us: int = 0) -> Scenes:
+          min_segment: float, max_segment: float, start_us: int = 0,
+          changes: Sequence[PictureChange] = ()) -> Scenes:
     frames = len(pts)
     if fps <= 0 or fps > MAX_ENCODER_FPS:  # unknown, or a rate guessed from irregular times
         span = pts[-1] - pts[0]
         fps = (frames - 1) * 1e6 / span if frames > 1 and span > 0 else 25.0
-    cuts = [i for i, s in enumerate(scores) if i > 0 and s >= threshold]
+    # A change of picture is a cut (scdet starts again there and scores it 0).
+    cuts = sorted({i for i, s in enumerate(scores) if i > 0 and s >= threshold}
+                  | {c.frame for c in changes if 0 < c.frame < frames})
     starts = plan(cuts, frames, round(min(min_segment * fps, 1e12)),
                   round(min(max_segment * fps, 1e12)))
     ends = [*starts[1:], frames]
     segments = tuple(SceneSegment(i, a, b - a, pts[a])
                      for i, (a, b) in enumerate(zip(starts, ends)))
     return Scenes(frames=frames, fps=fps, first_pts_us=pts[0], last_pts_us=pts[-1],
-                  cuts=tuple(cuts), segments=segments, source_start_us=start_us)
+                  cuts=tuple(cuts), segments=segments, source_start_us=start_us,
+                  changes=tuple(changes))
+
+
+def picture_changes(read: Pass, pts: list[int], video: VideoStream) -> list[PictureChange]:
+    """Where the kept frames (*pts*) change size, format or range, by frame number among
+    them, sizes upright; none when the picture never differs from the probe's."""
+    if not read.changes:
+        return []
+    out: list[PictureChange] = []
+    for c in read.changes:
+        at = read.pts[c.frame] if c.frame < len(read.pts) else None
+        if at is None:
+            continue
+        w, h = (c.height, c.width) if video.rotation in (90, 270) else (c.width, c.height)
+        out.append(replace(c, frame=bisect.bisect_left(pts, at), width=w, height=h))
+    return out
 
 
 def clip_frames(source: Path, pts: list[int], scores: list[float], start_us: int,
@@ -166,12 +241,13 @@ def _run_scenes(source: Path, facts: Probe, target: Path, threshold: float,
                 clip: Clip | None) -> None:
     video = facts.video
     audio, subtitles = len(facts.audio), len(facts.subtitles)
-    pts, scores, start_us, packets = detect(source, target.parent, clip, audio, subtitles)
+    read, start_us, packets = detect(source, target.parent, clip, facts)
+    pts, scores = read.pts, read.scores
     if clip:
         pts, scores = clip_frames(source, pts, scores, start_us, clip)
     scenes = build(pts, scores, float(video.fps or 0),
                    threshold_hdr if video.hdr.is_hdr else threshold, min_segment,
-                   max_segment, start_us)
+                   max_segment, start_us, picture_changes(read, pts, video))
     if not clip:
         check_complete(source, facts, scenes)
     scenes = add_source_bytes(scenes, packets[0].sizes or [] if 0 in packets else [])
@@ -186,8 +262,11 @@ def _run_scenes(source: Path, facts: Probe, target: Path, threshold: float,
 
 def check_complete(source: Path, probe: Probe, scenes: Scenes) -> None:
     """Refuse a source whose frames stop well before its header's duration (a truncated
-    download or copy): encoding it would lose the rest of the film without a word."""
-    header_us = probe.video.duration_us
+    download or copy): encoding it would lose the rest of the film without a word. The
+    duration is the stream's own, from its first frame: an MP4 edit list that delays the
+    video, or a stream that starts late, counts from where it starts."""
+    v = probe.video
+    header_us = v.source_duration_us or v.duration_us
     span_us = scenes.last_pts_us - scenes.first_pts_us + 1e6 / scenes.fps
     if header_us and span_us < header_us - max(500_000, header_us * 0.005):
         raise DraptoError(f"{source}: the file looks truncated or damaged: its header says "

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import proc, tracks
+from ..encoding import Picture
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task
 from ..records import Crop, Probe, Rect, Scenes, SegmentRecord, VideoStream
@@ -156,8 +157,8 @@ def clip_chapters(starts_us: Sequence[int], duration_us: int, clip: tuple[int, i
 
 def checks(src: Probe, out: Probe, frames: int, out_frames: int,
            bit_depth: int, out_depth: int, crop: Rect | None,
-           dolby_vision: bool, clip: tuple[int, int] | None = None
-           ) -> list[dict[str, Any]]:
+           dolby_vision: bool, clip: tuple[int, int] | None = None,
+           picture: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """The output (*out*, its MediaInfo probe) against the source (*src*): each check a dict
     of its name, what was expected, what was found and whether they agree. The timing of
     the streams is :func:`timeline_checks`."""
@@ -170,10 +171,12 @@ def checks(src: Probe, out: Probe, frames: int, out_frames: int,
     sv, ov = src.video, out.video
     check("video codec", "AV1", ov.format)
     check("bit depth", bit_depth, out_depth)
-    check("dimensions", list(crop[:2]) if crop else [sv.width, sv.height],
-          [ov.width, ov.height])
+    size = (list(picture[:2]) if picture else list(crop[:2]) if crop
+            else [sv.width, sv.height])
+    check("dimensions", size, [ov.width, ov.height])
     # The pixels are turned upright (FFmpeg's autorotate): the output has no rotation.
     check("rotation", 0, ov.rotation)
+    # Each tag from the probe's one source of truth (drapto/stages/probe.py, colour_of).
     for tag in VideoStream.COLOUR:
         if sv.colour(tag):
             check(f"colour: {tag}", sv.colour(tag), ov.colour(tag))
@@ -194,27 +197,51 @@ def checks(src: Probe, out: Probe, frames: int, out_frames: int,
     check("chapters", clip_chapters(src.chapter_starts_us, src.duration_us, clip)
           if clip else src.chapters, out.chapters)
     check("attachments", list(src.attachments), list(out.attachments))
-    check("title", src.title, out.title)
     return result
+
+
+def notes(src: Probe, out: Probe, scenes: Scenes, picture: Picture | None) -> list[str]:
+    """What the output keeps differently from the source without losing it, in words:
+    colour tags the container and the stream disagree on, a title the output lacks, a
+    picture that changes midway."""
+    said = [f"colour: {tag}: the container says {container}, the video stream {stream}; "
+            f"the stream's is kept (what the decoder reads)"
+            for tag, container, stream in src.video.colour_conflicts]
+    if src.title != out.title:
+        said.append(f"title: the source's {src.title!r} could not be written "
+                    f"(the output has {out.title!r})")
+    if picture:
+        sizes = ", ".join(f"{c.width}x{c.height} {c.range or ''}".strip()
+                          + f" from frame {c.frame}" for c in scenes.changes)
+        said.append(f"the picture changes midway ({src.video.width}x{src.video.height} "
+                    f"at first; {sizes}): every frame encoded at {picture.width}x"
+                    f"{picture.height} in range {picture.range}, scaled to fit and padded"
+                    + ("; bars not cropped" if picture.resized else ""))
+    return said
 
 
 def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
                  bit_depth: int, crop: Path, records: list[Path], target: Path,
-                 clip_ms: tuple[int, int] | None = None) -> None:
+                 clip_ms: tuple[int, int] | None = None, left_out: Sequence[str] = ()
+                 ) -> None:
     """*clip_ms*: a clip's range as encoded, in the ms its task's key has always held it
-    (:func:`drapto.timeline.clip_range`, to the millisecond)."""
+    (:func:`drapto.timeline.clip_range`, to the millisecond). *left_out*: what the output
+    cannot hold of the source (:func:`drapto.tracks.left_out`), said as warnings."""
     out = read_media(output)
     out_frames, out_depth, spans = read_output(output, len(out.audio), len(out.subtitles))
     done = [SegmentRecord.read(r) for r in records]
     dolby_vision = bool(done) and all(r.dolby_vision for r in done)
     cropped = Crop.read(crop)
     clip = None if clip_ms is None else (clip_ms[0] * 1000, clip_ms[1] * 1000)
+    picture = Picture.of(src_probe, scenes)
     result = checks(src_probe, out, scenes.frames, out_frames, bit_depth, out_depth,
-                    cropped.rect, dolby_vision, clip)
+                    None if picture and picture.resized else cropped.rect, dolby_vision,
+                    clip, (picture.width, picture.height) if picture else None)
     result += timeline_checks(expected_spans(scenes), spans, scenes.fps, bool(scenes.clip))
     if dolby_vision:
         result += dolby_vision_checks(src_probe, out, out_frames, rpu_frames(output, target))
-    warnings = list(dict.fromkeys(w for r in done for w in r.warnings))
+    warnings = [*left_out, *notes(src_probe, out, scenes, picture)]
+    warnings += list(dict.fromkeys(w for r in done for w in r.warnings))
     if bars := cropped.would_crop:
         warnings.append(f"Dolby Vision kept, so the bars found ({bars[0]}x{bars[1]} picture) "
                         "were not cropped: its RPU's active area would describe them after a "
@@ -228,7 +255,9 @@ def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
     if failed:
         desc = "; ".join(f"{c['check']}: expected {c['expected']}, got {c['got']}"
                          for c in failed)
-        raise DraptoError(f"{output} failed validation: {desc}")
+        raise DraptoError(f"{output} failed validation: {desc}. The output and the encoded "
+                          f"segments are kept; {target} has every check (send it with a bug "
+                          "report)")
 
 
 SCHEMA = 1
@@ -245,5 +274,7 @@ def task(up: Upstream) -> Task:
          "clip_ms": None if (clip := clip_range(scenes)) is None
          else (clip[0] // 1000, clip[1] // 1000),
          "records": [t.with_suffix(".json") for t in final_targets(up)],
-         "target": job.work.validation},
+         "target": job.work.validation,
+         # Only when there is something to say: every other validation keeps its key.
+         **({"left_out": said} if (said := tracks.left_out(up.probe)) else {})},
         [up.get("mux"), up.get("crop")], DOC, SCHEMA))
