@@ -153,6 +153,7 @@ def run(args: Sequence[str], *, what: str, cwd: Path | None = None,
         if _stopping.is_set():
             raise DraptoError(f"{what}: interrupted")
         last = "\n    ".join(list(tail)[-8:]) or "(no output)"
+        log.info("FFmpeg's last lines (%s):\n    %s", what, "\n    ".join(tail))
         raise DraptoError(f"{what}: FFmpeg exited with status {code}:\n    {last}",
                           "\n".join(tail))
     return Result(argv, "\n".join(head), peak)

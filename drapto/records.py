@@ -173,7 +173,7 @@ class VideoStream(Track):
     delay_us: int
     hdr: Hdr
     # Written only when they say something (older probe.json files lack them).
-    source_duration_us: int | None = None   # the stream's own length (an MP4 edit list's)
+    edit_delay_us: int = 0                  # an MP4 edit list's delay before the first frame
     colour_conflicts: tuple[tuple[str, Any, Any], ...] = ()  # (tag, container's, stream's)
     colour_explicit: tuple[str, ...] = ()   # tags only the container states
 
@@ -196,8 +196,7 @@ class VideoStream(Track):
                 "matrix": self.matrix, "color_range": self.color_range,
                 "hdr_format": self.hdr_format, "delay_ms": _ms(self.delay_us),
                 "hdr": self.hdr.to_json(),
-                **({} if self.source_duration_us is None
-                   else {"source_duration_ms": _ms(self.source_duration_us)}),
+                **({"edit_delay_ms": _ms(self.edit_delay_us)} if self.edit_delay_us else {}),
                 **({"colour_conflicts": {t: {"container": c, "stream": v}
                                          for t, c, v in self.colour_conflicts}}
                    if self.colour_conflicts else {}),
@@ -216,8 +215,7 @@ class VideoStream(Track):
                    transfer=d["transfer"], matrix=d["matrix"], color_range=d["color_range"],
                    hdr_format=d["hdr_format"], delay_us=_us(d["delay_ms"]),
                    hdr=Hdr.from_json(d["hdr"]),
-                   source_duration_us=None if d.get("source_duration_ms") is None
-                   else _us(d["source_duration_ms"]),
+                   edit_delay_us=_us(d.get("edit_delay_ms", 0)),
                    colour_conflicts=tuple((t, c["container"], c["stream"])
                                           for t, c in d.get("colour_conflicts", {}).items()),
                    colour_explicit=tuple(d.get("colour_explicit", ())))
@@ -233,35 +231,41 @@ class AudioTrack(Track):
     # In the output's view (drapto/tracks.py, kept_view): its format there, Opus or its own.
     in_view: bool = False
     kept_as: Any = None
-    decodable: bool = True            # False: FFmpeg knows no codec for it
+    decodable: bool = True            # False: this FFmpeg cannot decode it
+    muxable: bool = True              # False: Matroska cannot hold it as it is
 
     def to_json(self) -> dict[str, Any]:
         return {**self._common_json(), "index": self.index, "channels": self.channels,
                 "layout": self.layout, "delay_ms": _ms(self.delay_us),
                 "duration_ms": _ms(self.duration_us),
                 **({"kept_as": self.kept_as} if self.in_view else {}),
-                **({} if self.decodable else {"decodable": False})}
+                **({} if self.decodable else {"decodable": False}),
+                **({} if self.muxable else {"muxable": False})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> AudioTrack:
         return cls(**_common(d), index=d["index"], channels=d["channels"],
                    layout=d["layout"], delay_us=_us(d["delay_ms"]),
                    duration_us=_us(d["duration_ms"]), in_view="kept_as" in d,
-                   kept_as=d.get("kept_as"), decodable=d.get("decodable", True))
+                   kept_as=d.get("kept_as"), decodable=d.get("decodable", True),
+                   muxable=d.get("muxable", True))
 
 
 @dataclass(frozen=True)
 class SubtitleTrack(Track):
     index: int                        # among the source's subtitle tracks
-    decodable: bool = True            # False: FFmpeg knows no codec for it
+    decodable: bool = True            # False: this FFmpeg cannot decode it
+    muxable: bool = True              # False: Matroska cannot hold it as the mux writes it
 
     def to_json(self) -> dict[str, Any]:
         return {**self._common_json(), "index": self.index,
-                **({} if self.decodable else {"decodable": False})}
+                **({} if self.decodable else {"decodable": False}),
+                **({} if self.muxable else {"muxable": False})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> SubtitleTrack:
-        return cls(**_common(d), index=d["index"], decodable=d.get("decodable", True))
+        return cls(**_common(d), index=d["index"], decodable=d.get("decodable", True),
+                   muxable=d.get("muxable", True))
 
 
 @dataclass(frozen=True)

@@ -32,23 +32,27 @@ def _keep(track: AudioTrack | SubtitleTrack, numbers: Sequence[int], languages: 
 
 def audio(probe: Probe, s: Settings) -> list[AudioTrack]:
     """The source's audio tracks the output keeps, in their order."""
-    return [t for t in probe.audio if t.decodable
+    return [t for t in probe.audio if (t.decodable or t.muxable)
             and _keep(t, s.audio_tracks, s.audio_languages, s.audio_drop_titles)]
 
 
 def subtitles(probe: Probe, s: Settings) -> list[SubtitleTrack]:
     """The source's subtitle tracks the output keeps, in their order."""
-    return [t for t in probe.subtitles if t.decodable
+    return [t for t in probe.subtitles if t.muxable
             and _keep(t, s.subtitle_tracks, s.subtitle_languages, s.subtitle_drop_titles)]
 
 
 def left_out(probe: Probe) -> list[str]:
-    """What the output cannot hold of the source, in words: tracks FFmpeg knows no codec
-    for (it can neither decode nor copy them), and the video tracks not encoded."""
-    said = [f"{kind} track {t.index} ({t.format or t.codec_id or 'unknown format'}) left "
-            "out: FFmpeg knows no codec for it, so it can be neither converted nor copied"
-            for kind, found in (("audio", probe.audio), ("subtitle", probe.subtitles))
-            for t in found if not t.decodable]
+    """What the output keeps differently from the source, in words: tracks FFmpeg cannot
+    decode (copied if Matroska holds them, else left out), subtitle tracks Matroska cannot
+    hold, and the video tracks not encoded."""
+    said = [f"audio track {t.index} ({t.format or t.codec_id or 'unknown format'}) left "
+            "out: FFmpeg cannot decode it and Matroska cannot hold it as it is"
+            for t in probe.audio if not (t.decodable or t.muxable)]
+    said += [f"subtitle track {t.index} ({t.format or t.codec_id or 'unknown format'}) left "
+             "out: Matroska cannot hold it" for t in probe.subtitles if not t.muxable]
+    said += [f"audio track {t.index} ({t.format or t.codec_id}) copied as it is: FFmpeg "
+             "cannot decode it" for t in probe.audio if t.muxable and not t.decodable]
     said += [f"{other} left out: drapto encodes one video track (the default one, else the "
              "largest)" for other in probe.other_videos]
     return said
@@ -57,6 +61,8 @@ def left_out(probe: Probe) -> list[str]:
 def copied(track: Track, s: Settings, clip: bool) -> bool:
     """Whether this audio track is copied as it is (never in a clip, which is cut to the
     sample and so encoded)."""
+    if isinstance(track, AudioTrack) and not track.decodable:
+        return True  # kept only when Matroska holds it as it is (audio())
     if clip:
         return False
     names = (str(track.format or "").lower(), str(track.codec_id or "").lower())

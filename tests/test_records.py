@@ -107,8 +107,23 @@ def _view(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _real_file(data: dict[str, Any]) -> dict[str, Any]:
+    """probe.json of a file with what only some files have (written only then): an edit
+    list's delay, colour the container and stream disagree on, a title FFmpeg cannot read,
+    a second video track, an audio track FFmpeg cannot decode."""
+    out = copy.deepcopy(data)
+    out["video"].update(edit_delay_ms=1000, colour_explicit=["transfer"], colour_conflicts={
+        "matrix": {"container": "BT.601", "stream": "BT.470 System B/G"}})
+    out["audio"][0].update(decodable=False, muxable=False)
+    out.update(title_unread=True, video_index=1, decoder="libdav1d",
+               other_videos=["video track 0 (AVC, 128x72)"])
+    return out
+
+
 CASES: list[tuple[type[Any], dict[str, Any]]] = [
-    (Probe, PROBE), (Probe, _view(PROBE)), (Scenes, SCENES),
+    (Probe, PROBE), (Probe, _view(PROBE)), (Probe, _real_file(PROBE)), (Scenes, SCENES),
+    (Scenes, {**SCENES, "changes": [{"format": "yuv420p", "frame": 144, "height": 144,
+                                     "range": "tv", "width": 256}]}),
     (Scenes, {**SCENES, "clip": None}), (Crop, CROP), (Crop, DV_CROP),
     (Crop, {"crop": None, "height": 360, "mode": "off", "reason": "crop=off", "schema": 2,
             "width": 640}),

@@ -37,8 +37,9 @@ def test_seek_arg_is_exact() -> None:
 
 @pytest.mark.e2e
 def test_detect_finds_the_hard_cuts(sample: Path, tmp_path: Path) -> None:
-    pts, scores, start, _ = detect(sample, tmp_path)
-    assert start == 0
+    read, start, _ = detect(sample, tmp_path)
+    pts, scores = read.pts, read.scores
+    assert start == 0 and read.changes == []
     assert len(pts) == 144
     assert [i for i, s in enumerate(scores) if s >= 10] == [36, 108]
     assert pts[36] == 1_500_000

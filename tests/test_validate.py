@@ -14,7 +14,13 @@ from drapto.errors import DraptoError
 from drapto.records import Probe, Scenes
 from drapto.stages.probe import probe
 from drapto.stages.segments import segment_ids
-from drapto.stages.validate import checks, read_output, run_validate, timeline_checks
+from drapto.stages.validate import (
+    checks,
+    notes,
+    read_output,
+    run_validate,
+    timeline_checks,
+)
 from drapto.timeline import expected_spans
 from drapto.workdir import read_json
 
@@ -87,7 +93,6 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("subtitle language", _set("out.subtitles.0.language", "en"), "subtitle languages"),
     ("a chapter lost", _set("out.chapters", 2), "chapters"),
     ("attachment lost", _set("out.attachments", []), "attachments"),
-    ("title lost", _set("out.title", None), "title"),
     ("video moved", _set("spans.video.0", [1_000_000, 6_958_000]), "video start (ms)"),
     ("video cut short", _set("spans.video.0", [0, 5_000_000]), "video last frame (ms)"),
     ("audio late", _set("spans.audio.0", [100_000, 6_000_000]), "audio 0 start (ms)"),
@@ -110,6 +115,23 @@ def test_each_check_fails_when_its_thing_is_wrong(
     mutate(t)
     failed = [c["check"] for c in run_checks(t) if not c["ok"]]
     assert failing in failed, (what, failed)
+
+
+@pytest.mark.e2e
+def test_what_is_kept_differently_is_a_warning_not_a_failure(real: dict[str, Any]) -> None:
+    """A title the output could not take and colour the source's container and stream
+    disagree on are said, and fail no check."""
+    t = copy.deepcopy(real)
+    t["out"]["title"] = None
+    t["src"]["video"]["colour_conflicts"] = {"matrix": {"container": "BT.601",
+                                                        "stream": "BT.470 System B/G"}}
+    assert [c["check"] for c in run_checks(t) if not c["ok"]] == []
+    said = notes(Probe.from_json(t["src"]), Probe.from_json(t["out"]),
+                 Scenes.from_json(t["scenes"]), None)
+    assert said == ["colour: matrix: the container says BT.601, the video stream BT.470 "
+                    "System B/G; the stream's is kept (what the decoder reads)",
+                    f"title: the source's {t['src']['title']!r} could not be written "
+                    "(the output has None)"]
 
 
 @pytest.mark.e2e

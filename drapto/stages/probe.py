@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -249,8 +252,8 @@ def read_media(source: Path) -> Probe:
         stored_size=(_int(v.get("width")), _int(v.get("height"))),
         frame_count=_int(v.get("frame_count")), fps=fps,
         duration_us=_int(v.get("duration")) * 1000,
-        source_duration_us=(_int(v["source_duration"]) * 1000 if v.get("source_duration")
-                            else None),
+        # MediaInfo's duration counts an edit list's leading delay (Source_Delay).
+        edit_delay_us=max(0, _int(v.get("source_delay"))) * 1000,
         frame_rate_mode=v.get("frame_rate_mode"),
         bit_depth=_int(v.get("bit_depth"), 8), scan_type=v.get("scan_type"),
         interlaced=str(v.get("scan_type") or "Progressive") != "Progressive",
@@ -261,9 +264,13 @@ def read_media(source: Path) -> Probe:
                              layout=a.get("channel_layout"),
                              delay_us=_int(a.get("delay")) * 1000,
                              duration_us=_int(a.get("duration")) * 1000,
-                             decodable=not _unknown(ff_audio, i))
+                             decodable=decodable(ff_audio, i),
+                             muxable=decodable(ff_audio, i) or muxable(source, ff_audio, [i], "a"))
                   for i, a in enumerate(audios))
-    subtitles = tuple(SubtitleTrack(**_common(t), index=i, decodable=not _unknown(ff_subs, i))
+    # One check of every subtitle track, each on its own only when that fails.
+    subs_ok = muxable(source, ff_subs, range(len(ff_subs)), "s")
+    subtitles = tuple(SubtitleTrack(**_common(t), index=i, decodable=decodable(ff_subs, i),
+                                    muxable=subs_ok or muxable(source, ff_subs, [i], "s"))
                       for i, t in enumerate(texts))
     chapter_starts = sorted(_chapter_us(k) for m in menus for k in m if _CHAPTER_KEY.match(k))
     return Probe(
@@ -280,10 +287,49 @@ def read_media(source: Path) -> Probe:
                           if a.strip()))
 
 
-def _unknown(streams: list[dict[str, Any]], i: int) -> bool:
-    """Whether FFmpeg knows no codec for the *i*-th stream of a kind (it can neither decode
-    it nor write it to another file)."""
-    return i < len(streams) and streams[i]["codec"] == "none"
+@functools.cache
+def _no_decoder() -> frozenset[str]:
+    """The codecs this FFmpeg knows but cannot decode (``-codecs`` without D): AC-4,
+    MPEG-H 3D Audio, Apple APAC and the like."""
+    lines: list[str] = []
+    proc.run(["-codecs"], what="listing FFmpeg's codecs", on_line=lines.append)
+    return frozenset(p[1] for p in (line.split() for line in lines)
+                     if len(p) > 1 and len(p[0]) == 6 and p[0][0] == ".")
+
+
+def decodable(streams: list[dict[str, Any]], i: int) -> bool:
+    """Whether FFmpeg can decode the *i*-th stream of a kind (it knows its codec and has a
+    decoder for it)."""
+    if i >= len(streams):
+        return True
+    codec = streams[i]["codec"]
+    return bool(codec != "none" and codec not in _no_decoder())
+
+
+# A subtitle format the output converts instead of copying (as the mux does).
+_SUBTITLE_CODEC = {"mov_text": "srt"}
+
+
+def muxable(source: Path, streams: list[dict[str, Any]], which: Iterable[int],
+            kind: str) -> bool:
+    """Whether the output (Matroska) can hold the streams *which* of a *kind* (``a``,
+    ``s``) as the mux writes them: checked by writing a header of them alone."""
+    known = [i for i in which if i < len(streams)]
+    if any(streams[i]["codec"] == "none" for i in known):
+        return False
+    if not known:
+        return True
+    args = [a for i in known for a in ("-map", f"0:{kind}:{i}", f"-c:{kind}:{known.index(i)}",
+                                       _SUBTITLE_CODEC.get(streams[i]["codec"], "copy"))]
+    try:
+        proc.run(["-v", "error", "-i", str(source), *args, "-t", "0.001", "-f", "matroska",
+                  "-y", os.devnull], what=f"checking that Matroska holds the {kind} tracks "
+                                          f"{known} of {source}")
+    except DraptoError:
+        if proc.stopping():
+            raise
+        return False
+    return True
 
 
 def run_probe(source: Path, target: Path) -> None:

@@ -266,7 +266,7 @@ def check_complete(source: Path, probe: Probe, scenes: Scenes) -> None:
     duration is the stream's own, from its first frame: an MP4 edit list that delays the
     video, or a stream that starts late, counts from where it starts."""
     v = probe.video
-    header_us = v.source_duration_us or v.duration_us
+    header_us = v.duration_us - v.edit_delay_us
     span_us = scenes.last_pts_us - scenes.first_pts_us + 1e6 / scenes.fps
     if header_us and span_us < header_us - max(500_000, header_us * 0.005):
         raise DraptoError(f"{source}: the file looks truncated or damaged: its header says "
