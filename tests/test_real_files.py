@@ -206,6 +206,22 @@ def test_an_invalid_bitstream_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
+def test_a_video_codec_ffmpeg_does_not_know_is_refused_before_any_work(tmp_path: Path) -> None:
+    made = tmp_path / "made.mp4"
+    ffmpeg_make(*SRC, "testsrc2=s=256x144:r=24:d=1", *X264, str(made))
+    src = _patched(made, (b"avc1", b"xxxx"), (b"avcC", b"xvcC"))
+    result = run_drapto(f"input={src}", "work=w", *QUICK, cwd=tmp_path, env=DEFAULT,
+                        check=False)
+    said = [line for line in (result.stdout + result.stderr).splitlines()
+            if line.strip() and not line.startswith(".  ")]
+    assert result.returncode != 0
+    assert said == [f"drapto: {src}: the video stream's codec (xxxx, sample entry xxxx) is "
+                    "not one FFmpeg knows"]
+    assert not (tmp_path / f"{src.stem}.av1.mkv").exists()
+    assert not list(tmp_path.glob("w/*/scenes.json"))
+
+
+@pytest.mark.e2e
 def test_a_picture_smaller_than_libvmaf_measures_is_encoded(tmp_path: Path) -> None:
     """10x12 pixels: SVT-AV1 encodes it; libvmaf (which crashes under 18 pixels a side) is
     handed it padded."""

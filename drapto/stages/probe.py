@@ -236,7 +236,10 @@ def read_media(source: Path) -> Probe:
         decoder = DECODER_BY_TAG.get(str(tag))
         if decoder is None:
             raise DraptoError(f"{source}: the video stream's codec ({v.get('format') or tag}, "
-                              f"sample entry {tag}) is not one FFmpeg can decode")
+                              f"sample entry {tag}) is not one FFmpeg knows")
+    elif not decodable(ff_videos, main):
+        raise DraptoError(f"{source}: the video stream ({ff_videos[main]['codec']}) cannot be "
+                          "decoded: this FFmpeg has no decoder for it")
     others = tuple(f"video track {i} ({t.get('format')}, {_int(t.get('width'))}x"
                    f"{_int(t.get('height'))})" for i, t in enumerate(videos) if i != main)
     ff_audio = [s for s in streams if s["kind"] == "Audio"]
