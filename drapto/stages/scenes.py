@@ -143,17 +143,16 @@ def detect(source: Path, workdir: Path, clip: Clip | None = None,
 
 def undecodable(source: Path, probe: Probe | None, read: Pass,
                 exc: DraptoError | None) -> DraptoError:
-    """The scene pass's failure in a user's words: which stream, and why (FFmpeg's own
-    lines are in drapto.log)."""
+    """The scene pass's failure in a user's words: which stream, and why, when FFmpeg's
+    decoder said so (its own lines are in drapto.log); else FFmpeg's failure as it was."""
     codec = probe.video.format if probe and probe.video.format else "video"
-    where = f"at frame {len(read.pts)}"
-    if read.errors or not read.pts:
-        why = "invalid bitstream" if read.errors else "no frame could be decoded"
-        return DraptoError(f"{source}: the video stream ({codec}) cannot be decoded: "
-                           f"{why} {where} (FFmpeg's lines are in drapto.log)")
-    assert exc is not None
-    return DraptoError(f"{source}: decoding stopped {where} of the video stream ({codec}): "
-                       f"{str(exc).splitlines()[0]}", exc.output)
+    if read.errors:
+        return DraptoError(f"{source}: the video stream ({codec}) cannot be decoded: invalid "
+                           f"bitstream at frame {len(read.pts)} (FFmpeg's lines are in "
+                           "drapto.log)")
+    if exc is None:
+        return DraptoError(f"{source}: no video frame could be decoded")
+    return exc
 
 
 def plan(cuts: list[int], frames: int, min_frames: int, max_frames: int) -> list[int]:
