@@ -235,19 +235,26 @@ def test_a_picture_smaller_than_libvmaf_measures_is_encoded(tmp_path: Path) -> N
 
 
 @pytest.mark.e2e
-def test_of_two_video_tracks_the_default_one_is_encoded(tmp_path: Path) -> None:
-    """A small auxiliary track first, the main picture second and flagged default: the main
-    one is encoded, the other named in a warning."""
-    src = tmp_path / "two.mp4"
+@pytest.mark.parametrize(("dispositions", "kept", "left"), [
+    (("default", "default"), (256, 144), "video track 0 (AVC, 128x72)"),
+    (("default", "0"), (128, 72), "video track 1 (AVC, 256x144)"),
+    (("0", "default"), (256, 144), "video track 0 (AVC, 128x72)"),
+], ids=["both default: the largest", "the small one default", "the large one default"])
+def test_of_two_video_tracks_the_default_one_else_the_largest_is_encoded(
+        tmp_path: Path, dispositions: tuple[str, str], kept: tuple[int, int],
+        left: str) -> None:
+    """An auxiliary 128x72 track first, a 256x144 one second: the one flagged default is
+    encoded (the largest of them when both are), the other named in a warning."""
+    src = tmp_path / "two.mkv"
     ffmpeg_make(*SRC, "testsrc2=s=128x72:r=24:d=2", *SRC, "mandelbrot=s=256x144:r=24",
-                "-map", "0:v", "-map", "1:v", "-t", "2", *X264, "-disposition:v:0", "0",
-                "-disposition:v:1", "default", str(src))
+                "-map", "0:v", "-map", "1:v", "-t", "2", *X264,
+                "-disposition:v:0", dispositions[0], "-disposition:v:1", dispositions[1],
+                str(src))
     out, checks = encode(src, tmp_path)
     assert checks["ok"]
     info = media_info(out)
-    assert (info["video"]["width"], info["video"]["height"]) == (256, 144)
-    assert any(w.startswith("video track 0 (AVC, 128x72) left out")
-               for w in checks["warnings"])
+    assert (info["video"]["width"], info["video"]["height"]) == kept
+    assert any(w.startswith(f"{left} left out") for w in checks["warnings"])
 
 
 def _joined(tmp_path: Path, middle: str) -> Path:
@@ -360,3 +367,18 @@ def test_an_audio_track_ffmpeg_cannot_decode_is_copied_if_matroska_holds_it() ->
     assert tracks.kept_audio(lost, settings, clip=False) == []
     assert tracks.left_out(lost) == ["audio track 0 (AC-4) left out: FFmpeg cannot decode "
                                      "it and Matroska cannot hold it as it is"]
+
+
+@pytest.mark.e2e
+def test_a_picture_that_changes_gives_the_same_bytes_with_one_worker_or_two(
+        tmp_path: Path) -> None:
+    """Each segment scales its frames on its own (whichever size its seek lands in): the
+    output does not depend on how the segments were spread over the workers."""
+    src = _joined(tmp_path, "testsrc2=s=256x144:r=24:d=3,format=yuv420p")
+    outs = []
+    for jobs in (1, 2):
+        cwd = tmp_path / f"n{jobs}"
+        cwd.mkdir()
+        run_drapto(f"input={src}", "work=w", *QUICK, cwd=cwd, env=DEFAULT, jobs=jobs)
+        outs.append((cwd / "joined.av1.mkv").read_bytes())
+    assert outs[0] == outs[1]

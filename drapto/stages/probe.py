@@ -64,6 +64,20 @@ def main_video(streams: list[dict[str, Any]]) -> int:
     return max(pool, key=lambda i: (videos[i]["size"][0] * videos[i]["size"][1], -i))
 
 
+def _mediainfo_video(videos: list[dict[str, Any]], streams: list[dict[str, Any]],
+                     main: int) -> dict[str, Any]:
+    """MediaInfo's track of FFmpeg's *main*-th video stream: the same place among the video
+    tracks, unless its size differs and another track's matches (MediaInfo may list a
+    track that FFmpeg takes for a cover picture)."""
+    ff = [s for s in streams if s["kind"] == "Video" and not s["attached"]]
+    at = videos[main] if main < len(videos) else videos[0]
+    if main >= len(ff):
+        return at
+    size = ff[main]["size"]
+    same = [t for t in videos if (_int(t.get("width")), _int(t.get("height"))) == size]
+    return at if at in same or not same else same[0]
+
+
 def ffmpeg_video(source: Path) -> dict[str, Any]:
     """What FFmpeg itself says of the input, which MediaInfo does not give for every
     container: its streams (:func:`ffmpeg_streams`), and of the main video stream the display
@@ -225,7 +239,7 @@ def read_media(source: Path) -> Probe:
     seen = ffmpeg_video(source)
     streams, main = seen.pop("streams"), seen.pop("main")
     ffmpeg_title = seen.pop("title")
-    v = videos[main] if main < len(videos) else videos[0]
+    v = _mediainfo_video(videos, streams, main)
     width, height = _int(v.get("width")), _int(v.get("height"))
     if width <= 0 or height <= 0:
         raise DraptoError(f"{source}: the video stream has no usable dimensions")
