@@ -40,6 +40,15 @@ def encode(src: Path, cwd: Path, *args: str) -> tuple[Path, dict[str, Any]]:
     return out, read_json(workdir_of(cwd / "w") / "validation.json")
 
 
+def refused(src: Path, cwd: Path) -> list[str]:
+    """What a run that must refuse *src* said (it exits non-zero), besides doit's task
+    lines."""
+    result = run_drapto(f"input={src}", "work=w", *QUICK, cwd=cwd, env=DEFAULT, check=False)
+    assert result.returncode != 0
+    return [line for line in (result.stdout + result.stderr).splitlines()
+            if line.strip() and not line.startswith(".  ")]
+
+
 def stream_starts(path: Path) -> dict[str, float]:
     """Each stream kind's first timestamp (s) as FFmpeg reads the file."""
     out = subprocess.run([proc.ffmpeg(), "-v", "error", "-copyts", "-i", str(path),
@@ -194,13 +203,9 @@ def test_an_invalid_bitstream_is_refused_in_one_line(tmp_path: Path) -> None:
                 "realtime", str(made))
     src = tmp_path / "broken.webm"
     ffmpeg_make("-i", str(made), "-c", "copy", "-bsf:v", "noise=amount=2", str(src))
-    result = run_drapto(f"input={src}", "work=w", *QUICK, cwd=tmp_path, env=DEFAULT,
-                        check=False)
-    said = [line for line in (result.stdout + result.stderr).splitlines()
-            if line.strip() and not line.startswith(".  ")]
-    assert result.returncode != 0
-    assert said == [f"drapto: {src}: the video stream (VP9) cannot be decoded: invalid "
-                    "bitstream at frame 0 (FFmpeg's lines are in drapto.log)"]
+    assert refused(src, tmp_path) == [f"drapto: {src}: the video stream (VP9) cannot be "
+                                      "decoded: invalid bitstream at frame 0 (FFmpeg's lines "
+                                      "are in drapto.log)"]
     assert not (tmp_path / "broken.av1.mkv").exists()
     assert "FFmpeg's last lines" in (workdir_of(tmp_path / "w") / "drapto.log").read_text()
 
@@ -210,13 +215,8 @@ def test_a_video_codec_ffmpeg_does_not_know_is_refused_before_any_work(tmp_path:
     made = tmp_path / "made.mp4"
     ffmpeg_make(*SRC, "testsrc2=s=256x144:r=24:d=1", *X264, str(made))
     src = _patched(made, (b"avc1", b"xxxx"), (b"avcC", b"xvcC"))
-    result = run_drapto(f"input={src}", "work=w", *QUICK, cwd=tmp_path, env=DEFAULT,
-                        check=False)
-    said = [line for line in (result.stdout + result.stderr).splitlines()
-            if line.strip() and not line.startswith(".  ")]
-    assert result.returncode != 0
-    assert said == [f"drapto: {src}: the video stream's codec (xxxx, sample entry xxxx) is "
-                    "not one FFmpeg knows"]
+    assert refused(src, tmp_path) == [f"drapto: {src}: the video stream's codec (xxxx, "
+                                      "sample entry xxxx) is not one FFmpeg knows"]
     assert not (tmp_path / f"{src.stem}.av1.mkv").exists()
     assert not list(tmp_path.glob("w/*/scenes.json"))
 
