@@ -195,19 +195,24 @@ def _fingerprint(target: Path) -> list[int] | None:
 def is_done(stamp: Path, key: str, target: Path,
             stowed: Callable[[], bool] | None = None) -> bool:
     """doit ``uptodate`` check: the stamp matches the key and the target is the one stamped;
-    or the target was removed after a finished run (the stamp says ``stowed``) and *stowed*
-    says the output still holds what it was."""
-    try:
-        data = read_json(stamp)
-    except (OSError, ValueError):
+    or *stowed* says the output holds what this key makes: the target was removed after a
+    finished run (the stamp says ``stowed``), or the stamp is of another run since (then
+    the stamp is made this key's, stowed, and a file at the target removed)."""
+    data = read_stamp(stamp)
+    if data.get("key") == key:
+        current = _fingerprint(target)
+        if current is not None and data.get("target") == current:
+            return True
+        # Stowed: removed, or taken back from the output since (a re-mux needed it).
+        return bool(data.get("stowed") and stowed is not None and stowed())
+    if stowed is None or not stowed():
         return False
-    if not isinstance(data, dict) or data.get("key") != key:
-        return False
-    current = _fingerprint(target)
-    if current is not None and data.get("target") == current:
-        return True
-    # Stowed: removed, or taken back from the output since (a re-mux needed it).
-    return bool(data.get("stowed") and stowed is not None and stowed())
+    # The stamp is another run's (other settings, another output), but the output holds
+    # what this key makes: a file at the target is that other run's, never this one's.
+    # Stowed under this key, the output gives the content back when a later step needs it.
+    target.unlink(missing_ok=True)
+    write_json(stamp, {"key": key, "target": None, "stowed": True})
+    return True
 
 
 def stow(stamp: Path, target: Path) -> None:
