@@ -189,10 +189,11 @@ def jobs_from_file(vars: Mapping[str, str], base: Path,
                 output = _job_output(spec, clip, rng, source, default_dir, taken)
             except DraptoError as exc:
                 raise DraptoError(f"{where}: {exc}") from None
-            if not source.is_file():
-                failures.append(Failure(spec.number, output.name,
-                                        f"{where}: input {source}: no such file"))
-                continue
+            if not source.is_file():  # one failure per missing input, whatever its clips
+                failures.append(Failure(spec.number, output.name if len(clips) == 1
+                                        else source.name,
+                                        f"{spec.where}: input {source}: no such file"))
+                break
             single = {**common, "input": str(source), "output": str(output),
                       **{k: v for k, v in (("profile", spec.profile or vars.get("profile")),
                                            ("config", spec.config or vars.get("config")))

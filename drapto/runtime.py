@@ -107,6 +107,7 @@ class Reporter(ExecutedOnlyReporter):
         self._reported = 0
         self._ran = False
         self._job_started: dict[str | None, float] = {}
+        self._file_failures: dict[str, str] = {}  # in a batch: each failed file's first word
 
     def write(self, text: str) -> None:
         if self._display:
@@ -174,7 +175,7 @@ class Reporter(ExecutedOnlyReporter):
         if self._display:
             self._display.stop.set()
             self._display.clear()
-        if len(_jobs) > 1:
+        if len(_jobs) > 1 or batch:
             self._batch_summary()
         if self._unmet and self._segment_failed:
             self.write("drapto: the other segments were encoded and are kept, the output "
@@ -206,8 +207,16 @@ class Reporter(ExecutedOnlyReporter):
         if skipped:
             self.write(f"drapto: batch: {skipped} of {len(_jobs)} files skipped "
                        "(over the size cap)\n")
-        if not reports:
-            return
+        if reports:
+            self._batch_sizes(reports)
+        if self._file_failures:
+            missing = sum(1 for k in self._file_failures if k.startswith("job:"))
+            self.write(f"drapto: batch: {len(self._file_failures)} of "
+                       f"{len(_jobs) + missing} files failed:\n")
+            for _, line in sorted(self._file_failures.items()):
+                self.write(f"drapto:   {line}\n")
+
+    def _batch_sizes(self, reports: list[dict[str, Any]]) -> None:
         size_in = sum(r["size_in"] for r in reports)
         size_out = sum(r["size_out"] for r in reports)
         self.write(f"drapto: batch: {len(reports)} of {len(_jobs)} files encoded, "
@@ -226,6 +235,12 @@ class Reporter(ExecutedOnlyReporter):
             self._segment_failed |= task.name.split(":")[0] == "encode"
             self.write(f"drapto: {fail_info.message}\n")
             self._record_failure(task.name, fail_info.message)
+            job = self._job_of(task.name)
+            key = str(job.source) if job else task.name
+            if job is None or str(job.source) in fail_info.message:
+                self._file_failures.setdefault(key, fail_info.message)
+            else:
+                self._file_failures.setdefault(key, f"{job.source}: {fail_info.message}")
             self.outstream.flush()
             return
         super().add_failure(task, fail_info)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FAST, executed, media_info, run_drapto
+from conftest import FAST, drapto_argv, executed, media_info, run_drapto
 
 from drapto.sample import make_sample
 
@@ -68,3 +69,26 @@ def test_a_foreign_file_among_the_outputs_stops_the_batch(tmp_path: Path) -> Non
     assert "b.av1.mkv exists and drapto did not write it for" in result.stderr
     assert (tmp_path / "out" / "b.av1.mkv").read_bytes() == b"someone else's"
     assert not (tmp_path / "out" / "a.av1.mkv").exists()
+
+
+def test_a_batch_names_every_file_that_failed_and_why(tmp_path: Path) -> None:
+    """The batch's last lines list each failed file with its reason; ``doit report`` gives
+    each film's state from its last run, with the output's full path."""
+    films = tmp_path / "films"
+    make_sample(films / "good.mkv", scenes=[1.0, 1.0], subtitles=False, chapters=False)
+    whole = make_sample(tmp_path / "whole.mkv", scenes=[3.0, 3.0], subtitles=False)
+    (films / "cut.mkv").write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
+    (films / "empty.mp4").write_bytes(b"")
+    result = run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    tail = result.stdout.splitlines()[-3:]
+    assert tail[0] == "drapto: batch: 2 of 3 files failed:", result.stdout
+    assert tail[1].startswith(f"drapto:   {films / 'cut.mkv'}: the file looks truncated")
+    assert tail[2] == f"drapto:   {films / 'empty.mp4'}: the file is empty"
+    report = subprocess.run([*drapto_argv()[:-1], "report", "work=drapto-work"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    lines = report.stdout.splitlines()
+    assert any(line.endswith(f"  {tmp_path / 'out' / 'good.av1.mkv'}") for line in lines)
+    assert "1 done, 1 failed, 0 not encoded" in report.stdout, report.stdout
+    assert any(line.startswith(f"failed: {films / 'cut.mkv'}: the file looks truncated")
+               for line in lines)

@@ -69,8 +69,9 @@ def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
     assert stats.returncode == 0, stats.stderr
     # Named by the output; the run's wall time beside the encodes added up.
     head, row = [x for x in stats.stdout.splitlines() if not x.startswith(".  ")][:2]
-    assert head.split()[-2:] == ["wall", "encoding"] and row.startswith("film.av1.mkv ")
-    assert re.search(r" \d+\.\d s +\d+\.\d s$", row), row
+    assert head.split()[-3:] == ["wall", "encoding", "output"]
+    assert row.endswith(f" {tmp_path / 'out' / 'film.av1.mkv'}"), row
+    assert re.search(r" \d+\.\d s +\d+\.\d s  /", row), row
     again = run("encode", str(clip), "-o", "out/", "--set", "preset=12",
                 "--set", "min_segment=1", "--set", "crop_samples=4", "--profile", "fast",
                 cwd=tmp_path)

@@ -163,7 +163,9 @@ def test_report_without_input_summarises_the_work_root(encoded: dict[str, Any]) 
     out = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "report",
                           "work=w"], cwd=encoded["cwd"], capture_output=True, text=True,
                          check=True).stdout
-    assert "\nout.mkv " in out and "1 encodes" in out  # named by the output
+    # Named by the output's full path.
+    assert f" {encoded['output']}\n" in out and "total of 1 encodes" in out
+    assert "1 done, 0 failed, 0 not encoded" in out
 
 
 @pytest.mark.e2e

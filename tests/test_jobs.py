@@ -84,17 +84,22 @@ def test_two_inputs_three_clips_then_a_rerun_that_does_nothing(films: Path,
 def test_a_missing_input_fails_that_job_only(films: Path, tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps([{"input": "gone.mkv"},
+                                {"input": "lost.mkv", "clips": [{"start": 0, "end": 1},
+                                                                {"start": 1, "end": 2}]},
                                 {"input": str(films / "b.mkv"), "min_segment": 1,
                                  "max_segment": 2}]),
                     encoding="utf-8")
     result = run_drapto(f"jobs={jobs}", *FAST, cwd=tmp_path, check=False)
     assert result.returncode != 0
-    assert f"drapto: {jobs}, job 1 (gone.mkv): input {tmp_path}/gone.mkv: no such file" \
-        in result.stdout
+    missing = [line for line in result.stdout.splitlines() if "no such file" in line]
+    assert missing == [
+        f"drapto: {jobs}, job 1 (gone.mkv): input {tmp_path}/gone.mkv: no such file",
+        f"drapto: {jobs}, job 2 (lost.mkv): input {tmp_path}/lost.mkv: no such file"], \
+        result.stdout
     assert (tmp_path / "b.av1.mkv").is_file() and not (tmp_path / "gone.av1.mkv").exists()
     stats = report(jobs, tmp_path)
     assert "gone.av1.mkv" in stats and "no such file" in stats
-    assert "total: 1 done, 1 failed, 0 left" in stats
+    assert "total: 1 done, 2 failed, 0 left" in stats
 
 
 @pytest.mark.parametrize(("document", "message"), [

@@ -196,36 +196,57 @@ def quality_line(v: dict[str, Any], segments: int) -> str:
 
 
 def stats(work_root: Path) -> list[str]:
-    """One line per encode found under *work_root*, and the totals (drapto's old stats)."""
-    rows, paths = [], []
-    for path in sorted(work_root.glob("*/report.json")):
-        try:
-            rows.append({**read_json(path), "wall": wall_seconds(path.parent)})
-            paths.append(path)
-        except (OSError, ValueError):
+    """Every film under *work_root* by the state of its last run: each finished encode on a
+    line (its figures, then its output's full path) with the totals; then each film whose
+    last run failed (why) or stopped before its output was written."""
+    rows, paths, failed, left = [], [], [], []
+    for work in sorted(p for p in work_root.glob("*/") if (p / "probe.json").exists()):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            failed.append(str(read_json(work / "failed.json")["message"]))
             continue
-    if not rows:
-        return [f"no finished encodes under {work_root}"]
-    out = [f"{'output':<40} {'in':>12} {'out':>12} {'smaller':>8} {'wall':>9} "
-           f"{'encoding':>10}"]
+        try:
+            row = {**read_json(work / "report.json"), "wall": wall_seconds(work)}
+            if not Path(row["output"]).is_file():
+                raise OSError
+        except (OSError, ValueError, KeyError):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                source = read_json(work / "probe.json")["source"]
+                size = read_json(work / "size.json") if (work / "size.json").exists() else {}
+                left.append(f"{source}: skipped, over the size cap (~"
+                            f"{size['predicted_percent']} % of the source's video predicted)"
+                            if size.get("action") == "skip" else
+                            f"{source}: its last run stopped before the output was written "
+                            "(run it again)")
+            continue
+        rows.append(row)
+        paths.append(work / "report.json")
+    if not (rows or failed or left):
+        return [f"no encodes under {work_root}"]
+    out = [f"{'in':>12} {'out':>12} {'smaller':>8} {'wall':>9} {'encoding':>10}  output"]
     for r in rows:
-        out.append(f"{Path(r['output']).name[:40]:<40} {mib(r['size_in']):>12} "
-                   f"{mib(r['size_out']):>12} {r['reduction_pct']:>7.1f}% "
-                   f"{seconds(r['wall']):>9} {r['encode_seconds']:>8.1f} s")
-    size_in = sum(r["size_in"] for r in rows)
-    size_out = sum(r["size_out"] for r in rows)
-    walls = [r["wall"] for r in rows]
-    out.append(f"{f'{len(rows)} encodes':<40} {mib(size_in):>12} {mib(size_out):>12} "
-               f"{100 * (1 - size_out / size_in):>7.1f}% "
-               f"{seconds(None if None in walls else sum(walls)):>9} "
-               f"{sum(r['encode_seconds'] for r in rows):>8.1f} s")
-    out.append("wall: the runs that made each output, start to finish; encoding: the "
-               "segments' encodes added up (they run side by side)")
+        out.append(f"{mib(r['size_in']):>12} {mib(r['size_out']):>12} "
+                   f"{r['reduction_pct']:>7.1f}% {seconds(r['wall']):>9} "
+                   f"{r['encode_seconds']:>8.1f} s  {r['output']}")
+    if rows:
+        size_in = sum(r["size_in"] for r in rows)
+        size_out = sum(r["size_out"] for r in rows)
+        walls = [r["wall"] for r in rows]
+        out.append(f"{mib(size_in):>12} {mib(size_out):>12} "
+                   f"{100 * (1 - size_out / size_in):>7.1f}% "
+                   f"{seconds(None if None in walls else sum(walls)):>9} "
+                   f"{sum(r['encode_seconds'] for r in rows):>8.1f} s  "
+                   f"total of {len(rows)} encodes")
+    out.append(f"{len(rows)} done, {len(failed)} failed, {len(left)} not encoded; wall: the "
+               "runs that "
+               "made each output, start to finish; encoding: the segments' encodes added up "
+               "(they run side by side)")
     for r, path in zip(rows, paths, strict=True):  # where the last run's time went
         with contextlib.suppress(OSError, ValueError, KeyError, IndexError, TypeError):
             stages = read_json(path.parent / "runs.json")[-1]["stages"]
             spent = ", ".join(f"{k} {v:.1f} s" for k, v in stages.items() if v >= 0.05)
             out.append(f"  {Path(r['output']).name}, its last run: {spent}")
+    out += [f"failed: {message}" for message in failed]
+    out += [f"not encoded: {line}" for line in left]
     return out
 
 
