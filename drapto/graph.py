@@ -37,6 +37,18 @@ def tagged(job: Job, name: str) -> str:
     return f"{base}:{job.tag}:{sub}" if sub else f"{base}:{job.tag}"
 
 
+def stamp_of(job: Job, name: str) -> Path:
+    """The stamp of task *name* (untagged: ``encode:0003``) in the job's work folder, named
+    the same however the film is run (alone, in a batch or a job file), so each way finds
+    the others' work. A stamp a batch wrote under its tagged name before is taken over."""
+    stamp = job.work.stamp(name)
+    if job.tag and not stamp.exists():
+        legacy = job.work.stamp(tagged(job, name))
+        with contextlib.suppress(FileNotFoundError):
+            legacy.replace(stamp)
+    return stamp
+
+
 def _keyed(job: Job, value: Any) -> Any:
     """*value* as it enters a key: the input as its content fingerprint (a moved, renamed or
     touched film redoes nothing), a path in the work folder relative to it (the folder is
@@ -110,7 +122,7 @@ def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None]
     full = tagged(job, f"{basename}:{name}" if name else basename)
     target = Path(kwargs["target"])
     key = task_key(job, basename, schema, kwargs, deps, unkeyed)
-    stamp = job.work.stamp(tagged(job, stamp_as) if stamp_as else full)
+    stamp = stamp_of(job, stamp_as or (f"{basename}:{name}" if name else basename))
     task: Task = {
         "basename": basename,
         "actions": [(_action, [full, stamp, key, target, fn, kwargs])],

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DraptoError
-from .graph import Upstream, key_of, tagged
+from .graph import Upstream, key_of, stamp_of
 from .job import Job
 from .records import Probe
 from .workdir import read_json, read_stamp
@@ -38,18 +38,45 @@ def _probed(output: str, size: int, mtime: int) -> Probe | None:
         return None
 
 
-def holds(job: Job) -> dict[str, Any]:
-    """What the job's output says it holds: its DRAPTO_VIDEO and DRAPTO_AUDIO tags, the keys
-    of the joined video and of each audio track."""
-    info = probed(job)
+def stores(output: Path, work: Path, fingerprint: str) -> list[Path]:
+    """The files that may hold this input's stowed work: its *output*, and the last output
+    drapto wrote for it (report.json in its *work* folder: the film was renamed, or encoded
+    to another folder), each only if it carries this input's fingerprint."""
+    found: list[Path] = []
+    last = None
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        last = Path(read_json(work / "report.json")["output"])
+    for path in dict.fromkeys(p for p in (output, last) if p is not None):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        info = _probed(str(path), st.st_size, st.st_mtime_ns)
+        if info is not None and info.drapto_source == fingerprint:
+            found.append(path)
+    return found
+
+
+def held(path: Path) -> dict[str, Any]:
+    """What an output says it holds: its DRAPTO_VIDEO and DRAPTO_AUDIO tags, the keys of the
+    joined video and of each audio track."""
+    st = path.stat()
+    info = _probed(str(path), st.st_size, st.st_mtime_ns)
     return {"video": info.drapto_video if info else None,
             "audio": ((info.drapto_audio if info else None) or "").split(",")}
 
 
+def holds(job: Job) -> dict[str, Any]:
+    """What the job's outputs hold (:func:`stores`), together."""
+    found = [held(p) for p in stores(job.output, job.work.path, job.work.fingerprint)]
+    return {"video": [h["video"] for h in found],
+            "audio": [key for h in found for key in h["audio"]]}
+
+
 def holds_video(up: Upstream) -> bool:
-    """Whether the output holds this run's joined video (concat's key): then the joined
+    """Whether an output holds this run's joined video (concat's key): then the joined
     video and the encoded segments may be stowed."""
-    return bool(holds(up.job)["video"] == key_of(up.get("concat")))
+    return key_of(up.get("concat")) in holds(up.job)["video"]
 
 
 def owner(job: Job) -> str:
@@ -67,7 +94,7 @@ def owner(job: Job) -> str:
         return "ours"
     st = job.output.stat()
     made = [st.st_size, st.st_mtime_ns]
-    if read_stamp(job.work.stamp(tagged(job, "mux"))).get("target") == made:
+    if read_stamp(stamp_of(job, "mux")).get("target") == made:
         return "ours"
     # Written for this same path before its content changed: that input's work folder.
     for stamp in job.work.path.parent.glob("*/stamps/mux*.json"):

@@ -69,7 +69,8 @@ class Op:
         return [f"input={films / self.film}", *common]
 
     def __str__(self) -> str:
-        what = "batch" if self.kind == "batch" or self.batch else self.film
+        what = "batch" if self.kind == "batch" or (self.kind == "kill" and self.batch) \
+            else self.film
         return (f"{self.kind} {what if self.kind != 'jobs' else ''} {self.settings} -> "
                 f"{self.out}/ -n {self.jobs}" + (f" after {self.delay:.1f} s"
                                                   if self.kind == "kill" else ""))

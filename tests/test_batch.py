@@ -92,3 +92,22 @@ def test_a_batch_names_every_file_that_failed_and_why(tmp_path: Path) -> None:
     assert "1 done, 1 failed, 0 not encoded" in report.stdout, report.stdout
     assert any(line.startswith(f"failed: {films / 'cut.mkv'}: the file looks truncated")
                for line in lines)
+
+
+def test_a_film_finds_its_work_however_it_is_run(tmp_path: Path) -> None:
+    """Encoded in a batch, the film run alone is up to date; renamed, a batch encodes
+    nothing again (the work folder is found by content, its stamps named alike)."""
+    films = tmp_path / "films"
+    make_sample(films / "a.mkv", scenes=[1.0, 1.5], subtitles=False, chapters=False)
+    make_sample(films / "b.mkv", scenes=[1.5, 1.0], subtitles=False, chapters=False)
+    run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path)
+    alone = run_drapto(f"input={films / 'a.mkv'}", "output=out/", *FAST, cwd=tmp_path)
+    assert executed(alone) == [] and "drapto: up to date:" in alone.stdout, alone.stdout
+    (films / "a.mkv").rename(films / "renamed.mkv")
+    again = run_drapto("input=films", "output=out/", *FAST, cwd=tmp_path)
+    ran = executed(again)
+    assert not [t for t in ran if t.split(":")[0] in ("probe", "scenes", "crop", "encode")], ran
+    assert "mux:renamed" in ran
+    # Taken back from the first output: the same bytes as encoding it afresh would give.
+    out = tmp_path / "out"
+    assert (out / "renamed.av1.mkv").read_bytes() == (out / "a.av1.mkv").read_bytes()

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import outputs
-from ..graph import Task, Upstream, done, tagged, upstream
+from ..graph import Task, Upstream, done, stamp_of, upstream
 from ..job import Job
 from ..workdir import read_json
 from . import (
@@ -76,7 +76,7 @@ def _layers(job: Job, threads: int, upto: int) -> _Built:
     """The tasks of the layers after scene detection, up to *upto* (1 to 3), each made from
     what the layer before it wrote: none of a layer whose decision is not made yet, or
     after a skip."""
-    marks = tuple(_text(job.work.stamp(tagged(job, n)))
+    marks = tuple(_text(stamp_of(job, n))
                   for n in ("probe", "scenes", "size", "balance"))
     key = (id(job), threads, marks)
     cached = _BUILT.get(key)

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import proc, tracks
+from .. import outputs, proc, tracks
 from ..graph import Task, Upstream, key_of, make_task
 from ..records import Probe, Scenes, SubtitleTrack
 from ..timeline import read_framecrc, seek_arg, seek_input, segment_durations
 from ..workdir import atomic_path
-from .probe import read_media
 
 SCHEMA = 2
 DOC = "The output MKV: video, audio, subtitles, chapters, attachments, tags."
@@ -103,12 +102,15 @@ def run_mux(source: Path, kept: Probe, joined: Path, audio: list[Path],
     zero, clip = scenes.zero_us, scenes.clip
     parts = parts or {}
     if not joined.exists() or not all(p.exists() for p in audio):  # removed after a run
-        held = (read_media(target).drapto_audio or "").split(",")
+        # Taken back from the output, or from the last one made for this input.
+        found = outputs.stores(target, joined.parent, source_id)
         if not joined.exists():
-            restore(target, "v:0", joined, -(scenes.first_pts_us - zero))
+            store = next(p for p in found if outputs.held(p)["video"] == parts.get("video"))
+            restore(store, "v:0", joined, -(scenes.first_pts_us - zero))
         for path, key in zip(audio, parts.get("audio", []), strict=False):
             if not path.exists():
-                restore(target, f"a:{held.index(key)}", path, zero)
+                store = next(p for p in found if key in outputs.held(p)["audio"])
+                restore(store, f"a:{outputs.held(store)['audio'].index(key)}", path, zero)
     shift = ["-itsoffset", seek_arg(-zero)]
     args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(scenes.first_pts_us - zero),
             "-i", str(joined)]
