@@ -8,20 +8,32 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .settings import documented
+from .settings import brief, documented
 
 TASKS = Path(__file__).resolve().parent / "tasks.py"
 
 
-# The settings people change first, shown beside the input and output; the rest are in
-# the advanced groups below them.
+# The settings people change first, shown beside the input and output (their help in a
+# few words); the rest are in the advanced groups below them, shown by --help-all.
 COMMON = ("preset", "target_vmaf", "quality", "crf_hd", "max_encoded_percent", "over_cap",
           "crop", "deinterlace", "audio_languages", "subtitle_languages", "keep_work")
+SHORT = {"preset": "SVT-AV1's speed: 0 slowest and best .. 13 fastest",
+         "target_vmaf": "the quality: the film's mean VMAF (HDR: --target-vmaf-hdr)",
+         "quality": "vmaf: each segment's CRF searched for the target; crf: one fixed CRF "
+                    "(--crf-hd), faster"}
+# What `drapto encode --help` and `drapto jobs --help` show (at most 10 options each);
+# --help-all shows every option.
+FIRST = {"encode": ("output", "start", "end", "duration", "overwrite", "parallel", "set",
+                    "setting_preset", "setting_target_vmaf", "setting_quality"),
+         "jobs": ("api", "chapters", "input", "output", "overwrite", "parallel", "set",
+                  "setting_preset", "setting_target_vmaf", "setting_quality")}
 ADVANCED = {
     "quality targeting": ("target_vmaf_hdr", "vmaf_pool", "vmaf_tolerance", "vmaf_overshoot",
                           "film_tolerance", "vmaf_subsample", "search", "crf_min",
@@ -56,7 +68,8 @@ def _settings_options(p: argparse.ArgumentParser, common: argparse._ArgumentGrou
     for key, (text, default) in settings.items():
         groups[key].add_argument(f"--{key.replace('_', '-')}", dest=f"setting_{key}",
                                  metavar=_metavar(default),
-                                 help=f"{text} (default: {default})".replace("%", "%%"))
+                                 help=f"{SHORT.get(key) or brief(text)} (default: {default})"
+                                 .replace("%", "%%"))
 
 
 def _work_options(p: argparse.ArgumentParser, group: argparse._ArgumentGroup,
@@ -102,12 +115,19 @@ class _Versions(argparse.Action):
         parser.exit()
 
 
-ENCODE_USAGE = ("drapto encode INPUT [-o OUTPUT] [--preset N] [--target-vmaf X] "
-                "[--quality vmaf|crf] [--start T] [--end T | --duration T] [-n N] "
-                "[--set KEY=VALUE] [options]")
+ENCODE_USAGE = "drapto encode INPUT [-o OUTPUT] [--preset N] [--target-vmaf X] [options]"
 
 
-def parser() -> argparse.ArgumentParser:
+def _first_only(sub: argparse.ArgumentParser, name: str) -> None:
+    """Hide every option of *sub* but those people change first (they still work)."""
+    for action in sub._actions:
+        if action.option_strings and action.dest not in (*FIRST[name], "help", "help_all"):
+            action.help = argparse.SUPPRESS
+
+
+def parser(full: bool = False) -> argparse.ArgumentParser:
+    """drapto's arguments; *full*: the help lists every option (--help-all), not only the
+    ones people change first."""
     ap = argparse.ArgumentParser(
         prog="drapto", description="Re-encode movies to AV1 + Opus MKV; resumable, as a "
         "doit build. Every setting of profiles/default.yaml is an option of encode and jobs.")
@@ -129,6 +149,8 @@ def parser() -> argparse.ArgumentParser:
                       "drapto did not write for this input")
     _work_options(enc, main, "")
     _settings_options(enc, main)
+    enc.add_argument("--help-all", action="help", help="every option (profiles, the work "
+                     "folder, every setting); the settings reference: docs/pages/settings.md")
     jobs = sub.add_parser("jobs", help="encode the jobs and clips of a job file",
                           description="Encode every job and clip of a YAML/JSON job file "
                           "(- for standard input), or of a yt-dlp info JSON (--api ytdlp).")
@@ -145,6 +167,11 @@ def parser() -> argparse.ArgumentParser:
                        "drapto did not write for their inputs")
     _work_options(jobs, first, " for every job")
     _settings_options(jobs, first)
+    jobs.add_argument("--help-all", action="help", help="every option (profiles, the work "
+                      "folder, every setting)")
+    if not full:
+        _first_only(enc, "encode")
+        _first_only(jobs, "jobs")
     rep = sub.add_parser("report", help="statistics of every encode under a work root, or "
                          "of a job file's jobs")
     rep.add_argument("file", nargs="?", help="a job file: its jobs done, failed or left")
@@ -165,7 +192,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The arguments; an unknown option gets the same "did you mean" as an unknown setting."""
     import difflib
 
-    ap = parser()
+    ap = parser(full="--help-all" in (sys.argv[1:] if argv is None else argv))
     ns, extra = ap.parse_known_args(argv)
     if extra:
         sub = _subparser(ap, ns.command)
@@ -204,13 +231,23 @@ def doit_argv(ns: argparse.Namespace) -> list[str]:
             *(f"{k}={v}" for k, v in named.items() if v), *settings]
 
 
+# doit's commands that drapto replaces (whatever folder it is run from).
+COMMANDS = {"COMMAND": {"list": "drapto.listing:List"}}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from doit.doit_cmd import DoitMain
 
-    ns = parse(argv)
-    args = doit_argv(ns)
-    sys.argv = ["doit", *args]  # the tasks read doit's own options (-n) from it
-    return int(DoitMain().run(args))
+    try:
+        ns = parse(argv)
+        if ns.command in ("list", "report"):  # a closed pipe ends them quietly
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        args = doit_argv(ns)
+        sys.argv = ["doit", *args]  # the tasks read doit's own options (-n) from it
+        return int(DoitMain(extra_config=COMMANDS).run(args))
+    except BrokenPipeError:  # the reader went away (drapto list | head): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

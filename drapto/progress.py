@@ -4,6 +4,7 @@ one line that rewrites itself on a terminal, or as a plain line now and then els
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -82,7 +83,10 @@ class Tracker:
             return min(self.total_frames or 1 << 62,
                        self.done_frames + sum(m for m, _ in self.live.values()))
 
-    def line(self, now: float | None = None, color: bool = False) -> str:
+    def line(self, now: float | None = None, color: bool = False,
+             width: int | None = None) -> str:
+        """The progress line; with *width*, fitted to it: the frame counts go first, then
+        fields from the right (a live line that wraps leaves a row behind at each update)."""
         now = time.monotonic() if now is None else now
         frames = self.shown_frames()
         with self.lock:
@@ -111,6 +115,12 @@ class Tracker:
                 parts.append(f"~{size(estimate)} video")
             if self.note:
                 parts.append(self.note)
+        if width is not None:
+            if len(" | ".join(parts)) > width and self.total_frames:
+                parts[1] = parts[1].split(" (")[0]
+            while len(parts) > 1 and len(" | ".join(parts)) > width:
+                parts.pop()
+            parts[0] = parts[0][:max(1, width)]
         if color:
             parts[0] = f"{Fore.CYAN}{parts[0]}{Style.RESET_ALL}"
         return " | ".join(parts)
@@ -148,7 +158,9 @@ class Display(threading.Thread):
             self.show()
 
     def show(self) -> None:
-        text = TRACKER.line(color=self.color)
+        # The terminal's width as it is now (a resized window too), one column spare.
+        width = shutil.get_terminal_size().columns - 1 if self.tty else None
+        text = TRACKER.line(color=self.color, width=width)
         with self.write_lock:
             if self.stop.is_set():
                 return

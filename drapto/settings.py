@@ -251,6 +251,13 @@ def documented() -> dict[str, tuple[str, Any]]:
     return out
 
 
+def brief(text: str, limit: int = 90) -> str:
+    """A setting's help cut to its first sentence (or clause), for help that fits a screen;
+    the whole text is in the settings reference."""
+    first = re.split(r"(?<![.])(?<!e\.g)(?<!i\.e)\.\s", text, maxsplit=1)[0].rstrip(".")
+    return first if len(first) <= limit else first[:limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def profile_path(name: str) -> Path:
     """``profiles/<name>.yaml``, or *name* itself when it is a path to a ``.yaml`` file."""
     if name.endswith((".yaml", ".yml")):

@@ -16,7 +16,7 @@ from doit import create_after, get_initial_workdir, task_params
 from drapto import runtime, setup, stages
 from drapto.graph import Task
 from drapto.job import work_root
-from drapto.settings import documented
+from drapto.settings import brief, documented
 
 RUN = setup.start(sys.argv, Path(get_initial_workdir()))
 
@@ -125,7 +125,7 @@ def variables_help() -> list[dict[str, object]]:
         {"name": k, "long": k, "default": None, "help": f"{k}=VALUE: {text}"}
         for k, text in RUN_VARIABLES.items()]
     params += [{"name": k, "long": k, "default": None,
-                "help": f"{k}=VALUE: {text} (default: {default})"}
+                "help": f"{brief(text, 60)} (default: {default})"}
                for k, (text, default) in documented().items()]
     for p in params:  # doit formats the help with %
         p["help"] = str(p["help"]).replace("%", "%%")

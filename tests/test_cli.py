@@ -27,10 +27,16 @@ def test_help(tmp_path: Path) -> None:
     assert top.returncode == 0 and "encode" in top.stdout and "report" in top.stdout
     enc = subprocess.run([sys.executable, "-m", "drapto", "encode", "--help"], cwd=tmp_path,
                          capture_output=True, text=True, check=True).stdout
-    for flag in ("--output", "--work", "--profile", "--parallel", "--set KEY=VALUE"):
+    # A screen: the options people change first (at most 10), the rest behind --help-all.
+    assert len(enc.splitlines()) <= 40 and max(map(len, enc.splitlines())) <= 80
+    for flag in ("--output", "--parallel", "--set KEY=VALUE", "--target-vmaf", "--help-all"):
         assert flag in enc
-    # The options people change first come before the advanced ones.
-    assert enc.index("--target-vmaf") < enc.index("advanced:") < enc.index("--crop-limit-hdr")
+    assert "--work" not in enc and "advanced:" not in enc
+    every = subprocess.run([sys.executable, "-m", "drapto", "encode", "--help-all"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    for flag in ("--work", "--profile", "--crf-max", "--crop-limit-hdr"):
+        assert flag in every
+    assert every.index("--target-vmaf") < every.index("advanced:") < every.index("--crop-limit-hdr")
     assert enc.startswith("usage: drapto encode INPUT [-o OUTPUT] [--preset N]")
 
 
@@ -82,7 +88,8 @@ def test_encode_report_and_a_bad_setting(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_every_setting_is_an_option_and_in_doit_help(tmp_path: Path) -> None:
-    """The options come from profiles/default.yaml: one per setting, with its help."""
+    """The options come from profiles/default.yaml: one per setting, with its help; `doit
+    help encode` describes each in a line that fits a terminal."""
     import dataclasses
 
     from conftest import ROOT
@@ -93,14 +100,15 @@ def test_every_setting_is_an_option_and_in_doit_help(tmp_path: Path) -> None:
 
     keys = [f.name for f in dataclasses.fields(Settings)]
     enc = parser().format_help() + subprocess.run(
-        [sys.executable, "-m", "drapto", "encode", "--help"], capture_output=True, text=True,
-        check=True).stdout
+        [sys.executable, "-m", "drapto", "encode", "--help-all"], capture_output=True,
+        text=True, check=True).stdout
     helped = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "help",
                              "encode"], cwd=tmp_path, capture_output=True, text=True,
                             check=True).stdout
     for key in keys:
         assert re.search(f"--{key.replace('_', '-')} (N|X|VALUE)", enc), key
-        assert f"{key}=VALUE: " in helped, key
+        assert re.search(f"--{key}=ARG +\\w", helped), key  # with a description
+    assert max(len(line) for line in helped.splitlines()) <= 200
     argv = doit_argv(parser().parse_args(["encode", "film.mkv", "--target-vmaf", "94",
                                           "--start", "1:30", "--preset", "8"]))
     assert {"target_vmaf=94", "preset=8", "start=1:30", "input=film.mkv"} <= set(argv)
@@ -108,3 +116,15 @@ def test_every_setting_is_an_option_and_in_doit_help(tmp_path: Path) -> None:
     assert version[0] == f"drapto {__version__}"
     assert version[1].startswith("FFmpeg: ffmpeg version ")
     assert re.match(r"SVT-AV1: v\d+\.\d+", version[2]), version
+
+
+def test_a_closed_pipe_ends_list_and_help_quietly(tmp_path: Path) -> None:
+    """`drapto list | head -1`: no traceback when the reader goes away."""
+    for args in (["list"], ["encode", "--help-all"]):
+        child = subprocess.Popen([str(DRAPTO), *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()  # the reader is gone before anything was read
+        err = child.stderr.read().decode()
+        child.wait(timeout=60)
+        assert "Traceback" not in err and "BrokenPipe" not in err, (args, err)

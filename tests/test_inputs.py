@@ -125,8 +125,13 @@ def test_list_and_help_work_without_input(tmp_path: Path) -> None:
     from conftest import ROOT
 
     base = [sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py")]
-    listing = subprocess.run([*base, "list"], cwd=tmp_path, capture_output=True, text=True,
+    # Run where dodo.py is (pyproject.toml gives doit drapto's list): the tasks a user runs,
+    # then how many internal ones there are; --private lists them too.
+    listing = subprocess.run([*base, "list"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout
+    assert [line.split()[0] for line in listing.splitlines()] == ["encode", "report", "(16"]
+    listing = subprocess.run([*base, "list", "--private"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
     names = [line.split()[0] for line in listing.splitlines()]
     assert names == ["adjust", "audio", "balance", "calibrate", "calibration", "concat",
                      "crop", "encode", "job", "mux", "probe", "report", "sample", "scenes",

@@ -34,6 +34,21 @@ def test_line_shows_segments_speed_eta_and_size() -> None:
     assert t.line(now=120.0).endswith("| ~19.1 MiB video")  # 2 MB a segment of 100 frames
 
 
+def test_the_live_line_fits_the_terminal() -> None:
+    """Narrower terminals lose the frame counts, then fields from the right; never wrap."""
+    t = Tracker(started=100.0)
+    t.plan(total_frames=1000, total_segments=10)
+    t.stage, t.encode_started = "encode", 100.0
+    t.update("0000.mkv", 200)
+    whole = t.line(now=110.0)
+    assert t.line(now=110.0, width=len(whole)) == whole
+    assert t.line(now=110.0, width=80) == ("encode | 20.0 % | 0/10 segments | 20.0 fps | "
+                                           "0:00:10 elapsed | ETA 0:00:40")
+    assert t.line(now=110.0, width=40) == "encode | 20.0 % | 0/10 segments"
+    for width in (100, 60, 20, 8, 3):
+        assert len(t.line(now=110.0, width=width)) <= width
+
+
 def test_the_bar_never_goes_back() -> None:
     """Recorded events of a run: a segment encoded twice (its second try starts from frame
     0), a segment done, the film's balance encoding one again, a skipped (up-to-date) one.
@@ -102,6 +117,7 @@ def test_live_line_on_a_terminal_and_no_color(tmp_path: Path) -> None:
     clip = make_sample(tmp_path / "c.mkv", scenes=[1.0] * 4, size="320x180", subtitles=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRAPTO_", "NO_COLOR"))}
     env.update(FIXED_CRF)
+    env["COLUMNS"] = "200"  # wide enough for every field (tests/test_progress.py above)
     argv = drapto_argv(f"input={clip}", "work=w", *FAST[1:], "preset=8", "min_segment=0.5",
                        "max_segment=1")
     shown = _run_in_terminal(argv, tmp_path, env)
