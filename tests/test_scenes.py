@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from drapto.stages.scenes import build, detect, plan
+from drapto.records import PictureChange
+from drapto.stages.scenes import Pass, build, detect, plan
 from drapto.timeline import seek_arg
 
 
@@ -44,3 +45,23 @@ def test_detect_finds_the_hard_cuts(sample: Path, tmp_path: Path) -> None:
     assert [i for i, s in enumerate(scores) if s >= 10] == [36, 108]
     assert pts[36] == 1_500_000
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_scene_pass_reads_frames_with_or_without_the_log_prefix() -> None:
+    """FFmpeg drops a line's "[Parsed_… @ 0x…]" prefix after a line that ended in a carriage
+    return (its progress line): every frame is read all the same, and a picture change is
+    placed before the frame it comes with."""
+    read = Pass()
+    for line in ["[Parsed_metadata_2 @ 0x1] frame:0    pts:0       pts_time:0",
+                 "[Parsed_metadata_2 @ 0x1] lavfi.scd.mafd=0.000",
+                 "[Parsed_metadata_2 @ 0x1] lavfi.scd.score=0.000",
+                 "frame=    1 fps=0.0 q=-0.0 size=N/A time=00:00:00.04 speed=1x    \r"
+                 "frame:1    pts:41667   pts_time:0.041667",
+                 "lavfi.scd.score=12.500",
+                 "[vf#0:0 @ 0x2] Reconfiguring filter graph because video parameters changed "
+                 "to yuvj420p(pc, unknown), 320x180, unspecified alpha",
+                 "[Parsed_metadata_2 @ 0x3] frame:0    pts:83333   pts_time:0.083333",
+                 "[Parsed_metadata_2 @ 0x3] lavfi.scd.score=0.000"]:
+        read.line(line)
+    assert read.pts == [0, 41667, 83333] and read.scores == [0.0, 12.5, 0.0]
+    assert read.changes == [PictureChange(2, 320, 180, "yuvj420p", "pc")]

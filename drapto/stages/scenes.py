@@ -62,8 +62,10 @@ def add_source_bytes(scenes: Scenes, packets: list[tuple[int, int]]) -> Scenes:
 # The scene pass's frame lines (the metadata filter's print, on FFmpeg's log) and the line
 # FFmpeg writes when the decoded frames' size, format or range change and it rebuilds the
 # filter graph (which starts the frame numbers and scdet's state again).
-_FRAME_LOG = re.compile(r"\] frame:(\d+)\s+pts:(-?\d+)")
-_SCORE_LOG = re.compile(r"\] lavfi\.scd\.score=([\d.]+)")
+# A line's "[Parsed_metadata_N @ 0x…]" prefix is not relied on: FFmpeg leaves it out after
+# a line that ended in a carriage return (its progress line, which -nostats turns off).
+_FRAME_LOG = re.compile(r"\bframe:(\d+)\s+pts:(-?\d+)")
+_SCORE_LOG = re.compile(r"\blavfi\.scd\.score=([\d.]+)")
 _RECONFIG = re.compile(r"Reconfiguring filter graph because video parameters changed to "
                        r"(\w+)(?:\((\w+)[^)]*\))?, (\d+)x(\d+)")
 # FFmpeg's words for a bitstream it cannot decode.
@@ -118,7 +120,7 @@ def detect(source: Path, workdir: Path, clip: Clip | None = None,
     lines: list[str] = []
     read = Pass()
     try:
-        result = proc.run(["-v", "info", "-copyts", *window,
+        result = proc.run(["-v", "info", "-nostats", "-copyts", *window,
                            *(video_input(probe) if probe else []), "-i", str(source),
                            "-map", f"0:V:{index}",
                            "-vf", "settb=AVTB,scdet=threshold=100,metadata=mode=print",
