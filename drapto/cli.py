@@ -192,8 +192,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The arguments; an unknown option gets the same "did you mean" as an unknown setting."""
     import difflib
 
-    ap = parser(full="--help-all" in (sys.argv[1:] if argv is None else argv))
-    ns, extra = ap.parse_known_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    ap = parser(full="--help-all" in args)
+    before = args[:args.index("--")] if "--" in args else args
+    for arg in before[1:]:  # a file named like an option: say how to name it
+        if arg.startswith("-") and arg != "-" and Path(arg).exists():
+            _subparser(ap, before[0]).error(
+                f"{arg} is read as an option: write ./{arg} for the file (or put it after --)")
+    ns, extra = ap.parse_known_args(args)
     if extra:
         sub = _subparser(ap, ns.command)
         unknown = next((x for x in extra if x.startswith("-")), extra[0])
@@ -244,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         args = doit_argv(ns)
         sys.argv = ["doit", *args]  # the tasks read doit's own options (-n) from it
+        from . import runtime
+
+        runtime.SPOKEN = "drapto"  # its lines name settings as --key value
         return int(DoitMain(extra_config=COMMANDS).run(args))
     except BrokenPipeError:  # the reader went away (drapto list | head): nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import re
 import shutil
 import signal
 import sys
@@ -23,10 +24,34 @@ from .records import Scenes, SegmentRecord
 from .stages.report import summary_lines
 from .workdir import Lock, read_json, write_json
 
+# How the run was typed: "doit" (doit encode input=… key=value) or "drapto" (drapto encode
+# FILE -o … --key value); the lines a user reads name settings the way they were typed.
+SPOKEN = "doit"
+_RUN_WORDS = {"doit encode input=": "drapto encode ", "overwrite=yes": "--overwrite",
+              "input=FILE": "INPUT", "input=": "", "output=": "-o ",
+              "work=": "-w ", "profile=": "--profile ", "config=": "--config ",
+              "jobs=": "drapto jobs ", "start=": "--start ", "end=": "--end ",
+              "duration=": "--duration "}
+
+
+def spoken(text: str) -> str:
+    """*text* in the syntax of the command that was typed: unchanged for doit; for the
+    ``drapto`` command, ``key=value`` as ``--key value`` (``output=`` as ``-o``)."""
+    if SPOKEN != "drapto":
+        return text
+    from .settings import documented
+
+    names = "|".join(sorted(documented(), key=len, reverse=True))
+    text = re.sub(rf"(?<![\w-])({names})=(?=\S)",
+                  lambda m: f"--{m.group(1).replace('_', '-')} ", text)
+    for words, option in _RUN_WORDS.items():
+        text = re.sub(rf"(?<![\w-]){re.escape(words)}", option, text)
+    return text
+
 
 def fail(exc: DraptoError) -> NoReturn:
     """Stop before any task runs: one line on stderr, exit status 2."""
-    sys.stderr.write(f"drapto: {exc}\n")
+    sys.stderr.write(spoken(f"drapto: {exc}\n"))
     raise SystemExit(2)
 
 
@@ -110,6 +135,7 @@ class Reporter(ExecutedOnlyReporter):
         self._file_failures: dict[str, str] = {}  # in a batch: each failed file's first word
 
     def write(self, text: str) -> None:
+        text = spoken(text)
         if self._display:
             with self._display.write_lock:  # no redraw between taking the line and the text
                 self._display.clear_locked()
@@ -191,8 +217,11 @@ class Reporter(ExecutedOnlyReporter):
                 self.write(f"drapto: up to date: {job.output}\n")
             if len(done) > 1:
                 self.write(f"drapto: batch: {len(done)} of {len(_jobs)} files up to date\n")
-        for job in _jobs.values():  # refused before anything was made (not a video, say)
-            if not job.work.probe.exists():
+        for job in _jobs.values():
+            # Refused before anything was made (not a video, say), or a clip refused by its
+            # range (past the end): nothing of it is kept.
+            if not job.work.probe.exists() or (job.clip and job.work.failure.exists()
+                                               and not job.work.scenes.exists()):
                 shutil.rmtree(job.work.path, ignore_errors=True)
         super().complete_run()
         if skipped and not batch and not (self._failed or self.runtime_errors):

@@ -128,3 +128,35 @@ def test_a_closed_pipe_ends_list_and_help_quietly(tmp_path: Path) -> None:
         err = child.stderr.read().decode()
         child.wait(timeout=60)
         assert "Traceback" not in err and "BrokenPipe" not in err, (args, err)
+
+
+def test_lines_speak_the_syntax_that_was_typed(tmp_path: Path) -> None:
+    """drapto's own command names options as they are typed there (--overwrite, -o), and a
+    file named like an option gets a hint."""
+    (tmp_path / "film.mkv").write_bytes(b"not checked before the output")
+    (tmp_path / "taken.mkv").write_text("someone else's file\n")
+    said = run("encode", "film.mkv", "-o", "taken.mkv", cwd=tmp_path)
+    assert said.returncode != 0
+    assert said.stderr.strip().endswith("not replacing it; --overwrite replaces it") or \
+        "--overwrite" in said.stdout + said.stderr, said.stdout + said.stderr
+    assert "overwrite=yes" not in said.stdout + said.stderr
+    (tmp_path / "-dash.mkv").write_bytes(b"")
+    hint = run("encode", "-dash.mkv", cwd=tmp_path)
+    assert hint.returncode == 2 and ("-dash.mkv is read as an option: write ./-dash.mkv for "
+                                     "the file (or put it after --)") in hint.stderr
+
+
+def test_spoken_turns_doit_words_into_options() -> None:
+    from drapto import runtime
+
+    text = ("give input=FILE or jobs=FILE, e.g. doit encode input=movie.mkv; overwrite=yes "
+            "replaces it; max_encoded_percent=0 encodes it; output=out.mkv; end=2 after start=3")
+    assert runtime.spoken(text) == text  # doit's own syntax when doit was typed
+    runtime.SPOKEN = "drapto"
+    try:
+        assert runtime.spoken(text) == (
+            "give INPUT or drapto jobs FILE, e.g. drapto encode movie.mkv; --overwrite "
+            "replaces it; --max-encoded-percent 0 encodes it; -o out.mkv; --end 2 after "
+            "--start 3")
+    finally:
+        runtime.SPOKEN = "doit"

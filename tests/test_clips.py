@@ -85,3 +85,4 @@ def test_range_outside_the_file(args: list[str], message: str, sample: Path,
     result = run_drapto(f"input={sample}", *FAST, *args, cwd=tmp_path, check=False)
     assert result.returncode != 0 and message in result.stdout
     assert not list(tmp_path.glob("*.mkv"))
+    assert not list(tmp_path.glob("drapto-work/*"))  # a refused clip leaves no work folder

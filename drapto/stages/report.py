@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,10 @@ def run_report(source: Path, probe: Path, scenes: Path, records: list[Path], val
     # besides the video.
     audio_bytes = (sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths)
                    else max(0, output.stat().st_size - sum(r.bytes for r in done)))
-    report = build(Probe.read(probe), cut, done, read_json(validation), output,
+    # The input as this run names it (the work folder is found by content: probe.json may
+    # name the path the film had when it was first probed).
+    report = build(replace(Probe.read(probe), source=str(source)), cut, done,
+                   read_json(validation), output,
                    audio_bytes, read_json(size) if size else None,
                    read_json(balance) if balance else None,
                    clip_input_bytes(source, cut) if cut.clip else None)
