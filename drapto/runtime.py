@@ -24,6 +24,8 @@ from .records import Scenes, SegmentRecord
 from .stages.report import summary_lines
 from .workdir import Lock, read_json, write_json
 
+# Single segment tasks asked for on the command line (doit encode:0003 input=…).
+ASKED = [a for a in sys.argv[1:] if re.fullmatch(r"(encode|sample|segment|adjust):\d{4}", a)]
 # How the run was typed: "doit" (doit encode input=… key=value) or "drapto" (drapto encode
 # FILE -o … --key value); the lines a user reads name settings the way they were typed.
 SPOKEN = "doit"
@@ -211,10 +213,16 @@ class Reporter(ExecutedOnlyReporter):
             decision = stages.size.decision(job)
             assert decision is not None
             self.write(f"drapto: {stages.size.skip_line(job, decision)}\n")
-        if not (self._ran or self._failed or self.runtime_errors or self.failures):
+        missing = self._missing_segments()
+        for line in missing:
+            self.write(f"drapto: {line}\n")
+        if missing:
+            self._failed = True
+        elif not (self._ran or self._failed or self.runtime_errors or self.failures):
             done = [job for job in _jobs.values() if job not in skipped]
             for job in done:  # a rerun that had nothing to do says so
-                self.write(f"drapto: up to date: {job.output}\n")
+                # Asked for single tasks (encode:0003), it is those that are up to date.
+                self.write(f"drapto: up to date: {', '.join(ASKED) or job.output}\n")
             if len(done) > 1:
                 self.write(f"drapto: batch: {len(done)} of {len(_jobs)} files up to date\n")
         for job in _jobs.values():
@@ -224,8 +232,25 @@ class Reporter(ExecutedOnlyReporter):
                                                and not job.work.scenes.exists()):
                 shutil.rmtree(job.work.path, ignore_errors=True)
         super().complete_run()
+        if missing:
+            raise SystemExit(2)
         if skipped and not batch and not (self._failed or self.runtime_errors):
             raise SystemExit(SKIPPED_STATUS)
+
+    @staticmethod
+    def _missing_segments() -> list[str]:
+        """Segment tasks asked for by number (encode:0003) that the film does not have."""
+        job = next(iter(_jobs.values()), None)
+        if job is None or len(_jobs) > 1 or not ASKED:
+            return []
+        try:
+            count = len(Scenes.read(job.work.scenes).segments)
+        except (OSError, ValueError, KeyError):
+            return []
+        return [f"{name}: no such segment; {job.source} has {count} segment"
+                f"{'s' if count > 1 else ''} ({name.split(':')[0]}:0000 to "
+                f"{name.split(':')[0]}:{count - 1:04d})"
+                for name in ASKED if int(name.split(":")[1]) >= count]
 
     def _batch_summary(self) -> None:
         reports = []

@@ -19,6 +19,7 @@ from conftest import (
     workdir_of,
 )
 
+from drapto.sample import make_sample
 from drapto.workdir import read_json
 
 
@@ -210,3 +211,28 @@ def test_report_page_shows_every_segment(encoded: dict[str, Any]) -> None:
         page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     for i in range(4):
         assert page.count(f"<title>segment {i:04d} at ") == 2  # CRF and kbit/s panels
+
+
+@pytest.mark.e2e
+def test_a_segment_asked_for_by_number_must_exist(tmp_path: Path) -> None:
+    """`doit encode:0003` on a film of fewer segments says so and fails; a segment that is
+    done says that it is up to date, not the output (which may be of other settings)."""
+    import subprocess
+
+    from conftest import FIXED_CRF, drapto_argv
+
+    src = make_sample(tmp_path / "one.mkv", scenes=[1.0], subtitles=False, chapters=False)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DRAPTO_")},
+           **FIXED_CRF}
+
+    def task(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*drapto_argv()[:-1], name, f"input={src}", *FAST],
+                              cwd=tmp_path, env=env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, check=False)
+    missing = task("encode:0003")
+    assert missing.returncode == 2
+    assert (f"drapto: encode:0003: no such segment; {src} has 1 segment (encode:0000 to "
+            "encode:0000)") in missing.stdout
+    assert task("encode:0000").returncode == 0
+    again = task("encode:0000")
+    assert "drapto: up to date: encode:0000" in again.stdout, again.stdout
