@@ -49,8 +49,9 @@ def test_detect_finds_the_hard_cuts(sample: Path, tmp_path: Path) -> None:
 
 def test_the_scene_pass_reads_frames_with_or_without_the_log_prefix() -> None:
     """FFmpeg drops a line's "[Parsed_… @ 0x…]" prefix after a line that ended in a carriage
-    return (its progress line): every frame is read all the same, and a picture change is
-    placed before the frame it comes with."""
+    return (its progress line), and prints it after another thread's unfinished line (seen
+    under load): every frame is read all the same, and a picture change is placed before
+    the frame it comes with."""
     read = Pass()
     for line in ["[Parsed_metadata_2 @ 0x1] frame:0    pts:0       pts_time:0",
                  "[Parsed_metadata_2 @ 0x1] lavfi.scd.mafd=0.000",
@@ -60,7 +61,8 @@ def test_the_scene_pass_reads_frames_with_or_without_the_log_prefix() -> None:
                  "lavfi.scd.score=12.500",
                  "[vf#0:0 @ 0x2] Reconfiguring filter graph because video parameters changed "
                  "to yuvj420p(pc, unknown), 320x180, unspecified alpha",
-                 "[Parsed_metadata_2 @ 0x3] frame:0    pts:83333   pts_time:0.083333",
+                 "      encoder         : Lavc63.1.102 pcm_s16le"
+                 "frame:0    pts:83333   pts_time:0.083333",
                  "[Parsed_metadata_2 @ 0x3] lavfi.scd.score=0.000"]:
         read.line(line)
     assert read.pts == [0, 41667, 83333] and read.scores == [0.0, 12.5, 0.0]

@@ -62,10 +62,11 @@ def add_source_bytes(scenes: Scenes, packets: list[tuple[int, int]]) -> Scenes:
 # The scene pass's frame lines (the metadata filter's print, on FFmpeg's log) and the line
 # FFmpeg writes when the decoded frames' size, format or range change and it rebuilds the
 # filter graph (which starts the frame numbers and scdet's state again).
-# A line's "[Parsed_metadata_N @ 0x…]" prefix is not relied on: FFmpeg leaves it out after
-# a line that ended in a carriage return (its progress line, which -nostats turns off).
-_FRAME_LOG = re.compile(r"\bframe:(\d+)\s+pts:(-?\d+)")
-_SCORE_LOG = re.compile(r"\blavfi\.scd\.score=([\d.]+)")
+# Found anywhere in a line: FFmpeg leaves a line's "[Parsed_metadata_N @ 0x…]" prefix out
+# after one that ended in a carriage return (its progress line, which -nostats turns off),
+# and the filter's line can follow another thread's unfinished one ("… pcm_s16leframe:0 …").
+_FRAME_LOG = re.compile(r"frame:(\d+)\s+pts:(-?\d+)")
+_SCORE_LOG = re.compile(r"lavfi\.scd\.score=([\d.]+)")
 _RECONFIG = re.compile(r"Reconfiguring filter graph because video parameters changed to "
                        r"(\w+)(?:\((\w+)[^)]*\))?, (\d+)x(\d+)")
 # FFmpeg's words for a bitstream it cannot decode.
