@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import outputs, proc, tracks
+from ..errors import DraptoError
 from ..graph import Task, Upstream, key_of, make_task
 from ..records import Probe, Scenes, SubtitleTrack
 from ..timeline import read_framecrc, seek_arg, seek_input, segment_durations
@@ -104,12 +105,21 @@ def run_mux(source: Path, kept: Probe, joined: Path, audio: list[Path],
     if not joined.exists() or not all(p.exists() for p in audio):  # removed after a run
         # Taken back from the output, or from the last one made for this input.
         found = outputs.stores(target, joined.parent, source_id)
+        gone = DraptoError(f"{target}: the encoded video or audio was tidied away after an "
+                           "earlier run, and no output holds it any more (removed or "
+                           "replaced since): run the same command again, which encodes it "
+                           "again")
         if not joined.exists():
-            store = next(p for p in found if outputs.held(p)["video"] == parts.get("video"))
+            store = next((p for p in found if outputs.held(p)["video"] == parts.get("video")),
+                         None)
+            if store is None:
+                raise gone
             restore(store, "v:0", joined, -(scenes.first_pts_us - zero))
         for path, key in zip(audio, parts.get("audio", []), strict=False):
             if not path.exists():
-                store = next(p for p in found if key in outputs.held(p)["audio"])
+                store = next((p for p in found if key in outputs.held(p)["audio"]), None)
+                if store is None:
+                    raise gone
                 restore(store, f"a:{outputs.held(store)['audio'].index(key)}", path, zero)
     shift = ["-itsoffset", seek_arg(-zero)]
     args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(scenes.first_pts_us - zero),
