@@ -14,7 +14,7 @@ from .errors import DraptoError
 from .graph import Upstream, key_of, stamp_of
 from .job import Job
 from .records import Probe
-from .workdir import read_json, read_stamp
+from .workdir import read_json, read_stamp, write_json
 
 
 def probed(job: Job) -> Probe | None:
@@ -116,13 +116,38 @@ def made_with(job: Job) -> dict[str, Any]:
     return dict(json.loads(json.dumps(values, sort_keys=True, default=str)))
 
 
-def changed_settings(job: Job) -> dict[str, tuple[Any, Any]]:
-    """The settings whose values differ from those the finished output was made with
-    (settings.json in the work folder; none recorded: none known to differ)."""
+def settings_of(job: Job) -> dict[str, Any] | None:
+    """The settings the job's output was made with (settings.json in its work folder, which
+    keeps them per output), or None when none are recorded for that output."""
     try:
-        before = read_json(job.work.settings)
+        data = read_json(job.work.settings)
     except (OSError, ValueError):
-        return {}
+        return None
+    if not isinstance(data, dict):
+        return None
+    if "outputs" not in data:  # written before outputs were told apart: any output's
+        return data
+    made = data["outputs"].get(str(job.output))
+    return made if isinstance(made, dict) else None
+
+
+def record_settings(job: Job) -> None:
+    """Note in settings.json what the job's output was made with (beside other outputs of
+    the same input)."""
+    try:
+        data = read_json(job.work.settings)
+    except (OSError, ValueError):
+        data = {}
+    kept = data.get("outputs", {}) if isinstance(data, dict) else {}
+    write_json(job.work.settings, {"outputs": {**kept, str(job.output): made_with(job)}})
+
+
+def changed_settings(job: Job) -> dict[str, tuple[Any, Any]] | None:
+    """The settings whose values differ from those the job's output was made with; None
+    when they are not known (nothing recorded for that output)."""
+    before = settings_of(job)
+    if before is None:
+        return None
     now = made_with(job)
     return {k: (before.get(k), v) for k, v in now.items() if before.get(k, v) != v}
 
@@ -132,4 +157,4 @@ def is_done(job: Job) -> bool:
     settings of this run, and drapto's last run of it did not fail (a failed validation
     leaves the output there)."""
     return (not job.work.failure.exists() and owner(job) == "ours"
-            and not changed_settings(job))
+            and changed_settings(job) == {})

@@ -192,7 +192,7 @@ class Reporter(ExecutedOnlyReporter):
         settings its output was made with (a batch encodes it again when they change)."""
         started = self._job_started.get(job.tag, self._started)
         with contextlib.suppress(OSError, ValueError):
-            write_json(job.work.settings, outputs.made_with(job))
+            outputs.record_settings(job)
             runs = read_json(job.work.runs) if job.work.runs.exists() else []
             # Stage spans are the run's (in a batch they span files).
             stages = {k: round(b - a, 1) for k, (a, b) in self._spans.items()}

@@ -31,6 +31,20 @@ def test_other_settings_and_another_output_in_between_do_not_stick_the_folder(
 
 
 @pytest.mark.e2e
+def test_a_batch_does_not_skip_an_output_made_with_other_settings(
+        films: Path, tmp_path: Path) -> None:
+    """Seed 18 of bench/sequences.py: one output folder with other settings, then the film
+    alone to another folder with this run's settings: the first folder's output is not
+    up to date for them (the work folder's settings.json was of the other output)."""
+    seq = Sequence(tmp_path, films)
+    problems = []
+    for op in (Op("batch", "", "balanced", "out2", 2), Op("single", "b.mkv", "vmaf 90", "out", 2),
+               Op("batch", "", "vmaf 90", "out2", 2)):
+        problems += seq.run(op)
+    assert problems == [], seq.history()
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("seed", [1, 2])
 def test_random_sequences_end_with_the_right_outputs(films: Path, tmp_path: Path,
                                                      seed: int) -> None:
