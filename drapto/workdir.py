@@ -196,8 +196,9 @@ def is_done(stamp: Path, key: str, target: Path,
             stowed: Callable[[], bool] | None = None) -> bool:
     """doit ``uptodate`` check: the stamp matches the key and the target is the one stamped;
     or *stowed* says the output holds what this key makes: the target was removed after a
-    finished run (the stamp says ``stowed``), or the stamp is of another run since (then
-    the stamp is made this key's, stowed, and a file at the target removed)."""
+    finished run (the stamp says ``stowed``), or the stamp is another run's since (then the
+    stamp is made this key's, stowed, and a file at the target removed). No stamp, or an
+    unreadable one, is never done."""
     data = read_stamp(stamp)
     if data.get("key") == key:
         current = _fingerprint(target)
@@ -205,8 +206,8 @@ def is_done(stamp: Path, key: str, target: Path,
             return True
         # Stowed: removed, or taken back from the output since (a re-mux needed it).
         return bool(data.get("stowed") and stowed is not None and stowed())
-    if stowed is None or not stowed():
-        return False
+    if not data.get("key") or stowed is None or not stowed():
+        return False  # no stamp, or an unreadable one: made again, never trusted
     # The stamp is another run's (other settings, another output), but the output holds
     # what this key makes: a file at the target is that other run's, never this one's.
     # Stowed under this key, the output gives the content back when a later step needs it.

@@ -91,11 +91,13 @@ def test_a_missing_input_fails_that_job_only(films: Path, tmp_path: Path) -> Non
                     encoding="utf-8")
     result = run_drapto(f"jobs={jobs}", *FAST, cwd=tmp_path, check=False)
     assert result.returncode != 0
+    # One line each as it fails, and again in the list that ends the run.
     missing = [line for line in result.stdout.splitlines() if "no such file" in line]
-    assert missing == [
-        f"drapto: {jobs}, job 1 (gone.mkv): input {tmp_path}/gone.mkv: no such file",
-        f"drapto: {jobs}, job 2 (lost.mkv): input {tmp_path}/lost.mkv: no such file"], \
+    said = [f"{jobs}, job 1 (gone.mkv): input {tmp_path}/gone.mkv: no such file",
+            f"{jobs}, job 2 (lost.mkv): input {tmp_path}/lost.mkv: no such file"]
+    assert missing == [*(f"drapto: {x}" for x in said), *(f"drapto:   {x}" for x in said)], \
         result.stdout
+    assert "drapto: batch: 2 of 3 files failed:" in result.stdout
     assert (tmp_path / "b.av1.mkv").is_file() and not (tmp_path / "gone.av1.mkv").exists()
     stats = report(jobs, tmp_path)
     assert "gone.av1.mkv" in stats and "no such file" in stats
