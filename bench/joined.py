@@ -23,6 +23,7 @@ import common
 
 from drapto import proc
 from drapto.records import Probe
+from drapto.settings import load
 from drapto.stages.probe import read_media
 from drapto.stages.scenes import _run_scenes
 
@@ -65,7 +66,9 @@ def main() -> int:
         with common.timed() as scene_pass:
             facts: Probe = read_media(joined)
             target = Path(tempfile.mkdtemp(dir=folder)) / "scenes.json"
-            _run_scenes(joined, facts, target, 10, 10, 5, 15, None)
+            s = load(env={})  # the scene settings as shipped
+            _run_scenes(joined, facts, target, s.scene_threshold, s.scene_threshold_hdr,
+                        s.min_segment, s.max_segment, None)
         scenes = json.loads(target.read_text())
         common.table([
             ("frames in the source", frames),

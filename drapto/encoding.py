@@ -75,6 +75,12 @@ class Quality:
         return vmaf.Scoring(self.vmaf_model, subsample, self.vmaf_scoring)
 
 
+def decoder_options(decoder: str | None) -> list[str]:
+    """Input options that make FFmpeg decode the source's video with *decoder*, where its
+    demuxer names none (probe.json's ``decoder``: a ``dav1`` sample entry)."""
+    return ["-c:v", decoder] if decoder else []
+
+
 @dataclass(frozen=True)
 class Picture:
     """One picture for a video whose decoded frames change size, format or range midway:
@@ -167,7 +173,7 @@ class Video:
     def input(self) -> list[str]:
         """Options before the source's ``-i``: its decoder, and one filter graph for frames
         whose parameters change (the normalising filters take each as it comes)."""
-        return [*(["-c:v", self.decoder] if self.decoder else []),
+        return [*decoder_options(self.decoder),
                 *(["-reinit_filter", "0"] if self.picture else [])]
 
     def key_json(self) -> dict[str, Any]:

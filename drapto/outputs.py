@@ -44,8 +44,9 @@ def stores(output: Path, work: Path, fingerprint: str) -> list[Path]:
     to another folder), each only if it carries this input's fingerprint."""
     found: list[Path] = []
     last = None
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        last = Path(read_json(work / "report.json")["output"])
+    with contextlib.suppress(OSError):
+        report = work / "report.json"
+        last = _last_output(str(report), report.stat().st_mtime_ns)
     for path in dict.fromkeys(p for p in (output, last) if p is not None):
         try:
             st = path.stat()
@@ -55,6 +56,16 @@ def stores(output: Path, work: Path, fingerprint: str) -> list[Path]:
         if info is not None and info.drapto_source == fingerprint:
             found.append(path)
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _last_output(report: str, mtime: int) -> Path | None:
+    """The output a report.json names, read once per state of the file (every stowed task's
+    check asks)."""
+    try:
+        return Path(read_json(Path(report))["output"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def held(path: Path) -> dict[str, Any]:

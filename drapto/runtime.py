@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import re
 import shutil
@@ -36,16 +37,21 @@ _RUN_WORDS = {"doit encode input=": "drapto encode ", "overwrite=yes": "--overwr
               "duration=": "--duration "}
 
 
+@functools.cache
+def _setting_words() -> re.Pattern[str]:
+    """``key=`` of every setting (the longest names first)."""
+    from .settings import documented
+
+    names = "|".join(sorted(documented(), key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])({names})=(?=\S)")
+
+
 def spoken(text: str) -> str:
     """*text* in the syntax of the command that was typed: unchanged for doit; for the
     ``drapto`` command, ``key=value`` as ``--key value`` (``output=`` as ``-o``)."""
     if SPOKEN != "drapto":
         return text
-    from .settings import documented
-
-    names = "|".join(sorted(documented(), key=len, reverse=True))
-    text = re.sub(rf"(?<![\w-])({names})=(?=\S)",
-                  lambda m: f"--{m.group(1).replace('_', '-')} ", text)
+    text = _setting_words().sub(lambda m: f"--{m.group(1).replace('_', '-')} ", text)
     for words, option in _RUN_WORDS.items():
         text = re.sub(rf"(?<![\w-]){re.escape(words)}", option, text)
     return text

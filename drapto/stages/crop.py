@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import proc
+from ..encoding import decoder_options
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
 from ..records import Crop, Probe, rect_of
 from ..timeline import seek_arg
-from .probe import kept_dolby_vision, video_input
+from .probe import kept_dolby_vision
 
 SCHEMA = Crop.SCHEMA  # 2
 _CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")
@@ -144,7 +145,7 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
         duration = (v.duration_us or facts.duration_us) / 1e6
         times = sample_times(duration, samples)
         found = None
-        video = (video_input(facts), facts.video_index)
+        video = (decoder_options(facts.decoder), facts.video_index)
         if duration <= ONE_PASS_S:
             # A sample past the last frame leaves its output empty, which FFmpeg counts a
             # failure: then each sample is sought as for a long file.

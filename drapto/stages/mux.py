@@ -104,23 +104,23 @@ def run_mux(source: Path, kept: Probe, joined: Path, audio: list[Path],
     parts = parts or {}
     if not joined.exists() or not all(p.exists() for p in audio):  # removed after a run
         # Taken back from the output, or from the last one made for this input.
-        found = outputs.stores(target, joined.parent, source_id)
+        found = {p: outputs.held(p) for p in outputs.stores(target, joined.parent, source_id)}
         gone = DraptoError(f"{target}: the encoded video or audio was tidied away after an "
                            "earlier run, and no output holds it any more (removed or "
                            "replaced since): run the same command again, which encodes it "
                            "again")
         if not joined.exists():
-            store = next((p for p in found if outputs.held(p)["video"] == parts.get("video")),
+            store = next((p for p, h in found.items() if h["video"] == parts.get("video")),
                          None)
             if store is None:
                 raise gone
             restore(store, "v:0", joined, -(scenes.first_pts_us - zero))
         for path, key in zip(audio, parts.get("audio", []), strict=False):
             if not path.exists():
-                store = next((p for p in found if key in outputs.held(p)["audio"]), None)
+                store = next((p for p, h in found.items() if key in h["audio"]), None)
                 if store is None:
                     raise gone
-                restore(store, f"a:{outputs.held(store)['audio'].index(key)}", path, zero)
+                restore(store, f"a:{found[store]['audio'].index(key)}", path, zero)
     shift = ["-itsoffset", seek_arg(-zero)]
     args = ["-v", "error", "-copyts", "-itsoffset", seek_arg(scenes.first_pts_us - zero),
             "-i", str(joined)]

@@ -362,12 +362,6 @@ def task(job: Job) -> Task:
                      {"source": job.source, "target": job.work.probe}, [], DOC, SCHEMA)
 
 
-def video_input(probe: Probe) -> list[str]:
-    """Input options that make FFmpeg decode the source's video: its decoder, when FFmpeg's
-    demuxer does not name one (:data:`DECODER_BY_TAG`)."""
-    return ["-c:v", probe.decoder] if probe.decoder else []
-
-
 def kept_dolby_vision(video: VideoStream, setting: str) -> bool:
     """Whether the output keeps the source's Dolby Vision (``dolby_vision=auto`` and a
     profile the encoder can carry over)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import proc
-from ..encoding import MAX_ENCODER_FPS
+from ..encoding import MAX_ENCODER_FPS, decoder_options
 from ..errors import DraptoError
 from ..graph import Task, make_task
 from ..job import Job
@@ -31,7 +31,6 @@ from ..timeline import (
     stream_maps,
 )
 from ..timeparse import Clip
-from .probe import video_input
 
 SCHEMA = Scenes.SCHEMA  # 7, part of the task's key: a new schema redoes the target
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
@@ -122,7 +121,7 @@ def detect(source: Path, workdir: Path, clip: Clip | None = None,
     read = Pass()
     try:
         result = proc.run(["-v", "info", "-nostats", "-copyts", *window,
-                           *(video_input(probe) if probe else []), "-i", str(source),
+                           *decoder_options(probe.decoder if probe else None), "-i", str(source),
                            "-map", f"0:V:{index}",
                            "-vf", "settb=AVTB,scdet=threshold=100,metadata=mode=print",
                            "-fps_mode", "passthrough", "-f", "null", "-",
