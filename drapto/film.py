@@ -139,6 +139,8 @@ def decide_balance(curves: Sequence[Curve], target: float, tolerance: float, low
     for c in movers:
         if abs(mean - target) <= tolerance / 2:
             break
+        if quality.flat({crf: v for crf, (v, _) in c.points.items()}):
+            continue  # its quality does not follow CRF: encoding it again would not move it
         crf = c.crf_for(target, low, high)
         if crf == c.kept:
             continue  # at a bound already, or within a quarter step of it

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,17 +50,36 @@ def stamp_of(job: Job, name: str) -> Path:
     return stamp
 
 
+# _keyed of frozen dataclasses, by identity (job, value): every segment's encode task hands
+# the same Video and Crop, and converting them for each task was most of a no-op's time.
+_KEYED: dict[tuple[int, int], tuple[Job, Any, Any]] = {}
+
+
 def _keyed(job: Job, value: Any) -> Any:
     """*value* as it enters a key: the input as its content fingerprint (a moved, renamed or
     touched film redoes nothing), a path in the work folder relative to it (the folder is
     found by the input's content), any other path as it is; a record (drapto/records.py)
     as its JSON."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and \
+            type(value).__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        hit = _KEYED.get((id(job), id(value)))
+        if hit is None or hit[0] is not job or hit[1] is not value:
+            if len(_KEYED) > 4096:
+                _KEYED.clear()
+            hit = _KEYED[id(job), id(value)] = (job, value, _keyed_new(job, value))
+        return hit[2]
+    return _keyed_new(job, value)
+
+
+def _keyed_new(job: Job, value: Any) -> Any:
+    """:func:`_keyed`, made anew."""
     if isinstance(value, Path):
         if value == job.source:
             return f"<input {job.work.fingerprint}>"
-        with contextlib.suppress(ValueError):
-            return f"<work>/{value.relative_to(job.work.path).as_posix()}"
-        return str(value)
+        text, root = str(value), str(job.work.path)
+        if text.startswith(root) and text[len(root):len(root) + 1] in ("/", ""):
+            return f"<work>/{text[len(root) + 1:] or '.'}"
+        return text
     if isinstance(value, Record):
         return _keyed(job, value.to_json())
     if hasattr(value, "key_json"):
@@ -110,6 +130,18 @@ def _clean(*paths: Path) -> None:
             p.unlink()
 
 
+_NO_PARAMETERS = inspect.Signature()
+
+
+def _check(fn: Callable[..., bool], *args: Any) -> Callable[[], bool]:
+    """An ``uptodate`` callable that says it takes no argument: doit reads each one's
+    signature (for its optional ``task`` and ``values``) on every status check, which cost
+    more than the check itself at hundreds of segments."""
+    check = functools.partial(fn, *args)
+    check.__signature__ = _NO_PARAMETERS  # type: ignore[attr-defined]
+    return check
+
+
 def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None],
               kwargs: dict[str, Any], deps: Sequence[Task], doc: str, schema: int = 1,
               unkeyed: Iterable[str] = (), keep_on_clean: bool = False,
@@ -129,7 +161,7 @@ def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None]
         # doit runs a task whose declared target is missing: a target that may be stowed
         # is not declared; its stamp decides alone.
         "targets": [] if stowed else [str(target)],
-        "uptodate": [functools.partial(is_done, stamp, key, target, stowed)],
+        "uptodate": [_check(is_done, stamp, key, target, stowed)],
         "task_dep": [full_name(d) for d in deps],
         "clean": [(_clean, [stamp] if keep_on_clean else [target, stamp])],
         "doc": doc,

@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import workdir
 from .errors import DraptoError
-from .graph import Upstream, key_of, stamp_of
+from .graph import Upstream, key_of, stamp_of, tagged
 from .job import Job
 from .records import Probe
-from .workdir import read_json, read_stamp, write_json
+from .workdir import file_state, read_json, read_stamp, write_json
 
 
 def probed(job: Job) -> Probe | None:
@@ -84,10 +85,28 @@ def holds(job: Job) -> dict[str, Any]:
             "audio": [key for h in found for key in h["audio"]]}
 
 
+def made_here(up: Upstream) -> bool:
+    """Whether the output is the file this run's mux made (its stamp holds this run's key,
+    and the file's size and time): then it holds this run's video and audio, known without
+    reading the file."""
+    mux = up.made.get(tagged(up.job, "mux"))
+    if mux is None:
+        return False
+    stamp, target = mux["meta"]["stamp"], mux["meta"]["target"]
+    return _made(key_of(mux), str(stamp), str(target), file_state(stamp), file_state(target))
+
+
+@functools.lru_cache(maxsize=64)
+def _made(key: str, stamp: str, target: str, *states: tuple[int, ...]) -> bool:
+    """:func:`made_here`, read once per state of the stamp and the output (every stowed
+    task's check asks)."""
+    return workdir.is_done(Path(stamp), key, Path(target))
+
+
 def holds_video(up: Upstream) -> bool:
     """Whether an output holds this run's joined video (concat's key): then the joined
     video and the encoded segments may be stowed."""
-    return key_of(up.get("concat")) in holds(up.job)["video"]
+    return made_here(up) or key_of(up.get("concat")) in holds(up.job)["video"]
 
 
 def owner(job: Job) -> str:
@@ -97,15 +116,17 @@ def owner(job: Job) -> str:
     ``foreign`` (anything else, never replaced unless ``overwrite=yes``)."""
     if not job.output.exists():
         return "none"
-    info = probed(job) if job.output.is_file() else None
+    if not job.output.is_file():
+        return "foreign"
+    st = job.output.stat()
+    made = [st.st_size, st.st_mtime_ns]
+    if read_stamp(stamp_of(job, "mux")).get("target") == made:
+        return "ours"
+    info = probed(job)
     if info is None:
         return "foreign"
     tag = info.drapto_source
     if tag and tag == job.work.fingerprint:
-        return "ours"
-    st = job.output.stat()
-    made = [st.st_size, st.st_mtime_ns]
-    if read_stamp(stamp_of(job, "mux")).get("target") == made:
         return "ours"
     # Written for this same path before its content changed: that input's work folder.
     for stamp in job.work.path.parent.glob("*/stamps/mux*.json"):

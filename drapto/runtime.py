@@ -22,7 +22,7 @@ from . import outputs, proc, progress, stages
 from .errors import DraptoError
 from .job import Job
 from .records import Scenes, SegmentRecord
-from .stages.report import summary_lines
+from .stages.report import summary_lines, warning_lines
 from .workdir import Lock, read_json, write_json
 
 # Single segment tasks asked for on the command line (doit encode:0003 input=…).
@@ -141,6 +141,7 @@ class Reporter(ExecutedOnlyReporter):
         self._ran = False
         self._job_started: dict[str | None, float] = {}
         self._file_failures: dict[str, str] = {}  # in a batch: each failed file's first word
+        self._skipped: list[str] = []  # segments found done, not counted yet
 
     def write(self, text: str) -> None:
         text = spoken(text)
@@ -152,6 +153,7 @@ class Reporter(ExecutedOnlyReporter):
             super().write(text)
 
     def execute_task(self, task: Any) -> None:
+        self._count_skipped()
         if _jobs and self._display is None:
             self._display = progress.Display(self.outstream)
             self._display.start()
@@ -182,13 +184,24 @@ class Reporter(ExecutedOnlyReporter):
         # that segment unless the target was lowered).
         if not _jobs or not task.name.startswith(("encode:", "sample:", "calibration:")):
             return
+        if not encoded_now:  # counted when a task runs: a no-op reads no record
+            self._skipped.append(str(task.meta["target"]))
+            return
+        self._count(str(task.meta["target"]), encoded_now)
+        if self._display:
+            self._display.segment_done()
+
+    def _count(self, target: str, encoded_now: bool) -> None:
         self._plan()
         with contextlib.suppress(OSError, ValueError, KeyError, IndexError, TypeError):
-            target = Path(task.meta["target"])
-            record = SegmentRecord.read(target.with_suffix(".json"))
-            progress.TRACKER.finish(str(target), record.frames, record.bytes, encoded_now)
-            if encoded_now and self._display:
-                self._display.segment_done()
+            record = SegmentRecord.read(Path(target).with_suffix(".json"))
+            progress.TRACKER.finish(target, record.frames, record.bytes, encoded_now)
+
+    def _count_skipped(self) -> None:
+        """The segments found done so far, into the progress line's counts."""
+        for target in self._skipped:
+            self._count(target, False)
+        self._skipped.clear()
 
     def skip_uptodate(self, task: Any) -> None:
         self._segment_done(task, encoded_now=False)
@@ -338,5 +351,5 @@ class Reporter(ExecutedOnlyReporter):
                 if self._display and self._reported >= len(_jobs):
                     self._display.stop.set()  # the last file's summary: no live line after it
                 self.write("drapto: " + "\ndrapto: ".join(lines) + "\n")
-                for warning in report["warnings"]:
+                for warning in warning_lines(report):
                     self.write(f"drapto: warning: {warning}\n")

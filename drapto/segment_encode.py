@@ -6,6 +6,7 @@ search's driver and the segment's record. It knows nothing of where it runs.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,9 @@ def _encode_segment(source: Path, seg: Segment, rect: Rect | None, target: Path,
     q = video.quality
     if found is not None and q:
         video = video.at(crf)
-        found = replace(found, outside=outside(found.vmaf, crf,
-                                               len(found.search.finals), q.target()))
+        found = replace(found, outside=outside(
+            found.vmaf, crf, {float(f.crf): float(f.vmaf) for f in found.search.finals},
+            q.target()))
         if found.outside:
             # Named by its frames: the record outlives the segment's number.
             warnings.append(f"the segment at frames {seg.start}-"
@@ -115,8 +117,10 @@ def _encode_segment(source: Path, seg: Segment, rect: Rect | None, target: Path,
                                target.stat().st_size, found)
 
 
-def outside(vmaf: float, crf: float, encodes: int, band: quality.Target) -> str | None:
-    """Why a kept encode is outside the band (None: it is within)."""
+def outside(vmaf: float, crf: float, finals: Mapping[float, float], band: quality.Target
+            ) -> str | None:
+    """Why a kept encode is outside the band (None: it is within); *finals*: every final
+    encode's VMAF by CRF."""
     if band.within(vmaf):
         return None
     high = vmaf > band.vmaf
@@ -124,7 +128,10 @@ def outside(vmaf: float, crf: float, encodes: int, band: quality.Target) -> str 
         return f"above it even at crf_max ({quality.crf_text(band.crf_max)})"
     if not high and crf <= band.crf_min:
         return f"below it even at crf_min ({quality.crf_text(band.crf_min)})"
-    return f"{encodes} encodes (search_attempts) did not reach it; the nearest is kept"
+    if quality.flat(finals):
+        return "its VMAF does not change with CRF (a still or empty picture)"
+    return (f"{len(finals)} encodes (search_attempts) did not reach it; the nearest is "
+            f"kept")
 
 
 def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:

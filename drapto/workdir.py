@@ -184,6 +184,17 @@ def content_fingerprint(path: Path, size: int) -> str:
     return h.hexdigest()[:20]
 
 
+def file_state(path: Path) -> tuple[int, ...]:
+    """A file's state, cheaply (inode, size, time), for caching what was read from it:
+    drapto replaces its files whole (written aside, then renamed), so new content is a new
+    inode and time. Empty when there is no file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _fingerprint(target: Path) -> list[int] | None:
     try:
         st = target.stat()

@@ -142,6 +142,16 @@ def test_the_balance_moves_the_farthest_segments_on_the_side_the_mean_is_off() -
     assert all(crf < 40.0 for crf in film.decide_balance(low, 93.0, 0.5, 10, 63).values())
 
 
+def test_the_balance_leaves_a_segment_whose_quality_does_not_follow_crf() -> None:
+    """A still card measured the same at two CRFs would not move if encoded again: the
+    balance moves the others."""
+    card = film.Curve(0, 1000, {38.5: (97.4, 5556), 58.5: (97.4, 5556)}, 0.06, 58.5)
+    others = [film.Curve(1000 + i * 100, 100, {40.0: (94.5, 1000)}, 0.06, 40.0)
+              for i in range(5)]
+    chosen = film.decide_balance([card, *others], 93.0, 0.5, 10, 63)
+    assert chosen and 0 not in chosen
+
+
 def test_a_lean_film_is_skipped_from_its_calibration_alone(tmp_path: Path) -> None:
     segs = a_film(FILMS["even"])
     for s in segs:

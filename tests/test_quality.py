@@ -30,6 +30,7 @@ from drapto.quality import (
     Target,
     choose,
     correction_slope,
+    flat,
     loss,
     next_final,
     next_probe,
@@ -237,6 +238,28 @@ def test_corrections_come_in_quarter_steps_within_the_bounds() -> None:
     nxt = next_final({40.0: 90.5}, 40.0, 0.08, T)
     assert nxt is not None and nxt < 40 and nxt * 4 == int(nxt * 4)
     assert next_final({62.0: 97.0}, 62.0, 0.08, T) == 63.0  # clamped to crf_max
+
+
+def test_a_segment_whose_quality_does_not_follow_crf_is_settled_after_two_encodes() -> None:
+    """A still card scores the same at any CRF (97.428 at 38.5 and 58.5, 5,556 bytes each
+    time, on a 2-hour film): the second encode shows it, and no third is spent; the encode
+    kept is the cheaper one."""
+    assert flat({38.5: 97.428, 58.5: 97.428})
+    assert flat({40.0: 95.1, 50.0: 95.3})  # better at the higher CRF: nothing to aim with
+    assert not flat({40.0: 95.1, 50.0: 90.2})  # a real curve
+    assert not flat({35.5: 94.224, 38.0: 94.158})  # too close to tell from noise
+    tried: list[float] = []
+
+    def measure(crf: float, final: bool) -> search.Measurement:
+        tried.append(crf)
+        return search.Measurement(97.428, 5556)
+    prior = search.Prior(0.0, DEFAULT_SLOPE, 38.5, ONE_PROBE_BAND, "calibration of 6 segments")
+    band = Target(vmaf=93.0, tolerance=2.0, crf_min=10, crf_max=63, attempts=3)
+    out = search.run(search.State("k"), prior, band, True, measure, lambda: None)
+    assert len(tried) == 2 and out.crf == max(tried) and not out.reached
+    assert next_final({38.5: 97.428, 58.5: 97.428}, 38.5, DEFAULT_SLOPE, band) is None
+    # Above the band at crf_max: settled after the encode there.
+    assert next_final({63.0: 97.0}, 63.0, DEFAULT_SLOPE, band) is None
 
 
 def test_shift_comes_from_the_calibration_else_the_default() -> None:

@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from pathlib import Path
 
 from .. import outputs
 from ..graph import Task, Upstream, done, stamp_of, upstream
 from ..job import Job
-from ..workdir import read_json
+from ..workdir import file_state, read_json
 from . import (
     audio,
     balance,
@@ -69,15 +68,18 @@ LAYERS = 3
 _Built = tuple[Upstream | None, list[list[Task]]]
 # The layers made for a job, by the state of the files they are made from: a run makes
 # them once per state (each creator and each stowed check asks).
-_BUILT: dict[tuple[int, int, tuple[str, ...]], tuple[Job, _Built]] = {}
+_BUILT: dict[tuple[int, int, tuple[tuple[int, ...], ...]], tuple[Job, _Built]] = {}
 
 
-def _layers(job: Job, threads: int, upto: int) -> _Built:
+def _layers(job: Job, threads: int | None, upto: int) -> _Built:
     """The tasks of the layers after scene detection, up to *upto* (1 to 3), each made from
     what the layer before it wrote: none of a layer whose decision is not made yet, or
-    after a skip."""
-    marks = tuple(_text(stamp_of(job, n))
-                  for n in ("probe", "scenes", "size", "balance"))
+    after a skip. *threads* None: whichever threads a build of this state was made with
+    (a question about the files, not the actions)."""
+    marks = tuple(file_state(stamp_of(job, n)) for n in ("probe", "scenes", "size", "balance"))
+    if threads is None:
+        threads = next((t for (j, t, m), (held, _) in _BUILT.items()
+                        if j == id(job) and m == marks and held is job), 1)
     key = (id(job), threads, marks)
     cached = _BUILT.get(key)
     if cached is None or cached[0] is not job:  # the job is kept: its id stays its own
@@ -124,7 +126,7 @@ def late(job: Job, threads: int) -> Iterator[Task]:
 
 def skipped(job: Job) -> bool:
     """Whether size.json, for this run's calibration, says the film is not encoded."""
-    up, made = _layers(job, 1, 1)
+    up, made = _layers(job, None, 1)
     if up is None or not made or job.settings.quality != "vmaf":
         return False
     d = size.decision(job)
@@ -134,12 +136,5 @@ def skipped(job: Job) -> bool:
 def holds_video(job: Job) -> bool:
     """Whether the output holds the video this run would join (concat's key): then every
     encoded segment may be stowed."""
-    up, made = _layers(job, 1, LAYERS)
+    up, made = _layers(job, None, LAYERS)
     return up is not None and len(made) == LAYERS and outputs.holds_video(up)
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        return ""

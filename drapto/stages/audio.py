@@ -71,7 +71,8 @@ def tasks(up: Upstream) -> Iterator[Task]:
         i = track.index
 
         def in_output(i: int = i) -> bool:
-            return key_of(up.get(f"audio:{i}")) in outputs.holds(job)["audio"]
+            return outputs.made_here(up) or \
+                key_of(up.get(f"audio:{i}")) in outputs.holds(job)["audio"]
         yield up.add(make_task(
             job, "audio", str(i), run_audio,
             {"source": job.source, "track": track, "target": job.work.audio(i),

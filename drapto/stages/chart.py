@@ -17,7 +17,7 @@ def _ticks(low: float, high: float, n: int = 4) -> list[float]:
     return [low + (high - low) * i / n for i in range(n + 1)]
 
 
-def _clock(seconds: float, short: bool = False) -> str:
+def clock(seconds: float, short: bool = False) -> str:
     if short:  # a clip of under a minute: tenths of a second
         return f"{seconds:.1f} s"
     s = int(seconds)
@@ -26,7 +26,9 @@ def _clock(seconds: float, short: bool = False) -> str:
 
 
 def render(report: dict[str, Any]) -> str:
-    """The page for a report.json."""
+    """The page for a report.json: the panels (one path each, so a film of 760 segments is a
+    page of about 100 KB), the segments outside their band or encoded again drawn over them,
+    one hover column per segment with its figures, and a table of those segments."""
     segs = report["segments"]
     fps = report["frames"] / report["duration_s"] if report.get("duration_s") else 24.0
     starts, t = [], 0.0
@@ -34,7 +36,9 @@ def render(report: dict[str, Any]) -> str:
         starts.append(t)
         t += s["frames"] / fps
     total = max(t, 1e-6)
-    plot_w = WIDTH - LEFT - RIGHT
+    # At least two pixels a segment on average: a long film's page scrolls sideways.
+    plot_w = max(WIDTH - LEFT - RIGHT, 2 * len(segs))
+    width = LEFT + plot_w + RIGHT
 
     def x(sec: float) -> float:
         return LEFT + plot_w * sec / total
@@ -52,8 +56,10 @@ def render(report: dict[str, Any]) -> str:
     rates = [float(s["kbit_s"]) for s in segs]
     panels.append(("kbit/s", "bar", list(rates), 0.0, max(rates) * 1.1 or 1.0))
     height = TOP + len(panels) * (PANEL + GAP) + 30
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'font-family="sans-serif" font-size="12">']
+    spans = [(x(start), x(start + s["frames"] / fps)) for s, start in zip(segs, starts,
+                                                                          strict=True)]
     for p, (name, kind, values, low, high) in enumerate(panels):
         top = TOP + p * (PANEL + GAP)
 
@@ -61,39 +67,48 @@ def render(report: dict[str, Any]) -> str:
             return top + PANEL - PANEL * (v - low) / (high - low or 1)
         out.append(f'<text x="8" y="{top - 8}" font-weight="bold">{name}</text>')
         for tick in _ticks(low, high):
-            out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" '
+            out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{y(tick):.1f}" '
                        f'y2="{y(tick):.1f}" stroke="{GRID}"/>'
                        f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
                        f'{tick:.{0 if high - low >= 20 else 1}f}</text>')
         if name == "VMAF" and target:
-            out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(target):.1f}" '
+            out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{y(target):.1f}" '
                        f'y2="{y(target):.1f}" stroke="#2ca02c" stroke-dasharray="6 4"/>'
-                       f'<text x="{WIDTH - RIGHT}" y="{y(target) - 4:.1f}" text-anchor="end" '
+                       f'<text x="{width - RIGHT}" y="{y(target) - 4:.1f}" text-anchor="end" '
                        f'fill="#2ca02c">target {target:g}</text>')
-        for s, start, v in zip(segs, starts, values, strict=True):
+        # One path a panel: the step line, or the bars as one outline, segment by segment.
+        steps: list[str] = []
+        marked: list[str] = []
+        for s, (x0, x1), v in zip(segs, spans, values, strict=True):
             if v is None:
                 continue
-            x0, x1 = x(start), x(start + s["frames"] / fps)
-            missed = name == "VMAF" and bool(s.get("outside"))
-            color = CAP if name == "VMAF" and s.get("balanced") else MISS if missed else LINE
-            tip = html.escape(f"segment {s['index']:04d} at {_clock(start)}: CRF {s['crf']:g}, "
-                              f"VMAF {s.get('vmaf') or '-'}, {s['kbit_s']} kbit/s"
-                              + (", encoded again for the film's mean"
-                                 if s.get("balanced") else "")
-                              + (f", outside its band: {s['outside']}" if missed else ""))
-            if kind == "bar":
-                fill = BAR if color == LINE else color
-                out.append(f'<rect x="{x0:.1f}" y="{y(v):.1f}" '
-                           f'width="{max(0.5, x1 - x0 - 1):.1f}" height="{y(low) - y(v):.1f}" '
-                           f'fill="{fill}"><title>{tip}</title></rect>')
-            else:
-                width = 3 if color == LINE else 5
-                out.append(f'<line x1="{x0:.1f}" x2="{x1:.1f}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-                           f'stroke="{color}" stroke-width="{width}"><title>{tip}</title></line>')
-    axis = TOP + len(panels) * (PANEL + GAP) - GAP + 18
+            steps.append(f"{x0:.1f} {y(v):.0f}H{x1:.1f}")
+            if name == "VMAF" and (s.get("balanced") or s.get("outside")):
+                color = CAP if s.get("balanced") else MISS
+                marked.append(f'<line x1="{x0:.1f}" x2="{x1:.1f}" y1="{y(v):.1f}" '
+                              f'y2="{y(v):.1f}" stroke="{color}" stroke-width="5"/>')
+        if kind == "bar":
+            out.append(f'<path d="M{LEFT} {y(low):.0f}L{"L".join(steps)}V{y(low):.0f}Z" '
+                       f'fill="{BAR}"/>')
+        else:
+            out.append(f'<path d="M{"L".join(steps)}" fill="none" stroke="{LINE}" '
+                       f'stroke-width="3"/>')
+        out.extend(marked)
+    bottom = TOP + len(panels) * (PANEL + GAP) - GAP
+    out.append('<g fill-opacity="0">')  # the hover columns: invisible, over every panel
+    for s, start, (x0, x1) in zip(segs, starts, spans, strict=True):
+        tip = html.escape(f"segment {s['index']:04d} at {clock(start)}: CRF {s['crf']:g}, "
+                          f"VMAF {s.get('vmaf') or '-'}, {s['kbit_s']} kbit/s"
+                          + (", encoded again for the film's mean" if s.get("balanced")
+                             else "")
+                          + (", outside its band" if s.get("outside") else ""))
+        out.append(f'<rect x="{x0:.1f}" y="{TOP}" width="{max(0.5, x1 - x0):.1f}" '
+                   f'height="{bottom - TOP}"><title>{tip}</title></rect>')
+    out.append("</g>")
+    axis = bottom + 18
     for tick in _ticks(0, total, 8):
         out.append(f'<text x="{x(tick):.1f}" y="{axis}" text-anchor="middle">'
-                   f'{_clock(tick, total < 60)}</text>')
+                   f'{clock(tick, total < 60)}</text>')
     out.append("</svg>")
     n_again = sum(1 for s in segs if s.get("balanced"))
     n_missed = sum(1 for s in segs if s.get("outside"))
@@ -111,4 +126,32 @@ def render(report: dict[str, Any]) -> str:
             f"film; <span style=\"color:{MISS}\">red</span>: outside its band, "
             f"<span style=\"color:{CAP}\">orange</span>: encoded again for the film's "
             f"mean. Hover a segment for its figures.</p>"
-            + "".join(out) + "</body></html>\n")
+            + "".join(out) + _table(segs, starts) + _warnings(report) + "</body></html>\n")
+
+
+def _table(segs: list[dict[str, Any]], starts: list[float]) -> str:
+    """The segments outside their band or encoded again, one row each."""
+    rows = [(s, start) for s, start in zip(segs, starts, strict=True)
+            if s.get("outside") or s.get("balanced")]
+    if not rows:
+        return ""
+    cells = "".join(
+        f"<tr><td>{s['index']:04d}</td><td>{clock(start)}</td><td>{s['crf']:g}</td>"
+        f"<td>{s.get('vmaf') or '-'}</td><td>{html.escape(s.get('outside') or '')}</td>"
+        f"<td>{'yes' if s.get('balanced') else ''}</td></tr>" for s, start in rows)
+    return ("<h3>Segments outside their band or encoded again</h3><table cellpadding=\"3\">"
+            "<tr><th>segment</th><th>at</th><th>CRF</th><th>VMAF</th><th>outside its band"
+            "</th><th>encoded again</th></tr>" + cells + "</table>")
+
+
+# A segment's own warning (drapto/segment_encode.py) begins so: the table above shows those.
+SEGMENT_WARNING = "the segment at frames "
+
+
+def _warnings(report: dict[str, Any]) -> str:
+    """The film's warnings (a segment's are in the table)."""
+    shown = [w for w in report.get("warnings", []) if not w.startswith(SEGMENT_WARNING)]
+    if not shown:
+        return ""
+    return "<h3>Warnings</h3><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in shown) + \
+        "</ul>"

@@ -18,7 +18,7 @@ from ..quality import crf_text
 from ..records import Probe, Scenes, SegmentRecord
 from ..timeline import audio_window, read_framecrc, seek_arg, seek_input
 from ..workdir import atomic_path, read_json, write_json
-from .chart import render
+from .chart import SEGMENT_WARNING, clock, render
 from .encode import final_targets
 from .size import lowered_line
 
@@ -175,6 +175,33 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
         total = (f"{stage_seconds['total']:.1f} s in all: " if "total" in stage_seconds
                  else "")
         lines.append(f"  time: {total}" + ", ".join(f"{k} {v:.1f} s" for k, v in shown.items()))
+    return lines
+
+
+# Segments named in a grouped warning line; the others are counted (all are in report.json).
+NAMED = 3
+
+
+def warning_lines(report: dict[str, Any]) -> list[str]:
+    """The run's warnings for the screen: each film-wide one as it is, the segments outside
+    their band one line per reason, with a count and the first few (all of them are in
+    report.json and report.html)."""
+    lines = [w for w in report["warnings"] if not w.startswith(SEGMENT_WARNING)]
+    v = report.get("vmaf") or {}
+    outside = v.get("segments_outside_band") or []
+    fps = report["frames"] / report["duration_s"] if report.get("duration_s") else 0.0
+    by_why: dict[str, list[dict[str, Any]]] = {}
+    for s in outside:
+        by_why.setdefault(s["why"], []).append(s)
+    band = v.get("band")
+    band_text = f" {band[0]:g}-{band[1]:g}" if band else ""
+    for why, segs in by_why.items():
+        named = ", ".join(f"{s['index']:04d} at {clock(s['start'] / fps) if fps else '?'}"
+                          f" (VMAF {s['vmaf']:.2f})" for s in segs[:NAMED])
+        more = f" and {len(segs) - NAMED} more" if len(segs) > NAMED else ""
+        count = f"{len(segs)} segments" if len(segs) > 1 else "segment"
+        lines.append(f"{count} outside the band{band_text}: {why}: {named}{more} "
+                     f"(report.html shows each)")
     return lines
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..graph import Task, Upstream, make_task
-from ..records import Scenes, Segment
+from ..records import Scenes, SceneSegment, Segment
 
 SCHEMA = 2
 DOC = "segment:N: the frame range of segment N."
@@ -24,9 +24,20 @@ def segment_id(start: int) -> str:
     return f"{start:08d}"
 
 
-def segment_ids(scenes: Scenes) -> list[str]:
+# Each segments tuple's ids, by identity: every encode task asks, so building the list each
+# time made a film's task creation quadratic in its segment count.
+_IDS: dict[int, tuple[tuple[SceneSegment, ...], tuple[str, ...]]] = {}
+
+
+def segment_ids(scenes: Scenes) -> tuple[str, ...]:
     """Each segment's id, in order."""
-    return [segment_id(s.start) for s in scenes.segments]
+    segs = scenes.segments
+    hit = _IDS.get(id(segs))
+    if hit is None or hit[0] is not segs:
+        if len(_IDS) > 64:
+            _IDS.clear()
+        hit = _IDS[id(segs)] = (segs, tuple(segment_id(s.start) for s in segs))
+    return hit[1]
 
 
 def segment_of(scenes: Scenes, index: int) -> Segment:
