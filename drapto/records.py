@@ -12,7 +12,7 @@ record entering a task's key (:func:`drapto.graph.task_key`) enters it as its JS
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -59,7 +59,7 @@ class Flat(Record):
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(**{f.name: d[f.name] for f in fields(cls)  # type: ignore[arg-type]
-                      if f.compare})
+                      if f.compare and (f.name in d or f.default is MISSING)})
 
 
 @dataclass(frozen=True)
@@ -479,19 +479,37 @@ class CalibrationSegment(Flat):
     slope: float
     shift: float                      # final-preset CRF minus fast-preset CRF at the target
     own_slope: bool                   # two encodes or two probes: its slope is its own
+    bytes_per_frame: float | None = None   # the source's, over the segment
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if self.bytes_per_frame is None:
+            del data["bytes_per_frame"]
+        return data
+
+
+@dataclass(frozen=True)
+class Nearest(Flat):
+    """How well the calibration segments predict each other's crossing, each left out in
+    turn (mean error in CRF steps): from the film's median, and from the segments nearest
+    it in the source's bytes per frame; *used*: the nearest predict the film's segments."""
+    median_error: float
+    nearest_error: float
+    used: bool
 
 
 @dataclass(frozen=True)
 class Calibration(Record):
     """calibration.json: where the film's searches start (drapto/search.py): the medians of
     the calibration segments that reached the target, None when none did."""
-    SCHEMA: ClassVar[int] = 4
+    SCHEMA: ClassVar[int] = 5
     segments: tuple[CalibrationSegment, ...]
     target: float | None              # the target they were searched for
     shift: float | None = None
     slope: float | None = None
     fast_crf: float | None = None
     crf: float | None = None
+    nearest: Nearest | None = None    # None: too few segments to tell
 
     @property
     def segments_used(self) -> int:
@@ -502,13 +520,15 @@ class Calibration(Record):
                    "crf": self.crf}
         return {"schema": self.SCHEMA, "segments": [s.to_json() for s in self.segments],
                 "segments_used": self.segments_used, "target": self.target,
-                **(medians if self.segments else {})}
+                **(medians if self.segments else {}),
+                **({"nearest": self.nearest.to_json()} if self.nearest else {})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Calibration:
         return cls(tuple(CalibrationSegment.from_json(s) for s in d["segments"]),
                    d["target"], d.get("shift"), d.get("slope"), d.get("fast_crf"),
-                   d.get("crf"))
+                   d.get("crf"),
+                   Nearest.from_json(d["nearest"]) if d.get("nearest") else None)
 
 
 # -- encoded/F.json (and calibration/F.json, balanced/F.json) -----------------------------

@@ -19,6 +19,7 @@ import bisect
 import contextlib
 import dataclasses
 import itertools
+import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,11 +28,11 @@ from typing import Any
 
 from . import quality
 from .encoding import Quality
-from .records import Calibration, CalibrationSegment, SegmentRecord
+from .records import Calibration, CalibrationSegment, Nearest, SegmentRecord
 from .records import Prior as PriorRecord
 from .workdir import make_key, read_json, write_json
 
-SCHEMA = 4
+SCHEMA = 5
 
 
 class Prior(PriorRecord):
@@ -65,7 +66,12 @@ class Prior(PriorRecord):
                    "lead calibration segment")
 
     @classmethod
-    def from_calibration(cls, data: Calibration, q: Quality) -> Prior:
+    def from_calibration(cls, data: Calibration, q: Quality,
+                         bytes_per_frame: float | None = None) -> Prior:
+        """A segment's prior from the film's calibration: where the film's segments cross
+        the target (the median), or where the calibration segments nearest this one in
+        the source's bytes per frame do, when they predict each other better
+        (:func:`nearest_model`)."""
         if not data.segments_used:
             return cls.default(q)
         assert data.shift is not None and data.slope is not None and data.fast_crf is not None
@@ -75,14 +81,17 @@ class Prior(PriorRecord):
         # Where the film crosses this search's target, from where it crossed the
         # calibration's (a film's lowered target is below it).
         at = data.target
-        crossing = float(data.fast_crf) + (
+        base, source = float(data.fast_crf), f"calibration of {data.segments_used} segments"
+        if data.nearest and data.nearest.used and bytes_per_frame:
+            base = nearest_crossing(data.segments, bytes_per_frame)
+            source = f"the {NEAREST} of {data.segments_used} calibration segments nearest it"
+        crossing = base + (
             quality.loss(q.target_vmaf) - quality.loss(q.target_vmaf if at is None else at)
         ) / slope
         # A probe goes to a whole CRF; a final encode (no probes) to the quarter step.
         first = float(round(crossing)) if q.probing else quality.quarter(crossing)
         first = min(max(first, low), high)
-        return cls(shift, slope, first, quality.ONE_PROBE_BAND,
-                   f"calibration of {data.segments_used} segments")
+        return cls(shift, slope, first, quality.ONE_PROBE_BAND, source)
 
     @classmethod
     def balancing(cls, crf: float, slope: float) -> Prior:
@@ -146,6 +155,58 @@ def calibration_indices(frames: Sequence[int], count: int) -> list[int]:
                    for i in range(count)})
 
 
+# The calibration grows with the film: a segment in this many is a calibration segment (at
+# least calibration_segments of them), so that its variety is sampled (bench/mixed.py).
+SEGMENTS_PER_SAMPLE = 16
+# A segment's first encode starts from where this many calibration segments nearest it in
+# the source's bytes per frame crossed the target (their median) ...
+NEAREST = 3
+# ... when there are this many calibration segments or more, and, each left out in turn, the
+# nearest predicted its crossing with at most this share of the film median's error.
+NEAREST_LEAST = 12
+NEAREST_GAIN = 0.75
+
+
+def wave_size(segments: int, least: int) -> int:
+    """How many calibration segments a film of *segments* segments has."""
+    return max(least, -(-segments // SEGMENTS_PER_SAMPLE))
+
+
+def _near(points: Sequence[CalibrationSegment], bytes_per_frame: float
+          ) -> list[CalibrationSegment]:
+    x = math.log(bytes_per_frame)
+    return sorted((p for p in points if p.bytes_per_frame),
+                  key=lambda p: (abs(math.log(p.bytes_per_frame or 1) - x), p.start))[:NEAREST]
+
+
+def nearest_crossing(points: Sequence[CalibrationSegment], bytes_per_frame: float) -> float:
+    """The median crossing of the NEAREST calibration segments to *bytes_per_frame*."""
+    return float(statistics.median(p.fast_crf for p in _near(points, bytes_per_frame)))
+
+
+def nearest_model(used: Sequence[CalibrationSegment]) -> Nearest | None:
+    """Whether the source's bytes per frame predict the segments' crossings, by leaving
+    each calibration segment out in turn: the mean error of the film's median against that
+    of its nearest; None with fewer than NEAREST_LEAST segments that know their bytes.
+    On a film of one kind of picture the median wins (the bytes say little); on one that
+    mixes kinds (test cards, animation, live action) the nearest do."""
+    known = [u for u in used if u.bytes_per_frame]
+    if len(known) < NEAREST_LEAST:
+        return None
+    by_median, by_nearest = [], []
+    for u in known:
+        rest = [v for v in known if v is not u]
+        by_median.append(abs(u.fast_crf - statistics.median(v.fast_crf for v in rest)))
+        by_nearest.append(abs(u.fast_crf - nearest_crossing(rest, u.bytes_per_frame or 1)))
+    median_error, nearest_error = statistics.fmean(by_median), statistics.fmean(by_nearest)
+    return Nearest(round(median_error, 3), round(nearest_error, 3),
+                   nearest_error <= NEAREST_GAIN * median_error)
+
+
+def bytes_per_frame(source_bytes: int | None, frames: int) -> float | None:
+    return round(source_bytes / frames, 1) if source_bytes and frames else None
+
+
 def run_calibration(records: list[Path], target: Path) -> None:
     """calibration.json from the calibration segments' records: the medians of what the
     segments that reached the target measured (one pinned at a bound says nothing). The
@@ -162,7 +223,8 @@ def run_calibration(records: list[Path], target: Path) -> None:
         if r.scored.reached and s.finals and shift is not None:
             used.append(CalibrationSegment(
                 r.start, r.crf, s.fast_crf, s.slope, shift,
-                own_slope=len(s.finals) >= 2 or len(s.probes) >= 2))
+                own_slope=len(s.finals) >= 2 or len(s.probes) >= 2,
+                bytes_per_frame=bytes_per_frame(r.scored.source_bytes, r.frames)))
     data = Calibration(tuple(used), targets.pop() if len(targets) == 1 else None)
     if used:
         slopes = [u.slope for u in used if u.own_slope] or [quality.DEFAULT_SLOPE]
@@ -170,7 +232,7 @@ def run_calibration(records: list[Path], target: Path) -> None:
             data, shift=round(statistics.median(u.shift for u in used), 3),
             slope=round(statistics.median(slopes), 4),
             fast_crf=round(statistics.median(u.fast_crf for u in used), 3),
-            crf=statistics.median(u.crf for u in used))
+            crf=statistics.median(u.crf for u in used), nearest=nearest_model(used))
     data.write(target)
 
 

@@ -45,7 +45,9 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Vid
     q = video.quality
     prior = None if not q else (
         search.Prior.balancing(balance["crf"], balance["slope"]) if balance
-        else search.Prior.from_calibration(Calibration.read(calibration), q) if calibration
+        else search.Prior.from_calibration(
+            Calibration.read(calibration), q,
+            search.bytes_per_frame(seg.source_bytes, seg.frames)) if calibration
         else search.Prior.after_lead(SegmentRecord.read(lead), q) if lead
         else search.Prior.default(q))
     crop_data = Crop.read(crop)

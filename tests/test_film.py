@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,73 @@ def test_over_cap_lower_gives_one_film_wide_target_that_meets_the_cap(tmp_path: 
     cal = [film.Curve.of(kept[segs[i].start])
            for i in search.calibration_indices([s.frames for s in segs], 3)]
     assert (film.predicted_percent(cal, target + 1, 10, 63) or 0) > 80
+
+
+def mixed_film(n: int, kinds: int, tied: bool) -> list[Seg]:
+    """A film of *n* segments of *kinds* kinds of picture in a seeded order, each kind a
+    crossing of its own (offsets 16 CRF steps apart end to end); *tied*: the source spends
+    bytes by kind (a test card little, a fractal much), else at random."""
+    rng = random.Random(36)
+    offsets = [-8 + 16 * k / (kinds - 1) for k in range(kinds)]
+    segs = []
+    for i in range(n):
+        k = rng.randrange(kinds)
+        source = 50_000 * (k + 1) if tied else rng.randrange(50_000, 50_000 * (kinds + 1))
+        segs.append(Seg(240 * i, "bikes 1", offsets[k], source=source))
+    return segs
+
+
+def first_encodes(segs: list[Seg], q: Quality, tmp_path: Path) -> tuple[float, Calibration]:
+    """Encodes per segment outside the calibration, each searched from the calibration of
+    wave_size segments (with each segment's bytes per frame), and that calibration."""
+    cal = search.calibration_indices([s.frames for s in segs], search.wave_size(len(segs), 6))
+    paths = []
+    for i in cal:
+        paths.append(tmp_path / f"{i}.json")
+        segs[i].search(search.Prior.default(q), q).write(paths[-1])
+    search.run_calibration(paths, tmp_path / "calibration.json")
+    calibration = Calibration.read(tmp_path / "calibration.json")
+    rest = [s for i, s in enumerate(segs) if i not in cal]
+    for s in rest:
+        s.encodes = 0
+        s.search(search.Prior.from_calibration(
+            calibration, q, search.bytes_per_frame(s.source, s.frames)), q)
+    return sum(s.encodes for s in rest) / len(rest), calibration
+
+
+def test_a_film_of_many_kinds_starts_each_segment_from_its_nearest_in_source_bytes(
+        tmp_path: Path) -> None:
+    """760 segments of eight kinds of picture (a documentary, an anthology): the calibration
+    grows to 48 segments, finds that the source's bytes per frame tell the kinds apart, and
+    each segment's first encode starts where the calibration segments nearest it crossed
+    the target: fewer encodes than from the film's median."""
+    segs = mixed_film(760, 8, tied=True)
+    nearest, cal = first_encodes(segs, Q, tmp_path)
+    assert cal.segments_used >= 40 and cal.nearest and cal.nearest.used
+    assert cal.nearest.nearest_error < 0.5 * cal.nearest.median_error
+    as_median = dataclasses.replace(cal, nearest=None)
+    rest = [s for s in segs if s.start not in {c.start for c in cal.segments}]
+    for s in rest:
+        s.encodes = 0
+        s.search(search.Prior.from_calibration(as_median, Q), Q)
+    median = sum(s.encodes for s in rest) / len(rest)
+    assert nearest <= 1.2 and nearest < median - 0.4, (nearest, median)
+    prior = search.Prior.from_calibration(cal, Q, search.bytes_per_frame(50_000, 240))
+    assert prior.source == "the 3 of 48 calibration segments nearest it"
+
+
+def test_the_median_stays_where_the_source_bytes_say_nothing(tmp_path: Path) -> None:
+    """The same film with the source's bytes at random: the nearest predict no better, and
+    every segment starts from the film's median, as on a film of one kind."""
+    _, cal = first_encodes(mixed_film(760, 8, tied=False), Q, tmp_path)
+    assert cal.nearest and not cal.nearest.used
+    prior = search.Prior.from_calibration(cal, Q, search.bytes_per_frame(50_000, 240))
+    assert prior.source == f"calibration of {cal.segments_used} segments"
+
+
+def test_a_short_film_keeps_its_calibration_of_six(tmp_path: Path) -> None:
+    """Under SEGMENTS_PER_SAMPLE x 6 segments the calibration is calibration_segments long,
+    too few to tell the nearest from the median: none is tried."""
+    assert search.wave_size(68, 6) == 6 and search.wave_size(760, 6) == 48
+    _, cal = first_encodes(mixed_film(68, 8, tied=True), Q, tmp_path)
+    assert cal.segments_used <= 6 and cal.nearest is None

@@ -199,3 +199,35 @@ def test_a_batch_of_files_with_one_name_gets_distinct_tags(tmp_path: Path) -> No
     assert [j.output.name for j in jobs] == ["Film 2.av1.mkv", "film.av1.mkv",
                                              "film.mp4.av1.mkv"]
     assert len({j.work.path for j in jobs}) == 3
+
+
+def stretched(scenes: dict[str, Any], n: int) -> dict[str, Any]:
+    """scenes.json as a film of *n* segments of the first one's length would have it."""
+    out = copy.deepcopy(scenes)
+    seg, step = out["segments"][0], round(1e6 / out["fps"])
+    out["segments"] = [{**seg, "index": i, "start": i * seg["frames"],
+                        "start_pts_us": seg["start_pts_us"] + i * seg["frames"] * step}
+                       for i in range(n)]
+    out["frames"] = n * seg["frames"]
+    out["cuts"] = [s["start"] for s in out["segments"][1:]]
+    out["last_pts_us"] = out["first_pts_us"] + (out["frames"] - 1) * step
+    return out
+
+
+@pytest.mark.e2e
+def test_a_long_film_is_calibrated_on_a_segment_in_sixteen(film: dict[str, Any],
+                                                          tmp_path: Path) -> None:
+    """760 segments: the size is decided from the first calibration segments as on a
+    short film, the calibration grows to 48 segments spread over the film (a segment in
+    SEGMENTS_PER_SAMPLE), and every other segment's encode waits for it."""
+    tasks = graph(film, tmp_path, stretched(film["scenes"], 760))
+    sample = sorted(int(n.rpartition(":")[2]) for n in tasks if n.startswith("sample:"))
+    more = sorted(int(n.rpartition(":")[2]) for n in tasks if n.startswith("calibration:"))
+    assert len(sample) == 3 and not set(sample) & set(more)
+    assert 48 <= len(sample) + len(more) <= 48 + 6
+    gaps = [b - a for a, b in zip(sorted(sample + more), sorted(sample + more)[1:])]
+    assert max(gaps) <= 2 * 760 // 48
+    encodes = [t for n, t in tasks.items() if n.startswith("encode:")]
+    assert len(encodes) == 760 - len(sample) - len(more)
+    assert all("calibrate" in t["task_dep"] for t in encodes)
+    assert len(tasks["calibrate"]["actions"][0][1][5]["records"]) == len(sample) + len(more)

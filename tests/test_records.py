@@ -129,7 +129,7 @@ CASES: list[tuple[type[Any], dict[str, Any]]] = [
             "width": 640}),
     (Segment, SEGMENT), (SegmentRecord, FIXED), (SegmentRecord, SCORED),
     (SegmentRecord, PROBED),
-    (Calibration, {"crf": 42.75, "fast_crf": 43.226, "schema": 4, "segments_used": 2,
+    (Calibration, {"crf": 42.75, "fast_crf": 43.226, "schema": 5, "segments_used": 2,
                    "segments": [{"crf": 42.75, "fast_crf": 43.226, "own_slope": True,
                                  "shift": -0.00029206335894826907, "slope": 0.076,
                                  "start": 144},
@@ -137,7 +137,13 @@ CASES: list[tuple[type[Any], dict[str, Any]]] = [
                                  "shift": 0.0004426082058444081, "slope": 0.071,
                                  "start": 360}],
                    "shift": 0.0, "slope": 0.076, "target": 93.0}),
-    (Calibration, {"schema": 4, "segments": [], "segments_used": 0, "target": None})]
+    (Calibration, {"schema": 5, "segments": [], "segments_used": 0, "target": None}),
+    (Calibration, {"crf": 40.0, "fast_crf": 40.5, "schema": 5, "segments_used": 1,
+                   "segments": [{"bytes_per_frame": 2210.5, "crf": 40.0, "fast_crf": 40.5,
+                                 "own_slope": True, "shift": 0.0, "slope": 0.07,
+                                 "start": 0}],
+                   "nearest": {"median_error": 4.2, "nearest_error": 1.1, "used": True},
+                   "shift": 0.0, "slope": 0.07, "target": 93.0})]
 
 
 @pytest.mark.parametrize(("cls", "data"), CASES)

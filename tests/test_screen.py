@@ -68,4 +68,5 @@ def test_the_page_of_760_segments_is_small_and_lists_every_segment_outside() -> 
             assert f"<tr><td>{s['index']:04d}</td>" in page
     assert page.count("<tr><td>") == sum(1 for s in report["segments"]
                                          if s["outside"] or s["balanced"])
-    assert '<svg xmlns="http://www.w3.org/2000/svg" width="1600"' in page  # two pixels a segment: the page scrolls sideways
+    # Two pixels a segment: the page scrolls sideways.
+    assert '<svg xmlns="http://www.w3.org/2000/svg" width="1600"' in page

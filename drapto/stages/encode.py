@@ -51,13 +51,26 @@ def _video(up: Upstream, target_vmaf: float | None = None) -> Video:
     return video
 
 
-def calibration_sample(up: Upstream) -> list[int]:
-    """The segments the film is calibrated on (none without quality targeting)."""
+def base_sample(up: Upstream) -> list[int]:
+    """The first calibration segments: calibration_segments of them spread over the film,
+    the lead and the size decision among them (none without quality targeting)."""
     s = up.job.settings
     if s.quality != "vmaf":
         return []
     return search.calibration_indices([seg.frames for seg in up.scenes.segments],
                                       s.calibration_segments)
+
+
+def calibration_sample(up: Upstream) -> list[int]:
+    """The segments the film is calibrated on: the first ones and, on a long film, a
+    segment in SEGMENTS_PER_SAMPLE more, spread over it (:func:`drapto.search.wave_size`)."""
+    base = base_sample(up)
+    if not base:
+        return []
+    frames = [seg.frames for seg in up.scenes.segments]
+    more = search.calibration_indices(
+        frames, search.wave_size(len(frames), up.job.settings.calibration_segments))
+    return sorted({*base, *more})
 
 
 def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video,
@@ -86,15 +99,14 @@ def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video
 def size_sample(up: Upstream) -> list[int]:
     """The calibration segments the size decision is made from (layer 1: sample:N); the
     others (calibration:N) are encoded only once it lets the film be encoded."""
-    return search.size_indices(calibration_sample(up))
+    return search.size_indices(base_sample(up))
 
 
 def sample_tasks(up: Upstream, threads: int) -> Iterator[Task]:
     """With quality targeting: sample:N for the calibration segments the size decision is
     made from. The lead (search.calibration_lead) is searched first, alone; the others
     start from where it crossed the target."""
-    sample = calibration_sample(up)
-    lead = search.calibration_lead(sample)
+    lead = search.calibration_lead(base_sample(up))
     first = None if lead is None else _calibration_task(up, "sample", lead, threads, None)
     if first:
         yield first
@@ -118,7 +130,7 @@ def calibration_tasks(up: Upstream, threads: int) -> Iterator[Task]:
     sample = calibration_sample(up)
     if not sample:
         return
-    lead = search.calibration_lead(sample)
+    lead = search.calibration_lead(base_sample(up))
     first = None if lead is None else up.get(f"sample:{lead:04d}")
     decided = set(size_sample(up))
     yield from (_calibration_task(up, "calibration", i, threads, first) for i in sample
