@@ -116,8 +116,7 @@ def encodes(folder: Path) -> dict[str, int]:
         for path in (folder / kind).glob("*.json"):
             if path.name.endswith(".search.json"):
                 continue
-            scored = json.loads(path.read_text()).get("scored") or {}
-            n += len(scored.get("search", {}).get("finals", []))
+            n += len((json.loads(path.read_text()).get("search") or {}).get("finals", []))
         out[kind] = n
     return out
 
@@ -158,9 +157,9 @@ def main() -> None:
                    for path in sorted((folder / "segments").glob("*.json"))]
         n = len(records)
         frames = sum(r["frames"] for r in records)
-        mean = sum(r["scored"]["vmaf"] * r["frames"] for r in records) / frames
+        mean = sum(r["vmaf"] * r["frames"] for r in records) / frames
         target = json.loads((folder / "size.json").read_text())["target"]
-        low = [r for r in records if r["scored"]["vmaf"] < target - 2 and r["crf"] > 10]
+        low = [r for r in records if r["vmaf"] < target - 2 and r["crf"] > 10]
         count = encodes(folder)
         crfs = [r["crf"] for r in records]
         rows: list[tuple[str, Any]] = [

@@ -56,6 +56,7 @@ class Target:
     crf_max: float
     attempts: int         # final encodes at most, per segment
     overshoot: float | None = None   # ... and up to vmaf + overshoot (None: the tolerance)
+    aim_at: float | None = None      # the VMAF aimed at, when not the band's middle
 
     @property
     def above(self) -> float:
@@ -64,7 +65,10 @@ class Target:
     @property
     def aim(self) -> float:
         """The VMAF the search aims at: the middle of the band it keeps, so that a first
-        encode off by the same amount either way is kept."""
+        encode off by the same amount either way is kept; or where the film's calibration
+        puts it (*aim_at*: :func:`drapto.search.film_aim`)."""
+        if self.aim_at is not None:
+            return self.aim_at
         return self.vmaf + (self.above - self.tolerance) / 2
 
     def within(self, vmaf: float) -> bool:
@@ -117,7 +121,10 @@ def solve(points: Mapping[float, float], vmaf: float, slope: float = DEFAULT_SLO
         return a[0] + (loss(vmaf) - loss(a[1])) / (loss(b[1]) - loss(a[1])) * (b[0] - a[0]), s
     near = sorted(ordered, key=lambda p: abs(p[1] - vmaf))[:2]
     if len(near) == 2 and (s2 := _slope(*sorted(near))) is not None:
-        slope = max(s2, slope * MIN_SLOPE_SHARE)
+        # Far enough apart, their own slope is not noise: a segment whose quality hardly
+        # follows CRF (noise-like pictures) must go far to reach the target.
+        apart = abs(near[0][0] - near[1][0]) >= FLAT_SPAN
+        slope = s2 if apart else max(s2, slope * MIN_SLOPE_SHARE)
     c, v = near[0]
     return c + (loss(vmaf) - loss(v)) / slope, slope
 

@@ -510,6 +510,7 @@ class Calibration(Record):
     fast_crf: float | None = None
     crf: float | None = None
     nearest: Nearest | None = None    # None: too few segments to tell
+    aim: float | None = None          # the VMAF the other segments aim at (None: the band's)
 
     @property
     def segments_used(self) -> int:
@@ -521,14 +522,16 @@ class Calibration(Record):
         return {"schema": self.SCHEMA, "segments": [s.to_json() for s in self.segments],
                 "segments_used": self.segments_used, "target": self.target,
                 **(medians if self.segments else {}),
-                **({"nearest": self.nearest.to_json()} if self.nearest else {})}
+                **({"nearest": self.nearest.to_json()} if self.nearest else {}),
+                **({"aim": self.aim} if self.aim is not None else {})}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Calibration:
         return cls(tuple(CalibrationSegment.from_json(s) for s in d["segments"]),
                    d["target"], d.get("shift"), d.get("slope"), d.get("fast_crf"),
                    d.get("crf"),
-                   Nearest.from_json(d["nearest"]) if d.get("nearest") else None)
+                   Nearest.from_json(d["nearest"]) if d.get("nearest") else None,
+                   d.get("aim"))
 
 
 # -- encoded/F.json (and calibration/F.json, balanced/F.json) -----------------------------
@@ -541,6 +544,13 @@ class Prior(Flat):
     first_probe: float    # fast-preset CRF of the first probe
     band: float           # one probe is enough within this many tolerances
     source: str  # "default", "lead calibration segment", "calibration of N segments", "balance"
+    aim: float | None = None  # the VMAF aimed at, when the film's calibration moved it
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if self.aim is None:
+            del data["aim"]
+        return data
 
 
 @dataclass(frozen=True)

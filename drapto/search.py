@@ -91,7 +91,8 @@ class Prior(PriorRecord):
         # A probe goes to a whole CRF; a final encode (no probes) to the quarter step.
         first = float(round(crossing)) if q.probing else quality.quarter(crossing)
         first = min(max(first, low), high)
-        return cls(shift, slope, first, quality.ONE_PROBE_BAND, source)
+        aim = data.aim if data.aim is not None and at == q.target_vmaf else None
+        return cls(shift, slope, first, quality.ONE_PROBE_BAND, source, aim)
 
     @classmethod
     def balancing(cls, crf: float, slope: float) -> Prior:
@@ -113,6 +114,8 @@ def goal_of(q: Quality, prior: Prior) -> quality.Target:
     goal = q.target()
     if prior.source == "balance":
         return dataclasses.replace(goal, attempts=BALANCE_ATTEMPTS)
+    if prior.aim is not None:
+        return dataclasses.replace(goal, aim_at=prior.aim)
     return calibration_goal(goal) if prior.source == "default" else goal
 
 
@@ -203,21 +206,46 @@ def nearest_model(used: Sequence[CalibrationSegment]) -> Nearest | None:
                    nearest_error <= NEAREST_GAIN * median_error)
 
 
+def film_aim(kept: Sequence[tuple[int, float]], film_frames: int, target: float,
+             band: tuple[float, float]) -> float | None:
+    """Where the film's other segments aim, so that its mean comes to *target* without a
+    balance: as far from the middle of the *band* as the calibration segments' mean
+    (*kept*: their frames and kept VMAF) is on the other side, weighed by the share of the
+    film the others are; at most half the band's side from the target. The segments that
+    cannot move (above the band at crf_max, a still picture) hold a film's mean up; the
+    others make up for it. None with fewer than NEAREST_LEAST segments (too few to say
+    where the film's mean goes), or when the calibration is all of the film."""
+    frames = sum(f for f, _ in kept)
+    if len(kept) < NEAREST_LEAST or not frames or film_frames <= frames:
+        return None
+    low, high = band
+    middle = (low + high) / 2
+    off = sum(f * v for f, v in kept) / frames - target
+    aim = middle - off * film_frames / (film_frames - frames)
+    return round(min(max(aim, target - (target - low) / 2), target + (high - target) / 2), 3)
+
+
 def bytes_per_frame(source_bytes: int | None, frames: int) -> float | None:
     return round(source_bytes / frames, 1) if source_bytes and frames else None
 
 
-def run_calibration(records: list[Path], target: Path) -> None:
+def run_calibration(records: list[Path], target: Path, film_frames: int = 0) -> None:
     """calibration.json from the calibration segments' records: the medians of what the
     segments that reached the target measured (one pinned at a bound says nothing). The
     slope is the median of those that measured their own (two encodes or two probes; one
-    measurement only repeats the slope it was assumed with), else the default."""
+    measurement only repeats the slope it was assumed with), else the default. On a long
+    film (*film_frames*), where the others aim (:func:`film_aim`) and whether they start
+    from their nearest (:func:`nearest_model`)."""
     used, targets = [], set[float]()
+    kept: list[tuple[int, float]] = []
+    bands = set[tuple[float, float]]()
     for path in records:
         r = SegmentRecord.read(path)
         if r.scored is None:
             continue
         targets.add(r.scored.target_vmaf)
+        kept.append((r.frames, r.scored.vmaf))
+        bands.add(tuple(r.scored.band))  # type: ignore[arg-type]
         s = r.scored.search
         shift = implied_shift(r)
         if r.scored.reached and s.finals and shift is not None:
@@ -233,6 +261,9 @@ def run_calibration(records: list[Path], target: Path) -> None:
             slope=round(statistics.median(slopes), 4),
             fast_crf=round(statistics.median(u.fast_crf for u in used), 3),
             crf=statistics.median(u.crf for u in used), nearest=nearest_model(used))
+        if data.target is not None and len(bands) == 1:
+            aim = film_aim(kept, film_frames, data.target, next(iter(bands)))
+            data = dataclasses.replace(data, aim=aim)
     data.write(target)
 
 

@@ -138,7 +138,8 @@ def calibration_tasks(up: Upstream, threads: int) -> Iterator[Task]:
     yield up.add(make_task(up.job, "calibrate", None, search.run_calibration,
                            {"records": [up.job.work.sample(segment_ids(up.scenes)[i])
                                         .with_suffix(".json") for i in sample],
-                            "target": up.job.work.calibration},
+                            "target": up.job.work.calibration,
+                            "film_frames": up.scenes.frames},
                            [sample_task(up, i) for i in sample], CALIBRATE_DOC, search.SCHEMA))
 
 
