@@ -6,7 +6,8 @@
 - *Balance* (``balance.json``): once every segment has its first kept encode, the film's
   frame-weighted mean VMAF; when it is further than ``film_tolerance`` from the target,
   the segments farthest off on that side are encoded again at the CRF their own curve puts
-  at the target, until the predicted mean is within BALANCE_TO of the tolerance.
+  at the target, until the predicted mean is within half the tolerance (three quarters
+  on a film of BALANCE_MANY segments or more).
 
 Both read declared artifacts only (the records they are handed), so their decisions, and
 the bytes that follow, do not depend on worker order, kills or history.
@@ -26,9 +27,11 @@ from .records import SegmentRecord
 # one measured encode only.
 BYTES_SLOPE = 0.12
 # The balance moves segments until the predicted mean is within this share of the
-# tolerance: what each lands at varies a point or so either way, and over the tens of
-# segments a film's balance moves that averages out.
-BALANCE_TO = 0.75
+# tolerance: what each lands at varies a point or so either way. On a film of BALANCE_MANY
+# segments or more that averages out over the many it moves, and it stops sooner.
+BALANCE_TO = 0.5
+BALANCE_TO_MANY = 0.75
+BALANCE_MANY = 100
 # How far below the asked target over_cap=lower may go.
 LOWEST_TARGET_DROP = 40.0
 
@@ -130,18 +133,20 @@ def decide_balance(curves: Sequence[Curve], target: float, tolerance: float, low
     """Segments (by first frame) to encode again, and at which CRF, so that the film's mean
     comes within *tolerance* of *target*: none when it is; else, the segments farthest
     from the target on the side the mean is off, each moved to the target by its own
-    curve, until the predicted mean is within BALANCE_TO of the tolerance."""
+    curve, until the predicted mean is within half the tolerance (BALANCE_TO; on a film of
+    BALANCE_MANY segments, BALANCE_TO_MANY)."""
     if not curves:
         return {}
     mean, frames = film_mean(curves), sum(c.frames for c in curves)
     if abs(mean - target) <= tolerance:
         return {}
     side = 1.0 if mean > target else -1.0
+    share = BALANCE_TO_MANY if len(curves) >= BALANCE_MANY else BALANCE_TO
     movers = sorted((c for c in curves if (c.vmaf - target) * side > 0),
                     key=lambda c: (-abs(c.vmaf - target), c.start))
     chosen: dict[int, float] = {}
     for c in movers:
-        if abs(mean - target) <= tolerance * BALANCE_TO:
+        if abs(mean - target) <= tolerance * share:
             break
         if quality.flat({crf: v for crf, (v, _) in c.points.items()}):
             continue  # its quality does not follow CRF: encoding it again would not move it

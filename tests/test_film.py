@@ -137,12 +137,20 @@ def test_the_balance_moves_the_farthest_segments_on_the_side_the_mean_is_off() -
     curves = [film.Curve(i * 100, 100, {40.0: (v, 1000)}, 0.06, 40.0)
               for i, v in enumerate((94.9, 94.0, 93.0, 91.5, 94.8))]
     chosen = film.decide_balance(curves, 93.0, 0.5, 10, 63)
-    # 94.9 moves the mean 93.64 to 93.26: within three quarters of the tolerance.
-    assert set(chosen) == {0}
-    assert set(film.decide_balance(curves, 93.0, 0.3, 10, 63)) == {0, 400}  # 92.9
+    assert set(chosen) == {0, 400}  # 94.9 and 94.8: the mean 93.64 comes to 92.9
     assert all(crf > 40.0 for crf in chosen.values())  # less quality, fewer bytes
     low = [dataclasses.replace(c, points={40.0: (186.0 - c.vmaf, 1000)}) for c in curves]
     assert all(crf < 40.0 for crf in film.decide_balance(low, 93.0, 0.5, 10, 63).values())
+
+
+def test_a_long_film_is_balanced_to_three_quarters_of_the_tolerance() -> None:
+    """Over a hundred segments, what each lands at averages out: the balance stops once
+    the mean is predicted within three quarters of the tolerance, moving fewer."""
+    curves = [film.Curve(i * 100, 100, {40.0: (93.0 + (1.9 if i % 2 else 0.0), 1000)},
+                         0.06, 40.0) for i in range(200)]
+    chosen = film.decide_balance(curves, 93.0, 0.5, 10, 63)
+    # The mean 93.95 comes to 93.375: 61 segments moved by 1.9 each (to 93.25: 74).
+    assert len(chosen) == 61, len(chosen)
 
 
 def test_the_balance_leaves_a_segment_whose_quality_does_not_follow_crf() -> None:
@@ -292,7 +300,7 @@ def test_a_long_film_aims_its_segments_so_that_its_mean_needs_no_balance(
         return (film.film_mean([film.Curve.of(r) for r in kept.values()]),
                 sum(s.encodes for s in rest) / len(rest))
     mean, encodes = film_mean(cal)
-    assert abs(mean - 93.0) <= 0.5 * film.BALANCE_TO, mean
+    assert abs(mean - 93.0) <= 0.5 * film.BALANCE_TO_MANY, mean
     assert encodes <= 1.3, encodes
     assert all(s.encodes <= 2 for s in segs if isinstance(s, Card))
     unaimed, _ = film_mean(dataclasses.replace(cal, aim=None))
