@@ -168,10 +168,11 @@ def drapto_argv(src: Path, work: Path, out: Path, *settings: str,
 
 def drapto_env(work: Path) -> dict[str, str]:
     """A bench's drapto sees the defaults: no DRAPTO_* variable of the user's but the FFmpeg
-    (the benches' own), and a cache folder of its own beside *work* (no memory estimates
-    learned by other runs)."""
+    (the benches' own), a cache folder of its own beside *work* (no memory estimates
+    learned by other runs), and Python's bytecode kept as a user's is."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("DRAPTO_") or k == "DRAPTO_FFMPEG"}
+           if (not k.startswith("DRAPTO_") or k == "DRAPTO_FFMPEG")
+           and k != "PYTHONDONTWRITEBYTECODE"}  # a user's Python keeps its bytecode
     env["XDG_CACHE_HOME"] = str(work.with_name(f"{work.name}.cache"))
     return env
 

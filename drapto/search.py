@@ -69,9 +69,9 @@ class Prior(PriorRecord):
     def from_calibration(cls, data: Calibration, q: Quality,
                          bytes_per_frame: float | None = None) -> Prior:
         """A segment's prior from the film's calibration: where the film's segments cross
-        the target (the median), or where the calibration segments nearest this one in
-        the source's bytes per frame do, when they predict each other better
-        (:func:`nearest_model`)."""
+        the target and their slope (the medians), or where the calibration segments
+        nearest this one in the source's bytes per frame do, when they predict each other
+        better (:func:`nearest_model`)."""
         if not data.segments_used:
             return cls.default(q)
         assert data.shift is not None and data.slope is not None and data.fast_crf is not None
@@ -83,7 +83,11 @@ class Prior(PriorRecord):
         at = data.target
         base, source = float(data.fast_crf), f"calibration of {data.segments_used} segments"
         if data.nearest and data.nearest.used and bytes_per_frame:
-            base = nearest_crossing(data.segments, bytes_per_frame)
+            near = _near(data.segments, bytes_per_frame)
+            base = float(statistics.median(p.fast_crf for p in near))
+            # Their curves too: a noise-like picture's is far flatter than a cartoon's.
+            slope = float(statistics.median(p.slope for p in near if p.own_slope)
+                          if any(p.own_slope for p in near) else slope)
             source = f"the {NEAREST} of {data.segments_used} calibration segments nearest it"
         crossing = base + (
             quality.loss(q.target_vmaf) - quality.loss(q.target_vmaf if at is None else at)
