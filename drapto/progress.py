@@ -140,8 +140,8 @@ def on_progress(encode: str) -> Callable[[str], None]:
 
 class Display(threading.Thread):
     """Shows TRACKER: rewritten in place every half second on a terminal (coloured unless
-    NO_COLOR is set), else as a plain line every *plain_every* seconds and at each finished
-    segment."""
+    NO_COLOR is set), else as a plain line every *plain_every* seconds, and at a finished
+    segment when the last line is that old."""
 
     def __init__(self, stream: IO[str], plain_every: float = 10.0):
         super().__init__(daemon=True, name="drapto-progress")
@@ -152,6 +152,7 @@ class Display(threading.Thread):
         self.stop = threading.Event()
         self.shown = False
         self.write_lock = threading.Lock()
+        self.last_line = float("-inf")  # when the last plain line was written
 
     def run(self) -> None:
         while not self.stop.wait(self.every):
@@ -169,11 +170,14 @@ class Display(threading.Thread):
                 self.shown = True
             else:
                 self.stream.write(f"drapto: {text}\n")
+                self.last_line = time.monotonic()
             self.stream.flush()
 
     def segment_done(self) -> None:
-        """A segment finished: said at once where there is no live line."""
-        if not self.tty:
+        """A segment finished: said at once where there is no live line, unless a line was
+        written less than *every* seconds ago (a 2-hour film's 760 segments are not 760
+        lines of a log; a segment that took minutes is a line of its own)."""
+        if not self.tty and time.monotonic() - self.last_line >= self.every:
             self.show()
 
     def clear(self) -> None:

@@ -89,7 +89,10 @@ def test_not_a_terminal_plain_lines() -> None:
     assert not display.tty and not display.color and display.every == 10.0
     display.show()
     assert out.getvalue().startswith("drapto: ") and "\r" not in out.getvalue()
-    display.segment_done()  # each finished segment is a line of its own
+    display.segment_done()  # a line was written just now: not another
+    assert out.getvalue().count("drapto: ") == 1
+    display.last_line -= 10.0
+    display.segment_done()  # a segment that took 10 s or more is a line of its own
     assert out.getvalue().count("drapto: ") == 2
 
 
