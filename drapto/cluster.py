@@ -122,7 +122,7 @@ def run_encode_remote(executor: str, name: str, kwargs: dict[str, Any]) -> None:
     target = Path(kwargs["target"])
     work = target.parent.parent
     payload = json.dumps({k: str(v) if isinstance(v, Path) else
-                          v.to_json() if k == "video" else v
+                          v.to_json() if k in ("video", "segment") else v
                           for k, v in kwargs.items() if k != "threads"})
     c = client(executor)
     for attempt in range(RESUBMITS + 1):

@@ -53,6 +53,7 @@ def stamp_of(job: Job, name: str) -> Path:
 # _keyed of frozen dataclasses, by identity (job, value): every segment's encode task hands
 # the same Video and Crop, and converting them for each task was most of a no-op's time.
 _KEYED: dict[tuple[int, int], tuple[Job, Any, Any]] = {}
+_PLAIN = (str, int, float, bool)
 
 
 def _keyed(job: Job, value: Any) -> Any:
@@ -60,6 +61,8 @@ def _keyed(job: Job, value: Any) -> Any:
     touched film redoes nothing), a path in the work folder relative to it (the folder is
     found by the input's content), any other path as it is; a record (drapto/records.py)
     as its JSON."""
+    if value is None or type(value) in _PLAIN:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type) and \
             type(value).__dataclass_params__.frozen:  # type: ignore[attr-defined]
         hit = _KEYED.get((id(job), id(value)))

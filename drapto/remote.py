@@ -72,14 +72,16 @@ def main() -> int:
     parent = int(os.environ.get(WORKER_ENV) or os.getppid())
     threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     from .encoding import Video
+    from .records import Segment
     from .segment_encode import run_encode
 
     job: dict[str, Any] = json.loads(sys.stdin.read())
-    paths = ("source", "segment", "crop", "target", "calibration", "lead")
+    paths = ("source", "crop", "target", "calibration", "lead")
     kwargs: dict[str, Any] = {k: Path(v) if k in paths and v is not None else v
                               for k, v in job.items()}
     kwargs["memory_estimates"] = {int(k): v for k, v in kwargs["memory_estimates"].items()}
     kwargs["video"] = Video.from_json(kwargs["video"])
+    kwargs["segment"] = Segment.from_json(kwargs["segment"])
     try:
         run_encode(**kwargs)
     except DraptoError as exc:

@@ -29,7 +29,7 @@ from .records import (
 from .workdir import put_in_place
 
 
-def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Video,
+def run_encode(source: Path, segment: Segment, crop: Path, target: Path, video: Video,
                threads: int, memory_budget: str, memory_estimates: dict[int, int],
                calibration: Path | None = None, index: int = 0,
                balance: dict[str, float] | None = None, lead: Path | None = None) -> None:
@@ -41,7 +41,7 @@ def run_encode(source: Path, segment: Path, crop: Path, target: Path, video: Vid
     record), a calibration segment searched from where the lead crossed the target.
     *index*: the segment's number in this run, for messages only (the bytes and the record
     do not depend on it: a segment renumbered by a new cut before it keeps its encode)."""
-    seg = replace(Segment.read(segment), index=index)
+    seg = replace(segment, index=index)
     q = video.quality
     prior = None if not q else (
         search.Prior.balancing(balance["crf"], balance["slope"]) if balance

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -145,7 +146,7 @@ _EXECUTOR = re.compile(r"^(local|dask(\+tls)?://[^\s/:]+:\d+)$")
 
 def _parse_text(value: str) -> Any:
     try:
-        return yaml.safe_load(value)
+        return safe_load(value)
     except yaml.YAMLError:
         return value
 
@@ -219,9 +220,18 @@ def _apply(values: dict[str, Any], layer: Mapping[str, Any], source: str,
         values[key] = value
 
 
+# libyaml's loader where PyYAML has it: every run reads the profiles (a tenth of a second
+# with the pure-Python one).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
+
+
 def read_yaml(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DraptoError(f"{what} {path}: no such file") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -233,6 +243,7 @@ def read_yaml(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+@functools.cache
 def documented() -> dict[str, tuple[str, Any]]:
     """Every setting with its help (the comment above it in profiles/default.yaml) and its
     default: what the `drapto` command's options and `doit help encode` are made from."""

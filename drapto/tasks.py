@@ -65,7 +65,7 @@ def task_job() -> Iterator[Task]:
         yield stages.report.task_failure(failure)
 
 
-LATE_DOCS = {"segment": stages.segments.DOC, "sample": stages.encode.SAMPLE_DOC,
+LATE_DOCS = {"sample": stages.encode.SAMPLE_DOC,
              "calibration": stages.encode.MORE_DOC,
              "calibrate": stages.encode.CALIBRATE_DOC, "size": stages.size.DOC,
              "audio": stages.audio.DOC, "balance": stages.balance.DOC,
@@ -73,14 +73,14 @@ LATE_DOCS = {"segment": stages.segments.DOC, "sample": stages.encode.SAMPLE_DOC,
              "mux": stages.mux.DOC, "validate": stages.validate.DOC, "tidy": stages.tidy.DOC}
 # The basenames each layer's creator makes (drapto/stages/__init__.py), and the task whose
 # run it waits for: a layer is made from what the one before it decided.
-LAYERS = ((("segment", "sample", "size"), "scenes"),
+LAYERS = ((("sample", "size"), "scenes"),
           (("calibration", "calibrate", "encode", "audio", "balance"), "size"),
           (("adjust", "concat", "mux", "validate", "report", "tidy"), "balance"))
 
 
 def _layer(n: int) -> Callable[[], Iterator[Task]]:
     """The creator of layer *n*: one creator per layer makes the tasks of every input, since
-    doit resolves a task_dep on a subtask (segment:0003) only among tasks already loaded."""
+    doit resolves a task_dep on a subtask (sample:0003) only among tasks already loaded."""
     def create(**_: Any) -> Iterator[Task]:  # the parameters were read at set-up
         failed = [f"job:{f.number}" for f in RUN.failed]
         if RUN.job is None:  # doit list / doit help / doit report without input=

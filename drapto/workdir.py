@@ -134,9 +134,6 @@ class WorkDir:
         self.stamps = self.path / "stamps"
 
     # A segment's files are named by its id, its first frame (drapto/stages/segments.py).
-    def segment(self, sid: str) -> Path:
-        return self.path / "segments" / f"{sid}.json"
-
     def encoded(self, sid: str) -> Path:
         return self.path / "encoded" / f"{sid}.mkv"
 

@@ -28,7 +28,7 @@ from drapto.encoding import Video
 from drapto.records import Crop, DolbyVision, Scenes, SceneSegment
 from drapto.segment_encode import run_encode
 from drapto.stages.probe import probe
-from drapto.stages.segments import run_segment, segment_of
+from drapto.stages.segments import segment_of
 from drapto.stages.validate import rpu_frames
 from drapto.workdir import read_json
 
@@ -174,13 +174,12 @@ def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat
     source is encoded under a probe that says so; the RPU is left out, with a warning."""
     src = shared("dv-p8.1-black.mkv")
     scenes = Scenes(FRAMES, 24.0, 0, 0, (), (SceneSegment(0, 0, FRAMES, 0),))
-    run_segment(segment_of(scenes, 0), tmp_path / "seg.json")
     Crop("off", 256, 144, None, "crop=off").write(tmp_path / "crop.json")
     dv = DolbyVision(profile, f"dvhe.0{profile}", compat)
     video = Video(preset=12, crf=25, pixel_format="yuv420p10le", svt_params="",
                   dolby_vision=dv)
     out = tmp_path / "0000.mkv"
-    run_encode(src, tmp_path / "seg.json", tmp_path / "crop.json", out, video, 2, "auto",
+    run_encode(src, segment_of(scenes, 0), tmp_path / "crop.json", out, video, 2, "auto",
                {1080: 1000})
     record = read_json(tmp_path / "0000.json")
     assert record["dolby_vision"] is False

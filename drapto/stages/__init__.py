@@ -6,7 +6,6 @@ action that makes it, the task (its key derived from the action's arguments by
     crop       crop.json        the crop rectangle, or none, with the evidence
     scenes     scenes.json      scene cuts and segment boundaries, stream spans
     -- made once scenes.json is (first):
-    segments   segment:N        one segment's frame range
     encode     sample:N         the calibration segments the size is predicted from: the
                                 lead, searched from the defaults, then the others from it
     size       size.json        the film's size predicted from them: encode, encode at a
@@ -49,7 +48,6 @@ from . import (
     probe,
     report,
     scenes,
-    segments,
     size,
     tidy,
     validate,
@@ -93,7 +91,7 @@ def _make_layers(job: Job, threads: int) -> _Built:
     made: list[list[Task]] = []
     if up is None:
         return None, made
-    made.append([*segments.tasks(up), *encode.sample_tasks(up, threads), size.task(up)])
+    made.append([*encode.sample_tasks(up, threads), size.task(up)])
     decided = size.decision(job)
     if not (job.settings.quality != "vmaf" or done(up.get("size"))) or (
             decided and decided["action"] == "skip"):

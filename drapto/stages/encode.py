@@ -17,7 +17,7 @@ from ..encoding import Video
 from ..graph import Task, Upstream, make_task, tagged
 from ..segment_encode import run_encode
 from ..workdir import read_json
-from .segments import segment_ids
+from .segments import segment_ids, segment_of
 
 SCHEMA = 2
 DOC = "encode:N: the AV1 encode of segment N (with quality targeting, its search)."
@@ -85,13 +85,13 @@ def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video
     return up.add(make_task(
         job, basename, name, execute_encode,
         {"executor": s.executor, "name": tagged(job, f"{basename}:{name}"), "index": i,
-         "source": job.source, "segment": job.work.segment(sid), "crop": job.work.crop,
+         "source": job.source, "segment": segment_of(up.scenes, i), "crop": job.work.crop,
          "target": target, "video": video, "threads": threads,
          "memory_budget": s.memory_budget, "memory_estimates": s.memory_estimates,
          "calibration": job.work.calibration if calibration else None,
          **({"balance": balance} if balance else {}),
          **({"lead": lead["meta"]["target"].with_suffix(".json")} if lead else {})},
-        [up.get(f"segment:{name}"), up.get("crop"), *([calibration] if calibration else []),
+        [up.get("crop"), *([calibration] if calibration else []),
          *([lead] if lead else [])],
         doc, SCHEMA, unkeyed=UNKEYED, stamp_as=f"{basename}:{sid}", stowed=stowed))
 

@@ -1,22 +1,15 @@
-"""segment:N: the frame range of one segment, a small JSON the encode reads.
+"""A segment: the frame range of scenes.json that one encode makes, handed to the encode as
+a value (it is in the encode's key).
 
-A segment's files and stamps are named by its first frame (``segments/00000036.json``,
-``encoded/00000036.mkv``), its key is its range and the input's content, and its number is
-only a display name: a changed scene setting that leaves a segment's frames as they were
-leaves its segment and its encode as they were, even when a cut added or removed before it
-renumbers it.
+A segment's files and stamps are named by its first frame (``encoded/00000036.mkv``), its
+encode's key holds its range and the input's content, and its number is only a display
+name: a changed scene setting that leaves a segment's frames as they were leaves its encode
+as it was, even when a cut added or removed before it renumbers it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-from ..graph import Task, Upstream, make_task
 from ..records import Scenes, SceneSegment, Segment
-
-SCHEMA = 2
-DOC = "segment:N: the frame range of segment N."
 
 
 def segment_id(start: int) -> str:
@@ -45,18 +38,3 @@ def segment_of(scenes: Scenes, index: int) -> Segment:
     seg = scenes.segments[index]
     return Segment(seg.start, seg.frames, seg.start_pts_us, seg.source_bytes,
                    first=seg.start == 0 and not scenes.clip)
-
-
-def run_segment(segment: Segment, target: Path) -> None:
-    segment.write(target)
-
-
-def tasks(up: Upstream) -> Iterator[Task]:
-    job = up.job
-    for i, sid in enumerate(segment_ids(up.scenes)):
-        seg = segment_of(up.scenes, i)
-        yield up.add(make_task(job, "segment", f"{i:04d}", run_segment,
-                               {"segment": seg, "target": job.work.segment(sid)},
-                               [up.get("probe")],
-                               f"frames {seg.start}..{seg.start + seg.frames - 1}",
-                               SCHEMA, stamp_as=f"segment:{sid}"))
