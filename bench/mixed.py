@@ -153,8 +153,7 @@ def main() -> None:
         scenes = json.loads((folder / "scenes.json").read_text())
         segs = scenes["segments"]
         balance = json.loads((folder / "balance.json").read_text())
-        records = [common.record_of(folder, path.stem)
-                   for path in sorted((folder / "segments").glob("*.json"))]
+        records = [common.record_of(folder, f"{seg['start']:08d}") for seg in segs]
         n = len(records)
         frames = sum(r["frames"] for r in records)
         mean = sum(r["vmaf"] * r["frames"] for r in records) / frames

@@ -1,5 +1,5 @@
 """The facts between stages, typed: probe.json, crop.json, scenes.json, each segment's
-description (segments/F.json), calibration.json and each segment's encode record
+description (handed to its encode), calibration.json and each segment's encode record
 (encoded/F.json), each a frozen dataclass read and written here only (``from_json`` /
 ``to_json``, ``read`` / ``write``); no other code knows their keys.
 
@@ -365,7 +365,7 @@ def rect_of(value: Sequence[int] | None) -> Rect | None:
     return w, h, x, y
 
 
-# -- scenes.json and segments/F.json ------------------------------------------------------
+# -- scenes.json and a segment ------------------------------------------------------------
 
 @dataclass(frozen=True)
 class SceneSegment(Record):
@@ -458,7 +458,7 @@ class Scenes(Record):
 
 @dataclass(frozen=True)
 class Segment(Flat):
-    """segments/F.json: one segment as its encode reads it: its frames from the one at
+    """One segment as its encode is handed it (in its key): its frames from the one at
     *pts_us* on; *first*: the film's first (decoded from the start, no seek)."""
     start: int
     frames: int
