@@ -162,7 +162,7 @@ def main() -> None:
         count = encodes(folder)
         crfs = [r["crf"] for r in records]
         rows: list[tuple[str, Any]] = [
-            ("segments", f"{n} ({len(segs)} in scenes.json)"),
+            ("segments", n),
             ("final encodes: calibration / first / balance",
              f"{count['calibration']} / {count['encoded']} / {count['balanced']}"),
             ("encodes per segment", f"{sum(count.values()) / n:.2f}"),
@@ -172,7 +172,8 @@ def main() -> None:
             ("median CRF", f"{statistics.median(crfs):g}"),
             ("drapto wall", f"{first.seconds:.0f} s"),
             ("warning lines at the end", len(warnings)),
-            ("summary lines at the end", sum(line.startswith("drapto: ") for line in lines)),
+            ("lines drapto printed (not a terminal)",
+             sum(line.startswith("drapto: ") for line in lines)),
             ("report.html", f"{(folder / 'report.html').stat().st_size / 1024:.0f} KiB"
              if (folder / "report.html").exists() else "none"),
             ("no-op reruns", ", ".join(f"{r.seconds:.2f} s" for r in noops)),

@@ -50,11 +50,13 @@ class Record:
 
 class Flat(Record):
     """A record whose JSON is its fields as they are, under their own names (a field with
-    ``compare=False`` is the code's own and is not written)."""
+    ``compare=False`` is the code's own and is not written; one named in ``WHEN_SET`` is
+    written only when it is not None, so records made before it existed keep their bytes)."""
+    WHEN_SET: ClassVar[tuple[str, ...]] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)  # type: ignore[arg-type]
-                if f.compare}
+                if f.compare and not (f.name in self.WHEN_SET and getattr(self, f.name) is None)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
@@ -480,12 +482,7 @@ class CalibrationSegment(Flat):
     shift: float                      # final-preset CRF minus fast-preset CRF at the target
     own_slope: bool                   # two encodes or two probes: its slope is its own
     bytes_per_frame: float | None = None   # the source's, over the segment
-
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
-        if self.bytes_per_frame is None:
-            del data["bytes_per_frame"]
-        return data
+    WHEN_SET: ClassVar[tuple[str, ...]] = ("bytes_per_frame",)
 
 
 @dataclass(frozen=True)
@@ -545,12 +542,7 @@ class Prior(Flat):
     band: float           # one probe is enough within this many tolerances
     source: str  # "default", "lead calibration segment", "calibration of N segments", "balance"
     aim: float | None = None  # the VMAF aimed at, when the film's calibration moved it
-
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
-        if self.aim is None:
-            del data["aim"]
-        return data
+    WHEN_SET: ClassVar[tuple[str, ...]] = ("aim",)
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,9 @@ class Prior(PriorRecord):
             near = _near(data.segments, bytes_per_frame)
             base = float(statistics.median(p.fast_crf for p in near))
             # Their curves too: a noise-like picture's is far flatter than a cartoon's.
-            slope = float(statistics.median(p.slope for p in near if p.own_slope)
-                          if any(p.own_slope for p in near) else slope)
+            own = [p.slope for p in near if p.own_slope]
+            if own:
+                slope = float(statistics.median(own))
             source = (f"the {len(near)} of {data.segments_used} calibration segments "
                       f"nearest it")
         crossing = base + (

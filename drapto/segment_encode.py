@@ -111,12 +111,16 @@ def _encode_segment(source: Path, seg: Segment, rect: Rect | None, target: Path,
             q.target()))
         if found.outside:
             # Named by its frames: the record outlives the segment's number.
-            warnings.append(f"the segment at frames {seg.start}-"
+            warnings.append(f"{SEGMENT_WARNING}{seg.start}-"
                             f"{seg.start + seg.frames - 1}: VMAF {found.vmaf:.2f} is "
                             f"outside the band {q.target().band_text()}: {found.outside}")
     return peak, SegmentRecord(seg.start, seg.frames, video.crf, video.preset, rect,
                                tuple(filters), dv_kept, tuple(warnings),
                                target.stat().st_size, found)
+
+
+# How a segment's own warning begins (the screen groups them, report.html tabulates them).
+SEGMENT_WARNING = "the segment at frames "
 
 
 def outside(vmaf: float, crf: float, finals: Mapping[float, float], band: quality.Target

@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ..segment_encode import SEGMENT_WARNING
+
 WIDTH, PANEL, GAP, LEFT, RIGHT, TOP = 960, 150, 46, 64, 16, 56
 MISS, CAP, LINE, BAR, GRID = "#d62728", "#ff7f0e", "#1f77b4", "#7aa6c9", "#dddddd"
 
@@ -142,10 +144,6 @@ def _table(segs: list[dict[str, Any]], starts: list[float]) -> str:
     return ("<h3>Segments outside their band or encoded again</h3><table cellpadding=\"3\">"
             "<tr><th>segment</th><th>at</th><th>CRF</th><th>VMAF</th><th>outside its band"
             "</th><th>encoded again</th></tr>" + cells + "</table>")
-
-
-# A segment's own warning (drapto/segment_encode.py) begins so: the table above shows those.
-SEGMENT_WARNING = "the segment at frames "
 
 
 def _warnings(report: dict[str, Any]) -> str:

@@ -16,9 +16,10 @@ from ..graph import Task, Upstream, make_task
 from ..job import Failure, Job, Plan
 from ..quality import crf_text
 from ..records import Probe, Scenes, SegmentRecord
+from ..segment_encode import SEGMENT_WARNING
 from ..timeline import audio_window, read_framecrc, seek_arg, seek_input
 from ..workdir import atomic_path, read_json, write_json
-from .chart import SEGMENT_WARNING, clock, render
+from .chart import clock, render
 from .encode import final_targets
 from .size import lowered_line
 
