@@ -77,9 +77,9 @@ def _keyed(job: Job, value: Any) -> Any:
 def _keyed_new(job: Job, value: Any) -> Any:
     """:func:`_keyed`, made anew."""
     if isinstance(value, Path):
-        if value == job.source:
-            return f"<input {job.work.fingerprint}>"
         text, root = str(value), str(job.work.path)
+        if text == str(job.source):
+            return f"<input {job.work.fingerprint}>"
         if text.startswith(root) and text[len(root):len(root) + 1] in ("/", ""):
             return f"<work>/{text[len(root) + 1:] or '.'}"
         return text
@@ -189,6 +189,8 @@ class Upstream:
     probe: Probe
     scenes: Scenes
     made: dict[str, Task] = field(default_factory=dict)
+    # stages/encode.final_targets, for as many tasks made as the first number
+    finals: tuple[int, list[Path]] | None = None
 
     def add(self, task: Task) -> Task:
         self.made[full_name(task)] = task

@@ -22,8 +22,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from . import proc
 from .errors import DraptoError
 from .workdir import locked, write_json
@@ -91,8 +89,20 @@ def budget_mib(spec: str, reserved_mib: int = 0, available: int | None = None) -
     if m.group(2) and m.group(3) in "MG":
         return int(float(m.group(2)) * (1024 if m.group(3) == "G" else 1))
     share = AUTO_SHARE if m.group(1) == "auto" else float(m.group(2)) / 100
-    free = psutil.virtual_memory().available if available is None else available
+    free = available_bytes() if available is None else available
     return int(share * (free // MIB + reserved_mib))
+
+
+def available_bytes() -> int:
+    """Memory available to new processes: the kernel's MemAvailable, read directly on Linux
+    (what psutil reads, without importing it on every run), else psutil's."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            line = next(x for x in fh if x.startswith("MemAvailable:"))
+        return int(line.split()[1]) * 1024
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def worker_count(estimate: int, budget: int, cores: int | None = None) -> int:
@@ -102,6 +112,8 @@ def worker_count(estimate: int, budget: int, cores: int | None = None) -> int:
 
 
 def _alive(entry: Mapping[str, Any]) -> bool:
+    import psutil
+
     try:
         return bool(psutil.Process(entry["pid"]).create_time() == entry["started"])
     except (psutil.Error, KeyError, TypeError):
@@ -113,6 +125,8 @@ def reserve(mib: int, spec: str, label: str) -> Iterator[int]:
     """Hold *mib* of the machine-wide budget while the block runs; wait until it fits (an
     encode alone always fits, however large). Yields how many encodes hold the budget now,
     this one included."""
+    import psutil
+
     me = {"id": secrets.token_hex(6), "pid": os.getpid(), "mib": mib, "label": label,
           "started": psutil.Process().create_time()}
     waited = False

@@ -7,10 +7,11 @@ import contextlib
 import dataclasses
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from . import workdir
+from . import __version__, workdir
 from .errors import DraptoError
 from .graph import Upstream, key_of, stamp_of, tagged
 from .job import Job
@@ -182,6 +183,52 @@ def changed_settings(job: Job) -> dict[str, tuple[Any, Any]] | None:
         return None
     now = made_with(job)
     return {k: (before.get(k), v) for k, v in now.items() if before.get(k, v) != v}
+
+
+# Files a run that changes nothing still writes, and the record of the state itself.
+_UNREAD = frozenset({"lock", "drapto.log", "finished.json"})
+_CODE = Path(__file__).parent
+
+
+def _tree(root: str, into: list[tuple[str, int, int, int]], skip: frozenset[str]) -> None:
+    with os.scandir(root) as entries:
+        for e in sorted(entries, key=lambda e: e.name):
+            if e.name in skip:
+                continue
+            st = e.stat(follow_symlinks=False)
+            into.append((e.path, st.st_ino, st.st_size, st.st_mtime_ns))
+            if e.is_dir(follow_symlinks=False):
+                _tree(e.path, into, skip)
+
+
+def work_state(job: Job) -> str:
+    """A digest of everything a rerun of a finished job reads to find it up to date: each
+    file of its work folder (drapto replaces files whole, so a changed one has another
+    inode or time), its output's mux stamp and file, every setting, and drapto's code."""
+    files: list[tuple[str, int, int, int]] = []
+    _tree(str(job.work.path), files, _UNREAD)
+    _tree(str(_CODE), files, frozenset({"__pycache__"}))
+    output = file_state(job.output)
+    return workdir.make_key(files, str(job.output), output, str(job.source), job.clip,
+                            dataclasses.asdict(job.settings), __version__)
+
+
+def finished(job: Job) -> bool:
+    """Whether the job's last run finished it and nothing it read changed since: its output
+    is the one its mux stamp describes, made with these settings, and the work folder is
+    as that run left it. Then a rerun is a no-op without making its tasks."""
+    try:
+        recorded = read_json(job.work.finished).get("state")
+    except (OSError, ValueError, AttributeError):
+        return False
+    st = file_state(job.output)
+    return bool(st) and read_stamp(stamp_of(job, "mux")).get("target") == list(st[1:]) \
+        and recorded == work_state(job) and is_done(job)
+
+
+def record_finished(job: Job) -> None:
+    """At the end of a run that left the job finished: the state a no-op compares with."""
+    write_json(job.work.finished, {"state": work_state(job)})
 
 
 def is_done(job: Job) -> bool:

@@ -185,6 +185,23 @@ def predict(fast_crf: float, shift: float, target: Target, slope: float = DEFAUL
     return target.clamp(fast_crf + shift + (loss(target.aim) - loss(target.vmaf)) / slope)
 
 
+# Encodes past the attempts for a segment whose encodes all landed below the band: its
+# quality floor is a promise, the attempts a budget for landing inside the band.
+FLOOR_ATTEMPTS = 2
+
+
+def below(finals: Mapping[float, float], target: Target) -> bool:
+    """Whether every final encode landed below the band."""
+    return all(v < target.vmaf - target.tolerance for v in finals.values())
+
+
+def limit(finals: Mapping[float, float], target: Target) -> int:
+    """The final encodes a segment may spend: the attempts, and FLOOR_ATTEMPTS more while
+    every one is below the band (not when the attempts are 1: one encode was asked for)."""
+    return target.attempts + (FLOOR_ATTEMPTS if below(finals, target) and target.attempts > 1
+                              else 0)
+
+
 def next_final(finals: Mapping[float, float], predicted: float, slope: float,
                target: Target) -> float | None:
     """The CRF of the next final encode, or None when the search is over: one was within
@@ -192,15 +209,17 @@ def next_final(finals: Mapping[float, float], predicted: float, slope: float,
     band's middle (``target.aim``)."""
     if not finals:
         return predicted
-    if any(target.within(v) for v in finals.values()) or len(finals) >= target.attempts:
+    if any(target.within(v) for v in finals.values()) or len(finals) >= limit(finals, target):
         return None
-    if flat(finals):
+    if flat(finals) and not below(finals, target):  # below the band, a lower CRF may help
         return None
-    crf, _ = solve(finals, target.aim, slope)
+    # Past the attempts, a segment below the band aims at the target itself, not under it.
+    aim = target.aim if len(finals) < target.attempts else max(target.aim, target.vmaf)
+    crf, _ = solve(finals, aim, slope)
     crf = target.clamp(crf)
     if crf in finals:  # rounding landed on a CRF measured already: a quarter step on
-        best = min(finals, key=lambda c: abs(finals[c] - target.aim))
-        crf = target.clamp(best + (STEP if finals[best] > target.aim else -STEP))
+        best = min(finals, key=lambda c: abs(finals[c] - aim))
+        crf = target.clamp(best + (STEP if finals[best] > aim else -STEP))
     return None if crf in finals else crf
 
 

@@ -91,6 +91,9 @@ _jobs: dict[str | None, Job] = {}
 SKIPPED_STATUS = 3
 # Whether this run is a batch (a folder or a job file), set up once (drapto/setup.py).
 batch = False
+# Whether this run asks for each job whole (doit encode), so that a finished job's state is
+# recorded for the next no-op (drapto/outputs.py: finished).
+whole = False
 
 
 class _About(logging.Filter):
@@ -244,6 +247,10 @@ class Reporter(ExecutedOnlyReporter):
                 self.write(f"drapto: up to date: {', '.join(ASKED) or job.output}\n")
             if len(done) > 1:
                 self.write(f"drapto: batch: {len(done)} of {len(_jobs)} files up to date\n")
+        if whole and not (missing or self._failed or self.runtime_errors or self.failures):
+            for job in _jobs.values():
+                if job not in skipped and outputs.is_done(job):
+                    outputs.record_finished(job)
         for job in _jobs.values():
             # Refused before anything was made (not a video, say), or a clip refused by its
             # range (past the end): nothing of it is kept.

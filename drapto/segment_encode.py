@@ -136,8 +136,9 @@ def outside(vmaf: float, crf: float, finals: Mapping[float, float], band: qualit
         return f"below it even at crf_min ({quality.crf_text(band.crf_min)})"
     if quality.flat(finals):
         return "its VMAF does not change with CRF (a still or empty picture)"
-    return (f"{len(finals)} encodes (search_attempts) did not reach it; the nearest is "
-            f"kept")
+    spent = "search_attempts" if len(finals) <= band.attempts else \
+        f"search_attempts, and {len(finals) - band.attempts} more below the band"
+    return f"{len(finals)} encodes ({spent}) did not reach it; the nearest is kept"
 
 
 def probe_window(frames: int, share: float, least: int = 24) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +116,11 @@ def _start(argv: list[str], base: Path) -> Setup:
         refuse_foreign_outputs(run.jobs, run.vars.get("overwrite", "no"))
     runtime.batch = run.plan is not None or len(run.jobs) > 1 or any(
         j.tag for j in run.jobs)
+    runtime.whole = encoding and whole_job(argv)
+    if runtime.whole and not runtime.batch and run.jobs and outputs.finished(run.jobs[0]):
+        # Finished, and nothing it was made from changed: no task needs making.
+        print(f"drapto: up to date: {run.jobs[0].output}")
+        raise SystemExit(0)
     if len(run.jobs) > 1 or any(j.tag for j in run.jobs):  # a batch: finished files skipped
         skipped = [j for j in run.jobs if outputs.is_done(j)]
         again = [c for c in (outputs.changed_settings(j) for j in run.jobs
@@ -143,6 +149,13 @@ def _start(argv: list[str], base: Path) -> Setup:
         logging.getLogger("drapto").info("workers: %s (default %d), SVT-AV1 lp=%d",
                                          asked or run.workers, run.workers, run.threads)
     return run
+
+
+def whole_job(argv: list[str]) -> bool:
+    """Whether the command asks for each job whole (``doit encode``), not some of its tasks
+    (``doit encode:0003``, ``doit mux``)."""
+    return [a for a in argv[1:] if re.fullmatch(r"[a-z_]+(:\S+)?", a) and a != "run"] \
+        == ["encode"]
 
 
 def refuse_foreign_outputs(jobs: list[Job], overwrite: str) -> None:

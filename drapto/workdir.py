@@ -129,6 +129,8 @@ class WorkDir:
         # Each run's wall time for this file (no task reads it: `doit report` shows it).
         self.runs = self.path / "runs.json"
         self.settings = self.path / "settings.json"  # what the output was made with
+        # The state of everything a finished run's no-op reads (drapto/outputs.py: finished).
+        self.finished = self.path / "finished.json"
         self.log = self.path / "drapto.log"
         self.lock_file = self.path / "lock"
         self.stamps = self.path / "stamps"
@@ -181,12 +183,12 @@ def content_fingerprint(path: Path, size: int) -> str:
     return h.hexdigest()[:20]
 
 
-def file_state(path: Path) -> tuple[int, ...]:
+def file_state(path: Path | str) -> tuple[int, ...]:
     """A file's state, cheaply (inode, size, time), for caching what was read from it:
     drapto replaces its files whole (written aside, then renamed), so new content is a new
     inode and time. Empty when there is no file."""
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return ()
     return (st.st_ino, st.st_size, st.st_mtime_ns)

@@ -81,6 +81,30 @@ def test_rerun_with_nothing_changed_runs_nothing(sample: Path, encoded: dict[str
 
 
 @pytest.mark.e2e
+def test_a_finished_film_reruns_without_writing_and_sees_any_change(
+        sample: Path, tmp_path: Path, encoded: dict[str, Any]) -> None:
+    """A rerun of a finished film compares what its last run left (finished.json) and writes
+    nothing, not even its log; a file of the work folder changed since, the pipeline is
+    checked whole and only what changed is made again."""
+    shutil.copytree(encoded["cwd"] / "w", tmp_path / "w")
+    shutil.copy2(encoded["output"], tmp_path / "out.mkv")
+    args = (f"input={sample}", "output=out.mkv", "work=w", *FAST)
+    run_drapto(*args, cwd=tmp_path)  # another output path: muxed again, then finished
+    work = workdir_of(tmp_path / "w")
+
+    def state() -> dict[Path, tuple[int, int]]:
+        return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in work.rglob("*")}
+    before = state()
+    again = run_drapto(*args, cwd=tmp_path)
+    assert again.stdout.strip() == f"drapto: up to date: {tmp_path / 'out.mkv'}"
+    assert state() == before
+    os.utime(work / "report.json")  # its stamp no longer describes it
+    redone = executed(run_drapto(*args, cwd=tmp_path))
+    assert "report" in redone and not [t for t in redone if t.startswith(("encode", "mux"))]
+    assert executed(run_drapto(*args, cwd=tmp_path)) == []
+
+
+@pytest.mark.e2e
 def test_audio_bitrate_change_reruns_only_audio_and_mux(sample: Path, tmp_path: Path,
                                                        encoded: dict[str, Any]) -> None:
     shutil.copytree(encoded["cwd"] / "w", tmp_path / "w")

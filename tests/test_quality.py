@@ -23,6 +23,7 @@ from drapto.encoding import Video
 from drapto.quality import (
     DEFAULT_SHIFT_PER_PRESET,
     DEFAULT_SLOPE,
+    FLOOR_ATTEMPTS,
     MAX_PROBES,
     MAX_STEP,
     ONE_PROBE_BAND,
@@ -231,6 +232,37 @@ def test_final_encodes_are_bounded_and_the_bounds_said() -> None:
     assert (chosen, within) == (36.0, False)  # the highest CRF at the target or above
     assert next_final({40.0: 93.4}, 40.0, DEFAULT_SLOPE, T) is None  # within: done
     assert choose({38.0: 93.8, 40.0: 92.6, 41.0: 91.2}, T) == (40.0, True)
+
+
+def test_a_segment_below_the_band_after_its_attempts_gets_more_until_it_is_not() -> None:
+    """As a cellular automaton of the 2-hour mixed film did: from its neighbour's CRF 62
+    (84.77) towards the band, where its quality hardly moves any more (90.28 at CRF 51,
+    90.49 at 46.25), three encodes ended below it. Up to FLOOR_ATTEMPTS more, aimed at the
+    target itself, bring it in; search_attempts=1 still means one encode."""
+    known = [(10.0, 92.3), (25.0, 90.9), (46.25, 90.492), (51.0, 90.282), (62.0, 84.766),
+             (63.0, 84.2)]
+
+    def vmaf(crf: float) -> float:
+        (c1, v1), (c2, v2) = next((a, b) for a, b in zip(known, known[1:]) if crf <= b[0])
+        return v1 + (v2 - v1) * (crf - c1) / (c2 - c1)
+
+    def searched(attempts: int) -> tuple[list[float], search.Outcome]:
+        tried: list[float] = []
+
+        def measure(crf: float, final: bool) -> search.Measurement:
+            tried.append(crf)
+            return search.Measurement(round(vmaf(crf), 3), 1000)
+        band = Target(vmaf=93.0, tolerance=2.0, crf_min=10, crf_max=63, attempts=attempts,
+                      aim_at=92.0)
+        prior = search.Prior(0.0, 0.029, 57.4, ONE_PROBE_BAND, "the 3 nearest")
+        return tried, search.run(search.State("k"), prior, band, True, measure, lambda: None)
+    tried, out = searched(3)
+    assert tried[0] == 62.0 and all(vmaf(c) < 91.0 for c in tried[:3]), tried
+    assert len(tried) <= 3 + FLOOR_ATTEMPTS, tried
+    assert out.reached and vmaf(out.crf) >= 91.0, (tried, out)
+    assert next_final({10.0: 80.0, 20.0: 75.0, 30.0: 70.0}, 30.0, 0.03, T) is None  # crf_min
+    tried, out = searched(1)
+    assert tried == [62.0] and not out.reached
 
 
 def test_corrections_come_in_quarter_steps_within_the_bounds() -> None:

@@ -31,7 +31,6 @@ was.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 
 from .. import outputs
@@ -96,7 +95,7 @@ def _make_layers(job: Job, threads: int) -> _Built:
     if not (job.settings.quality != "vmaf" or done(up.get("size"))) or (
             decided and decided["action"] == "skip"):
         return up, made
-    stowed = functools.partial(holds_video, job)
+    stowed = _Held(job)
     made.append([*encode.calibration_tasks(up, threads), *encode.tasks(up, threads, stowed),
                  *audio.tasks(up), balance.task(up)])
     if not (job.settings.quality != "vmaf" or done(up.get("balance"))):
@@ -129,6 +128,22 @@ def skipped(job: Job) -> bool:
         return False
     d = size.decision(job)
     return bool(d and d["action"] == "skip" and done(up.get("size")))
+
+
+class _Held:
+    """:func:`holds_video` for the encodes of one build, asked again only when the mux
+    stamp or the output changed: each of a film's hundreds of stowed checks asks."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.paths = (str(stamp_of(job, "mux")), str(job.output))
+        self.answers: dict[tuple[tuple[int, ...], ...], bool] = {}
+
+    def __call__(self) -> bool:
+        states = tuple(file_state(p) for p in self.paths)
+        if states not in self.answers:
+            self.answers[states] = holds_video(self.job)
+        return self.answers[states]
 
 
 def holds_video(job: Job) -> bool:

@@ -206,6 +206,11 @@ def final_encode(up: Upstream, i: int) -> Task:
 
 
 def final_targets(up: Upstream) -> list[Path]:
-    """The encoded segments the film is joined from, in order (their records beside them)."""
-    return [Path(final_encode(up, i)["meta"]["target"])
-            for i in range(len(up.scenes.segments))]
+    """The encoded segments the film is joined from, in order (their records beside them).
+    Read from the tasks made so far: once they are all made, the same list for each step
+    that asks."""
+    made = len(up.made)
+    if up.finals is None or up.finals[0] != made:
+        up.finals = (made, [Path(final_encode(up, i)["meta"]["target"])
+                            for i in range(len(up.scenes.segments))])
+    return list(up.finals[1])
