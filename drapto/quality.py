@@ -185,6 +185,11 @@ def predict(fast_crf: float, shift: float, target: Target, slope: float = DEFAUL
     return target.clamp(fast_crf + shift + (loss(target.aim) - loss(target.vmaf)) / slope)
 
 
+# CRF steps at most that a first encode at NEAR_CEILING or above moves the next up: the
+# curve is flatter there than ln(100 - VMAF) says, and the film's slope from 98.9 at CRF
+# 31.5 sent a segment to 63 (16.2), where 43.5 is within the band (recorded, mixed film).
+MAX_UP_STEP = 12.0
+NEAR_CEILING = 98.0
 # Encodes past the attempts for a segment whose encodes all landed below the band: its
 # quality floor is a promise, the attempts a budget for landing inside the band.
 FLOOR_ATTEMPTS = 2
@@ -211,11 +216,19 @@ def next_final(finals: Mapping[float, float], predicted: float, slope: float,
         return predicted
     if any(target.within(v) for v in finals.values()) or len(finals) >= limit(finals, target):
         return None
-    if flat(finals) and not below(finals, target):  # below the band, a lower CRF may help
-        return None
-    # Past the attempts, a segment below the band aims at the target itself, not under it.
-    aim = target.aim if len(finals) < target.attempts else max(target.aim, target.vmaf)
-    crf, _ = solve(finals, aim, slope)
+    if flat(finals):
+        # Below the band, only crf_min tells a still picture from a slowly rising one.
+        low = target.clamp(target.crf_min)
+        return low if below(finals, target) and low not in finals else None
+    # Past the attempts, a segment below the band aims at the target itself, not under it,
+    # by its own slope: its curve flattens there (4 encodes crept from 84.3 to 90.6).
+    rescue = len(finals) >= target.attempts
+    aim = max(target.aim, target.vmaf) if rescue else target.aim
+    crf, _ = solve(finals, aim, SLOPE_BOUNDS[0] if rescue else slope)
+    if len(finals) == 1:
+        (c, v), = finals.items()
+        if v >= NEAR_CEILING:  # there one encode says little of how far the curve falls
+            crf = min(crf, c + MAX_UP_STEP)
     crf = target.clamp(crf)
     if crf in finals:  # rounding landed on a CRF measured already: a quarter step on
         best = min(finals, key=lambda c: abs(finals[c] - aim))

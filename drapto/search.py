@@ -60,6 +60,10 @@ class Prior(PriorRecord):
                 lead.scored.search.probes:
             return d
         s = lead.scored.search
+        if not q.crf_min <= s.fast_crf <= q.crf_max:
+            # A lead crossing out of reach (noise below crf_min, a title above crf_max) is
+            # unlike the film: its crossing and slope would send every other one astray.
+            return dataclasses.replace(d, source="defaults (the lead crossed out of reach)")
         low, high = quality.probe_bounds(q.target(), d.shift)
         first = float(round(s.fast_crf)) if q.probing else quality.quarter(s.fast_crf)
         return cls(d.shift, s.slope, min(max(first, low), high), d.band,

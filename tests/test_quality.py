@@ -26,6 +26,8 @@ from drapto.quality import (
     FLOOR_ATTEMPTS,
     MAX_PROBES,
     MAX_STEP,
+    MAX_UP_STEP,
+    NEAR_CEILING,
     ONE_PROBE_BAND,
     ONE_PROBE_BAND_UNKNOWN_SLOPE,
     Target,
@@ -239,7 +241,7 @@ def test_a_segment_below_the_band_after_its_attempts_gets_more_until_it_is_not()
     (84.77) towards the band, where its quality hardly moves any more (90.28 at CRF 51,
     90.49 at 46.25), three encodes ended below it. Up to FLOOR_ATTEMPTS more, aimed at the
     target itself, bring it in; search_attempts=1 still means one encode."""
-    known = [(10.0, 92.3), (25.0, 90.9), (46.25, 90.492), (51.0, 90.282), (62.0, 84.766),
+    known = [(10.0, 93.0), (25.0, 91.2), (46.25, 90.492), (51.0, 90.282), (62.0, 84.766),
              (63.0, 84.2)]
 
     def vmaf(crf: float) -> float:
@@ -263,6 +265,18 @@ def test_a_segment_below_the_band_after_its_attempts_gets_more_until_it_is_not()
     assert next_final({10.0: 80.0, 20.0: 75.0, 30.0: 70.0}, 30.0, 0.03, T) is None  # crf_min
     tried, out = searched(1)
     assert tried == [62.0] and not out.reached
+
+
+def test_a_first_encode_near_vmaf_s_ceiling_moves_the_next_at_most_max_up_step() -> None:
+    """Recorded on the 2-hour mixed film: 98.938 at CRF 31.5, then the film's slope sent the
+    next to CRF 63 (16.24), where 46 measured 86.70 and the crossing is near 41. Near the
+    ceiling the next goes at most MAX_UP_STEP up; a first encode lower in the band above is
+    corrected by the slope alone."""
+    aimed = Target(vmaf=93.0, tolerance=2.0, crf_min=10, crf_max=63, attempts=3, aim_at=92.0)
+    assert next_final({31.5: 98.938}, 31.5, 0.057, aimed) == 31.5 + MAX_UP_STEP
+    assert NEAR_CEILING > 97.5
+    free = next_final({31.5: 97.0}, 31.5, 0.057, aimed)
+    assert free is not None and free > 31.5 + MAX_UP_STEP, free
 
 
 def test_corrections_come_in_quarter_steps_within_the_bounds() -> None:

@@ -189,3 +189,13 @@ def test_calibration_segments_after_the_lead_start_where_it_crossed() -> None:
     assert search.size_indices([0, 1, 2, 3, 4, 5, 6]) == [1, 3, 5]
     # A lead without a search (a fixed CRF) gives the defaults.
     assert search.Prior.after_lead(a_record({}), q) == search.Prior.default(q)
+    # So does a lead that crossed out of reach: on the 2-hour mixed film, a noise-like one
+    # crossed at CRF -5.4 with slope 0.011, and every other calibration segment started at
+    # CRF 10, corrected by a slope a tenth of theirs.
+    noise = a_record({"crf": 10, "search": {
+        "target": 93.0, "fast_crf": -5.4, "slope": 0.011,
+        "finals": [{"crf": 19.75, "vmaf": 90.718}, {"crf": 29.5, "vmaf": 89.645}]}})
+    astray = search.Prior.after_lead(noise, q)
+    default = search.Prior.default(q)
+    assert (astray.first_probe, astray.slope) == (default.first_probe, default.slope)
+    assert astray.source.startswith("defaults") and search.goal_of(q, astray) == q.target()
