@@ -34,10 +34,15 @@ TARGET, LOW, HIGH = 93.0, 91.0, 95.0
 
 def per_frame(source: Path, vf: str, key: str) -> list[float]:
     """*key* of each frame from FFmpeg's metadata print after the filters *vf*."""
-    result = proc.run(["-v", "info", "-nostats", "-i", str(source), "-map", "0:V:0", "-vf",
-                       f"{vf},metadata=mode=print", "-f", "null", "-"], what="features")
     pattern = re.compile(re.escape(key) + r"=([\d.]+)")
-    return [float(m.group(1)) for m in pattern.finditer(result.stderr)]
+    values: list[float] = []
+
+    def line(text: str) -> None:
+        if m := pattern.search(text):
+            values.append(float(m.group(1)))
+    proc.run(["-v", "info", "-nostats", "-i", str(source), "-map", "0:V:0", "-vf",
+              f"{vf},metadata=mode=print", "-f", "null", "-"], what="features", on_err=line)
+    return values
 
 
 def vmaf_at(points: dict[float, float], crf: float) -> float:
