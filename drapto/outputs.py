@@ -110,6 +110,11 @@ def holds_video(up: Upstream) -> bool:
     return made_here(up) or key_of(up.get("concat")) in holds(up.job)["video"]
 
 
+def muxed_here(job: Job, output: tuple[int, ...]) -> bool:
+    """Whether the job's mux stamp describes the output in *output* (its file_state)."""
+    return bool(output) and read_stamp(stamp_of(job, "mux")).get("target") == list(output[1:])
+
+
 def owner(job: Job) -> str:
     """Whose the file at the job's output is: ``none`` (there is none), ``ours`` (drapto
     wrote it for this input: its ``DRAPTO_SOURCE`` tag is this input's fingerprint, or a mux
@@ -119,9 +124,8 @@ def owner(job: Job) -> str:
         return "none"
     if not job.output.is_file():
         return "foreign"
-    st = job.output.stat()
-    made = [st.st_size, st.st_mtime_ns]
-    if read_stamp(stamp_of(job, "mux")).get("target") == made:
+    state = file_state(job.output)
+    if muxed_here(job, state):
         return "ours"
     info = probed(job)
     if info is None:
@@ -131,7 +135,7 @@ def owner(job: Job) -> str:
         return "ours"
     # Written for this same path before its content changed: that input's work folder.
     for stamp in job.work.path.parent.glob("*/stamps/mux*.json"):
-        if read_stamp(stamp).get("target") == made:
+        if read_stamp(stamp).get("target") == list(state[1:]):
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 if Probe.read(stamp.parent.parent / "probe.json").source == str(job.source):
                     return "ours"
@@ -221,9 +225,8 @@ def finished(job: Job) -> bool:
         recorded = read_json(job.work.finished).get("state")
     except (OSError, ValueError, AttributeError):
         return False
-    st = file_state(job.output)
-    return bool(st) and read_stamp(stamp_of(job, "mux")).get("target") == list(st[1:]) \
-        and recorded == work_state(job) and is_done(job)
+    return muxed_here(job, file_state(job.output)) and recorded == work_state(job) \
+        and is_done(job)
 
 
 def record_finished(job: Job) -> None:

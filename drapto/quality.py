@@ -210,8 +210,8 @@ def limit(finals: Mapping[float, float], target: Target) -> int:
 def next_final(finals: Mapping[float, float], predicted: float, slope: float,
                target: Target) -> float | None:
     """The CRF of the next final encode, or None when the search is over: one was within
-    the band, the attempts are spent, or the bounds stop it. A correction aims at the
-    band's middle (``target.aim``)."""
+    the band, the attempts are spent (:func:`limit`), or the bounds stop it. A correction
+    aims at ``target.aim``; past the attempts, at the target by the segment's own slope."""
     if not finals:
         return predicted
     if any(target.within(v) for v in finals.values()) or len(finals) >= limit(finals, target):
