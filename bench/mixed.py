@@ -3,12 +3,12 @@ the screen, the no-op rerun and the doit process's memory, beside one plain enco
 
     .venv/bin/python bench/mixed.py [--minutes 120] [--preset 10] [--keep]
 
-The film is generated (and kept in --clips): 48 shots of 4-12 s from eight lavfi sources
-(test cards, fractals, cellular automata, gradients, a zone plate), each with its own hue
-shift and the same colour tags, x264 CRF 16 at 192x108, joined in a seeded random order by
-FFmpeg's concat demuxer to the length asked; stereo AAC, a subtitle each minute, a chapter
-each 10 minutes. Documentaries, anthologies and TV seasons vary like this; a feature film
-varies less. One after the other, with nothing else encoding:
+The film is generated (and kept in --clips), the same on every machine (seeded): 48 shots
+of 4-12 s from eight lavfi sources (test cards, fractals, cellular automata, gradients, a
+zone plate), each with its own hue shift and the same colour tags, x264 CRF 16 at 192x108,
+joined in a seeded random order by FFmpeg's concat demuxer to the length asked; stereo
+AAC, a subtitle each minute, a chapter each 10 minutes. Documentaries, anthologies and TV
+seasons vary like this; a feature film varies less. One after the other, with nothing else encoding:
 1. drapto with every setting at its default but the preset (and ``max_encoded_percent=0``:
    the cap would skip this source, whose x264 at CRF 16 is lean at 192x108);
 2. no-op reruns of the same command;
@@ -32,7 +32,8 @@ import psutil
 from drapto import proc
 
 SOURCES = ["testsrc2=s=192x108", "smptebars=s=192x108", "rgbtestsrc=s=192x108",
-           "mandelbrot=s=192x108", "cellauto=rule=110:s=192x108", "life=s=192x108:mold=10",
+           "mandelbrot=s=192x108", "cellauto=rule=110:s=192x108:seed=36",
+           "life=s=192x108:mold=10:seed=36",
            "gradients=s=192x108", "zoneplate=s=192x108"]
 SHOTS = 48
 TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709",
