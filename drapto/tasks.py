@@ -68,13 +68,14 @@ def task_job() -> Iterator[Task]:
 LATE_DOCS = {"sample": stages.encode.SAMPLE_DOC,
              "calibration": stages.encode.MORE_DOC,
              "calibrate": stages.encode.CALIBRATE_DOC, "size": stages.size.DOC,
-             "audio": stages.audio.DOC, "balance": stages.balance.DOC,
+             "audio": stages.audio.DOC, "hdr10plus": stages.hdr10plus.DOC,
+             "balance": stages.balance.DOC,
              "adjust": stages.encode.ADJUST_DOC, "concat": stages.concat.DOC,
              "mux": stages.mux.DOC, "validate": stages.validate.DOC, "tidy": stages.tidy.DOC}
 # The basenames each layer's creator makes (drapto/stages/__init__.py), and the task whose
 # run it waits for: a layer is made from what the one before it decided.
 LAYERS = ((("sample", "size"), "scenes"),
-          (("calibration", "calibrate", "encode", "audio", "balance"), "size"),
+          (("calibration", "calibrate", "encode", "audio", "hdr10plus", "balance"), "size"),
           (("adjust", "concat", "mux", "validate", "report", "tidy"), "balance"))
 
 

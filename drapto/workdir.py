@@ -122,6 +122,7 @@ class WorkDir:
         self.size = self.path / "size.json"
         self.balance = self.path / "balance.json"
         self.video = self.path / "video.mkv"
+        self.hdr10plus = self.path / "hdr10plus.t35"
         self.concat_list = self.path / "concat.txt"
         self.validation = self.path / "validation.json"
         self.report = self.path / "report.json"

@@ -25,6 +25,7 @@ from conftest import (
 )
 
 from drapto.encoding import Video
+from drapto.obu import t35_by_frame
 from drapto.records import Crop, DolbyVision, Scenes, SceneSegment
 from drapto.segment_encode import run_encode
 from drapto.stages.probe import probe
@@ -64,7 +65,7 @@ def test_segments_keep_the_rpu_in_every_frame(reference: Path) -> None:
     records = records_of(work)
     assert len(records) == len(read_json(work / "scenes.json")["segments"]) == 6
     assert all(r["dolby_vision"] and r["search"]["target"] == 95.0 for r in records)
-    assert rpu_frames(reference / "out.mkv", reference / "scratch") == FRAMES
+    assert rpu_frames(t35_by_frame(reference / "out.mkv", reference / "scratch")) == FRAMES
     checks = {c["check"]: c for c in read_json(work / "validation.json")["checks"]}
     assert checks["Dolby Vision RPU in every frame"] == {
         "check": "Dolby Vision RPU in every frame", "expected": FRAMES, "got": FRAMES,

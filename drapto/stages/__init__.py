@@ -15,6 +15,7 @@ action that makes it, the task (its key derived from the action's arguments by
                calibrate        calibration.json, where the other segments' searches start
     encode     encode:N         each other segment's AV1 encode, searched to the target
     audio      audio:N          each kept audio track, Opus or copied
+    hdr10plus  hdr10plus.t35    each frame's HDR10+ metadata from the source (HEVC HDR10+)
     balance    balance.json     the segments to encode again for the film's mean VMAF
     -- made once balance.json is (third):
     encode     adjust:N         those segments encoded again
@@ -43,6 +44,7 @@ from . import (
     concat,
     crop,
     encode,
+    hdr10plus,
     mux,
     probe,
     report,
@@ -97,7 +99,7 @@ def _make_layers(job: Job, threads: int) -> _Built:
         return up, made
     stowed = _Held(job)
     made.append([*encode.calibration_tasks(up, threads), *encode.tasks(up, threads, stowed),
-                 *audio.tasks(up), balance.task(up)])
+                 *audio.tasks(up), *hdr10plus.tasks(up), balance.task(up)])
     if not (job.settings.quality != "vmaf" or done(up.get("balance"))):
         return up, made
     adjusted = read_json(job.work.balance) if job.settings.quality == "vmaf" else None

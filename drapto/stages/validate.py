@@ -7,10 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import proc, tracks
+from .. import obu, proc, tracks
 from ..encoding import Picture
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task
+from ..hdr10plus import PREFIX as HDR10PLUS
+from ..hdr10plus import read as read_hdr10plus
+from ..hdr10plus import unkept as unkept_hdr10plus
 from ..records import Crop, Probe, Rect, Scenes, SegmentRecord, VideoStream
 from ..timeline import (
     SPAN_CODECS,
@@ -21,8 +24,9 @@ from ..timeline import (
     spans_by_kind,
     stream_maps,
 )
-from ..workdir import temp_path, write_json
+from ..workdir import write_json
 from .encode import final_targets
+from .hdr10plus import kept as hdr10plus_kept
 from .probe import read_media
 
 # How far a stream's start or end may lie from where it should: one frame of video (the
@@ -51,48 +55,12 @@ def read_output(path: Path, audio: int, subtitles: int
 # An ITU-T T.35 metadata OBU from Dolby (country 0xB5, provider 0x003B, provider oriented
 # code 0x800) holds a Dolby Vision RPU.
 _DOLBY_T35 = bytes([0xB5, 0x00, 0x3B, 0x00, 0x00, 0x08, 0x00])
-_OBU_TEMPORAL_DELIMITER, _OBU_METADATA, _METADATA_ITUT_T35 = 2, 5, 4
 
 
-def _leb128(data: bytes, i: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        byte = data[i]
-        value |= (byte & 0x7F) << shift
-        i, shift = i + 1, shift + 7
-        if not byte & 0x80:
-            return value, i
-
-
-def rpu_frames(path: Path, scratch: Path) -> int:
-    """How many frames (temporal units) of *path*'s AV1 video hold a Dolby Vision RPU: its
-    OBUs read by stream copy, only metadata kept, each packet opened by a temporal delimiter
-    (written to a temporary file beside *scratch*)."""
-    tmp = temp_path(scratch.with_suffix(".obu"))
-    try:
-        proc.run(["-v", "error", "-i", str(path), "-map", "0:V:0", "-c", "copy",
-                  "-bsf:v", f"filter_units=pass_types={_OBU_TEMPORAL_DELIMITER}|"
-                  f"{_OBU_METADATA}", "-f", "obu", str(tmp)],
-                 what=f"reading the Dolby Vision metadata of {path}")
-        data = tmp.read_bytes()
-    finally:
-        tmp.unlink(missing_ok=True)
-    with_rpu, seen = 0, False
-    i = 0
-    while i < len(data):
-        header = data[i]
-        kind, extension, has_size = header >> 3 & 0xF, header >> 2 & 1, header >> 1 & 1
-        i += 1 + extension
-        size, i = _leb128(data, i) if has_size else (len(data) - i, i)
-        payload = data[i:i + size]
-        i += size
-        if kind == _OBU_TEMPORAL_DELIMITER:
-            seen = False
-        elif kind == _OBU_METADATA and not seen and payload:
-            meta, at = _leb128(payload, 0)
-            if meta == _METADATA_ITUT_T35 and payload[at:at + 7] == _DOLBY_T35:
-                with_rpu, seen = with_rpu + 1, True
-    return with_rpu
+def rpu_frames(frames: list[list[bytes]]) -> int:
+    """How many frames (their T.35 payloads: :func:`drapto.obu.t35_by_frame`) hold a Dolby
+    Vision RPU."""
+    return sum(any(p.startswith(_DOLBY_T35) for p in found) for found in frames)
 
 
 def timeline_checks(expected: dict[str, list[Span | None]],
@@ -220,13 +188,23 @@ def notes(src: Probe, out: Probe, scenes: Scenes, picture: Picture | None) -> li
     return said
 
 
+def hdr10plus_checks(written: list[bytes], found: list[bytes]) -> list[dict[str, Any]]:
+    """The HDR10+ metadata read back from the output, frame by frame, against what the join
+    wrote (hdr10plus.t35): the frames that carry it, and those whose payload differs."""
+    carried = sum(1 for w in written if w)
+    kept = sum(1 for w, f in zip(written, found, strict=False) if w and w == f)
+    return [{"check": "HDR10+ frames (SMPTE ST 2094-40, ITU-T T.35)", "expected": carried,
+             "got": kept, "ok": carried == kept and len(found) == len(written)}]
+
+
 def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
                  bit_depth: int, crop: Path, records: list[Path], target: Path,
-                 clip_ms: tuple[int, int] | None = None, left_out: Sequence[str] = ()
-                 ) -> None:
+                 clip_ms: tuple[int, int] | None = None, left_out: Sequence[str] = (),
+                 hdr10plus: Path | None = None) -> None:
     """*clip_ms*: a clip's range as encoded, in the ms its task's key has always held it
     (:func:`drapto.timeline.clip_range`, to the millisecond). *left_out*: what the output
-    cannot hold of the source (:func:`drapto.tracks.left_out`), said as warnings."""
+    cannot hold of the source (:func:`drapto.tracks.left_out`), said as warnings.
+    *hdr10plus*: each frame's HDR10+ metadata as the join wrote it (hdr10plus.t35)."""
     out = read_media(output)
     out_frames, out_depth, spans = read_output(output, len(out.audio), len(out.subtitles))
     done = [SegmentRecord.read(r) for r in records]
@@ -238,17 +216,25 @@ def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
                     None if picture and picture.resized else cropped.rect, dolby_vision,
                     clip, (picture.width, picture.height) if picture else None)
     result += timeline_checks(expected_spans(scenes), spans, scenes.fps, bool(scenes.clip))
+    metadata = obu.t35_by_frame(output, target) if dolby_vision or hdr10plus else []
     if dolby_vision:
-        result += dolby_vision_checks(src_probe, out, out_frames, rpu_frames(output, target))
+        result += dolby_vision_checks(src_probe, out, out_frames, rpu_frames(metadata))
+    unkept = unkept_hdr10plus(hdr10plus) if hdr10plus else ""
+    if hdr10plus and not unkept:
+        result += hdr10plus_checks(
+            read_hdr10plus(hdr10plus),
+            [next((p for p in f if p.startswith(HDR10PLUS)), b"") for f in metadata])
     warnings = [*left_out, *notes(src_probe, out, scenes, picture)]
     warnings += list(dict.fromkeys(w for r in done for w in r.warnings))
     if bars := cropped.would_crop:
         warnings.append(f"Dolby Vision kept, so the bars found ({bars[0]}x{bars[1]} picture) "
                         "were not cropped: its RPU's active area would describe them after a "
                         "crop; dolby_vision=off crops them, as plain HDR")
-    if src_probe.video.hdr.hdr10plus:
-        warnings.append("HDR10+ dynamic metadata is not kept (libsvtav1 cannot write it); "
-                        "the HDR10 static metadata is")
+    if src_probe.video.hdr.hdr10plus and (unkept or not hdr10plus):
+        unkept = unkept or (f"drapto reads it from HEVC sources only (this one is "
+                            f"{src_probe.video.format})")
+        warnings.append(f"HDR10+ dynamic metadata is not kept: {unkept}; the HDR10 static "
+                        "metadata is")
     failed = [c for c in result if not c["ok"]]
     write_json(target, {"output": str(output), "ok": not failed, "checks": result,
                         "warnings": warnings})
@@ -276,5 +262,7 @@ def task(up: Upstream) -> Task:
          "records": [t.with_suffix(".json") for t in final_targets(up)],
          "target": job.work.validation,
          # Only when there is something to say: every other validation keeps its key.
-         **({"left_out": said} if (said := tracks.left_out(up.probe)) else {})},
-        [up.get("mux"), up.get("crop")], DOC, SCHEMA))
+         **({"left_out": said} if (said := tracks.left_out(up.probe)) else {}),
+         **({"hdr10plus": job.work.hdr10plus} if hdr10plus_kept(up) else {})},
+        [up.get("mux"), up.get("crop"), *([up.get("hdr10plus")] if hdr10plus_kept(up) else [])],
+        DOC, SCHEMA))

@@ -1,0 +1,28 @@
+"""hdr10plus.t35: each encoded frame's HDR10+ metadata, read from the source (drapto/hdr10plus.py);
+the join (concat) writes it into the video."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .. import hdr10plus
+from ..graph import Task, Upstream, make_task
+
+SCHEMA = 1
+DOC = "hdr10plus.t35: each frame's HDR10+ metadata from the source, for the join."
+
+
+def kept(up: Upstream) -> bool:
+    """Whether the film's HDR10+ is carried over: the source says it has some, in HEVC
+    (where it lives in SEI messages drapto reads); other codecs are said by validation."""
+    v = up.probe.video
+    return v.hdr.hdr10plus and v.format == "HEVC"
+
+
+def tasks(up: Upstream) -> Iterator[Task]:
+    if kept(up):
+        job = up.job
+        yield up.add(make_task(job, "hdr10plus", None, hdr10plus.read_source,
+                               {"source": job.source, "scenes": job.work.scenes,
+                                "target": job.work.hdr10plus},
+                               [up.get("scenes")], DOC, SCHEMA))
