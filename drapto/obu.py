@@ -1,15 +1,12 @@
 """AV1 open bitstream units: the few that drapto reads or writes itself (metadata OBUs of
-type ITU-T T.35, which carry Dolby Vision RPUs and HDR10+), and IVF files (a temporal unit
-per frame, with its timestamp), in which FFmpeg hands an AV1 stream over by stream copy."""
+type ITU-T T.35, which carry Dolby Vision RPUs and HDR10+)."""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 from . import proc
-from .errors import DraptoError
 from .workdir import temp_path
 
 TEMPORAL_DELIMITER, SEQUENCE_HEADER, METADATA = 2, 1, 5
@@ -82,18 +79,6 @@ def t35_by_frame(path: Path, scratch: Path) -> list[list[bytes]]:
         elif kind == METADATA and frames and (found := t35(data[:end], payload)):
             frames[-1].append(found)
     return frames
-
-
-def ivf_frames(path: Path) -> Iterator[tuple[bytes, bytes]]:
-    """The IVF file header (with b""), then (frame header, temporal unit) of each frame."""
-    with path.open("rb") as f:
-        header = f.read(32)
-        if header[:4] != b"DKIF":
-            raise DraptoError(f"{path}: not an IVF file")
-        yield header, b""
-        while head := f.read(12):
-            (size,) = struct.unpack_from("<I", head)
-            yield head, f.read(size)
 
 
 def with_unit(tu: bytes, unit: bytes) -> bytes:

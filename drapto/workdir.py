@@ -286,3 +286,14 @@ class Lock:
         fh.write(f"{os.getpid()} {secrets.token_hex(8)}\n")
         fh.flush()
         self._fh = fh
+
+
+@contextlib.contextmanager
+def scratch(*finals: Path) -> Iterator[list[Path]]:
+    """Temporary files beside *finals*, removed whatever happens."""
+    paths = [temp_path(f) for f in finals]
+    try:
+        yield paths
+    finally:
+        for p in paths:
+            p.unlink(missing_ok=True)

@@ -24,13 +24,14 @@ from conftest import (
     workdir_of,
 )
 
+from drapto import dovi, matroska, proc
 from drapto.encoding import Video
 from drapto.obu import t35_by_frame
 from drapto.records import Crop, DolbyVision, Scenes, SceneSegment
 from drapto.segment_encode import run_encode
 from drapto.stages.probe import probe
 from drapto.stages.segments import segment_of
-from drapto.stages.validate import rpu_frames
+from drapto.stages.validate import active_area_checks, rpu_frames
 from drapto.workdir import read_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
@@ -115,30 +116,67 @@ def test_a_lost_segment_alone_is_redone(reference: Path, tmp_path: Path) -> None
     assert lost.read_bytes() == before
 
 
+BARS = (0, 0, 18, 18)  # the letterboxed source's level-5 active area: 18 lines above, below
+
+
 @pytest.fixture(scope="module")
 def letterboxed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared sample with a picture drawn between black bars (256x110 of 256x144),
-    re-encoded with its RPU: an AV1 Dolby Vision source with letterbox bars."""
-    src = tmp_path_factory.mktemp("dv-letterbox") / "letterbox.mkv"
+    """The shared sample with a picture drawn between black bars (256x108 of 256x144),
+    re-encoded with its RPU, whose level-5 active area then says where the bars are (as a
+    letterboxed film's does; the shared sample's says none): an AV1 Dolby Vision source
+    with letterbox bars."""
+    folder = tmp_path_factory.mktemp("dv-letterbox")
+    src, plain = folder / "letterbox.mkv", folder / "plain.mkv"
     ffmpeg_make("-i", str(shared("dv-p8.1-black.mkv")), "-frames:v", "96", "-vf",
                 "drawbox=x=0:y=18:w=256:h=108:color=gray@1:t=fill,"
                 "drawgrid=x=0:y=18:w=32:h=27:color=white@1:t=2",
                 "-pix_fmt", "yuv420p10le", "-c:v", "libsvtav1", "-preset", "12",
-                "-dolbyvision", "1", str(src))
+                "-dolbyvision", "1", str(plain))
+    matroska.rewrite(plain, folder / "marked.mkv", lambda frame: with_rpu_area(frame, BARS))
+    ffmpeg_make("-i", str(folder / "marked.mkv"), "-c", "copy", str(src))
     assert probe(src)["video"]["hdr"]["dolby_vision"] is not None
+    assert {areas(f) for f in t35_by_frame(src, folder / "scratch")} == {BARS}
     return src
 
 
-def test_letterboxed_dolby_vision_keeps_its_bars_and_says_so(letterboxed: Path,
-                                                             tmp_path: Path) -> None:
-    result = run_drapto(f"input={letterboxed}", "output=out.mkv", *SETTINGS, cwd=tmp_path)
+def with_rpu_area(frame: bytes, area: dovi.Area) -> bytes:
+    """A frame whose Dolby Vision RPU says *area* (a cut of minus the area from nothing)."""
+    return dovi.cropped_frame(frame, tuple(-a for a in area))  # type: ignore[arg-type]
+
+
+def areas(payloads: list[bytes]) -> dovi.Area | None:
+    rpu = next(p for p in payloads if p.startswith(dovi.DOLBY_T35))
+    assert dovi.crc_holds(rpu)
+    return dovi.active_area(rpu)
+
+
+def test_letterboxed_dolby_vision_is_cropped_and_its_active_area_moved(
+        letterboxed: Path, tmp_path: Path) -> None:
+    """Bars found (256x110 at y=18: 18 lines taken above, 16 below): the picture is
+    cropped, Dolby Vision kept, and every frame's RPU says what is left of the bars (2
+    lines below) with a CRC that holds; FFmpeg, checking CRCs, reads every frame's RPU."""
+    run_drapto(f"input={letterboxed}", "output=out.mkv", *SETTINGS, cwd=tmp_path)
     out = probe(tmp_path / "out.mkv")["video"]
-    assert (out["width"], out["height"]) == (256, 144)
-    assert out["hdr"]["dolby_vision"] is not None
-    crop = read_json(workdir_of(tmp_path / "drapto-work") / "crop.json")
-    assert crop["crop"] is None and crop["would_crop"] == [256, 110, 0, 18]
-    assert "drapto: warning: Dolby Vision kept, so the bars found (256x110 picture) were " \
-           "not cropped" in result.stdout
+    assert (out["width"], out["height"]) == (256, 110)
+    dv = out["hdr"]["dolby_vision"]
+    assert dv is not None and dv["codec_profile"].startswith("dav1.10")
+    frames = t35_by_frame(tmp_path / "out.mkv", tmp_path / "scratch")
+    assert len(frames) == 96 and {areas(f) for f in frames} == {(0, 0, 0, 2)}
+    work = workdir_of(tmp_path / "drapto-work")
+    assert read_json(work / "crop.json")["crop"] == [256, 110, 0, 18]
+    validation = read_json(work / "validation.json")
+    check = next(c for c in validation["checks"] if "active area" in c["check"])
+    assert validation["ok"] and check["expected"] == check["got"] == 96
+    decoded = subprocess.run([proc.ffmpeg(), "-hide_banner", "-err_detect", "crccheck",
+                              "-i", str(tmp_path / "out.mkv"), "-vf", "showinfo", "-f",
+                              "null", "-"], capture_output=True, text=True, check=True,
+                             stdin=subprocess.DEVNULL).stderr
+    assert decoded.count("Dolby Vision Metadata") == 96, decoded[-2000:]
+    assert "CRC" not in decoded and "RPU" not in decoded.replace("RPU Data", "")
+    # The check fails where a frame's area is not the one its crop left.
+    wrong = [*frames[:7], [dovi.cropped(p, (0, 0, 0, 2)) for p in frames[7]], *frames[8:]]
+    [failed] = active_area_checks([BARS] * 96, wrong, (0, 0, 18, 16))
+    assert not failed["ok"] and failed["got"] == 95
 
 
 def test_dolby_vision_off_crops_the_bars(letterboxed: Path, tmp_path: Path) -> None:
@@ -149,13 +187,21 @@ def test_dolby_vision_off_crops_the_bars(letterboxed: Path, tmp_path: Path) -> N
     assert out["hdr"]["dolby_vision"] is None and "2086" in out["hdr_format"]
 
 
-def test_a_given_crop_on_dolby_vision_is_refused(letterboxed: Path, tmp_path: Path) -> None:
-    result = run_drapto(f"input={letterboxed}", "output=out.mkv", *SETTINGS,
-                        "crop=256:100:0:20", cwd=tmp_path, check=False)
-    assert result.returncode != 0
-    assert "drapto: crop=256:100:0:20: " in result.stdout
-    assert "is Dolby Vision, whose RPU would describe the bars cropped away" in result.stdout
-    assert not (tmp_path / "out.mkv").exists()
+def test_a_given_crop_on_dolby_vision_moves_its_active_area(letterboxed: Path,
+                                                            tmp_path: Path) -> None:
+    """crop=256:100:0:20 takes more than the bars: nothing of them is left to say; the
+    same bytes with one worker or two."""
+    for jobs in (1, 2):
+        run_drapto(f"input={letterboxed}", f"output=out{jobs}.mkv", f"work=w{jobs}",
+                   *SETTINGS, "crop=256:100:0:20", cwd=tmp_path, jobs=jobs)
+    assert (tmp_path / "out1.mkv").read_bytes() == (tmp_path / "out2.mkv").read_bytes()
+    (tmp_path / "out1.mkv").rename(tmp_path / "out.mkv")
+    out = probe(tmp_path / "out.mkv")["video"]
+    assert (out["width"], out["height"]) == (256, 100)
+    assert out["hdr"]["dolby_vision"] is not None
+    frames = t35_by_frame(tmp_path / "out.mkv", tmp_path / "scratch")
+    assert {areas(f) for f in frames} == {(0, 0, 0, 0)}
+    assert read_json(workdir_of(tmp_path / "w1") / "validation.json")["ok"]
 
 
 def test_an_encoder_refusal_falls_back_to_plain_hdr(tmp_path: Path) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import outputs, proc
+from .. import dovi, matroska, obu, outputs, proc
 from ..encoder import BITEXACT
+from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task
-from ..hdr10plus import insert, read, scratch
+from ..hdr10plus import read
+from ..records import Crop
 from ..timeline import seek_arg, segment_durations
-from ..workdir import atomic_path
+from ..workdir import atomic_path, scratch
+from .crop import cut_of, moves_dolby_vision
 from .encode import final_encode, final_targets
 from .hdr10plus import kept as hdr10plus_kept
 
@@ -20,69 +22,63 @@ DOC = "video.mkv: the encoded segments joined."
 
 
 def run_concat(encoded: list[Path], durations: list[int], listing: Path, target: Path,
-               hdr10plus: Path | None = None) -> None:
+               hdr10plus: Path | None = None, dolby_vision_crop: Path | None = None) -> None:
     """Join the encoded segments with the concat demuxer (stream copy). Each file's span is
     given from the source's timestamps, so the joined video keeps the source's timeline
     exactly (variable frame rates too) instead of adding up rounded file durations. With
-    *hdr10plus* (hdr10plus.t35), each frame gets its HDR10+ metadata on the way: the
-    joined stream goes through an IVF file (a temporal unit per frame, with its timestamp)."""
+    *hdr10plus* (hdr10plus.t35), each frame gets its HDR10+ metadata on the way; with
+    *dolby_vision_crop* (crop.json of a film whose Dolby Vision is kept), each frame's RPU
+    gets its active area moved by the crop (:mod:`drapto.matroska`: the frames rewritten,
+    the track's header kept)."""
     with atomic_path(listing) as tmp:
         tmp.write_text("ffconcat version 1.0\n" + "".join(
             f"file '{p.relative_to(listing.parent).as_posix()}'\nduration {seek_arg(d)}\n"
             for p, d in zip(encoded, durations, strict=True)), encoding="utf-8")
     what = f"joining {len(encoded)} segments"
-    join = ["-f", "concat", "-safe", "0", "-i", listing.name, "-map", "0:v",
-            "-c", "copy"]
+    join = ["-v", "error", "-f", "concat", "-safe", "0", "-i", listing.name, "-map", "0:v",
+            "-c", "copy", *BITEXACT]
     payloads = read(hdr10plus) if hdr10plus else []
+    dolby_vision_cut = cut_of(Crop.read(dolby_vision_crop)) if dolby_vision_crop else None
     with atomic_path(target) as tmp:
-        if not payloads:  # none, or none that can be kept (said by validation)
-            proc.run(["-v", "error", *join, *BITEXACT, tmp.name], what=what,
-                     cwd=listing.parent)
+        if not payloads and not dolby_vision_cut:
+            proc.run([*join, tmp.name], what=what, cwd=listing.parent)
             return
-        ivf = target.with_suffix(".ivf")
-        with scratch(ivf, ivf.with_name("with-hdr10plus.ivf")) as (joined, marked):
-            # -v info: the segments' HDR10 static metadata is read from FFmpeg's listing.
-            dump = proc.run([*join, "-f", "ivf", str(joined)], what=what,
-                            cwd=listing.parent).stderr
-            insert(joined, payloads, marked)
-            proc.run(["-v", "error", *static_hdr(dump), "-i", str(marked), "-map", "0:v",
-                      "-c", "copy", *BITEXACT, str(tmp)],
-                     what=f"{what} with their HDR10+ metadata")
+        with scratch(target.with_name("joined.mkv"), target.with_name("marked.mkv")) as (
+                joined, marked):
+            proc.run([*join, str(joined)], what=what, cwd=listing.parent)
+            frames = iter(payloads)
 
-
-_MASTERING = re.compile(
-    r"Mastering display metadata: has_primaries:1 has_luminance:1 "
-    r"r\(([\d.]+),\s*([\d.]+)\) g\(([\d.]+),\s*([\d.]+)\) b\(([\d.]+),?\s*([\d.]+)\) "
-    r"wp\(([\d.]+),\s*([\d.]+)\) min_luminance=([\d.]+), max_luminance=([\d.]+)")
-_LIGHT = re.compile(r"Content light level metadata: MaxCLL=(\d+), MaxFALL=(\d+)")
-
-
-def static_hdr(dump: str) -> list[str]:
-    """FFmpeg's input options that give an IVF stream (which cannot hold them) the HDR10
-    static metadata of the stream FFmpeg listed in *dump*: the mastering display (x265's
-    notation: chromaticities in 1/50000, luminance in 1/10000 cd/m²) and the content light
-    level, as the container has them beside the ones in the AV1 stream itself."""
-    args = []
-    if m := _MASTERING.search(dump):
-        rx, ry, gx, gy, bx, by, wx, wy = (round(float(v) * 50000) for v in m.groups()[:8])
-        low, high = (round(float(v) * 10000) for v in m.groups()[8:])
-        args += ["-mastering_display:v",
-                 f"G({gx},{gy})B({bx},{by})R({rx},{ry})WP({wx},{wy})L({high},{low})"]
-    if m := _LIGHT.search(dump):
-        args += ["-content_light:v", f"{m.group(1)},{m.group(2)}"]
-    return args
+            def mark(frame: bytes) -> bytes:
+                if dolby_vision_cut:
+                    frame = dovi.cropped_frame(frame, dolby_vision_cut)
+                if not payloads:
+                    return frame
+                payload = next(frames, None)
+                if payload is None:
+                    raise DraptoError(f"{joined}: more frames than the {len(payloads)} whose "
+                                      "HDR10+ metadata was read")
+                return obu.with_unit(frame, obu.t35_unit(payload)) if payload else frame
+            count = matroska.rewrite(joined, marked, mark)
+            if payloads and count != len(payloads):
+                raise DraptoError(f"{joined}: {count} frames where {len(payloads)} were "
+                                  "encoded")
+            proc.run(["-v", "error", "-i", str(marked), "-map", "0:v", "-c", "copy",
+                      *BITEXACT, str(tmp)], what=f"{what} with their HDR metadata")
 
 
 def tasks(up: Upstream) -> Iterator[Task]:
     job, n = up.job, len(up.scenes.segments)
     # Only with HDR10+ to carry: every other join keeps its key.
     marked = hdr10plus_kept(up)
+    moved = moves_dolby_vision(up)
     yield up.add(make_task(job, "concat", None, run_concat,
                            {"encoded": final_targets(up),
                             "durations": segment_durations(up.scenes),
                             "listing": job.work.concat_list, "target": job.work.video,
-                            **({"hdr10plus": job.work.hdr10plus} if marked else {})},
+                            **({"hdr10plus": job.work.hdr10plus} if marked else {}),
+                            **({"dolby_vision_crop": job.work.crop} if moved else {})},
                            [*(final_encode(up, i) for i in range(n)),
-                            *([up.get("hdr10plus")] if marked else [])],
+                            *([up.get("hdr10plus")] if marked else []),
+                            *([up.get("crop")] if moved else [])],
                            DOC, SCHEMA,
                            stowed=lambda: outputs.holds_video(up)))

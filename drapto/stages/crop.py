@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .. import proc
-from ..encoding import decoder_options
+from ..encoding import Video, decoder_options
 from ..errors import DraptoError
-from ..graph import Task, make_task
+from ..graph import Task, Upstream, make_task
 from ..job import Job
 from ..records import Crop, Probe, rect_of
 from ..timeline import seek_arg
@@ -114,27 +113,18 @@ def parse_manual(value: str, width: int, height: int) -> list[int]:
     return [w, h, x, y]
 
 
-# Why a Dolby Vision source keeps its bars: FFmpeg passes each frame's RPU on unchanged
-# (libavcodec/dovi_rpuenc.c writes the level 5 block as it came), so after a crop its active
-# area would describe bars that are no longer there.
-DOLBY_VISION_REASON = ("Dolby Vision kept: its RPU's active area (level 5) describes the "
-                       "picture with its bars, and FFmpeg cannot rewrite it")
-
-
 def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
              limit_sdr: float, limit_hdr: float, dolby_vision: str = "off") -> None:
-    """crop.json for *source* (*probe*: its probe.json). A Dolby Vision RPU that the output
-    keeps (*dolby_vision*: the setting) is never cropped."""
+    """crop.json for *source* (*probe*: its probe.json). A film whose Dolby Vision the output
+    keeps is cropped like any other (the join moves its RPUs' active area: drapto/dovi.py);
+    *dolby_vision*, the setting, once kept its bars and stays in the key, which keeps every
+    film's crop as it was."""
     facts = Probe.read(probe)
     v = facts.video
-    keeps_rpu = kept_dolby_vision(v, dolby_vision)
     width, height = v.width, v.height
     hdr = v.hdr.is_hdr
     if mode == "off":
         record = Crop(mode, width, height, None, "crop=off")
-    elif keeps_rpu and mode != "auto":
-        raise DraptoError(f"crop={mode}: {source} is Dolby Vision, whose RPU would describe "
-                          "the bars cropped away; use dolby_vision=off to crop it")
     elif mode != "auto":
         record = Crop(mode, width, height, rect_of(parse_manual(mode, width, height)),
                       "given by crop=")
@@ -161,9 +151,6 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
         record = detected(mode, width, height, decide(found, width, height), limit,
                           [{"at_s": round(t, 3), "rect": r}
                            for t, r in zip(times, found, strict=True)])
-        if keeps_rpu:  # detected, said, not applied
-            record = replace(record, would_crop=record.rect, rpu_kept=True, rect=None,
-                             reason=f"{DOLBY_VISION_REASON} (detection: {record.reason})")
     record.write(target)
 
 
@@ -186,3 +173,20 @@ def task(job: Job, probe: Task) -> Task:
                       "mode": s.crop, "samples": s.crop_samples, "limit_sdr": s.crop_limit,
                       "limit_hdr": s.crop_limit_hdr, "dolby_vision": s.dolby_vision},
                      [probe], DOC, SCHEMA)
+
+
+def moves_dolby_vision(up: Upstream) -> bool:
+    """Whether a crop would move the active area of the film's Dolby Vision RPUs: the
+    output keeps them and the picture keeps one size (then the bars are cropped as
+    crop.json says, known only once it is made: :func:`cut_of`)."""
+    video = Video.of(up.job.settings, up.probe, up.scenes)
+    return kept_dolby_vision(up.probe.video, up.job.settings.dolby_vision) and not (
+        video.picture and video.picture.resized)
+
+
+def cut_of(crop: Crop) -> tuple[int, int, int, int] | None:
+    """What a crop takes from the left, right, top and bottom, or None without one."""
+    if not crop.rect:
+        return None
+    w, h, x, y = crop.rect
+    return x, crop.width - w - x, y, crop.height - h - y

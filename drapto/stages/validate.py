@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import obu, proc, tracks
+from .. import dovi, obu, proc, tracks
 from ..encoding import Picture
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task
 from ..hdr10plus import PREFIX as HDR10PLUS
 from ..hdr10plus import read as read_hdr10plus
 from ..hdr10plus import unkept as unkept_hdr10plus
+from ..hevc import RPU_NAL, NoTimestamps, frame_units, nal_units
 from ..records import Crop, Probe, Rect, Scenes, SegmentRecord, VideoStream
 from ..timeline import (
     SPAN_CODECS,
@@ -25,6 +26,7 @@ from ..timeline import (
     stream_maps,
 )
 from ..workdir import write_json
+from .crop import cut_of, moves_dolby_vision
 from .encode import final_targets
 from .hdr10plus import kept as hdr10plus_kept
 from .probe import read_media
@@ -197,14 +199,53 @@ def hdr10plus_checks(written: list[bytes], found: list[bytes]) -> list[dict[str,
              "got": kept, "ok": carried == kept and len(found) == len(written)}]
 
 
+def active_area_checks(source: list[dovi.Area | None], found: list[list[bytes]],
+                       cut: dovi.Area) -> list[dict[str, Any]]:
+    """Each output frame's Dolby Vision RPU (its T.35 payloads, *found*) against its source
+    frame's level-5 active area (*source*) moved by the crop's *cut*: the area as it should
+    be, and a CRC that holds."""
+    right = 0
+    for area, payloads in zip(source, found, strict=False):
+        rpu = next((p for p in payloads if p.startswith(dovi.DOLBY_T35)), None)
+        try:
+            ok = rpu is not None and dovi.crc_holds(rpu) and dovi.active_area(rpu) == (
+                None if area is None else dovi.moved(area, cut))
+        except dovi.Unreadable:
+            ok = False
+        right += ok
+    return [{"check": "Dolby Vision active area (level 5) of the cropped picture",
+             "expected": len(source), "got": right,
+             "ok": right == len(source) == len(found)}]
+
+
+def source_areas(source: Path, src_probe: Probe, scenes: Scenes, scratch: Path
+                 ) -> list[dovi.Area | None] | str:
+    """Each encoded frame's level-5 active area in the source (None: none), or why it
+    cannot be read: from the RPU NAL units of an HEVC source, or the T.35 metadata of an
+    AV1 one (a whole film)."""
+    if src_probe.video.format == "HEVC":
+        try:
+            units = frame_units(source, scenes, RPU_NAL, scratch, "Dolby Vision RPUs")
+        except NoTimestamps as exc:
+            return str(exc)
+        return [next((dovi.nal_area(n) for n in nal_units(u)), None) for u in units]
+    if src_probe.video.format == "AV1" and not scenes.clip:
+        frames = obu.t35_by_frame(source, scratch)
+        return [next((dovi.active_area(p) for p in f if p.startswith(dovi.DOLBY_T35)), None)
+                for f in frames]
+    return f"drapto reads a {src_probe.video.format} source's RPUs only whole, in HEVC or AV1"
+
+
 def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
                  bit_depth: int, crop: Path, records: list[Path], target: Path,
                  clip_ms: tuple[int, int] | None = None, left_out: Sequence[str] = (),
-                 hdr10plus: Path | None = None) -> None:
+                 hdr10plus: Path | None = None, source: Path | None = None) -> None:
     """*clip_ms*: a clip's range as encoded, in the ms its task's key has always held it
     (:func:`drapto.timeline.clip_range`, to the millisecond). *left_out*: what the output
     cannot hold of the source (:func:`drapto.tracks.left_out`), said as warnings.
-    *hdr10plus*: each frame's HDR10+ metadata as the join wrote it (hdr10plus.t35)."""
+    *hdr10plus*: each frame's HDR10+ metadata as the join wrote it (hdr10plus.t35).
+    *source*: the input of a Dolby Vision film a crop moves the active area of, whose RPUs
+    the output's are checked against."""
     out = read_media(output)
     out_frames, out_depth, spans = read_output(output, len(out.audio), len(out.subtitles))
     done = [SegmentRecord.read(r) for r in records]
@@ -219,12 +260,22 @@ def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
     metadata = obu.t35_by_frame(output, target) if dolby_vision or hdr10plus else []
     if dolby_vision:
         result += dolby_vision_checks(src_probe, out, out_frames, rpu_frames(metadata))
+    area_note = ""
+    dolby_vision_cut = cut_of(cropped) if source else None
+    if dolby_vision and dolby_vision_cut and source:
+        areas = source_areas(source, src_probe, scenes, target)
+        if isinstance(areas, str):
+            area_note = (f"the Dolby Vision active area (level 5) moved by the crop was not "
+                         f"checked: {areas}")
+        else:
+            result += active_area_checks(areas, metadata, dolby_vision_cut)
     unkept = unkept_hdr10plus(hdr10plus) if hdr10plus else ""
     if hdr10plus and not unkept:
         result += hdr10plus_checks(
             read_hdr10plus(hdr10plus),
             [next((p for p in f if p.startswith(HDR10PLUS)), b"") for f in metadata])
     warnings = [*left_out, *notes(src_probe, out, scenes, picture)]
+    warnings += [area_note] if area_note else []
     warnings += list(dict.fromkeys(w for r in done for w in r.warnings))
     if bars := cropped.would_crop:
         warnings.append(f"Dolby Vision kept, so the bars found ({bars[0]}x{bars[1]} picture) "
@@ -263,6 +314,7 @@ def task(up: Upstream) -> Task:
          "target": job.work.validation,
          # Only when there is something to say: every other validation keeps its key.
          **({"left_out": said} if (said := tracks.left_out(up.probe)) else {}),
-         **({"hdr10plus": job.work.hdr10plus} if hdr10plus_kept(up) else {})},
+         **({"hdr10plus": job.work.hdr10plus} if hdr10plus_kept(up) else {}),
+         **({"source": job.source} if moves_dolby_vision(up) else {})},
         [up.get("mux"), up.get("crop"), *([up.get("hdr10plus")] if hdr10plus_kept(up) else [])],
         DOC, SCHEMA))
