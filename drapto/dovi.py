@@ -14,6 +14,7 @@ its extension blocks.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,24 +31,14 @@ class Unreadable(Exception):
     """An RPU whose syntax drapto does not follow (it is kept as it is)."""
 
 
-def _crc_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i << 24
-        for _ in range(8):
-            c = ((c << 1) ^ 0x04C11DB7) if c & 0x80000000 else c << 1
-        table.append(c & 0xFFFFFFFF)
-    return table
-
-
-_CRC = _crc_table()
+_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 
 
 def crc32_mpeg2(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC[(crc >> 24) ^ b]
-    return crc
+    """CRC-32/MPEG-2 (the RPU's: polynomial 0x04C11DB7, not reflected, no final XOR), from
+    zlib's reflected CRC-32 over the bytes with their bits reversed."""
+    crc = zlib.crc32(data.translate(_REVERSED)) ^ 0xFFFFFFFF
+    return int(f"{crc:032b}"[::-1], 2)
 
 
 class Bits:
@@ -88,9 +79,50 @@ def _put(data: bytes, pos: int, n: int, value: int) -> bytes:
     return whole.to_bytes(len(data), "big")
 
 
+# The RPUs' bytes up to their extension blocks (which start on a byte), as parsed lately:
+# a film's frames mostly share them (the mapping, the fixed display management data), and
+# their ext blocks (the per-frame ones among them) are all that is left to read.
+_HEADS: dict[bytes, int] = {}  # the head, and how many first extension blocks follow it
+_HEADS_KEPT = 16
+
+
 def level5(rpu: bytes) -> int | None:
     """The bit position, in *rpu* (from rpu_type on, without the 0x19 prefix), of its first
     level-5 block's offsets (left, right, top, bottom, 13 bits each); None without one."""
+    for head, blocks in list(_HEADS.items()):
+        if rpu.startswith(head):
+            return _extension_level5(Bits(rpu, len(head) * 8), blocks)
+    b = _head(rpu)
+    if b is None:
+        return None
+    blocks = b.ue()
+    b.align()
+    if len(_HEADS) >= _HEADS_KEPT:
+        _HEADS.pop(next(iter(_HEADS)), None)
+    _HEADS[rpu[:b.pos // 8]] = blocks
+    return _extension_level5(b, blocks)
+
+
+def _extension_level5(b: Bits, blocks: int) -> int | None:
+    """From the RPU's first extension blocks (*blocks* of them): where level 5 is."""
+    for version in (1, 2):
+        if version == 2:
+            if b.left() <= 48:
+                break
+            blocks = b.ue()
+            b.align()
+        for _ in range(blocks):
+            length, level = b.ue(), b.u(8)
+            start = b.pos
+            if level == 5:
+                return start
+            b.pos = start + length * 8
+    return None
+
+
+def _head(rpu: bytes) -> Bits | None:
+    """The RPU read up to its first extension blocks; None without display management
+    data."""
     b = Bits(rpu)
     rpu_type, rpu_format = b.u(6), b.u(11)
     if rpu_type != 2:
@@ -162,18 +194,7 @@ def level5(rpu: bytes) -> int | None:
     if compressed:
         raise Unreadable("compressed display management data")
     b.u(16 * 9 + 32 * 3 + 16 * 9 + 16 * 3 + 32 + 5 + 2 + 2 + 2 + 12 + 12 + 10)
-    for version in (1, 2):
-        if version == 2 and b.left() <= 48:
-            break
-        blocks = b.ue()
-        b.align()
-        for _ in range(blocks):
-            length, level = b.ue(), b.u(8)
-            start = b.pos
-            if level == 5:
-                return start
-            b.pos = start + length * 8
-    return None
+    return b
 
 
 @dataclass(frozen=True)
@@ -250,10 +271,20 @@ def nal_area(nal: bytes) -> Area | None:
 def crc_holds(payload: bytes) -> bool:
     """Whether the RPU in a Dolby T.35 payload has the CRC of its bytes."""
     found = _rpu(payload)
-    if found is None:
-        return False
-    rpu = found[1]
+    return found is not None and _crc_holds(found[1])
+
+
+def _crc_holds(rpu: bytes) -> bool:
     return rpu[-1] == 0x80 and crc32_mpeg2(rpu[:-5]) == int.from_bytes(rpu[-5:-1], "big")
+
+
+def checked_area(payload: bytes) -> tuple[bool, Area | None]:
+    """Whether a Dolby T.35 payload's RPU has the CRC of its bytes, and its level-5 area."""
+    found = _rpu(payload)
+    if found is None:
+        return False, None
+    area = _area(found[1])
+    return _crc_holds(found[1]), area[1] if area else None
 
 
 def moved(area: Area, cut: Area) -> Area:

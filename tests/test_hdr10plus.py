@@ -5,11 +5,23 @@ metadata, as FFmpeg's own decoders read it from the source (HEVC SEI) and from t
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST, ffmpeg_make, media_info, run_drapto, workdir_of
+from conftest import (
+    FAST,
+    drapto_argv,
+    encodes_run,
+    ffmpeg_make,
+    media_info,
+    run_drapto,
+    stamped_segments,
+    workdir_of,
+)
 
 from drapto import hdr10plus, obu, proc
 from drapto.stages.validate import hdr10plus_checks
@@ -90,14 +102,32 @@ def test_every_frame_keeps_its_own_hdr10plus_in_the_default_mode(source: Path,
 
 
 @pytest.mark.e2e
-def test_one_worker_or_two_and_a_clip(source: Path, tmp_path: Path) -> None:
-    """The same bytes with -n 1 and -n 2; a clip keeps the metadata of its own frames."""
+def test_one_worker_or_two_a_kill_and_a_clip(source: Path, tmp_path: Path) -> None:
+    """In the default mode, the same bytes with -n 1, with -n 2, and after a SIGKILL
+    mid-run (the finished encodes kept); a clip keeps the metadata of its own frames."""
     outputs = []
     for jobs in (1, 2):
         run_drapto(f"input={source}", f"output=n{jobs}.mkv", f"work=w{jobs}", *FAST,
-                   cwd=tmp_path, jobs=jobs)
+                   cwd=tmp_path, jobs=jobs, env=DEFAULT_MODE)
         outputs.append((tmp_path / f"n{jobs}.mkv").read_bytes())
     assert outputs[0] == outputs[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAPTO_")}
+    args = [f"input={source}", "output=killed.mkv", "work=wk", *FAST]
+    run = subprocess.Popen(drapto_argv(*args, jobs=2), cwd=tmp_path,
+                           env={**env, **DEFAULT_MODE}, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                           start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("wk/*/stamps/hdr10plus*.json")):
+        assert time.monotonic() < deadline and run.poll() is None, "timed out"
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=60)
+    assert not (tmp_path / "killed.mkv").exists()
+    done = stamped_segments(workdir_of(tmp_path / "wk"))
+    again = run_drapto(*args, cwd=tmp_path, jobs=2, env=DEFAULT_MODE)
+    assert not done & encodes_run(again)
+    assert (tmp_path / "killed.mkv").read_bytes() == outputs[0]
     run_drapto(f"input={source}", "output=clip.mkv", "start=1.5", "duration=2", *FAST,
                cwd=tmp_path)
     clip = frame_metadata(tmp_path / "clip.mkv")

@@ -208,8 +208,8 @@ def active_area_checks(source: list[dovi.Area | None], found: list[list[bytes]],
     for area, payloads in zip(source, found, strict=False):
         rpu = next((p for p in payloads if p.startswith(dovi.DOLBY_T35)), None)
         try:
-            ok = rpu is not None and dovi.crc_holds(rpu) and dovi.active_area(rpu) == (
-                None if area is None else dovi.moved(area, cut))
+            ok = rpu is not None and dovi.checked_area(rpu) == (
+                True, None if area is None else dovi.moved(area, cut))
         except dovi.Unreadable:
             ok = False
         right += ok
