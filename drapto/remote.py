@@ -79,7 +79,6 @@ def main() -> int:
     paths = ("source", "crop", "target", "calibration", "lead")
     kwargs: dict[str, Any] = {k: Path(v) if k in paths and v is not None else v
                               for k, v in job.items()}
-    kwargs["after"] = [Path(p) for p in kwargs.get("after", ())]
     kwargs["memory_estimates"] = {int(k): v for k, v in kwargs["memory_estimates"].items()}
     kwargs["video"] = Video.from_json(kwargs["video"])
     kwargs["segment"] = Segment.from_json(kwargs["segment"])

@@ -49,30 +49,20 @@ class Prior(PriorRecord):
                    quality.ONE_PROBE_BAND_UNKNOWN_SLOPE, "default")
 
     @classmethod
-    def after_lead(cls, lead: SegmentRecord, q: Quality,
-                   after: Sequence[SegmentRecord] = (),
-                   bytes_per_frame: float | None = None) -> Prior:
+    def after_lead(cls, lead: SegmentRecord, q: Quality) -> Prior:
         """A calibration segment after the lead (:func:`calibration_lead`): searched from
         where the lead crossed the target, with its slope, and kept within the band of the
         settings (its crossing is solved from what it measured and that slope: a narrower
         goal re-encoded a fifth of these segments for a calibration no more accurate, by
-        replay on recorded curves). When the lead crossed out of reach, from the defaults,
-        or from the calibration of *after* (the size decision's other segments, given to
-        the calibration segments encoded after it) when one of them reached the target."""
+        replay on recorded curves)."""
         d = cls.default(q)
         if lead.scored is None or not lead.scored.search.finals and not \
                 lead.scored.search.probes:
             return d
         s = lead.scored.search
-        if out_of_reach(lead, q):
+        if not q.crf_min <= s.fast_crf <= q.crf_max:
             # A lead crossing out of reach (noise below crf_min, a title above crf_max) is
             # unlike the film: its crossing and slope would send every other one astray.
-            data = calibrate(after)
-            if data.segments_used:
-                return dataclasses.replace(
-                    cls.from_calibration(data, q, bytes_per_frame),
-                    source=f"the size decision's {data.segments_used} other calibration "
-                           "segments (the lead crossed out of reach)")
             return dataclasses.replace(d, source="defaults (the lead crossed out of reach)")
         low, high = quality.probe_bounds(q.target(), d.shift)
         first = float(round(s.fast_crf)) if q.probing else quality.quarter(s.fast_crf)
@@ -265,20 +255,9 @@ def bytes_per_frame(source_bytes: int | None, frames: int) -> float | None:
     return round(source_bytes / frames, 1) if source_bytes and frames else None
 
 
-def out_of_reach(record: SegmentRecord, q: Quality) -> bool:
-    """Whether a searched segment crossed the target below crf_min or above crf_max."""
-    s = record.scored.search if record.scored else None
-    return s is not None and not q.crf_min <= s.fast_crf <= q.crf_max
-
-
 def run_calibration(records: list[Path], target: Path, film_frames: int = 0) -> None:
-    """calibration.json from the calibration segments' records (:func:`calibrate`)."""
-    calibrate([SegmentRecord.read(p) for p in records], film_frames).write(target)
-
-
-def calibrate(records: Iterable[SegmentRecord], film_frames: int = 0) -> Calibration:
-    """The film's calibration from the calibration segments' records: the medians of what
-    the segments that reached the target measured (one pinned at a bound says nothing). The
+    """calibration.json from the calibration segments' records: the medians of what the
+    segments that reached the target measured (one pinned at a bound says nothing). The
     slope is the median of those that measured their own (two encodes or two probes; one
     measurement only repeats the slope it was assumed with), else the default. On a long
     film (*film_frames*), where the others aim (:func:`film_aim`) and whether they start
@@ -286,7 +265,8 @@ def calibrate(records: Iterable[SegmentRecord], film_frames: int = 0) -> Calibra
     used, targets = [], set[float]()
     kept: list[tuple[int, float]] = []
     bands = set[tuple[float, float]]()
-    for r in records:
+    for path in records:
+        r = SegmentRecord.read(path)
         if r.scored is None:
             continue
         targets.add(r.scored.target_vmaf)
@@ -310,7 +290,7 @@ def calibrate(records: Iterable[SegmentRecord], film_frames: int = 0) -> Calibra
         if data.target is not None and len(bands) == 1:
             aim = film_aim(kept, film_frames, data.target, next(iter(bands)))
             data = dataclasses.replace(data, aim=aim)
-    return data
+    data.write(target)
 
 
 @dataclass

@@ -6,7 +6,7 @@ search's driver and the segment's record. It knows nothing of where it runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,16 +32,13 @@ from .workdir import put_in_place
 def run_encode(source: Path, segment: Segment, crop: Path, target: Path, video: Video,
                threads: int, memory_budget: str, memory_estimates: dict[int, int],
                calibration: Path | None = None, index: int = 0,
-               balance: dict[str, float] | None = None, lead: Path | None = None,
-               after: Sequence[Path] = ()) -> None:
+               balance: dict[str, float] | None = None, lead: Path | None = None) -> None:
     """Encode one segment within the machine's memory budget; write its record (what was
     done, peak memory, warnings) beside it. With quality targeting, the search starts from
     *calibration* (the film's calibration.json), or from the defaults without it; or, with
     *balance* (``crf`` and ``slope`` from balance.json), it is a segment encoded again to
     bring the film's mean to the target; with *lead* (the lead calibration segment's
-    record), a calibration segment searched from where the lead crossed the target (or,
-    when it crossed out of reach, from the calibration of *after*: the size decision's
-    other segments' records, given to the calibration segments encoded after it).
+    record), a calibration segment searched from where the lead crossed the target.
     *index*: the segment's number in this run, for messages only (the bytes and the record
     do not depend on it: a segment renumbered by a new cut before it keeps its encode)."""
     seg = replace(segment, index=index)
@@ -51,9 +48,7 @@ def run_encode(source: Path, segment: Segment, crop: Path, target: Path, video: 
         else search.Prior.from_calibration(
             Calibration.read(calibration), q,
             search.bytes_per_frame(seg.source_bytes, seg.frames)) if calibration
-        else search.Prior.after_lead(
-            SegmentRecord.read(lead), q, [SegmentRecord.read(p) for p in after],
-            search.bytes_per_frame(seg.source_bytes, seg.frames)) if lead
+        else search.Prior.after_lead(SegmentRecord.read(lead), q) if lead
         else search.Prior.default(q))
     crop_data = Crop.read(crop)
     # Bars found on frames of several sizes say nothing of the one picture they become.

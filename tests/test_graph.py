@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import record_json
 
 from drapto.graph import Task, full_name, key_of, task_key
 from drapto.job import jobs_from_vars, requested_workers
@@ -45,10 +44,8 @@ def film(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def graph(film: dict[str, Any], tmp_path: Path, scenes: dict[str, Any] | None = None,
-          threads: int = 1, clip: Path | None = None,
-          lead: dict[str, Any] | None = None, **settings: str) -> dict[str, Task]:
-    """Every task of a run with these settings, by name, once probe and scenes are made
-    (and, with *lead*, the lead calibration segment's record with these fields)."""
+          threads: int = 1, clip: Path | None = None, **settings: str) -> dict[str, Task]:
+    """Every task of a run with these settings, by name, once probe and scenes are made."""
     values = {"input": str(clip or film["clip"]), "output": str(tmp_path / "out.mkv"),
               "work": str(tmp_path / "work"), **SEGMENTS, **settings}
     job = jobs_from_vars(values, tmp_path, env={})[0]
@@ -58,12 +55,7 @@ def graph(film: dict[str, Any], tmp_path: Path, scenes: dict[str, Any] | None = 
         write_json(path, data)
         mark_done(job.work.stamp(full_name(task)), key_of(task), path)
     if job.settings.quality == "vmaf":
-        first_layer = layer(job, threads, 1)
-        if lead is not None:
-            target = next(t for t in first_layer if t["basename"] == "sample")["meta"]["target"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_json(target.with_suffix(".json"), record_json(lead))
-        decide(first_layer, "size", job.work.size,
+        decide(layer(job, threads, 1), "size", job.work.size,
                {"action": "encode", "asked": 93.0, "target": 93.0})
         decide(layer(job, threads, 2), "balance", job.work.balance,
                {"target": 93.0, "segments": {}})
@@ -238,25 +230,3 @@ def test_a_long_film_is_calibrated_on_a_segment_in_sixteen(film: dict[str, Any],
     assert len(encodes) == 760 - len(sample) - len(more)
     assert all("calibrate" in t["task_dep"] for t in encodes)
     assert len(tasks["calibrate"]["actions"][0][1][5]["records"]) == len(sample) + len(more)
-
-
-@pytest.mark.e2e
-def test_after_a_lead_out_of_reach_the_calibration_waits_for_the_size_decisions_segments(
-        film: dict[str, Any], tmp_path: Path) -> None:
-    """A lead that crossed out of reach: the calibration segments encoded after the size
-    decision are handed its other segments' records and depend on them; a lead in reach
-    leaves their keys as they were."""
-    def calibration(tasks: dict[str, Task]) -> dict[str, Task]:
-        return {n: t for n, t in tasks.items() if n.startswith("calibration:")}
-    plain = graph(film, tmp_path / "plain")
-    reach = graph(film, tmp_path / "reach", lead={"search": {"fast_crf": 38.0}})
-    noise = graph(film, tmp_path / "noise", lead={"crf": 10, "search": {"fast_crf": -5.4}})
-    assert calibration(plain) and keys(calibration(plain)) == keys(calibration(reach))
-    others = sorted(n for n, t in noise.items()
-                    if n.startswith("sample:") and "lead" in t["actions"][0][1][5])
-    assert others
-    for task in calibration(noise).values():
-        after = task["actions"][0][1][5]["after"]
-        assert [p.stem for p in after] == [
-            Path(noise[n]["meta"]["target"]).stem for n in others]
-        assert set(others) <= set(task["task_dep"])

@@ -199,16 +199,3 @@ def test_calibration_segments_after_the_lead_start_where_it_crossed() -> None:
     default = search.Prior.default(q)
     assert (astray.first_probe, astray.slope) == (default.first_probe, default.slope)
     assert astray.source.startswith("defaults") and search.goal_of(q, astray) == q.target()
-    # The calibration segments encoded after the size decision start from its other
-    # segments instead, when one of them reached the target: their crossing and own slope.
-    cartoon = [a_record({"start": s, "crf": c, "search": {
-        "fast_crf": c, "slope": 0.09, "finals": [{"crf": c - 4, "vmaf": 94.2},
-                                                 {"crf": c, "vmaf": 93.0}]}})
-        for s, c in ((240, 41.0), (480, 45.0))]
-    after = search.Prior.after_lead(noise, q, cartoon)
-    assert after.first_probe == 43.0 and after.slope == 0.09, after
-    assert "size decision's 2 other" in after.source and search.goal_of(q, after) == q.target()
-    # Ones that did not reach it say nothing: the defaults again.
-    pinned = [a_record({"crf": 63, "reached": False, "search": {
-        "fast_crf": 70.0, "finals": [{"crf": 63, "vmaf": 97.0}]}})]
-    assert search.Prior.after_lead(noise, q, pinned) == astray

@@ -6,7 +6,7 @@ Dask cluster) and makes the tasks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ from .. import search
 from ..cluster import run_encode_remote
 from ..encoding import Video
 from ..graph import Task, Upstream, make_task, tagged
-from ..records import SegmentRecord
 from ..segment_encode import run_encode
 from ..workdir import read_json
 from .segments import segment_ids, segment_of
@@ -77,8 +76,7 @@ def calibration_sample(up: Upstream) -> list[int]:
 def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video,
                  threads: int, doc: str, calibration: Task | None = None,
                  balance: dict[str, float] | None = None,
-                 stowed: Callable[[], bool] | None = None, lead: Task | None = None,
-                 after: Sequence[Task] = ()) -> Task:
+                 stowed: Callable[[], bool] | None = None, lead: Task | None = None) -> Task:
     """*stowed*: whether the output holds the video this run would join (then the encode may
     have been removed by tidy); a calibration sample has none: tidy keeps it, since the size
     decision and every segment's search start from it."""
@@ -92,11 +90,9 @@ def _encode_task(up: Upstream, basename: str, i: int, target: Path, video: Video
          "memory_budget": s.memory_budget, "memory_estimates": s.memory_estimates,
          "calibration": job.work.calibration if calibration else None,
          **({"balance": balance} if balance else {}),
-         **({"lead": lead["meta"]["target"].with_suffix(".json")} if lead else {}),
-         **({"after": [a["meta"]["target"].with_suffix(".json") for a in after]}
-            if after else {})},
+         **({"lead": lead["meta"]["target"].with_suffix(".json")} if lead else {})},
         [up.get("crop"), *([calibration] if calibration else []),
-         *([lead] if lead else []), *after],
+         *([lead] if lead else [])],
         doc, SCHEMA, unkeyed=UNKEYED, stamp_as=f"{basename}:{sid}", stowed=stowed))
 
 
@@ -120,27 +116,12 @@ def sample_tasks(up: Upstream, threads: int) -> Iterator[Task]:
 
 
 def _calibration_task(up: Upstream, basename: str, i: int, threads: int,
-                      lead: Task | None, after: Sequence[Task] = ()) -> Task:
-    """Calibration segment *i*'s encode, after the *lead*'s (None: it is the lead, or
-    alone) and, when given, the size decision's other segments (*after*)."""
+                      lead: Task | None) -> Task:
+    """Calibration segment *i*'s encode, after the *lead*'s (None: it is the lead, or alone)."""
     solo = lead is None and len(calibration_sample(up)) > 1
     return _encode_task(up, basename, i, up.job.work.sample(segment_ids(up.scenes)[i]),
                         _video(up), threads, f"calibration encode of segment {i:04d}"
-                        + (" (the lead)" if solo else ""), lead=lead, after=after)
-
-
-def _after_lead(up: Upstream, lead: Task) -> list[Task]:
-    """The size decision's other segments, when the *lead* crossed out of reach: the
-    calibration segments encoded after the size decision start from them instead (decided
-    from the lead's record, a dependency of theirs; a lead in reach changes nothing in
-    their keys)."""
-    q = _video(up).quality
-    record = lead["meta"]["target"].with_suffix(".json")
-    if q is None or not record.exists() or not search.out_of_reach(
-            SegmentRecord.read(record), q):
-        return []
-    return [up.get(f"sample:{i:04d}") for i in size_sample(up) if up.get(f"sample:{i:04d}")
-            is not lead]
+                        + (" (the lead)" if solo else ""), lead=lead)
 
 
 def calibration_tasks(up: Upstream, threads: int) -> Iterator[Task]:
@@ -151,10 +132,9 @@ def calibration_tasks(up: Upstream, threads: int) -> Iterator[Task]:
         return
     lead = search.calibration_lead(base_sample(up))
     first = None if lead is None else up.get(f"sample:{lead:04d}")
-    after = [] if first is None else _after_lead(up, first)
     decided = set(size_sample(up))
-    yield from (_calibration_task(up, "calibration", i, threads, first, after)
-                for i in sample if i not in decided)
+    yield from (_calibration_task(up, "calibration", i, threads, first) for i in sample
+                if i not in decided)
     yield up.add(make_task(up.job, "calibrate", None, search.run_calibration,
                            {"records": [up.job.work.sample(segment_ids(up.scenes)[i])
                                         .with_suffix(".json") for i in sample],
