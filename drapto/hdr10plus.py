@@ -91,6 +91,12 @@ def read(path: Path) -> list[bytes]:
     return out
 
 
+def windows(payload: bytes) -> int:
+    """How many processing windows an HDR10+ payload describes (after the prefix and the
+    application version: num_windows, 2 bits)."""
+    return payload[len(PREFIX) + 1] >> 6 if len(payload) > len(PREFIX) + 1 else 0
+
+
 def read_back(video: Path, scratch: Path) -> list[bytes]:
     """Each frame's HDR10+ payload in an AV1 video (b"" where a frame has none)."""
     return [next((p for p in found if p.startswith(PREFIX)), b"")

@@ -160,6 +160,7 @@ def test_letterboxed_dolby_vision_is_cropped_and_its_active_area_moved(
     assert (out["width"], out["height"]) == (256, 110)
     dv = out["hdr"]["dolby_vision"]
     assert dv is not None and dv["codec_profile"].startswith("dav1.10")
+    assert dv["compatibility"] == "HDR10" and "2086" in out["hdr_format"]
     frames = t35_by_frame(tmp_path / "out.mkv", tmp_path / "scratch")
     assert len(frames) == 96 and {areas(f) for f in frames} == {(0, 0, 0, 2)}
     work = workdir_of(tmp_path / "drapto-work")

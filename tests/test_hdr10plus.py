@@ -167,3 +167,6 @@ def test_sei_payloads_and_obus() -> None:
     assert kinds == [obu.TEMPORAL_DELIMITER, obu.METADATA, 6]
     _, _, at, end = list(obu.units(tu))[1]
     assert obu.t35(tu[:end], at) == payload
+    # Its processing windows: x265's payloads have one; a crop says so when one has more.
+    assert hdr10plus.windows(hdr10plus.PREFIX + bytes([1, 0b01 << 6])) == 1
+    assert hdr10plus.windows(hdr10plus.PREFIX + bytes([1, 0b11 << 6, 0])) == 3

@@ -14,6 +14,7 @@ from ..graph import Task, Upstream, make_task
 from ..hdr10plus import PREFIX as HDR10PLUS
 from ..hdr10plus import read as read_hdr10plus
 from ..hdr10plus import unkept as unkept_hdr10plus
+from ..hdr10plus import windows
 from ..hevc import RPU_NAL, NoTimestamps, frame_units, nal_units
 from ..records import Crop, Probe, Rect, Scenes, SegmentRecord, VideoStream
 from ..timeline import (
@@ -260,22 +261,26 @@ def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
     metadata = obu.t35_by_frame(output, target) if dolby_vision or hdr10plus else []
     if dolby_vision:
         result += dolby_vision_checks(src_probe, out, out_frames, rpu_frames(metadata))
-    area_note = ""
+    hdr_notes = []
     dolby_vision_cut = cut_of(cropped) if source else None
     if dolby_vision and dolby_vision_cut and source:
         areas = source_areas(source, src_probe, scenes, target)
         if isinstance(areas, str):
-            area_note = (f"the Dolby Vision active area (level 5) moved by the crop was not "
-                         f"checked: {areas}")
+            hdr_notes.append(f"the Dolby Vision active area (level 5) moved by the crop was "
+                             f"not checked: {areas}")
         else:
             result += active_area_checks(areas, metadata, dolby_vision_cut)
     unkept = unkept_hdr10plus(hdr10plus) if hdr10plus else ""
     if hdr10plus and not unkept:
+        written = read_hdr10plus(hdr10plus)
+        if cropped.rect and (several := sum(windows(p) > 1 for p in written)):
+            hdr_notes.append(f"HDR10+ on {several} frames describes more than one processing "
+                             "window, whose coordinates are the source's, before the crop")
         result += hdr10plus_checks(
-            read_hdr10plus(hdr10plus),
+            written,
             [next((p for p in f if p.startswith(HDR10PLUS)), b"") for f in metadata])
     warnings = [*left_out, *notes(src_probe, out, scenes, picture)]
-    warnings += [area_note] if area_note else []
+    warnings += hdr_notes
     warnings += list(dict.fromkeys(w for r in done for w in r.warnings))
     if bars := cropped.would_crop:
         warnings.append(f"Dolby Vision kept, so the bars found ({bars[0]}x{bars[1]} picture) "
