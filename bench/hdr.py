@@ -85,7 +85,7 @@ def main() -> None:
             seconds = per_frame(fn)
             rows.append((name, f"{seconds * 1e6:.1f} µs a frame",
                          f"{seconds * frames:.1f} s for {frames} frames"))
-        common.table(rows, f"=== HDR metadata over a film of {frames} frames ===")
+        common.table(rows, f"HDR metadata over a film of {frames} frames")
 
 
 if __name__ == "__main__":
