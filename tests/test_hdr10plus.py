@@ -19,6 +19,7 @@ from conftest import (
     ffmpeg_make,
     media_info,
     run_drapto,
+    shared,
     stamped_segments,
     workdir_of,
 )
@@ -170,3 +171,17 @@ def test_sei_payloads_and_obus() -> None:
     # Its processing windows: x265's payloads have one; a crop says so when one has more.
     assert hdr10plus.windows(hdr10plus.PREFIX + bytes([1, 0b01 << 6])) == 1
     assert hdr10plus.windows(hdr10plus.PREFIX + bytes([1, 0b11 << 6, 0])) == 3
+
+
+@pytest.mark.e2e
+def test_the_real_hdr10plus_sample_keeps_every_frame(tmp_path: Path) -> None:
+    """hdr10plus_tool's sample (black frames, so the size cap is off), in the default mode:
+    its 259 frames' HDR10+ in the output as FFmpeg reads it from the source."""
+    src = shared("hdr10plus-black.mkv")
+    run_drapto(f"input={src}", "output=out.mkv", *FAST, "max_encoded_percent=0",
+               cwd=tmp_path, env=DEFAULT_MODE)
+    expected = frame_metadata(src)
+    assert len(expected) == 259 and all(expected)
+    assert frame_metadata(tmp_path / "out.mkv") == expected
+    validation = read_json(workdir_of(tmp_path / "drapto-work") / "validation.json")
+    assert validation["ok"] and not any("HDR10+" in w for w in validation["warnings"])
