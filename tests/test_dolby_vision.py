@@ -155,7 +155,8 @@ def test_letterboxed_dolby_vision_is_cropped_and_its_active_area_moved(
     """Bars found (256x110 at y=18: 18 lines taken above, 16 below): the picture is
     cropped, Dolby Vision kept, and every frame's RPU says what is left of the bars (2
     lines below) with a CRC that holds; FFmpeg, checking CRCs, reads every frame's RPU."""
-    run_drapto(f"input={letterboxed}", "output=out.mkv", *SETTINGS, cwd=tmp_path)
+    run_drapto(f"input={letterboxed}", "output=out.mkv", *SETTINGS, cwd=tmp_path,
+               env=DEFAULT_MODE)
     out = probe(tmp_path / "out.mkv")["video"]
     assert (out["width"], out["height"]) == (256, 110)
     dv = out["hdr"]["dolby_vision"]
@@ -194,7 +195,8 @@ def test_a_given_crop_on_dolby_vision_moves_its_active_area(letterboxed: Path,
     same bytes with one worker or two."""
     for jobs in (1, 2):
         run_drapto(f"input={letterboxed}", f"output=out{jobs}.mkv", f"work=w{jobs}",
-                   *SETTINGS, "crop=256:100:0:20", cwd=tmp_path, jobs=jobs)
+                   *SETTINGS, "crop=256:100:0:20", cwd=tmp_path, jobs=jobs,
+                   env=DEFAULT_MODE)
     assert (tmp_path / "out1.mkv").read_bytes() == (tmp_path / "out2.mkv").read_bytes()
     (tmp_path / "out1.mkv").rename(tmp_path / "out.mkv")
     out = probe(tmp_path / "out.mkv")["video"]
@@ -233,3 +235,16 @@ def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat
     assert record["dolby_vision"] is False
     assert record["warnings"] and "not kept" in record["warnings"][0]
     assert probe(out)["video"]["hdr"]["dolby_vision"] is None
+
+
+def test_a_cropped_hevc_dolby_vision_source_is_checked_frame_by_frame(tmp_path: Path) -> None:
+    """The shared profile 8.1 sample (HEVC, its RPUs' active area 0 on every side) with a
+    given crop: validation reads each source frame's RPU NAL unit, in presentation order,
+    and finds each output frame's area as the crop leaves it."""
+    run_drapto(f"input={shared('dv-p8.1-black.mkv')}", "output=out.mkv", *SETTINGS,
+               "crop=256:128:0:8", cwd=tmp_path)
+    out = probe(tmp_path / "out.mkv")["video"]
+    assert (out["width"], out["height"]) == (256, 128) and out["hdr"]["dolby_vision"]
+    validation = read_json(workdir_of(tmp_path / "drapto-work") / "validation.json")
+    check = next(c for c in validation["checks"] if "active area" in c["check"])
+    assert validation["ok"] and check["expected"] == check["got"] == FRAMES
