@@ -129,13 +129,13 @@ def test_list_and_help_work_without_input(tmp_path: Path) -> None:
     # then how many internal ones there are; --private lists them too.
     listing = subprocess.run([*base, "list"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout
-    assert [line.split()[0] for line in listing.splitlines()] == ["encode", "report", "(15"]
+    assert [line.split()[0] for line in listing.splitlines()] == ["encode", "report", "(16"]
     listing = subprocess.run([*base, "list", "--private"], cwd=ROOT, capture_output=True,
                              text=True, check=True).stdout
     names = [line.split()[0] for line in listing.splitlines()]
     assert names == ["adjust", "audio", "balance", "calibrate", "calibration", "concat",
-                     "crop", "encode", "job", "mux", "probe", "report", "sample", "scenes",
-                     "size", "tidy", "validate"]
+                     "crop", "encode", "hdr10plus", "job", "mux", "probe", "report", "sample",
+                     "scenes", "size", "tidy", "validate"]
     helped = subprocess.run([*base, "help", "encode"], cwd=tmp_path, capture_output=True,
                             text=True, check=True).stdout
     assert "Encode input= to an AV1 + Opus MKV" in helped
