@@ -17,9 +17,11 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from . import obu
-from .hevc import unescape
+from . import obu, proc
+from .hevc import RPU_NAL, nal_units, unescape
+from .workdir import scratch as scratch_files
 
 DOLBY_T35 = bytes.fromhex("b5003b00000800")
 EMDF_HEADER = 0x01BE6841  # 27 bits: FFmpeg's fixed EMDF container header
@@ -314,3 +316,29 @@ def with_area(payload: bytes, change: Callable[[Area], Area]) -> bytes:
         rpu = _put(rpu, at + i * L5_BITS, L5_BITS, v)
     rpu = rpu[:-5] + crc32_mpeg2(rpu[:-5]).to_bytes(4, "big") + rpu[-1:]
     return _put(payload, w.start, w.size * 8, int.from_bytes(rpu, "big"))
+
+
+# The source frames whose RPUs are read before a crop is decided.
+FIRST_FRAMES = 48
+
+
+def unrewritable(source: Path, video_format: str, scratch: Path) -> str | None:
+    """Why the active area of a Dolby Vision source's RPUs could not follow a crop (their
+    syntax is not one :func:`level5` reads), from its first FIRST_FRAMES frames; None
+    when it can. Read before any encode, so that such a film keeps its bars instead."""
+    try:
+        if video_format == "HEVC":
+            with scratch_files(scratch.with_suffix(".hevc")) as (tmp,):
+                proc.run(["-v", "error", "-i", str(source), "-map", "0:v:0", "-frames:v",
+                          str(FIRST_FRAMES), "-c:v", "copy", "-bsf:v",
+                          f"hevc_mp4toannexb,filter_units=pass_types={RPU_NAL}", "-f",
+                          "hevc", str(tmp)], what=f"{source}: reading its Dolby Vision RPUs")
+                for nal in nal_units(tmp.read_bytes()):
+                    nal_area(nal)
+        else:
+            for found in obu.t35_by_frame(source, scratch, FIRST_FRAMES):
+                for payload in found:
+                    active_area(payload)
+    except Unreadable as exc:
+        return str(exc)
+    return None

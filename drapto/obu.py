@@ -60,13 +60,14 @@ def t35_unit(payload: bytes) -> bytes:
     return bytes([METADATA << 3 | 0x02]) + leb128(len(body)) + body
 
 
-def t35_by_frame(path: Path, scratch: Path) -> list[list[bytes]]:
-    """The ITU-T T.35 payloads of each frame (temporal unit) of *path*'s AV1 video: its
-    OBUs read by stream copy, only temporal delimiters and metadata kept (written to a
-    temporary file beside *scratch*)."""
+def t35_by_frame(path: Path, scratch: Path, first: int | None = None) -> list[list[bytes]]:
+    """The ITU-T T.35 payloads of each frame (temporal unit) of *path*'s AV1 video (its
+    *first* frames, or all): its OBUs read by stream copy, only temporal delimiters and
+    metadata kept (written to a temporary file beside *scratch*)."""
     tmp = temp_path(scratch.with_suffix(".obu"))
+    limit = ["-frames:v", str(first)] if first else []
     try:
-        proc.run(["-v", "error", "-i", str(path), "-map", "0:V:0", "-c", "copy",
+        proc.run(["-v", "error", "-i", str(path), "-map", "0:V:0", *limit, "-c", "copy",
                   "-bsf:v", f"filter_units=pass_types={TEMPORAL_DELIMITER}|{METADATA}",
                   "-f", "obu", str(tmp)], what=f"reading the AV1 metadata of {path}")
         data = tmp.read_bytes()

@@ -24,15 +24,17 @@ from conftest import (
     workdir_of,
 )
 
-from drapto import dovi, matroska, proc
+from drapto import dovi, matroska, obu, proc
 from drapto.encoding import Video
+from drapto.errors import DraptoError
 from drapto.obu import t35_by_frame
 from drapto.records import Crop, DolbyVision, Scenes, SceneSegment
 from drapto.segment_encode import run_encode
+from drapto.stages.crop import run_crop
 from drapto.stages.probe import probe
 from drapto.stages.segments import segment_of
 from drapto.stages.validate import active_area_checks, rpu_frames
-from drapto.workdir import read_json
+from drapto.workdir import read_json, write_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 
@@ -248,3 +250,35 @@ def test_a_cropped_hevc_dolby_vision_source_is_checked_frame_by_frame(tmp_path: 
     validation = read_json(workdir_of(tmp_path / "drapto-work") / "validation.json")
     check = next(c for c in validation["checks"] if "active area" in c["check"])
     assert validation["ok"] and check["expected"] == check["got"] == FRAMES
+
+
+def test_rpus_drapto_cannot_rewrite_keep_their_bars_before_any_encode(letterboxed: Path,
+                                                                      tmp_path: Path) -> None:
+    """The RPU syntax is checked when the crop is decided: the shared sample's and the
+    letterboxed source's are read; a source whose RPUs are not (their rpu_type changed
+    here) keeps its bars, said in crop.json, and a given crop is refused with one line."""
+    assert dovi.unrewritable(shared("dv-p8.1-black.mkv"), "HEVC", tmp_path / "x") is None
+    assert dovi.unrewritable(letterboxed, "AV1", tmp_path / "x") is None
+
+    def odd_type(frame: bytes) -> bytes:
+        for kind, _, at, end in obu.units(frame):
+            body = frame[at + 1:end - 1]
+            if kind == obu.METADATA and body.startswith(dovi.DOLBY_T35):
+                w = dovi.unwrap(body)
+                assert w is not None
+                body = dovi._put(body, w.start, 6, 3)  # rpu_type 3
+                return frame[:at + 1] + body + frame[end - 1:]
+        return frame
+    odd = tmp_path / "odd.mkv"
+    matroska.rewrite(letterboxed, tmp_path / "marked.mkv", odd_type)
+    ffmpeg_make("-i", str(tmp_path / "marked.mkv"), "-c", "copy", str(odd))
+    assert dovi.unrewritable(odd, "AV1", tmp_path / "x") == "rpu_type 3"
+    write_json(tmp_path / "probe.json", probe(letterboxed))
+    run_crop(odd, tmp_path / "probe.json", tmp_path / "crop.json", "auto", 6, 24.0, 128.0,
+             "auto")
+    crop = read_json(tmp_path / "crop.json")
+    assert crop["crop"] is None and crop["would_crop"] == [256, 110, 0, 18]
+    assert "rpu_type 3" in crop["reason"]
+    with pytest.raises(DraptoError, match="cannot rewrite"):
+        run_crop(odd, tmp_path / "probe.json", tmp_path / "crop.json", "256:100:0:20", 6,
+                 24.0, 128.0, "auto")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import proc
+from .. import dovi, proc
 from ..encoding import Video, decoder_options
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task
@@ -151,6 +152,16 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
         record = detected(mode, width, height, decide(found, width, height), limit,
                           [{"at_s": round(t, 3), "rect": r}
                            for t, r in zip(times, found, strict=True)])
+    why = (dovi.unrewritable(source, v.format, target)
+           if record.rect and kept_dolby_vision(v, dolby_vision) else None)
+    if why and mode != "auto":
+        raise DraptoError(f"crop={mode}: {source} is Dolby Vision whose RPUs drapto cannot "
+                          f"rewrite ({why}), so their active area would describe the bars "
+                          "cropped away; use dolby_vision=off to crop it")
+    if why:  # detected, said, not applied
+        record = replace(record, would_crop=record.rect, rpu_kept=True, rect=None,
+                         reason=f"Dolby Vision kept, and its RPUs' syntax ({why}) is not one "
+                                f"drapto rewrites (detection: {record.reason})")
     record.write(target)
 
 
