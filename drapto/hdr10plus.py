@@ -6,7 +6,8 @@ libsvtav1 in FFmpeg writes no HDR10+ and no FFmpeg filter inserts metadata OBUs,
 a bitstream step of drapto's own: the payloads are kept as they are in the source (what
 libaom-av1 writes from FFmpeg's side data is the same bytes), one per output frame, in
 presentation order. Crop does not touch them: a payload's processing windows (a second or
-third window, which no stream seen here uses) would keep the source's coordinates.
+third window, which no stream seen here uses) keep the source's coordinates, which the
+validation says (:func:`windows`).
 """
 
 from __future__ import annotations
