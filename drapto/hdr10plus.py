@@ -100,5 +100,10 @@ def windows(payload: bytes) -> int:
 
 def read_back(video: Path, scratch: Path) -> list[bytes]:
     """Each frame's HDR10+ payload in an AV1 video (b"" where a frame has none)."""
-    return [next((p for p in found if p.startswith(PREFIX)), b"")
-            for found in obu.t35_by_frame(video, scratch)]
+    return of_frames(obu.t35_by_frame(video, scratch))
+
+
+def of_frames(frames: list[list[bytes]]) -> list[bytes]:
+    """Each frame's HDR10+ payload among its T.35 payloads (:func:`drapto.obu.t35_by_frame`),
+    b"" where a frame has none."""
+    return [next((p for p in found if p.startswith(PREFIX)), b"") for found in frames]

@@ -18,10 +18,9 @@ from .errors import DraptoError
 
 SEGMENT, CLUSTER, CRC32, VOID = 0x18538067, 0x1F43B675, 0xBF, 0xEC
 SIMPLE_BLOCK, BLOCK_GROUP, BLOCK = 0xA3, 0xA0, 0xA1
-# Level-1 elements kept as they are (the others, seek head and cues, point at offsets that
-# move).
-KEPT = {0x1549A966, 0x1654AE6B, 0x1254C367, 0x1043A770, 0x1941A469}  # info, tracks, tags,
-#                                                                     chapters, attachments
+# Level-1 elements kept as they are: info, tracks, tags, chapters, attachments (the others,
+# seek head and cues, point at offsets that move).
+KEPT = {0x1549A966, 0x1654AE6B, 0x1254C367, 0x1043A770, 0x1941A469}
 UNKNOWN = -1
 
 

@@ -117,9 +117,9 @@ def parse_manual(value: str, width: int, height: int) -> list[int]:
 def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
              limit_sdr: float, limit_hdr: float, dolby_vision: str = "off") -> None:
     """crop.json for *source* (*probe*: its probe.json). A film whose Dolby Vision the output
-    keeps is cropped like any other (the join moves its RPUs' active area: drapto/dovi.py);
-    *dolby_vision*, the setting, once kept its bars and stays in the key, which keeps every
-    film's crop as it was."""
+    keeps (*dolby_vision*: the setting) is cropped like any other, the join moving its RPUs'
+    active area (drapto/dovi.py), unless their syntax is not one drapto rewrites: read here,
+    before any encode, such a film keeps its bars (and a given crop is refused)."""
     facts = Probe.read(probe)
     v = facts.video
     width, height = v.width, v.height

@@ -11,7 +11,7 @@ from .. import dovi, obu, proc, tracks
 from ..encoding import Picture
 from ..errors import DraptoError
 from ..graph import Task, Upstream, make_task
-from ..hdr10plus import PREFIX as HDR10PLUS
+from ..hdr10plus import of_frames as hdr10plus_of_frames
 from ..hdr10plus import read as read_hdr10plus
 from ..hdr10plus import unkept as unkept_hdr10plus
 from ..hdr10plus import windows
@@ -55,15 +55,10 @@ def read_output(path: Path, audio: int, subtitles: int
     return frames, depth, spans_by_kind(packets, audio, subtitles)
 
 
-# An ITU-T T.35 metadata OBU from Dolby (country 0xB5, provider 0x003B, provider oriented
-# code 0x800) holds a Dolby Vision RPU.
-_DOLBY_T35 = bytes([0xB5, 0x00, 0x3B, 0x00, 0x00, 0x08, 0x00])
-
-
 def rpu_frames(frames: list[list[bytes]]) -> int:
     """How many frames (their T.35 payloads: :func:`drapto.obu.t35_by_frame`) hold a Dolby
     Vision RPU."""
-    return sum(any(p.startswith(_DOLBY_T35) for p in found) for found in frames)
+    return sum(any(p.startswith(dovi.DOLBY_T35) for p in found) for found in frames)
 
 
 def timeline_checks(expected: dict[str, list[Span | None]],
@@ -276,9 +271,7 @@ def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
         if cropped.rect and (several := sum(windows(p) > 1 for p in written)):
             hdr_notes.append(f"HDR10+ on {several} frames describes more than one processing "
                              "window, whose coordinates are the source's, before the crop")
-        result += hdr10plus_checks(
-            written,
-            [next((p for p in f if p.startswith(HDR10PLUS)), b"") for f in metadata])
+        result += hdr10plus_checks(written, hdr10plus_of_frames(metadata))
     warnings = [*left_out, *notes(src_probe, out, scenes, picture)]
     warnings += hdr_notes
     warnings += list(dict.fromkeys(w for r in done for w in r.warnings))
