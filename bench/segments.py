@@ -88,7 +88,7 @@ def replay(segs: list[film.Curve], q: Quality, count: int, balance: float | None
             encodes[i] += 1
             return search.Measurement(round(segs[i].vmaf_at(crf), 3),
                                       round(segs[i].bytes_at(crf)))
-        state = search.State("replay")
+        state = search.SearchState("replay")
         goal = search.goal_of(q, prior)
         out = search.run(state, prior, goal, True, measure, lambda: None)
         finals = tuple(records.Tried(c, m.vmaf, m.bytes) for c, m in sorted(state.finals.items()))

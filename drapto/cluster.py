@@ -122,8 +122,9 @@ def run_encode_remote(executor: str, name: str, kwargs: dict[str, Any]) -> None:
     target = Path(kwargs["target"])
     work = target.parent.parent
     payload = json.dumps({k: str(v) if isinstance(v, Path) else
-                          v.to_json() if k in ("video", "segment") else v
-                          for k, v in kwargs.items() if k != "threads"})
+                          v.to_json() if k in ("video", "segment") else
+                          v.key_fields() if k == "start" else v
+                          for k, v in kwargs.items() if k != "threads"}, default=str)
     c = client(executor)
     for attempt in range(RESUBMITS + 1):
         log.info("%s: sent to %s (%d bytes of arguments)", name, executor, len(payload))

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from . import quality
-from .records import SegmentRecord
+from .records import SegmentRecord, SizeDecision
 
 # ln(bytes) per CRF step of SVT-AV1 (bytes about halve every 6 steps), when a segment has
 # one measured encode only.
@@ -94,18 +93,17 @@ def predicted_percent(curves: Sequence[Curve], vmaf: float, low: float, high: fl
 
 
 def decide_size(curves: Sequence[Curve], target: float, cap: float, over_cap: str,
-                low: float, high: float) -> dict[str, Any]:
-    """What size.json says: ``action`` (encode or skip), the ``target`` the film is encoded
-    at (the asked one, or the lowered one), and the figures behind it."""
+                low: float, high: float) -> SizeDecision:
+    """What size.json says: encode or skip, the target the film is encoded at (the asked
+    one, or the lowered one), and the figures behind it."""
     pct = predicted_percent(curves, target, low, high)
-    out: dict[str, Any] = {"asked": target, "target": target, "cap_percent": cap,
-                           "over_cap": over_cap, "action": "encode",
-                           "predicted_percent": None if pct is None else round(pct, 1),
-                           "over": bool(cap and pct is not None and pct > cap)}
-    if not out["over"] or over_cap == "encode":
+    out = SizeDecision(target, target, cap, over_cap, "encode",
+                       None if pct is None else round(pct, 1),
+                       bool(cap and pct is not None and pct > cap))
+    if not out.over or over_cap == "encode":
         return out
     if over_cap == "skip":
-        return {**out, "action": "skip"}
+        return replace(out, action="skip")
     lo, hi = target - LOWEST_TARGET_DROP, target
     reached = predicted_percent(curves, lo, low, high)
     assert reached is not None
@@ -118,8 +116,8 @@ def decide_size(curves: Sequence[Curve], target: float, cap: float, over_cap: st
                 else (lo, mid)
         lowered = math.floor(lo * 10) / 10
     at = predicted_percent(curves, lowered, low, high)
-    return {**out, "target": lowered, "lowered_percent": None if at is None else round(at, 1),
-            "cap_met": bool(at is not None and at <= cap)}
+    return replace(out, target=lowered, lowered_percent=None if at is None else round(at, 1),
+                   cap_met=bool(at is not None and at <= cap))
 
 
 def film_mean(curves: Sequence[Curve]) -> float:

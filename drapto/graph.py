@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,88 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from .errors import DraptoError
-from .job import Job
+from .job import Job, Plan
+from .ledger import Watch
 from .records import Probe, Record, Scenes
 from .workdir import is_done, make_key, mark_done
 
-Task = dict[str, Any]
+Task = dict[str, Any]   # doit's form of a task; read its parts through the functions below
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of task of the pipeline, declared once (drapto/stages/__init__.py: PIPELINE
+    lists them in order): what doit's creators, ``doit list``, the layers and the run's
+    summary all read.
+
+    *layer* 0 kinds exist from the start (*early* makes the one task of a job, from the
+    tasks made before it by kind name); a kind of layer n >= 1 is made (*make*, from a
+    :class:`Building`) once the *decides* kind of layer n - 1 is done, unless its *stops*
+    says the film goes no further. *per_segment*: one task per segment, asked for by number
+    (encode:0003), ``calibration`` (a calibration sample), ``first`` (a segment's first
+    encode) or ``again`` (encoded again for the film's mean)."""
+    name: str
+    layer: int
+    makes: str            # what it writes, for the map and doit list
+    doc: str
+    make: Callable[[Building], Iterable[Task]] | None = None
+    early: Callable[[Job, Mapping[str, Task]], Task] | None = None
+    decides: bool = False
+    stops: Callable[[Job], bool] | None = None
+    per_segment: str | None = None
+    reports: bool = False  # the job's last word: once it is made, the file's run is recorded
+    # Without input= (doit list, doit report): the kind's one task; None: a task that only
+    # shows the doc.
+    alone: Callable[[Alone], Task] | None = None
+
+    def at(self, i: int) -> str:
+        """The untagged name of this kind's task for segment *i*: encode:0003."""
+        return f"{self.name}:{i:04d}"
+
+    def named(self, sub: object) -> str:
+        """The untagged name of this kind's subtask *sub*: audio:1."""
+        return f"{self.name}:{sub}"
+
+
+@dataclass(frozen=True)
+class Alone:
+    """What a run without input= has: a job file's plan (jobs=, else None), the work root,
+    and whether a job's film is skipped by its size decision."""
+    plan: Plan | None
+    work_root: Path
+    skipped: Callable[[Job], bool]
+
+
+@dataclass(frozen=True)
+class Building:
+    """What a later layer's kinds are made from: the facts read once (*up*), the threads
+    each encode runs with, and whether the output holds the video this run would join
+    (asked again only when the output or the mux stamp changed)."""
+    up: Upstream
+    threads: int
+    stowed: Callable[[], bool]
+    muxed: Callable[[], bool]   # whether the output is the file this run's mux made
+
+
+def kind_of(task: Task) -> Kind | None:
+    """The kind a task was made as (None: a task made by hand, such as tidy)."""
+    kind = task.get("meta", {}).get("kind")
+    return kind if isinstance(kind, Kind) else None
+
+
+def target_of(task: Task) -> Path:
+    """The file a task writes."""
+    return Path(task["meta"]["target"])
+
+
+def record_of(task: Task) -> Path:
+    """The record beside an encode task's target (its .json)."""
+    return target_of(task).with_suffix(".json")
+
+
+def stamp_path(task: Task) -> Path:
+    """The stamp that says a task is done."""
+    return Path(task["meta"]["stamp"])
 
 
 def tagged(job: Job, name: str) -> str:
@@ -102,7 +179,12 @@ def task_key(job: Job, basename: str, schema: int, kwargs: dict[str, Any],
     named *unkeyed* (where the work runs, how many threads: never the bytes), and the keys
     of its dependencies."""
     skip = set(unkeyed)
-    args = {k: _keyed(job, v) for k, v in kwargs.items() if k not in skip}
+    args: dict[str, Any] = {}
+    for k, v in kwargs.items():
+        # A value standing for several arguments (a search's start) is keyed as them.
+        spread = v.key_fields() if hasattr(v, "key_fields") else {k: v}
+        args.update((name, _keyed(job, value)) for name, value in spread.items()
+                    if name not in skip)
     return make_key(basename, schema, args, sorted(key_of(d) for d in deps))
 
 
@@ -115,16 +197,40 @@ def full_name(task: Task) -> str:
 
 
 def _action(name: str, stamp: Path, key: str, target: Path, fn: Callable[..., None],
-            kwargs: dict[str, Any]) -> TaskFailed | None:
+            kwargs: dict[str, Any], watch: Watch) -> TaskFailed | None:
+    watch.begin()
     try:
         fn(**kwargs)
         mark_done(stamp, key, target)
     except DraptoError as exc:
-        return TaskFailed(str(exc))
+        failure = str(exc)
     except OSError as exc:  # a full disk, a folder that cannot be written or read
         where = f" ({exc.filename})" if exc.filename else ""
-        return TaskFailed(f"{name}: {exc.strerror or exc}{where}")
-    return None
+        failure = f"{name}: {exc.strerror or exc}{where}"
+    except BaseException:
+        watch.end(errored=True)
+        raise
+    else:
+        watch.end()
+        return None
+    watch.end(failure)
+    return TaskFailed(failure)
+
+
+def watched(job: Job, kind: Kind, fn: Callable[[], None]) -> Callable[[], None]:
+    """*fn* as an action that tells the run's ledger when it runs (for a task made without
+    :func:`make_task`)."""
+    watch = Watch(kind.name, job.tag, tagged(job, kind.name))
+
+    def action() -> None:
+        watch.begin()
+        try:
+            fn()
+        except BaseException:
+            watch.end(errored=True)
+            raise
+        watch.end()
+    return action
 
 
 def _clean(*paths: Path) -> None:
@@ -145,7 +251,7 @@ def _check(fn: Callable[..., bool], *args: Any) -> Callable[[], bool]:
     return check
 
 
-def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None],
+def make_task(job: Job, kind: Kind, name: str | None, fn: Callable[..., None],
               kwargs: dict[str, Any], deps: Sequence[Task], doc: str, schema: int = 1,
               unkeyed: Iterable[str] = (), keep_on_clean: bool = False,
               stowed: Callable[[], bool] | None = None, stamp_as: str | None = None) -> Task:
@@ -154,13 +260,15 @@ def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None]
     arguments and dependencies. *stowed*: the target may be removed after a finished run
     (tidy) while the output holds its content; then the stamp alone decides. *stamp_as*:
     the stamp's name when it is not the task's (a segment's is its first frame)."""
+    basename = kind.name
     full = tagged(job, f"{basename}:{name}" if name else basename)
     target = Path(kwargs["target"])
     key = task_key(job, basename, schema, kwargs, deps, unkeyed)
     stamp = stamp_of(job, stamp_as or (f"{basename}:{name}" if name else basename))
     task: Task = {
         "basename": basename,
-        "actions": [(_action, [full, stamp, key, target, fn, kwargs])],
+        "actions": [(_action, [full, stamp, key, target, fn, kwargs,
+                               Watch(basename, job.tag, full, job.work.failure, kind.reports)])],
         # doit runs a task whose declared target is missing: a target that may be stowed
         # is not declared; its stamp decides alone.
         "targets": [] if stowed else [str(target)],
@@ -168,7 +276,7 @@ def make_task(job: Job, basename: str, name: str | None, fn: Callable[..., None]
         "task_dep": [full_name(d) for d in deps],
         "clean": [(_clean, [stamp] if keep_on_clean else [target, stamp])],
         "doc": doc,
-        "meta": {"key": key, "task": full, "target": target, "stamp": stamp},
+        "meta": {"key": key, "task": full, "target": target, "stamp": stamp, "kind": kind},
     }
     if ":" in full:  # a subtask: encode:0003, or a batch file's probe:film
         task["name"] = full.partition(":")[2]
@@ -199,13 +307,19 @@ class Upstream:
     def get(self, name: str) -> Task:
         return self.made[tagged(self.job, name)]
 
-    def step(self, basename: str, after: list[str], doc: str) -> Task:
+    def step(self, kind: Kind, after: list[str]) -> Task:
         """A task without action that later stages wait on (a film-level decision in a mode
         that makes none): done once the tasks named *after* are."""
-        task: Task = {"basename": basename, **({"name": self.job.tag} if self.job.tag else {}),
-                      "actions": None, "task_dep": after, "doc": doc}
-        self.made[tagged(self.job, basename)] = task
+        task: Task = {"basename": kind.name,
+                      **({"name": self.job.tag} if self.job.tag else {}),
+                      "actions": None, "task_dep": after, "doc": kind.doc,
+                      "meta": {"kind": kind}}
+        self.made[tagged(self.job, kind.name)] = task
         return task
+
+    def has(self, name: str) -> bool:
+        """Whether a task of this (untagged) name was made."""
+        return tagged(self.job, name) in self.made
 
 
 def upstream(job: Job, early: Sequence[Task]) -> Upstream | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import __version__, workdir
 from .errors import DraptoError
-from .graph import Upstream, key_of, stamp_of, tagged
+from .graph import Task, key_of, stamp_of, stamp_path, target_of
 from .job import Job
 from .records import Probe
 from .workdir import file_state, read_json, read_stamp, write_json
@@ -86,14 +86,13 @@ def holds(job: Job) -> dict[str, Any]:
             "audio": [key for h in found for key in h["audio"]]}
 
 
-def made_here(up: Upstream) -> bool:
-    """Whether the output is the file this run's mux made (its stamp holds this run's key,
-    and the file's size and time): then it holds this run's video and audio, known without
+def made_here(mux: Task | None) -> bool:
+    """Whether the output is the file the *mux* task made (its stamp holds that task's key,
+    and the file's size and time): then it holds that run's video and audio, known without
     reading the file."""
-    mux = up.made.get(tagged(up.job, "mux"))
     if mux is None:
         return False
-    stamp, target = mux["meta"]["stamp"], mux["meta"]["target"]
+    stamp, target = stamp_path(mux), target_of(mux)
     return _made(key_of(mux), str(stamp), str(target), file_state(stamp), file_state(target))
 
 
@@ -102,12 +101,6 @@ def _made(key: str, stamp: str, target: str, *states: tuple[int, ...]) -> bool:
     """:func:`made_here`, read once per state of the stamp and the output (every stowed
     task's check asks)."""
     return workdir.is_done(Path(stamp), key, Path(target))
-
-
-def holds_video(up: Upstream) -> bool:
-    """Whether an output holds this run's joined video (concat's key): then the joined
-    video and the encoded segments may be stowed."""
-    return made_here(up) or key_of(up.get("concat")) in holds(up.job)["video"]
 
 
 def muxed_here(job: Job, output: tuple[int, ...]) -> bool:

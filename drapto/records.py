@@ -16,6 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from .quality import crf_text
 from .timeparse import Clip
 from .workdir import read_json, write_json
 
@@ -529,6 +530,121 @@ class Calibration(Record):
                    d.get("crf"),
                    Nearest.from_json(d["nearest"]) if d.get("nearest") else None,
                    d.get("aim"))
+
+
+# -- size.json and balance.json: the decisions that choose which encodes exist -----------
+
+@dataclass(frozen=True)
+class SizeDecision(Record):
+    """size.json (drapto/film.py: decide_size): ``action`` encode or skip, the ``target``
+    the film is encoded at (the asked one, or the lowered one) and the figures behind it.
+    *cap_met* and *lowered_percent* are written only when the target was lowered."""
+    SCHEMA: ClassVar[int] = 1
+    asked: float
+    target: float
+    cap_percent: float
+    over_cap: str
+    action: str                        # "encode" or "skip"
+    predicted_percent: float | None
+    over: bool
+    lowered_percent: float | None = None
+    cap_met: bool | None = None        # None: the target was not lowered
+
+    @property
+    def skips(self) -> bool:
+        return self.action == "skip"
+
+    @property
+    def lowered(self) -> bool:
+        return self.cap_met is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.SCHEMA, "asked": self.asked, "target": self.target,
+                "cap_percent": self.cap_percent, "over_cap": self.over_cap,
+                "action": self.action, "predicted_percent": self.predicted_percent,
+                "over": self.over,
+                **({"lowered_percent": self.lowered_percent, "cap_met": self.cap_met}
+                   if self.lowered else {})}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SizeDecision:
+        return cls(d["asked"], d["target"], d["cap_percent"], d["over_cap"], d["action"],
+                   d["predicted_percent"], d["over"], d.get("lowered_percent"),
+                   d.get("cap_met"))
+
+
+@dataclass(frozen=True)
+class Again(Flat):
+    """A segment balance.json encodes again: at *crf*, its curve's *slope* there."""
+    crf: float
+    slope: float
+
+
+@dataclass(frozen=True)
+class Balance(Record):
+    """balance.json (drapto/film.py: decide_balance): the segments encoded again, by
+    segment id (their first frame), so that the film's mean comes within *tolerance* of
+    *target*; *mean* is the film's before (None: no segment had a score)."""
+    SCHEMA: ClassVar[int] = 1
+    target: float
+    tolerance: float
+    mean: float | None
+    segments: Mapping[str, Again]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.SCHEMA, "target": self.target, "tolerance": self.tolerance,
+                "mean": self.mean,
+                "segments": {sid: a.to_json() for sid, a in self.segments.items()}}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Balance:
+        return cls(d["target"], d["tolerance"], d["mean"],
+                   {sid: Again.from_json(a) for sid, a in d["segments"].items()})
+
+
+# -- a segment's search state (beside its encode while it runs) ---------------------------
+
+@dataclass
+class Measurement:
+    """One encode the search measured: its VMAF, its bytes, and for a final encode the
+    per-frame scores."""
+    vmaf: float
+    bytes: int
+    scores: list[float] | None = None
+
+
+@dataclass
+class SearchState(Record):
+    """A segment's search so far, saved after each measurement: its probes and finals by
+    CRF, under the *key* of the search they belong to (another search's state is not
+    taken)."""
+    SCHEMA: ClassVar[int] = 5
+    key: str
+    probes: dict[float, Measurement] = field(default_factory=dict)
+    finals: dict[float, Measurement] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        def out(ms: dict[float, Measurement]) -> dict[str, Any]:
+            return {crf_text(c): {"vmaf": m.vmaf, "bytes": m.bytes, "scores": m.scores}
+                    for c, m in sorted(ms.items())}
+        return {"schema": self.SCHEMA, "key": self.key, "probes": out(self.probes),
+                "finals": out(self.finals)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SearchState:
+        return cls(d["key"], *({float(c): Measurement(**m) for c, m in d[kind].items()}
+                               for kind in ("probes", "finals")))
+
+    @classmethod
+    def load(cls, path: Path, key: str) -> SearchState | None:
+        """The state saved at *path* for this same search (*key*), else None."""
+        try:
+            data = read_json(path)
+            if data.get("schema") != cls.SCHEMA or data.get("key") != key:
+                return None
+            return cls.from_json(data)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
 # -- encoded/F.json (and calibration/F.json, balanced/F.json) -----------------------------

@@ -73,15 +73,17 @@ def main() -> int:
     threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     from .encoding import Video
     from .records import Segment
+    from .search import start_of
     from .segment_encode import run_encode
 
     job: dict[str, Any] = json.loads(sys.stdin.read())
-    paths = ("source", "crop", "target", "calibration", "lead")
+    paths = ("source", "crop", "target")
     kwargs: dict[str, Any] = {k: Path(v) if k in paths and v is not None else v
                               for k, v in job.items()}
     kwargs["memory_estimates"] = {int(k): v for k, v in kwargs["memory_estimates"].items()}
     kwargs["video"] = Video.from_json(kwargs["video"])
     kwargs["segment"] = Segment.from_json(kwargs["segment"])
+    kwargs["start"] = start_of(kwargs["start"])
     try:
         run_encode(**kwargs)
     except DraptoError as exc:

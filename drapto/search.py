@@ -22,17 +22,27 @@ import itertools
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import quality
 from .encoding import Quality
-from .records import Calibration, CalibrationSegment, Nearest, SegmentRecord
+from .records import (
+    Again,
+    Calibration,
+    CalibrationSegment,
+    Measurement,
+    Nearest,
+    SearchState,
+    Segment,
+    SegmentRecord,
+)
 from .records import Prior as PriorRecord
-from .workdir import make_key, read_json, write_json
+from .workdir import make_key
 
-SCHEMA = 5
+# calibrate's schema and each search's key: a search state of another schema is not taken.
+SCHEMA = SearchState.SCHEMA
 
 
 class Prior(PriorRecord):
@@ -113,6 +123,72 @@ class Prior(PriorRecord):
 
 # Final encodes at most of a segment encoded again by the balance.
 BALANCE_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class FromDefaults:
+    """A search from the settings' defaults: the lead calibration segment's, or any
+    segment's when the film has no calibration."""
+
+    def prior(self, q: Quality, seg: Segment) -> Prior:
+        return Prior.default(q)
+
+    def key_fields(self) -> dict[str, Any]:
+        return {"calibration": None}
+
+
+@dataclass(frozen=True)
+class FromCalibration:
+    """A segment's search from the film's calibration.json."""
+    calibration: Path
+
+    def prior(self, q: Quality, seg: Segment) -> Prior:
+        return Prior.from_calibration(Calibration.read(self.calibration), q,
+                                      bytes_per_frame(seg.source_bytes, seg.frames))
+
+    def key_fields(self) -> dict[str, Any]:
+        return {"calibration": self.calibration}
+
+
+@dataclass(frozen=True)
+class AfterLead:
+    """A calibration segment's search from where the lead's crossed the target (its
+    record)."""
+    lead: Path
+
+    def prior(self, q: Quality, seg: Segment) -> Prior:
+        return Prior.after_lead(SegmentRecord.read(self.lead), q)
+
+    def key_fields(self) -> dict[str, Any]:
+        return {"calibration": None, "lead": self.lead}
+
+
+@dataclass(frozen=True)
+class Balancing:
+    """A segment encoded again by balance.json, at the CRF its curve puts at the target."""
+    again: Again
+
+    def prior(self, q: Quality, seg: Segment) -> Prior:
+        return Prior.balancing(self.again.crf, self.again.slope)
+
+    def key_fields(self) -> dict[str, Any]:
+        return {"calibration": None, "balance": self.again.to_json()}
+
+
+# Where a segment's search starts: one of four. A task's key holds its key_fields, the
+# arguments encodes were asked with before this type (so no finished encode is redone).
+Start = FromDefaults | FromCalibration | AfterLead | Balancing
+
+
+def start_of(fields: Mapping[str, Any]) -> Start:
+    """A :data:`Start` from its key_fields, as JSON (a cluster's worker gets it so)."""
+    if fields.get("balance"):
+        return Balancing(Again.from_json(fields["balance"]))
+    if fields.get("lead"):
+        return AfterLead(Path(fields["lead"]))
+    if fields.get("calibration"):
+        return FromCalibration(Path(fields["calibration"]))
+    return FromDefaults()
 
 
 def goal_of(q: Quality, prior: Prior) -> quality.Target:
@@ -293,39 +369,6 @@ def run_calibration(records: list[Path], target: Path, film_frames: int = 0) -> 
     data.write(target)
 
 
-@dataclass
-class Measurement:
-    vmaf: float
-    bytes: int
-    scores: list[float] | None = None    # per-frame VMAF, kept for final encodes
-
-
-@dataclass
-class State:
-    """A segment's search so far: every measurement, saved after each one."""
-    key: str
-    probes: dict[float, Measurement] = field(default_factory=dict)
-    finals: dict[float, Measurement] = field(default_factory=dict)
-
-    def save(self, path: Path) -> None:
-        def out(ms: dict[float, Measurement]) -> dict[str, Any]:
-            return {quality.crf_text(c): dataclasses.asdict(m) for c, m in sorted(ms.items())}
-        write_json(path, {"schema": SCHEMA, "key": self.key, "probes": out(self.probes),
-                          "finals": out(self.finals)})
-
-    @classmethod
-    def load(cls, path: Path, key: str) -> State | None:
-        """The state saved at *path* for this same search (*key*), else None."""
-        try:
-            data = read_json(path)
-            if data.get("schema") != SCHEMA or data.get("key") != key:
-                return None
-            return cls(key, *({float(c): Measurement(**m) for c, m in data[kind].items()}
-                              for kind in ("probes", "finals")))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-
 def state_key(q: Quality, probe_settings: Mapping[str, Any], prior: Prior) -> str:
     return make_key("search", SCHEMA, dataclasses.asdict(q), dict(probe_settings),
                     dataclasses.asdict(prior))
@@ -375,7 +418,7 @@ class Outcome:
 Measure = Callable[[float, bool], Measurement]
 
 
-def run(state: State, prior: Prior, goal: quality.Target, direct: bool,
+def run(state: SearchState, prior: Prior, goal: quality.Target, direct: bool,
         measure: Measure, save: Callable[[], None],
         known: Mapping[float, Measurement] | None = None) -> Outcome:
     """The search of one segment from *state* on: probes (none when *direct*: a probe would

@@ -17,7 +17,6 @@ from .encoding import Quality, Video, dolby_vision_blocker
 from .errors import DraptoError
 from .job import svt_threads
 from .records import (
-    Calibration,
     Crop,
     Rect,
     Scored,
@@ -31,25 +30,16 @@ from .workdir import put_in_place
 
 def run_encode(source: Path, segment: Segment, crop: Path, target: Path, video: Video,
                threads: int, memory_budget: str, memory_estimates: dict[int, int],
-               calibration: Path | None = None, index: int = 0,
-               balance: dict[str, float] | None = None, lead: Path | None = None) -> None:
+               start: search.Start, index: int = 0) -> None:
     """Encode one segment within the machine's memory budget; write its record (what was
-    done, peak memory, warnings) beside it. With quality targeting, the search starts from
-    *calibration* (the film's calibration.json), or from the defaults without it; or, with
-    *balance* (``crf`` and ``slope`` from balance.json), it is a segment encoded again to
-    bring the film's mean to the target; with *lead* (the lead calibration segment's
-    record), a calibration segment searched from where the lead crossed the target.
-    *index*: the segment's number in this run, for messages only (the bytes and the record
-    do not depend on it: a segment renumbered by a new cut before it keeps its encode)."""
+    done, peak memory, warnings) beside it. With quality targeting, its search starts from
+    *start* (:data:`drapto.search.Start`: the defaults, the film's calibration, the lead
+    calibration segment's crossing, or a balance's CRF). *index*: the segment's number in
+    this run, for messages only (the bytes and the record do not depend on it: a segment
+    renumbered by a new cut before it keeps its encode)."""
     seg = replace(segment, index=index)
     q = video.quality
-    prior = None if not q else (
-        search.Prior.balancing(balance["crf"], balance["slope"]) if balance
-        else search.Prior.from_calibration(
-            Calibration.read(calibration), q,
-            search.bytes_per_frame(seg.source_bytes, seg.frames)) if calibration
-        else search.Prior.after_lead(SegmentRecord.read(lead), q) if lead
-        else search.Prior.default(q))
+    prior = start.prior(q, seg) if q else None
     crop_data = Crop.read(crop)
     # Bars found on frames of several sizes say nothing of the one picture they become.
     rect = None if video.picture and video.picture.resized else crop_data.rect
@@ -177,7 +167,7 @@ def _probe_settings(seg: Segment, video: Video, q: Quality, filters: list[str],
             "pixel_format": video.pixel_format, "svt_params": video.svt_params}
 
 
-def _again_text(seg: Segment, crf: float, state: search.State,
+def _again_text(seg: Segment, crf: float, state: search.SearchState,
                 goal: quality.Target, balancing: bool) -> str:
     """What the progress line says of a segment encoded again: where and why."""
     what = f"segment {seg.index:04d}: encoding again at CRF {quality.crf_text(crf)}"
@@ -203,7 +193,7 @@ def _search(source: Path, seg: Segment, target: Path, video: Video,
     probe_key = {**_probe_settings(seg, video, q, filters, window), "encoder_args": extra}
     state_path = target.with_suffix(".search.json")
     key = search.state_key(q, probe_key, prior)
-    state = search.State.load(state_path, key) or search.State(key)
+    state = search.SearchState.load(state_path, key) or search.SearchState(key)
     known = search.known_probes(target.with_suffix(".json"), probe_key)
     name = f"{target.stem}.crf{{}}{target.suffix}"
     peak = 0
@@ -235,7 +225,7 @@ def _search(source: Path, seg: Segment, target: Path, video: Video,
     direct = prior.source == "balance" or not q.probing or (
         q.search_preset == q.preset and window == (0, seg.frames))
     found = search.run(state, prior, goal, direct, measure,
-                       lambda: state.save(state_path), known)
+                       lambda: state.write(state_path), known)
     kept = target.with_name(name.format(quality.crf_text(found.crf)))
     if not kept.exists():  # resumed after its file was lost: encode it again
         state.finals[found.crf] = measure(found.crf, True)

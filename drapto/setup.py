@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cluster, memory, outputs, runtime
+from . import cluster, ending, memory, outputs, runtime
 from .errors import DraptoError
 from .job import (
     READ_ONLY_COMMANDS,
@@ -114,10 +114,11 @@ def _start(argv: list[str], base: Path) -> Setup:
                           "them) or jobs=FILE, e.g. doit encode input=movie.mkv")
     if encoding:
         refuse_foreign_outputs(run.jobs, run.vars.get("overwrite", "no"))
-    runtime.batch = run.plan is not None or len(run.jobs) > 1 or any(
-        j.tag for j in run.jobs)
-    runtime.whole = encoding and whole_job(argv)
-    if runtime.whole and not runtime.batch and run.jobs and outputs.finished(run.jobs[0]):
+    end = ending.RUN_END
+    end.batch = run.plan is not None or len(run.jobs) > 1 or any(j.tag for j in run.jobs)
+    end.whole = encoding and whole_job(argv)
+    end.asked = ending.asked_segments(argv)
+    if end.whole and not end.batch and run.jobs and outputs.finished(run.jobs[0]):
         # Finished, and nothing it was made from changed: no task needs making.
         print(f"drapto: up to date: {run.jobs[0].output}")
         raise SystemExit(0)
@@ -148,6 +149,7 @@ def _start(argv: list[str], base: Path) -> Setup:
     if run.job is not None:
         logging.getLogger("drapto").info("workers: %s (default %d), SVT-AV1 lp=%d",
                                          asked or run.workers, run.workers, run.threads)
+    end.arm()
     return run
 
 

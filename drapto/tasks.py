@@ -14,14 +14,15 @@ from typing import Any
 from doit import create_after, get_initial_workdir, task_params
 
 from drapto import runtime, setup, stages
-from drapto.graph import Task
+from drapto.graph import Alone, Kind, Task
 from drapto.job import work_root
 from drapto.settings import brief, documented
 
 RUN = setup.start(sys.argv, Path(get_initial_workdir()))
+ENCODE = "encode"  # the whole job's task, and the command a user types
 
 DOIT_CONFIG = {
-    "default_tasks": ["encode"],
+    "default_tasks": [ENCODE],
     # doit's own record of finished tasks is never used to decide what is done (see
     # drapto/workdir.py): kept in memory, it is not written anywhere.
     "backend": "sqlite3",
@@ -42,20 +43,17 @@ ENCODE_DOC = ("Encode input= to an AV1 + Opus MKV: the whole pipeline (encode:N 
 JOB_DOC = "job:N: a job of a job file that cannot run (its input is missing)."
 
 
-def _early(index: int, doc: str) -> Callable[[], Iterator[Task]]:
+def _early(kind: Kind) -> Callable[[], Iterator[Task]]:
     """The creator of one of the early tasks, one per input file."""
+    index = stages.kinds(0).index(kind)
+
     def create() -> Iterator[Task]:
         if RUN.job is None:  # doit list / doit help without input=
-            yield {"basename": ("probe", "crop", "scenes")[index], "actions": None, "doc": doc}
+            yield {"basename": kind.name, "actions": None, "doc": kind.doc}
         for job in RUN.jobs:
             yield stages.early(job)[index]
-    create.__doc__ = doc
+    create.__doc__ = kind.doc
     return create
-
-
-task_probe = _early(0, stages.probe.DOC)
-task_crop = _early(1, stages.crop.DOC)
-task_scenes = _early(2, stages.scenes.DOC)
 
 
 def task_job() -> Iterator[Task]:
@@ -65,18 +63,16 @@ def task_job() -> Iterator[Task]:
         yield stages.report.task_failure(failure)
 
 
-LATE_DOCS = {"sample": stages.encode.SAMPLE_DOC,
-             "calibration": stages.encode.MORE_DOC,
-             "calibrate": stages.encode.CALIBRATE_DOC, "size": stages.size.DOC,
-             "audio": stages.audio.DOC, "hdr10plus": stages.hdr10plus.DOC,
-             "balance": stages.balance.DOC,
-             "adjust": stages.encode.ADJUST_DOC, "concat": stages.concat.DOC,
-             "mux": stages.mux.DOC, "validate": stages.validate.DOC, "tidy": stages.tidy.DOC}
-# The basenames each layer's creator makes (drapto/stages/__init__.py), and the task whose
-# run it waits for: a layer is made from what the one before it decided.
-LAYERS = ((("sample", "size"), "scenes"),
-          (("calibration", "calibrate", "encode", "audio", "hdr10plus", "balance"), "size"),
-          (("adjust", "concat", "mux", "validate", "report", "tidy"), "balance"))
+# Each layer's creator, by the name doit knows it by (doit info encode); the middle one
+# also makes the whole job's task, `encode`.
+LAYER_NAMES = ("plan", ENCODE, "finish")
+
+
+def _alone(kind: Kind) -> Task:
+    """*kind*'s task in a run without input=."""
+    if kind.alone is None:
+        return {"basename": kind.name, "actions": None, "doc": kind.doc}
+    return kind.alone(Alone(RUN.plan, work_root(RUN.vars, RUN.base), stages.skipped))
 
 
 def _layer(n: int) -> Callable[[], Iterator[Task]]:
@@ -84,26 +80,29 @@ def _layer(n: int) -> Callable[[], Iterator[Task]]:
     doit resolves a task_dep on a subtask (sample:0003) only among tasks already loaded."""
     def create(**_: Any) -> Iterator[Task]:  # the parameters were read at set-up
         failed = [f"job:{f.number}" for f in RUN.failed]
+        whole = whole_layer(n)
         if RUN.job is None:  # doit list / doit help / doit report without input=
-            if n == 2:
-                yield {"basename": "encode", "actions": None, "doc": ENCODE_DOC,
+            if whole:
+                yield {"basename": ENCODE, "actions": None, "doc": ENCODE_DOC,
                        "task_dep": failed}
-            for name in LAYERS[n - 1][0]:
-                if name in LATE_DOCS:
-                    yield {"basename": name, "actions": None, "doc": LATE_DOCS[name]}
-            if n == 3:
-                yield (stages.report.task_plan_stats(RUN.plan, stages.skipped)
-                       if RUN.plan is not None
-                       else stages.report.task_stats(work_root(RUN.vars, RUN.base)))
+            for kind in stages.kinds(n):
+                if kind.name != ENCODE:  # the whole job's task says what encode:N is
+                    yield _alone(kind)
             return
-        if n == 2:  # the whole job: every file's last step (a skipped file's is its size)
-            yield {"basename": "encode", "name": None, "doc": ENCODE_DOC,
-                   "task_dep": ["size", "tidy", *failed]}
+        if whole:  # the whole job: every file's last step (a skipped file's is its size)
+            yield {"basename": ENCODE, "name": None, "doc": ENCODE_DOC,
+                   "task_dep": [stages.decider(1).name, stages.kinds(stages.layers())[-1].name,
+                                *failed]}
         for job in RUN.jobs:
             yield from stages.layer(job, RUN.threads, n)
     create.__doc__ = ENCODE_DOC
     # `doit help encode` lists the variables and settings, and doit accepts them as options.
-    return task_params(variables_help())(create) if n == 2 else create
+    return task_params(variables_help())(create) if whole_layer(n) else create
+
+
+def whole_layer(n: int) -> bool:
+    """Whether layer *n*'s creator is the one that makes the whole job's task."""
+    return LAYER_NAMES[n - 1] == ENCODE
 
 
 RUN_VARIABLES = {
@@ -133,10 +132,11 @@ def variables_help() -> list[dict[str, object]]:
     return params
 
 
-# What `doit info encode` shows of the tasks made after scene detection.
-if RUN.job is None:
-    task_plan, task_encode, task_finish = (_layer(n) for n in (1, 2, 3))
-else:
-    task_plan, task_encode, task_finish = (
-        create_after(executed=after, creates=list(names))(_layer(n))
-        for n, (names, after) in enumerate(LAYERS, 1))
+# doit's creators, one per early kind (task_probe, task_crop, task_scenes) and one per layer
+# (task_plan, task_encode, task_finish), each made after the decision its layer waits for.
+for _kind in stages.kinds(0):
+    globals()[f"task_{_kind.name}"] = _early(_kind)
+for _n, _name in enumerate(LAYER_NAMES, 1):
+    globals()[f"task_{_name}"] = _layer(_n) if RUN.job is None else create_after(
+        executed=stages.decider(_n - 1).name,
+        creates=[k.name for k in stages.kinds(_n)])(_layer(_n))

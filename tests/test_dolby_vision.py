@@ -29,6 +29,7 @@ from drapto.encoding import Video
 from drapto.errors import DraptoError
 from drapto.obu import t35_by_frame
 from drapto.records import Crop, DolbyVision, Scenes, SceneSegment
+from drapto.search import FromDefaults
 from drapto.segment_encode import run_encode
 from drapto.stages.crop import run_crop
 from drapto.stages.probe import probe
@@ -232,7 +233,7 @@ def test_dolby_vision_the_encoder_cannot_convert_falls_back(profile: int, compat
                   dolby_vision=dv)
     out = tmp_path / "0000.mkv"
     run_encode(src, segment_of(scenes, 0), tmp_path / "crop.json", out, video, 2, "auto",
-               {1080: 1000})
+               {1080: 1000}, FromDefaults())
     record = read_json(tmp_path / "0000.json")
     assert record["dolby_vision"] is False
     assert record["warnings"] and "not kept" in record["warnings"][0]

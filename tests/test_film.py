@@ -15,7 +15,7 @@ from test_quality import RECORDED, curve
 
 from drapto import film, search
 from drapto.encoding import Quality
-from drapto.records import Calibration, SegmentRecord
+from drapto.records import Calibration, SegmentRecord, SizeDecision
 
 Q = Quality(target_vmaf=93.0, vmaf_tolerance=2.0, vmaf_overshoot=2.0, crf_min=10, crf_max=63,
             search_attempts=3, vmaf_pool="mean", search_start_crf=35, preset=6,
@@ -49,7 +49,7 @@ class Seg:
 
     def search(self, prior: search.Prior, q: Quality) -> SegmentRecord:
         """The record of this segment's search from *prior*, as run_encode writes it."""
-        state = search.State("k")
+        state = search.SearchState("k")
         out = search.run(state, prior, search.goal_of(q, prior), True, self.measure,
                          lambda: None)
         return a_record({"start": self.start, "frames": self.frames, "crf": out.crf,
@@ -67,7 +67,7 @@ def a_film(offsets: list[float]) -> list[Seg]:
 
 
 def encode_film(segs: list[Seg], q: Quality, tmp_path: Path, cap: float = 0,
-                over_cap: str = "skip") -> tuple[dict[str, object], dict[int, SegmentRecord]]:
+                over_cap: str = "skip") -> tuple[SizeDecision, dict[int, SegmentRecord]]:
     """The pipeline's quality targeting on these segments: the calibration, the size
     decision, every other segment's search, the balance and its re-encodes. Returns the
     size decision and the kept record of each segment by first frame."""
@@ -81,9 +81,9 @@ def encode_film(segs: list[Seg], q: Quality, tmp_path: Path, cap: float = 0,
     calibration = Calibration.read(tmp_path / "calibration.json")
     size = film.decide_size([film.Curve.of(samples[i]) for i in cal], q.target_vmaf, cap,
                             over_cap, q.crf_min, q.crf_max)
-    if size["action"] == "skip":
+    if size.action == "skip":
         return size, {}
-    fq = q.at(size["target"])
+    fq = q.at(size.target)
     kept = {segs[i].start: samples[i] for i in cal} if fq == q else {}
     for s in segs:
         if s.start not in kept:
@@ -168,12 +168,12 @@ def test_a_lean_film_is_skipped_from_its_calibration_alone(tmp_path: Path) -> No
     for s in segs:
         s.source = 5_000  # the source spent less than the AV1 would at VMAF 93
     size, kept = encode_film(segs, Q, tmp_path, cap=80)
-    assert size["action"] == "skip" and size["predicted_percent"] > 80 and not kept
+    assert size.action == "skip" and size.predicted_percent > 80 and not kept
     assert sum(s.encodes for s in segs) <= 3 * Q.search_attempts  # the calibration only
     # The cap turned off, or over_cap=encode: encoded at the target.
-    assert film.decide_size([], 93.0, 0, "skip", 10, 63)["action"] == "encode"
+    assert film.decide_size([], 93.0, 0, "skip", 10, 63).action == "encode"
     size, kept = encode_film(a_film(FILMS["even"]), Q, tmp_path, cap=80, over_cap="encode")
-    assert size["action"] == "encode" and size["target"] == 93.0 and len(kept) == 17
+    assert size.action == "encode" and size.target == 93.0 and len(kept) == 17
 
 
 def test_over_cap_lower_gives_one_film_wide_target_that_meets_the_cap(tmp_path: Path) -> None:
@@ -181,9 +181,9 @@ def test_over_cap_lower_gives_one_film_wide_target_that_meets_the_cap(tmp_path: 
     for s in segs:
         s.source = 12_000
     size, kept = encode_film(segs, Q, tmp_path, cap=80, over_cap="lower")
-    assert size["action"] == "encode" and size["target"] < 93.0 and size["cap_met"]
-    assert size["lowered_percent"] <= 80
-    target = float(size["target"])  # type: ignore[arg-type]
+    assert size.action == "encode" and size.target < 93.0 and size.cap_met
+    assert size.lowered_percent <= 80
+    target = float(size.target)
     # Every segment, the calibration's too, searched for the lowered target.
     assert {r.scored.target_vmaf for r in kept.values()} == {target}
     assert abs(mean_of(segs, kept) - target) <= 0.5

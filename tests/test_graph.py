@@ -17,12 +17,12 @@ import pytest
 
 from drapto.graph import Task, full_name, key_of, task_key
 from drapto.job import jobs_from_vars, requested_workers
-from drapto.records import Scenes
+from drapto.records import Balance, Scenes, SizeDecision
 from drapto.sample import make_sample
 from drapto.search import calibration_indices
 from drapto.settings import Settings
 from drapto.setup import variables
-from drapto.stages import early, encode, late, layer
+from drapto.stages import early, late, layer, segment_task
 from drapto.stages.probe import probe
 from drapto.stages.scenes import run_scenes
 from drapto.stages.segments import segment_id, segment_ids
@@ -55,11 +55,11 @@ def graph(film: dict[str, Any], tmp_path: Path, scenes: dict[str, Any] | None = 
         write_json(path, data)
         mark_done(job.work.stamp(full_name(task)), key_of(task), path)
     if job.settings.quality == "vmaf":
-        decide(layer(job, threads, 1), "size", job.work.size,
-               {"action": "encode", "asked": 93.0, "target": 93.0})
+        decide(layer(job, threads, 1), "size", job.work.size, SizeDecision(
+            93.0, 93.0, 80.0, "skip", "encode", None, False).to_json())
         decide(layer(job, threads, 2), "balance", job.work.balance,
-               {"target": 93.0, "segments": {}})
-    return {full_name(t): t for t in [*first, *late(job, threads)] if "meta" in t}
+               Balance(93.0, 0.5, None, {}).to_json())
+    return {full_name(t): t for t in [*first, *late(job, threads)] if "key" in t.get("meta", {})}
 
 
 def decide(tasks: list[Task], name: str, path: Path, data: dict[str, Any]) -> None:
@@ -166,7 +166,7 @@ def test_every_argument_an_action_is_handed_is_in_its_key(film: dict[str, Any],
         kwargs = task["actions"][0][1][5]
         deps = [tasks[d] for d in task["task_dep"]]
         encodes = ("sample", "calibration", "encode", "adjust")
-        unkeyed = encode.UNKEYED if task["basename"] in encodes else ()
+        unkeyed = segment_task.UNKEYED if task["basename"] in encodes else ()
         key = task_key(job, task["basename"], 0, kwargs, deps, unkeyed)
         for arg in kwargs:
             other = task_key(job, task["basename"], 0, {**kwargs, arg: ["changed"]}, deps,

@@ -92,7 +92,7 @@ def run_search(final: Callable[[float], float], fast: Callable[[float], float], 
     """drapto's search (search.run, with probes) against recorded curves: the probes and
     final encodes it makes."""
     prior = search.Prior(shift, slope, first_probe, ONE_PROBE_BAND, "calibration of 8 segments")
-    state = search.State("recorded")
+    state = search.SearchState("recorded")
 
     def measure(crf: float, final_encode: bool) -> search.Measurement:
         assert crf not in (state.finals if final_encode else state.probes)
@@ -257,7 +257,7 @@ def test_a_segment_below_the_band_after_its_attempts_gets_more_until_it_is_not()
         band = Target(vmaf=93.0, tolerance=2.0, crf_min=10, crf_max=63, attempts=attempts,
                       aim_at=92.0)
         prior = search.Prior(0.0, 0.029, 57.4, ONE_PROBE_BAND, "the 3 nearest")
-        return tried, search.run(search.State("k"), prior, band, True, measure, lambda: None)
+        return tried, search.run(search.SearchState("k"), prior, band, True, measure, lambda: None)
     tried, out = searched(3)
     assert tried[0] == 62.0 and all(vmaf(c) < 91.0 for c in tried[:3]), tried
     assert len(tried) <= 3 + FLOOR_ATTEMPTS, tried
@@ -300,7 +300,7 @@ def test_a_segment_whose_quality_does_not_follow_crf_is_settled_after_two_encode
         return search.Measurement(97.428, 5556)
     prior = search.Prior(0.0, DEFAULT_SLOPE, 38.5, ONE_PROBE_BAND, "calibration of 6 segments")
     band = Target(vmaf=93.0, tolerance=2.0, crf_min=10, crf_max=63, attempts=3)
-    out = search.run(search.State("k"), prior, band, True, measure, lambda: None)
+    out = search.run(search.SearchState("k"), prior, band, True, measure, lambda: None)
     assert len(tried) == 2 and out.crf == max(tried) and not out.reached
     assert next_final({38.5: 97.428, 58.5: 97.428}, 38.5, DEFAULT_SLOPE, band) is None
     # Above the band at crf_max: settled after the encode there.

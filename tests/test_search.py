@@ -45,9 +45,9 @@ class Segment:
                                   [vmaf] * 10 if final else None)
 
 
-def run(seg: Segment, state: search.State, prior: search.Prior, path: Path,
+def run(seg: Segment, state: search.SearchState, prior: search.Prior, path: Path,
         known: dict[float, search.Measurement] | None = None) -> search.Outcome:
-    return search.run(state, prior, T, False, seg.measure, lambda: state.save(path), known)
+    return search.run(state, prior, T, False, seg.measure, lambda: state.write(path), known)
 
 
 @pytest.mark.parametrize("name", sorted(RECORDED))
@@ -55,29 +55,29 @@ def test_a_search_killed_at_any_measurement_resumes_to_the_same_result(
         name: str, tmp_path: Path) -> None:
     prior = search.Prior.default(Q)
     whole = Segment(name)
-    expected = run(whole, search.State("k"), prior, tmp_path / "a.json")
+    expected = run(whole, search.SearchState("k"), prior, tmp_path / "a.json")
     for kill_at in range(1, len(whole.calls)):
         path = tmp_path / f"kill{kill_at}.json"
         seg = Segment(name, fail_after=kill_at)
         with pytest.raises(KeyboardInterrupt):
-            run(seg, search.State("k"), prior, path)
-        resumed = search.State.load(path, "k")
+            run(seg, search.SearchState("k"), prior, path)
+        resumed = search.SearchState.load(path, "k")
         assert resumed is not None and len(resumed.probes) + len(resumed.finals) == kill_at
         rest = Segment(name)
         assert run(rest, resumed, prior, path) == expected
         assert seg.calls + rest.calls == whole.calls  # nothing measured twice
-    assert search.State.load(tmp_path / "a.json", "another key") is None
+    assert search.SearchState.load(tmp_path / "a.json", "another key") is None
 
 
 def test_known_probes_save_encodes_and_change_nothing(tmp_path: Path) -> None:
     prior = search.Prior.default(Q)
     fresh = Segment("bbb 0")
-    expected = run(fresh, search.State("k"), prior, tmp_path / "a.json")
+    expected = run(fresh, search.SearchState("k"), prior, tmp_path / "a.json")
     probes = {c: search.Measurement(round(fresh.fast(c), 3), bytes_at(c) // 4)
               for c, final in fresh.calls if not final}
     extra = {20.0: search.Measurement(99.0, 1)}  # measured for another target, not asked for
     again = Segment("bbb 0")
-    assert run(again, search.State("k"), prior, tmp_path / "b.json",
+    assert run(again, search.SearchState("k"), prior, tmp_path / "b.json",
                known={**probes, **extra}) == expected
     assert again.calls == [c for c in fresh.calls if c[1]]  # only the final encodes
 
@@ -144,9 +144,11 @@ def test_the_lead_searches_a_narrow_band_and_the_rest_the_settings_band() -> Non
     # the target: kept as it is, but encoded again as the lead.
     seg = Segment("bbb 1")
     prior = search.Prior.default(q)
-    wide = search.run(search.State("a"), prior, other, True, seg.measure, lambda: None)
+    wide = search.run(search.SearchState("a"), prior, other, True, seg.measure,
+                      lambda: None)
     n_wide = len(seg.calls)
-    narrow = search.run(search.State("b"), prior, calibrating, True, seg.measure, lambda: None)
+    narrow = search.run(search.SearchState("b"), prior, calibrating, True, seg.measure,
+                        lambda: None)
     assert n_wide == 1 and len(seg.calls) - n_wide >= 2
     assert other.within(seg.final(wide.crf)) and abs(seg.final(narrow.crf) - 93.0) <= 0.5
 
@@ -160,7 +162,7 @@ def test_calibration_segments_after_the_lead_start_where_it_crossed() -> None:
     assert search.calibration_lead([3]) is None
     q = dataclasses.replace(Q, search="final", vmaf_overshoot=2.0)
     lead = Segment("bikes 0")
-    out = search.run(state := search.State("lead"), search.Prior.default(q),
+    out = search.run(state := search.SearchState("lead"), search.Prior.default(q),
                      search.goal_of(q, search.Prior.default(q)), True, lead.measure,
                      lambda: None)
     record = a_record({"crf": out.crf, "search": {
@@ -175,7 +177,7 @@ def test_calibration_segments_after_the_lead_start_where_it_crossed() -> None:
     for name in ("bikes 1", "bikes 2", "bikes 3"):
         for p in (search.Prior.default(q), prior):
             seg = Segment(name)
-            search.run(search.State(name), p, search.goal_of(q, p), True, seg.measure,
+            search.run(search.SearchState(name), p, search.goal_of(q, p), True, seg.measure,
                        lambda: None)
             if p is prior:
                 from_lead += len(seg.calls)

@@ -35,12 +35,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import outputs
-from ..graph import Task, Upstream, done, stamp_of, upstream
+from ..graph import Building, Kind, Task, Upstream, done, key_of, stamp_of, tagged, upstream
 from ..job import Job
-from ..workdir import file_state, read_json
+from ..workdir import file_state
 from . import (
     audio,
     balance,
+    calibration,
     concat,
     crop,
     encode,
@@ -54,14 +55,47 @@ from . import (
     validate,
 )
 
+# The pipeline, declared once: every kind of task, in the order its tasks are made (and
+# listed). doit's creators (drapto/tasks.py), the layers, ``doit list`` and the run's
+# summary are all read from it.
+PIPELINE: tuple[Kind, ...] = (
+    probe.KIND, crop.KIND, scenes.KIND,
+    calibration.SAMPLE, size.KIND,
+    calibration.MORE, calibration.CALIBRATE, encode.ENCODE, audio.KIND, hdr10plus.KIND,
+    balance.KIND,
+    encode.ADJUST, concat.KIND, mux.KIND, validate.KIND, report.KIND, tidy.KIND,
+)
+
+
+def kinds(layer: int) -> list[Kind]:
+    """The kinds of *layer*, in order."""
+    return [k for k in PIPELINE if k.layer == layer]
+
+
+def layers() -> int:
+    """How many layers follow scene detection."""
+    return max(k.layer for k in PIPELINE)
+
+
+def decider(layer: int) -> Kind:
+    """The kind of *layer* whose run the next layer waits for."""
+    found = [k for k in kinds(layer) if k.decides]
+    assert len(found) == 1, f"layer {layer} must have one deciding kind, not {found}"
+    return found[0]
+
+
+def segment_kinds() -> list[Kind]:
+    """The kinds with one task per segment (asked for by number: encode:0003)."""
+    return [k for k in PIPELINE if k.per_segment]
+
 
 def early(job: Job) -> list[Task]:
-    """The tasks that exist before scene detection, in order: probe, crop, scenes."""
-    p = probe.task(job)
-    return [p, crop.task(job, p), scenes.task(job, p)]
-
-
-LAYERS = 3
+    """The tasks that exist before scene detection, in order (probe, crop, scenes)."""
+    made: dict[str, Task] = {}
+    for k in kinds(0):
+        assert k.early is not None, k.name
+        made[k.name] = k.early(job, made)
+    return list(made.values())
 
 
 _Built = tuple[Upstream | None, list[list[Task]]]
@@ -70,12 +104,19 @@ _Built = tuple[Upstream | None, list[list[Task]]]
 _BUILT: dict[tuple[int, int, tuple[tuple[int, ...], ...]], tuple[Job, _Built]] = {}
 
 
+def _marks(job: Job) -> tuple[tuple[int, ...], ...]:
+    """The state of the stamps the layers are made from: the early tasks' and each
+    decision's."""
+    return tuple(file_state(stamp_of(job, k.name)) for k in PIPELINE
+                 if k.layer == 0 or k.decides)
+
+
 def _layers(job: Job, threads: int | None, upto: int) -> _Built:
-    """The tasks of the layers after scene detection, up to *upto* (1 to 3), each made from
-    what the layer before it wrote: none of a layer whose decision is not made yet, or
-    after a skip. *threads* None: whichever threads a build of this state was made with
-    (a question about the files, not the actions)."""
-    marks = tuple(file_state(stamp_of(job, n)) for n in ("probe", "scenes", "size", "balance"))
+    """The tasks of the layers after scene detection, up to *upto*, each made from what
+    the layer before it wrote: none of a layer whose decision is not made yet, or after a
+    film is stopped (skipped). *threads* None: whichever threads a build of this state was
+    made with (a question about the files, not the actions)."""
+    marks = _marks(job)
     if threads is None:
         threads = next((t for (j, t, m), (held, _) in _BUILT.items()
                         if j == id(job) and m == marks and held is job), 1)
@@ -87,49 +128,57 @@ def _layers(job: Job, threads: int | None, upto: int) -> _Built:
     return up, made[:upto]
 
 
+def _decided(up: Upstream, kind: Kind) -> bool:
+    """Whether the decision *kind* makes is there to build on: its task is done (a step
+    without action, in a mode that makes no such decision, waits in doit itself), and it
+    does not stop the film."""
+    task = up.get(kind.name)
+    if task.get("actions") and not done(task):
+        return False
+    return not (kind.stops and kind.stops(up.job))
+
+
 def _make_layers(job: Job, threads: int) -> _Built:
     up = upstream(job, early(job))
     made: list[list[Task]] = []
     if up is None:
         return None, made
-    made.append([*encode.sample_tasks(up, threads), size.task(up)])
-    decided = size.decision(job)
-    if not (job.settings.quality != "vmaf" or done(up.get("size"))) or (
-            decided and decided["action"] == "skip"):
-        return up, made
-    stowed = _Held(job)
-    made.append([*encode.calibration_tasks(up, threads), *encode.tasks(up, threads, stowed),
-                 *audio.tasks(up), *hdr10plus.tasks(up), balance.task(up)])
-    if not (job.settings.quality != "vmaf" or done(up.get("balance"))):
-        return up, made
-    adjusted = read_json(job.work.balance) if job.settings.quality == "vmaf" else None
-    made.append([*(encode.adjust_tasks(up, threads, adjusted, stowed) if adjusted else []),
-                 *concat.tasks(up), mux.task(up), validate.task(up), report.task(up),
-                 tidy.task(up)])
+    b = Building(up, threads, _Held(job), lambda: _muxed(up))
+    for n in range(1, layers() + 1):
+        if n > 1 and not _decided(up, decider(n - 1)):
+            break
+        made.append([t for k in kinds(n) if k.make for t in k.make(b)])
     return up, made
 
 
 def layer(job: Job, threads: int, n: int) -> list[Task]:
-    """The tasks of layer *n* (1: segments, calibration and size; 2: the encodes, audio and
-    balance; 3: the adjusted encodes, the join, the output and what follows it)."""
+    """The tasks of layer *n* (1: the calibration the size decision is made from, and it;
+    2: the encodes, audio and the balance; 3: the adjusted encodes, the join, the output
+    and what follows it)."""
     _, made = _layers(job, threads, n)
     return made[n - 1] if len(made) >= n else []
 
 
 def late(job: Job, threads: int) -> Iterator[Task]:
     """Every task after scene detection whose layer can be made now."""
-    _, made = _layers(job, threads, LAYERS)
+    _, made = _layers(job, threads, layers())
     for tasks in made:
         yield from tasks
 
 
 def skipped(job: Job) -> bool:
-    """Whether size.json, for this run's calibration, says the film is not encoded."""
+    """Whether a decision, for this run's calibration, says the film is not encoded."""
     up, made = _layers(job, None, 1)
-    if up is None or not made or job.settings.quality != "vmaf":
+    if up is None or not made:
         return False
-    d = size.decision(job)
-    return bool(d and d["action"] == "skip" and done(up.get("size")))
+    return any(k.stops(job) and up.has(k.name) and done(up.get(k.name))
+               for k in PIPELINE if k.stops and k.layer == 1)
+
+
+def _muxed(up: Upstream) -> bool:
+    """Whether the output is the file this run's mux made: then it holds this run's video
+    and audio, known without reading the file."""
+    return outputs.made_here(up.made.get(tagged(up.job, mux.KIND.name)))
 
 
 class _Held:
@@ -138,7 +187,7 @@ class _Held:
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.paths = (str(stamp_of(job, "mux")), str(job.output))
+        self.paths = (str(stamp_of(job, mux.KIND.name)), str(job.output))
         self.answers: dict[tuple[tuple[int, ...], ...], bool] = {}
 
     def __call__(self) -> bool:
@@ -150,6 +199,8 @@ class _Held:
 
 def holds_video(job: Job) -> bool:
     """Whether the output holds the video this run would join (concat's key): then every
-    encoded segment may be stowed."""
-    up, made = _layers(job, None, LAYERS)
-    return up is not None and len(made) == LAYERS and outputs.holds_video(up)
+    encoded segment, and the joined video, may be stowed."""
+    up, made = _layers(job, None, layers())
+    if up is None or len(made) < layers():
+        return False
+    return _muxed(up) or key_of(up.get(concat.KIND.name)) in outputs.holds(job)["video"]

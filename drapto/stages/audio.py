@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import outputs, proc, tracks
-from ..graph import Task, Upstream, key_of, make_task
+from ..graph import Building, Kind, Task, key_of, make_task
 from ..records import AudioTrack
 from ..timeline import audio_window, seek_arg, seek_input
 from ..workdir import atomic_path
+from .probe import KIND as PROBE
 
 SCHEMA = 1
-DOC = "audio:N: Opus encode of the input's audio track N (or a copy of it)."
 
 # Layouts libopus maps (Vorbis channel order) by channel count; anything else, 5.1(side)
 # included, is converted to these (side channels move to the back positions).
@@ -63,20 +63,25 @@ def run_audio(source: Path, track: AudioTrack, bitrate_k: int | None, target: Pa
                  what=f"encoding audio track {track.index} of {source}")
 
 
-def tasks(up: Upstream) -> Iterator[Task]:
+def tasks(b: Building) -> Iterator[Task]:
     """audio:N per kept audio track; stowed once the output holds it (its key is in the
     output's DRAPTO_AUDIO tag)."""
+    up = b.up
     job = up.job
     for track, copied in tracks.kept_audio(up.probe, job.settings, bool(job.clip)):
         i = track.index
 
         def in_output(i: int = i) -> bool:
-            return outputs.made_here(up) or \
-                key_of(up.get(f"audio:{i}")) in outputs.holds(job)["audio"]
+            return b.muxed() or \
+                key_of(up.get(KIND.named(i))) in outputs.holds(job)["audio"]
         yield up.add(make_task(
-            job, "audio", str(i), run_audio,
+            job, KIND, str(i), run_audio,
             {"source": job.source, "track": track, "target": job.work.audio(i),
              "bitrate_k": None if copied else job.settings.audio_bitrate(track.channels),
              "window": audio_window(up.scenes)},
-            [up.get("probe")], f"{'copy' if copied else 'Opus encode'} of audio track {i}",
+            [up.get(PROBE.name)], f"{'copy' if copied else 'Opus encode'} of audio track {i}",
             SCHEMA, stowed=in_output))
+
+
+KIND = Kind("audio", 2, "audio/N.mka",
+            "audio:N: Opus encode of the input's audio track N (or a copy of it).", make=tasks)

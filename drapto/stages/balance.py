@@ -4,18 +4,17 @@ so that the film's frame-weighted mean VMAF is within film_tolerance of the targ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from .. import film
-from ..graph import Task, Upstream, make_task
-from ..records import SegmentRecord
-from ..workdir import write_json
-from .encode import film_target, first_encode
+from ..graph import Building, Kind, Task, full_name, make_task, record_of
+from ..records import Again, Balance, SegmentRecord
+from .encode import first_encode
 from .segments import segment_id
+from .size import film_target
 
-SCHEMA = 1
-DOC = ("balance.json: the segments encoded again so that the film's mean VMAF is within "
-       "film_tolerance of the target.")
+SCHEMA = Balance.SCHEMA
 
 
 def run_balance(records: list[Path], target_vmaf: float, film_tolerance: float,
@@ -23,25 +22,30 @@ def run_balance(records: list[Path], target_vmaf: float, film_tolerance: float,
     curves = [film.Curve.of(SegmentRecord.read(r)) for r in records]
     chosen = film.decide_balance(curves, target_vmaf, film_tolerance, crf_min, crf_max)
     slopes = {c.start: c.slope for c in curves}
-    write_json(target, {
-        "schema": SCHEMA, "target": target_vmaf, "tolerance": film_tolerance,
-        "mean": round(film.film_mean(curves), 3) if curves else None,
-        "segments": {segment_id(start): {"crf": crf, "slope": round(slopes[start], 4)}
-                     for start, crf in sorted(chosen.items())}})
+    Balance(target_vmaf, film_tolerance,
+            round(film.film_mean(curves), 3) if curves else None,
+            {segment_id(start): Again(crf, round(slopes[start], 4))
+             for start, crf in sorted(chosen.items())}).write(target)
 
 
-def task(up: Upstream) -> Task:
+def tasks(b: Building) -> Iterator[Task]:
     """balance (a step without action without quality targeting)."""
+    up = b.up
     job, s = up.job, up.job.settings
     target = film_target(up)
     n = len(up.scenes.segments)
     firsts = [first_encode(up, i) for i in range(n)]
     if target is None:
-        return up.step("balance", [t["meta"]["task"] for t in firsts], DOC)
-    return up.add(make_task(
-        job, "balance", None, run_balance,
-        {"records": [t["meta"]["target"].with_suffix(".json") for t in firsts],
+        yield up.step(KIND, [full_name(t) for t in firsts])
+        return
+    yield up.add(make_task(
+        job, KIND, None, run_balance,
+        {"records": [record_of(t) for t in firsts],
          "target_vmaf": target, "film_tolerance": s.film_tolerance,
          "crf_min": s.crf_min, "crf_max": s.crf_max, "target": job.work.balance},
-        firsts, DOC, SCHEMA))
+        firsts, KIND.doc, SCHEMA))
 
+
+KIND = Kind("balance", 2, "balance.json",
+            "balance.json: the segments encoded again so that the film's mean VMAF is "
+            "within film_tolerance of the target.", make=tasks, decides=True)

@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import dovi, matroska, obu, outputs, proc
+from .. import dovi, matroska, obu, proc
 from ..encoder import BITEXACT
 from ..errors import DraptoError
-from ..graph import Task, Upstream, make_task
+from ..graph import Building, Kind, Task, make_task
 from ..hdr10plus import read
 from ..records import Crop
 from ..timeline import seek_arg, segment_durations
 from ..workdir import atomic_path, scratch
+from .crop import KIND as CROP
 from .crop import cut_of, moves_dolby_vision
 from .encode import final_encode, final_targets
+from .hdr10plus import KIND as HDR10PLUS
 from .hdr10plus import kept as hdr10plus_kept
 
 SCHEMA = 1
-DOC = "video.mkv: the encoded segments joined."
 
 
 def run_concat(encoded: list[Path], durations: list[int], listing: Path, target: Path,
@@ -66,19 +67,22 @@ def run_concat(encoded: list[Path], durations: list[int], listing: Path, target:
                       *BITEXACT, str(tmp)], what=f"{what} with their HDR metadata")
 
 
-def tasks(up: Upstream) -> Iterator[Task]:
+def tasks(b: Building) -> Iterator[Task]:
+    up = b.up
     job, n = up.job, len(up.scenes.segments)
     # Only with HDR10+ to carry: every other join keeps its key.
     marked = hdr10plus_kept(up)
     moved = moves_dolby_vision(up)
-    yield up.add(make_task(job, "concat", None, run_concat,
+    yield up.add(make_task(job, KIND, None, run_concat,
                            {"encoded": final_targets(up),
                             "durations": segment_durations(up.scenes),
                             "listing": job.work.concat_list, "target": job.work.video,
                             **({"hdr10plus": job.work.hdr10plus} if marked else {}),
                             **({"dolby_vision_crop": job.work.crop} if moved else {})},
                            [*(final_encode(up, i) for i in range(n)),
-                            *([up.get("hdr10plus")] if marked else []),
-                            *([up.get("crop")] if moved else [])],
-                           DOC, SCHEMA,
-                           stowed=lambda: outputs.holds_video(up)))
+                            *([up.get(HDR10PLUS.name)] if marked else []),
+                            *([up.get(CROP.name)] if moved else [])],
+                           KIND.doc, SCHEMA, stowed=b.stowed))
+
+
+KIND = Kind("concat", 3, "video.mkv", "video.mkv: the encoded segments joined.", make=tasks)

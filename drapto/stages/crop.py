@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ from typing import Any
 from .. import dovi, proc
 from ..encoding import Video, decoder_options
 from ..errors import DraptoError
-from ..graph import Task, Upstream, make_task
+from ..graph import Kind, Task, Upstream, make_task
 from ..job import Job
 from ..records import Crop, Probe, rect_of
 from ..timeline import seek_arg
+from .probe import KIND as PROBE
 from .probe import kept_dolby_vision
 
 SCHEMA = Crop.SCHEMA  # 2
@@ -174,16 +176,18 @@ def detected(mode: str, width: int, height: int, vote: dict[str, Any], limit: fl
                 evidence={**evidence, "limit": round(limit, 6), "samples": samples})
 
 
-DOC = "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none."
-
-
-def task(job: Job, probe: Task) -> Task:
+def task(job: Job, before: Mapping[str, Task]) -> Task:
     s = job.settings
-    return make_task(job, "crop", None, run_crop,
+    return make_task(job, KIND, None, run_crop,
                      {"source": job.source, "probe": job.work.probe, "target": job.work.crop,
                       "mode": s.crop, "samples": s.crop_samples, "limit_sdr": s.crop_limit,
                       "limit_hdr": s.crop_limit_hdr, "dolby_vision": s.dolby_vision},
-                     [probe], DOC, SCHEMA)
+                     [before[PROBE.name]], KIND.doc, SCHEMA)
+
+
+KIND = Kind("crop", 0, "crop.json",
+            "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none.",
+            early=task)
 
 
 def moves_dolby_vision(up: Upstream) -> bool:

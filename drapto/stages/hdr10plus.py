@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import hdr10plus
-from ..graph import Task, Upstream, make_task
+from ..graph import Building, Kind, Task, Upstream, make_task
+from .scenes import KIND as SCENES
 
 SCHEMA = 1
-DOC = "hdr10plus.t35: each frame's HDR10+ metadata from the source, for the join."
 
 
 def kept(up: Upstream) -> bool:
@@ -19,10 +19,16 @@ def kept(up: Upstream) -> bool:
     return v.hdr.hdr10plus and v.format == "HEVC"
 
 
-def tasks(up: Upstream) -> Iterator[Task]:
+def tasks(b: Building) -> Iterator[Task]:
+    up = b.up
     if kept(up):
         job = up.job
-        yield up.add(make_task(job, "hdr10plus", None, hdr10plus.read_source,
+        yield up.add(make_task(job, KIND, None, hdr10plus.read_source,
                                {"source": job.source, "scenes": job.work.scenes,
                                 "target": job.work.hdr10plus},
-                               [up.get("scenes")], DOC, SCHEMA))
+                               [up.get(SCENES.name)], KIND.doc, SCHEMA))
+
+
+KIND = Kind("hdr10plus", 2, "hdr10plus.t35",
+            "hdr10plus.t35: each frame's HDR10+ metadata from the source, for the join.",
+            make=tasks)

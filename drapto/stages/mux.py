@@ -3,19 +3,20 @@ attachments and global tags (stream copy)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import outputs, proc, tracks
 from ..errors import DraptoError
-from ..graph import Task, Upstream, key_of, make_task
+from ..graph import Building, Kind, Task, key_of, make_task
 from ..records import Probe, Scenes, SubtitleTrack
 from ..timeline import read_framecrc, seek_arg, seek_input, segment_durations
 from ..workdir import atomic_path
+from .audio import KIND as AUDIO
+from .concat import KIND as CONCAT
 
 SCHEMA = 2
-DOC = "The output MKV: video, audio, subtitles, chapters, attachments, tags."
 
 # Subtitle formats (MediaInfo names) that Matroska cannot hold as they are, and what to
 # convert them to.
@@ -166,15 +167,20 @@ def run_mux(source: Path, kept: Probe, joined: Path, audio: list[Path],
         proc.run([*args, str(tmp)], what=f"writing {target}")
 
 
-def task(up: Upstream) -> Task:
+def tasks(b: Building) -> Iterator[Task]:
+    up = b.up
     job = up.job
     kept, _ = tracks.kept_view(up.probe, up.scenes, job.settings, bool(job.clip))
-    audio = [up.get(f"audio:{t.index}") for t in kept.audio]
-    concat = up.get("concat")
-    return up.add(make_task(
-        job, "mux", None, run_mux,
+    audio = [up.get(AUDIO.named(t.index)) for t in kept.audio]
+    concat = up.get(CONCAT.name)
+    yield up.add(make_task(
+        job, KIND, None, run_mux,
         {"source": job.source, "kept": kept, "joined": job.work.video,
          "audio": [job.work.audio(t.index) for t in kept.audio], "scenes": up.scenes,
          "target": job.output, "source_id": job.work.fingerprint,
          "parts": {"video": key_of(concat), "audio": [key_of(a) for a in audio]}},
         [concat, *audio], f"the output MKV {job.output}", SCHEMA, keep_on_clean=True))
+
+
+KIND = Kind("mux", 3, "the output",
+            "The output MKV: video, audio, subtitles, chapters, attachments, tags.", make=tasks)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import proc
 from ..encoding import dolby_vision_blocker
 from ..errors import DraptoError
-from ..graph import Task, make_task
+from ..graph import Kind, Task, make_task
 from ..job import Job
 from ..records import AudioTrack, DolbyVision, Hdr, Probe, SubtitleTrack, VideoStream
 
@@ -353,13 +353,15 @@ def run_probe(source: Path, target: Path) -> None:
     read_media(source).write(target)
 
 
-DOC = "probe.json: streams, tracks, colour and chapters of the input (MediaInfo)."
-
-
-def task(job: Job) -> Task:
+def task(job: Job, before: Mapping[str, Task]) -> Task:
     """probe.json: the root of every key (the input enters a key as its content)."""
-    return make_task(job, "probe", None, run_probe,
-                     {"source": job.source, "target": job.work.probe}, [], DOC, SCHEMA)
+    return make_task(job, KIND, None, run_probe,
+                     {"source": job.source, "target": job.work.probe}, [], KIND.doc, SCHEMA)
+
+
+KIND = Kind("probe", 0, "probe.json",
+            "probe.json: streams, tracks, colour and chapters of the input (MediaInfo).",
+            early=task)
 
 
 def kept_dolby_vision(video: VideoStream, setting: str) -> bool:

@@ -4,7 +4,7 @@ every encode found in a work root (``doit report work=…`` without ``input=``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,16 +12,19 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from .. import proc, tracks
-from ..graph import Task, Upstream, make_task
+from ..graph import Building, Kind, Task, make_task
 from ..job import Failure, Job, Plan
 from ..quality import crf_text
-from ..records import Probe, Scenes, SegmentRecord
+from ..records import Balance, Probe, Scenes, SegmentRecord, SizeDecision
 from ..segment_encode import SEGMENT_WARNING
 from ..timeline import audio_window, read_framecrc, seek_arg, seek_input
 from ..workdir import atomic_path, read_json, write_json
+from .balance import KIND as BALANCE
 from .chart import clock, render
 from .encode import final_targets
+from .size import KIND as SIZE
 from .size import lowered_line
+from .validate import KIND as VALIDATE
 
 SCHEMA = 5
 DOC = ("report.json: figures per segment and overall; without input=, the statistics of "
@@ -48,11 +51,11 @@ def clip_input_bytes(source: Path, scenes: Scenes) -> int:
 
 def build(probe: Probe, scenes: Scenes, records: list[SegmentRecord],
           validation: dict[str, Any], output: Path, audio_bytes: int = 0,
-          size: dict[str, Any] | None = None, balance: dict[str, Any] | None = None,
+          size: SizeDecision | None = None, balance: Balance | None = None,
           size_in: int | None = None) -> dict[str, Any]:
     """*size_in*: a clip's own input size (:func:`clip_input_bytes`); else the file's."""
     fps = scenes.fps
-    again = set((balance or {}).get("segments", {}))
+    again = set(balance.segments) if balance else set()
     segments = [{"index": i, "start": r.start, "frames": r.frames, "crf": r.crf,
                  "bytes": r.bytes, "vmaf": r.vmaf,
                  "vmaf_reached": None if r.scored is None else r.scored.reached,
@@ -84,12 +87,12 @@ def build(probe: Probe, scenes: Scenes, records: list[SegmentRecord],
             "kbit_s": round(size_out * 8 / 1000 / duration, 1) if duration else None,
             "encode_seconds": round(sum(r.seconds for r in records), 1),
             "segments": segments, "warnings": validation["warnings"],
-            "validated": validation["ok"], "size": size,
+            "validated": validation["ok"], "size": size.to_json() if size else None,
             "vmaf": vmaf_summary(records, size, balance)}
 
 
-def vmaf_summary(records: list[SegmentRecord], size: dict[str, Any] | None = None,
-                 balance: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def vmaf_summary(records: list[SegmentRecord], size: SizeDecision | None = None,
+                 balance: Balance | None = None) -> dict[str, Any] | None:
     """The film's quality against what was asked: the frame-weighted mean of the segments'
     VMAF (as balance.json weighs them), its tolerance, the segments outside their band and
     why, over every scored frame the minimum and 5th percentile."""
@@ -100,9 +103,9 @@ def vmaf_summary(records: list[SegmentRecord], size: dict[str, Any] | None = Non
     first = scored[0][1]
     target = float(first.target_vmaf)
     mean = sum(s.vmaf * r.frames for r, s in scored) / sum(r.frames for r, _ in scored)
-    tolerance = (balance or {}).get("tolerance")
+    tolerance = balance.tolerance if balance else None
     band = list(first.band)
-    return {"target": target, "asked": (size or {}).get("asked", target),
+    return {"target": target, "asked": size.asked if size else target,
             "pool": first.vmaf_pool, "mean": round(mean, 3),
             "film_tolerance": tolerance,
             "mean_within": None if tolerance is None else abs(mean - target) <= tolerance + 1e-9,
@@ -114,7 +117,7 @@ def vmaf_summary(records: list[SegmentRecord], size: dict[str, Any] | None = Non
                                        "why": r.scored.outside}
                                       for i, r in enumerate(records)
                                       if r.scored is not None and r.scored.outside],
-            "balanced": len((balance or {}).get("segments", {})),
+            "balanced": len(balance.segments) if balance else 0,
             "probes": sum(len(s.search.probes) for _, s in scored),
             "final_encodes": sum(len(s.search.finals) for _, s in scored)}
 
@@ -135,8 +138,8 @@ def run_report(source: Path, probe: Path, scenes: Path, records: list[Path], val
     # name the path the film had when it was first probed).
     report = build(replace(Probe.read(probe), source=str(source)), cut, done,
                    read_json(validation), output,
-                   audio_bytes, read_json(size) if size else None,
-                   read_json(balance) if balance else None,
+                   audio_bytes, SizeDecision.read(size) if size else None,
+                   Balance.read(balance) if balance else None,
                    clip_input_bytes(source, cut) if cut.clip else None)
     with atomic_path(target.with_suffix(".html")) as tmp:
         tmp.write_text(render(report), encoding="utf-8")
@@ -165,7 +168,8 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
                      f"audio {mib(report['audio_bytes'])} ({report['audio_kbit_s']} kbit/s)")
     if report.get("vmaf"):
         lines.append(f"  {quality_line(report['vmaf'], len(report['segments']))}")
-    lowered = lowered_line(report["size"]) if report.get("size") else None
+    lowered = lowered_line(SizeDecision.from_json(report["size"])) if report.get("size") \
+        else None
     if lowered:
         lines.append(f"  {lowered}")
     if pct <= 0:
@@ -242,10 +246,11 @@ def stats(work_root: Path) -> list[str]:
         except (OSError, ValueError, KeyError):
             with contextlib.suppress(OSError, ValueError, KeyError):
                 source = read_json(work / "probe.json")["source"]
-                size = read_json(work / "size.json") if (work / "size.json").exists() else {}
+                size = (SizeDecision.read(work / "size.json")
+                        if (work / "size.json").exists() else None)
                 left.append(f"{source}: skipped, over the size cap (~"
-                            f"{size['predicted_percent']} % of the source's video predicted)"
-                            if size.get("action") == "skip" else
+                            f"{size.predicted_percent} % of the source's video predicted)"
+                            if size and size.skips else
                             f"{source}: its last run stopped before the output was written "
                             "(run it again)")
             continue
@@ -327,11 +332,12 @@ def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
     return out
 
 
-def task(up: Upstream) -> Task:
+def tasks(b: Building) -> Iterator[Task]:
+    up = b.up
     job = up.job
     vmaf = job.settings.quality == "vmaf"
-    return up.add(make_task(
-        job, "report", None, run_report,
+    yield up.add(make_task(
+        job, KIND, None, run_report,
         {"source": job.source, "probe": job.work.probe, "scenes": job.work.scenes,
          "records": [t.with_suffix(".json") for t in final_targets(up)],
          "validation": job.work.validation, "output": job.output,
@@ -339,7 +345,7 @@ def task(up: Upstream) -> Task:
                    for t in tracks.audio(up.probe, job.settings)],
          "target": job.work.report,
          **({"size": job.work.size, "balance": job.work.balance} if vmaf else {})},
-        [up.get("validate"), *([up.get("size"), up.get("balance")] if vmaf else [])],
+        [up.get(VALIDATE.name), *([up.get(SIZE.name), up.get(BALANCE.name)] if vmaf else [])],
         "report.json: per segment and overall figures", SCHEMA))
 
 
@@ -359,7 +365,7 @@ def plan_rows(plan: Plan, skipped: Callable[[Job], bool]) -> list[JobRow]:
         report, failed = None, None
         if skipped(job):
             rows.append(JobRow(job.output.name, "skipped", None,
-                               str(read_json(job.work.size)["predicted_percent"])
+                               str(SizeDecision.read(job.work.size).predicted_percent)
                                + " % of the source's video predicted"))
             continue
         with contextlib.suppress(OSError, ValueError, KeyError):
@@ -386,3 +392,7 @@ def task_failure(failure: Failure) -> Task:
     """job:N: a job of a job file that cannot run fails with its reason (the others run)."""
     return {"basename": "job", "name": str(failure.number),
             "actions": [lambda: TaskFailed(failure.message)], "doc": failure.message}
+
+
+KIND = Kind("report", 3, "report.json", DOC, make=tasks, reports=True, alone=lambda a: (
+    task_plan_stats(a.plan, a.skipped) if a.plan is not None else task_stats(a.work_root)))

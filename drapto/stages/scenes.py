@@ -11,14 +11,14 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import proc
 from ..encoding import MAX_ENCODER_FPS, decoder_options
 from ..errors import DraptoError
-from ..graph import Task, make_task
+from ..graph import Kind, Task, make_task
 from ..job import Job
 from ..records import PictureChange, Probe, Scenes, SceneSegment, Streams, VideoStream
 from ..timeline import (
@@ -31,6 +31,7 @@ from ..timeline import (
     stream_maps,
 )
 from ..timeparse import Clip
+from .probe import KIND as PROBE
 
 SCHEMA = Scenes.SCHEMA  # 7, part of the task's key: a new schema redoes the target
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
@@ -275,14 +276,16 @@ def check_complete(source: Path, probe: Probe, scenes: Scenes) -> None:
                           f"({scenes.frames} frames) can be decoded")
 
 
-DOC = "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers."
-
-
-def task(job: Job, probe: Task) -> Task:
+def task(job: Job, before: Mapping[str, Task]) -> Task:
     s = job.settings
-    return make_task(job, "scenes", None, run_scenes,
+    return make_task(job, KIND, None, run_scenes,
                      {"source": job.source, "probe": job.work.probe, "target": job.work.scenes,
                       "threshold": s.scene_threshold, "threshold_hdr": s.scene_threshold_hdr,
                       "min_segment": s.min_segment, "max_segment": s.max_segment,
                       "clip": job.clip},
-                     [probe], DOC, SCHEMA)
+                     [before[PROBE.name]], KIND.doc, SCHEMA)
+
+
+KIND = Kind("scenes", 0, "scenes.json",
+            "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers.",
+            early=task, decides=True)

@@ -7,27 +7,32 @@ keep_work=yes keeps everything."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from ..graph import Task, Upstream, tagged
+from ..graph import Building, Kind, Task, kind_of, stamp_path, tagged, target_of, watched
 from ..tracks import audio
 from ..workdir import stow
+from .audio import KIND as AUDIO
+from .concat import KIND as CONCAT
+from .report import KIND as REPORT
 
-DOC = ("tidy: the work folder's bulky intermediates removed after a finished encode "
-       "(keep_work=yes keeps them).")
 
-
-def task(up: Upstream) -> Task:
+def tasks(b: Building) -> Iterator[Task]:
+    up = b.up
     job = up.job
-    encodes = [t for name, t in up.made.items()
-               if name.split(":")[0] in ("encode", "adjust")]
-    names = [f"audio:{t.index}" for t in audio(up.probe, job.settings)]
-    bulky = [(t["meta"]["stamp"], t["meta"]["target"])
-             for t in [*encodes, *(up.get(name) for name in [*names, "concat"])]]
+
+    def role(t: Task) -> str | None:
+        kind = kind_of(t)
+        return kind.per_segment if kind else None
+    # Encoded segments go; a calibration sample stays: the size decision and the searches
+    # start from it.
+    encodes = [t for t in up.made.values() if role(t) in ("first", "again")]
+    samples = {target_of(t) for t in up.made.values() if role(t) == "calibration"}
+    names = [AUDIO.named(t.index) for t in audio(up.probe, job.settings)]
+    bulky = [(stamp_path(t), target_of(t))
+             for t in [*encodes, *(up.get(name) for name in [*names, CONCAT.name])]]
     keep = job.settings.keep_work == "yes"
-    # A calibration sample stays: the size decision and the searches start from it.
-    samples = {t["meta"]["target"] for name, t in up.made.items()
-               if name.split(":")[0] in ("sample", "calibration")}
     current = {path for _, path in bulky}
 
     def stale() -> list[Path]:
@@ -41,7 +46,12 @@ def task(up: Upstream) -> Task:
         for path in stale():
             path.unlink(missing_ok=True)
 
-    return {"basename": "tidy", **({"name": job.tag} if job.tag else {}),
-            "actions": [] if keep else [tidy],
-            "uptodate": [lambda: keep or not (any(p.exists() for p in current) or stale())],
-            "task_dep": [tagged(job, "report")], "doc": DOC}
+    yield {"basename": KIND.name, **({"name": job.tag} if job.tag else {}),
+           "actions": [] if keep else [watched(job, KIND, tidy)],
+           "uptodate": [lambda: keep or not (any(p.exists() for p in current) or stale())],
+           "task_dep": [tagged(job, REPORT.name)], "doc": KIND.doc, "meta": {"kind": KIND}}
+
+
+KIND = Kind("tidy", 3, "",
+            "tidy: the work folder's bulky intermediates removed after a finished encode "
+            "(keep_work=yes keeps them).", make=tasks)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import dovi, obu, proc, tracks
 from ..encoding import Picture
 from ..errors import DraptoError
-from ..graph import Task, Upstream, make_task
+from ..graph import Building, Kind, Task, make_task
 from ..hdr10plus import of_frames as hdr10plus_of_frames
 from ..hdr10plus import read as read_hdr10plus
 from ..hdr10plus import unkept as unkept_hdr10plus
@@ -27,9 +27,12 @@ from ..timeline import (
     stream_maps,
 )
 from ..workdir import write_json
+from .crop import KIND as CROP
 from .crop import cut_of, moves_dolby_vision
 from .encode import final_targets
+from .hdr10plus import KIND as HDR10PLUS
 from .hdr10plus import kept as hdr10plus_kept
+from .mux import KIND as MUX
 from .probe import read_media
 
 # How far a stream's start or end may lie from where it should: one frame of video (the
@@ -296,14 +299,12 @@ def run_validate(src_probe: Probe, scenes: Scenes, output: Path,
 
 
 SCHEMA = 1
-DOC = "validation.json: the output checked against the source."
-
-
-def task(up: Upstream) -> Task:
+def tasks(b: Building) -> Iterator[Task]:
+    up = b.up
     job = up.job
     probe_view, scenes = tracks.kept_view(up.probe, up.scenes, job.settings, bool(job.clip))
-    return up.add(make_task(
-        job, "validate", None, run_validate,
+    yield up.add(make_task(
+        job, KIND, None, run_validate,
         {"src_probe": probe_view, "scenes": scenes, "output": job.output,
          "bit_depth": 10 if "10" in job.settings.pixel_format else 8, "crop": job.work.crop,
          "clip_ms": None if (clip := clip_range(scenes)) is None
@@ -314,5 +315,10 @@ def task(up: Upstream) -> Task:
          **({"left_out": said} if (said := tracks.left_out(up.probe)) else {}),
          **({"hdr10plus": job.work.hdr10plus} if hdr10plus_kept(up) else {}),
          **({"source": job.source} if moves_dolby_vision(up) else {})},
-        [up.get("mux"), up.get("crop"), *([up.get("hdr10plus")] if hdr10plus_kept(up) else [])],
-        DOC, SCHEMA))
+        [up.get(MUX.name), up.get(CROP.name),
+         *([up.get(HDR10PLUS.name)] if hdr10plus_kept(up) else [])],
+        KIND.doc, SCHEMA))
+
+
+KIND = Kind("validate", 3, "validation.json",
+            "validation.json: the output checked against the source.", make=tasks)
