@@ -20,7 +20,7 @@ from pathlib import Path
 
 import common
 
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
 from drapto.stages.segments import segment_id
 
 

@@ -4,7 +4,7 @@ FFmpeg encode, libvmaf on every frame, a timer and the printed table.
 Each bench is a short script on this module; docs/pages/benchmarks.md gives what each
 answers, its command and today's figures. Ratios are taken side by side: both sides in one
 script run, one after the other (a shared machine moves single runs by about ±10 %). FFmpeg
-is drapto's own (``drapto.proc``: imageio-ffmpeg's unless DRAPTO_FFMPEG says otherwise).
+is drapto's own (``drapto.media.proc``: imageio-ffmpeg's unless DRAPTO_FFMPEG says otherwise).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's drapto, whichever one the venv installed
 
-from drapto import proc  # noqa: E402
+from drapto.media import proc  # noqa: E402
 
 CLIPS = REPO / "bench" / "clips"   # downloads and mezzanines kept between runs, not committed
 MOVIEPY = "moviepy==2.2.1"
@@ -112,7 +112,7 @@ def mezzanine(src: Path, folder: Path) -> Path:
 
 def duration(path: Path) -> float:
     """Seconds, as drapto's probe reads them."""
-    from drapto.stages.probe import probe
+    from drapto.media.probing import probe
     return float(probe(path)["duration_ms"]) / 1000
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import common
 
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
 from drapto.stages.segments import segment_id
 
 SETTINGS = ("preset=10", "min_segment=0.5", "max_segment=1")

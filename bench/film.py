@@ -26,7 +26,7 @@ from typing import Any
 
 import common
 
-from drapto.ending import SKIPPED_STATUS
+from drapto.run.ending import SKIPPED_STATUS
 
 
 def read(path: Path) -> Any:

@@ -7,7 +7,7 @@ Measured on the real samples of ../shared/media (one frame's HDR10+ payload from
 hdr10plus-black.mkv, one frame's Dolby Vision RPU as libsvtav1 writes it from
 dv-p8.1-black.mkv) and on an AV1 film: --film's video (bench/mixed.py --keep leaves one),
 else one generated of --frames frames (192x108, 24 fps, the 2-hour mixed film's size):
-1. the join's frame rewrite (drapto/matroska.py) untouched, with each frame's HDR10+
+1. the join's frame rewrite (drapto/media/matroska.py) untouched, with each frame's HDR10+
    metadata OBU added, with each frame's RPU moved by a crop;
 2. per frame: reading the source's HDR10+ (one access unit's SEI), the validation's read of
    an RPU's active area and CRC.
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import common
 
-from drapto import dovi, hevc, matroska, obu, proc
-from drapto.hdr10plus import sei_payloads
+from drapto.media import dovi, hevc, matroska, obu, proc
+from drapto.media.hdr10plus import sei_payloads
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "media"
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import common
 
-from drapto import proc
-from drapto.records import Probe
+from drapto.media import proc
+from drapto.media.probing import read_media
+from drapto.media.records import Probe
 from drapto.settings import load
-from drapto.stages.probe import read_media
 from drapto.stages.scenes import _run_scenes
 
 PARTS = [("testsrc2=s=192x108", "yuv420p"), ("smptebars=s=192x108", "yuv420p"),

@@ -29,7 +29,7 @@ from typing import Any
 import common
 import psutil
 
-from drapto import proc
+from drapto.media import proc
 
 SOURCES = ["testsrc2=s=192x108", "smptebars=s=192x108", "rgbtestsrc=s=192x108",
            "mandelbrot=s=192x108", "cellauto=rule=110:s=192x108:seed=36",

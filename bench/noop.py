@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import common
 
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
 
 THROWAWAY_DODO = '''\
 from pathlib import Path

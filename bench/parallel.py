@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import common
 import psutil
 
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
 
 SETTINGS = ("crf_hd=25", "min_segment=2", "max_segment=3", "crop=off")
 

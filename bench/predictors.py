@@ -26,8 +26,9 @@ from pathlib import Path
 
 import common  # noqa: F401 (this checkout's drapto on the path)
 
-from drapto import proc, quality
-from drapto.quality import loss
+from drapto.media import proc
+from drapto.quality import decisions as quality
+from drapto.quality.decisions import loss
 
 TARGET, LOW, HIGH = 93.0, 91.0, 95.0
 

@@ -29,9 +29,11 @@ from typing import Any
 
 import common
 
-from drapto import film, quality, records, search
-from drapto.encoding import Quality
-from drapto.segment_encode import final_subsample
+from drapto.media import records
+from drapto.quality import decisions as quality
+from drapto.quality import film, search
+from drapto.quality.policy import Quality
+from drapto.quality.segment_run import final_subsample
 from drapto.settings import Settings
 from drapto.stages.segments import segment_id
 

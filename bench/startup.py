@@ -20,11 +20,11 @@ from pathlib import Path
 
 import common
 
-from drapto.encoder import encode_range
-from drapto.encoding import Video
-from drapto.records import Segment
-from drapto.sample import make_sample
-from drapto.vmaf import Scoring
+from drapto.media.demo import make_sample
+from drapto.media.records import Segment
+from drapto.quality.policy import Video
+from drapto.quality.svt import encode_range
+from drapto.quality.vmaf import Scoring
 
 
 def timed(source: Path, frames: int, start: int, scored: bool, preset: int, out: Path,

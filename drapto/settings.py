@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .errors import DraptoError
+from drapto.errors import DraptoError
 
 # The repository's profiles/ (a checkout, an editable install), or the copy installed as
 # package data (pip install of a built package).

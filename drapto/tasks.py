@@ -13,9 +13,11 @@ from typing import Any
 
 from doit import create_after, get_initial_workdir, task_params
 
-from drapto import runtime, setup, stages
-from drapto.graph import Alone, Kind, Task
-from drapto.job import work_root
+from drapto import stages
+from drapto.build.graph import Alone, Kind, Task
+from drapto.build.job import work_root
+from drapto.run import runtime
+from drapto.run import startup as setup
 from drapto.settings import brief, documented
 
 RUN = setup.start(sys.argv, Path(get_initial_workdir()))
@@ -24,7 +26,7 @@ ENCODE = "encode"  # the whole job's task, and the command a user types
 DOIT_CONFIG = {
     "default_tasks": [ENCODE],
     # doit's own record of finished tasks is never used to decide what is done (see
-    # drapto/workdir.py): kept in memory, it is not written anywhere.
+    # drapto/build/workdir.py): kept in memory, it is not written anywhere.
     "backend": "sqlite3",
     "dep_file": ":memory:",
     "num_process": RUN.workers,
@@ -120,7 +122,7 @@ RUN_VARIABLES = {
 
 def variables_help() -> list[dict[str, object]]:
     """`doit help encode`: every variable and setting, written key=value or --key=value
-    after the task (both are read at set-up: drapto/setup.py, ``variables``)."""
+    after the task (both are read at set-up: drapto/run/startup.py, ``variables``)."""
     params: list[dict[str, object]] = [
         {"name": k, "long": k, "default": None, "help": f"{k}=VALUE: {text}"}
         for k, text in RUN_VARIABLES.items()]

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from drapto import proc
-from drapto.records import Scenes, SegmentRecord
-from drapto.sample import make_sample
-from drapto.stages.probe import probe
+from drapto.files import read_json
+from drapto.media import proc
+from drapto.media.demo import make_sample
+from drapto.media.probing import probe
+from drapto.media.records import Scenes, SegmentRecord
 from drapto.stages.segments import segment_ids
-from drapto.workdir import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MEDIA = ROOT.parent / "shared" / "media"

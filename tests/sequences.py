@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conftest import drapto_argv, run_drapto
 
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
 
 FILMS = ("a.mkv", "b.mkv")
 # The default mode on the fastest preset; 8 segments a film, more than its calibration.

@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 from conftest import FAST, executed, ffmpeg_make, media_info, run_drapto, shared, workdir_of
 
-from drapto.stages.crop import (
-    decide,
-    detect_in_one_pass,
-    detect_sample,
-    run_crop,
-    sample_times,
-)
-from drapto.stages.probe import probe
-from drapto.workdir import read_json, write_json
+from drapto.files import read_json, write_json
+from drapto.media.probing import probe
+from drapto.stages.crop import decide, detect_in_one_pass, detect_sample, run_crop, sample_times
 
 LAVFI = ["-f", "lavfi", "-i"]
 X264 = ["-c:v", "libx264", "-preset", "ultrafast"]

@@ -18,7 +18,7 @@ from conftest import (
     workdir_of,
 )
 
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
 
 SRC = ["-f", "lavfi", "-i"]
 X264 = ["-c:v", "libx264", "-preset", "ultrafast"]
@@ -101,7 +101,7 @@ def test_eight_and_ten_bit_sources(pix: str, codec: str, tmp_path: Path) -> None
 
 
 def media_info_checks(cwd: Path) -> list[dict[str, object]]:
-    from drapto.workdir import read_json
+    from drapto.files import read_json
 
     return list(read_json(workdir_of(cwd / "drapto-work") / "validation.json")["checks"])
 

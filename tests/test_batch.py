@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import FAST, drapto_argv, executed, media_info, run_drapto
 
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import media_info
 
-from drapto.job import svt_threads
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
+from drapto.media.memory import svt_threads
 
 DRAPTO = Path(sys.executable).parent / "drapto"
 
@@ -95,7 +95,7 @@ def test_every_setting_is_an_option_and_in_doit_help(tmp_path: Path) -> None:
     from conftest import ROOT
 
     from drapto import __version__
-    from drapto.cli import doit_argv, parser
+    from drapto.run.cli import doit_argv, parser
     from drapto.settings import Settings
 
     keys = [f.name for f in dataclasses.fields(Settings)]
@@ -147,7 +147,7 @@ def test_lines_speak_the_syntax_that_was_typed(tmp_path: Path) -> None:
 
 
 def test_spoken_turns_doit_words_into_options() -> None:
-    from drapto import runtime
+    from drapto.run import runtime
 
     text = ("give input=FILE or jobs=FILE, e.g. doit encode input=movie.mkv; overwrite=yes "
             "replaces it; max_encoded_percent=0 encodes it; output=out.mkv; end=2 after start=3")

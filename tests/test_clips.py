@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import FAST, assert_frames_in_place, media_info, run_drapto, workdir_of
 
-from drapto import proc
 from drapto.errors import DraptoError
-from drapto.timeline import read_framecrc
-from drapto.timeparse import clip_range, parse_time
-from drapto.workdir import read_json
+from drapto.files import read_json
+from drapto.media import proc
+from drapto.media.timeline import read_framecrc
+from drapto.media.timeparse import clip_range, parse_time
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -19,8 +19,8 @@ import psutil
 import pytest
 from conftest import drapto_argv, executed, run_drapto
 
-from drapto import proc
-from drapto.sample import make_sample
+from drapto.media import proc
+from drapto.media.demo import make_sample
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 
@@ -143,11 +143,11 @@ def start_slow_run(clip: Path, c: Cluster, cwd: Path) -> subprocess.Popen[str]:
 
 
 def remote_children() -> list[psutil.Process]:
-    """The encode processes that cluster workers started (python -m drapto.remote)."""
+    """The encode processes that cluster workers started (python -m drapto.cluster.worker)."""
     found = []
     for p in psutil.process_iter(["cmdline"]):
         with contextlib.suppress(psutil.Error):
-            if "drapto.remote" in (p.info["cmdline"] or []):
+            if "drapto.cluster.worker" in (p.info["cmdline"] or []):
                 found.append(p)
     return found
 

@@ -22,11 +22,11 @@ from conftest import (
     workdir_of,
 )
 
-from drapto.quality import quarter
-from drapto.sample import make_sample
-from drapto.search import calibration_indices, calibration_lead
+from drapto.files import read_json
+from drapto.media.demo import make_sample
+from drapto.quality.decisions import quarter
+from drapto.quality.search import calibration_indices, calibration_lead
 from drapto.settings import Settings
-from drapto.workdir import read_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 

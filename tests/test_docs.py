@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from drapto import reference
+from drapto.run import reference
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -24,18 +24,18 @@ from conftest import (
     workdir_of,
 )
 
-from drapto import dovi, matroska, obu, proc
-from drapto.encoding import Video
 from drapto.errors import DraptoError
-from drapto.obu import t35_by_frame
-from drapto.records import Crop, DolbyVision, Scenes, SceneSegment
-from drapto.search import FromDefaults
-from drapto.segment_encode import run_encode
+from drapto.files import read_json, write_json
+from drapto.media import dovi, matroska, obu, proc
+from drapto.media.obu import t35_by_frame
+from drapto.media.probing import probe
+from drapto.media.records import Crop, DolbyVision, Scenes, SceneSegment
+from drapto.quality.policy import Video
+from drapto.quality.search import FromDefaults
+from drapto.quality.segment_run import run_encode
 from drapto.stages.crop import run_crop
-from drapto.stages.probe import probe
 from drapto.stages.segments import segment_of
 from drapto.stages.validate import active_area_checks, rpu_frames
-from drapto.workdir import read_json, write_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 

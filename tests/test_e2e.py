@@ -19,8 +19,8 @@ from conftest import (
     workdir_of,
 )
 
-from drapto.sample import make_sample
-from drapto.workdir import read_json
+from drapto.files import read_json
+from drapto.media.demo import make_sample
 
 
 @pytest.mark.e2e
@@ -163,7 +163,7 @@ def test_mpeg_ts_source_frame_exact_and_in_sync(sample: Path, tmp_path: Path) ->
     """MPEG-TS: streams start at 1.4 s and at different times, and seeking lands late."""
     import subprocess
 
-    from drapto import proc
+    from drapto.media import proc
 
     ts = tmp_path / "movie.m2ts"
     subprocess.run([proc.ffmpeg(), "-v", "error", "-i", str(sample), "-map", "0:v", "-map",

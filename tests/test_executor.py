@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from drapto import cluster
+from drapto.cluster import client as cluster
 from drapto.errors import DraptoError
 from drapto.settings import load
 
@@ -42,7 +42,7 @@ def test_no_scheduler_is_one_line() -> None:
 
 
 def test_the_drapto_command_takes_an_executor() -> None:
-    from drapto.cli import doit_argv, parser
+    from drapto.run.cli import doit_argv, parser
 
     argv = doit_argv(parser().parse_args(["encode", "film.mkv", "--executor",
                                           "dask://nas:8786"]))

@@ -1,4 +1,4 @@
-"""The film-level decisions (drapto/film.py) on recorded curves, nothing encoded: the size
+"""The film-level decisions (drapto/quality/film.py) on recorded curves, nothing encoded: the size
 decision over the cap (skip, lower, encode), and the balance that brings the film's mean
 VMAF within film_tolerance of the target while no segment stays below the band."""
 
@@ -13,9 +13,9 @@ import pytest
 from conftest import a_record
 from test_quality import RECORDED, curve
 
-from drapto import film, search
-from drapto.encoding import Quality
-from drapto.records import Calibration, SegmentRecord, SizeDecision
+from drapto.media.records import Calibration, SegmentRecord, SizeDecision
+from drapto.quality import film, search
+from drapto.quality.policy import Quality
 
 Q = Quality(target_vmaf=93.0, vmaf_tolerance=2.0, vmaf_overshoot=2.0, crf_min=10, crf_max=63,
             search_attempts=3, vmaf_pool="mean", search_start_crf=35, preset=6,

@@ -15,18 +15,19 @@ from typing import Any
 
 import pytest
 
-from drapto.graph import Task, full_name, key_of, task_key
-from drapto.job import jobs_from_vars, requested_workers
-from drapto.records import Balance, Scenes, SizeDecision
-from drapto.sample import make_sample
-from drapto.search import calibration_indices
+from drapto.build.graph import Task, full_name, key_of, task_key
+from drapto.build.job import jobs_from_vars, requested_workers
+from drapto.build.workdir import mark_done
+from drapto.files import read_json, write_json
+from drapto.media.demo import make_sample
+from drapto.media.probing import probe
+from drapto.media.records import Balance, Scenes, SizeDecision
+from drapto.quality.search import calibration_indices
+from drapto.run.startup import variables
 from drapto.settings import Settings
-from drapto.setup import variables
 from drapto.stages import early, late, layer, segment_task
-from drapto.stages.probe import probe
 from drapto.stages.scenes import run_scenes
 from drapto.stages.segments import segment_id, segment_ids
-from drapto.workdir import mark_done, read_json, write_json
 
 SEGMENTS = {"min_segment": "0.5", "max_segment": "1"}
 

@@ -24,9 +24,9 @@ from conftest import (
     workdir_of,
 )
 
-from drapto import hdr10plus, obu, proc
+from drapto.files import read_json
+from drapto.media import hdr10plus, obu, proc
 from drapto.stages.validate import hdr10plus_checks
-from drapto.workdir import read_json
 
 DEFAULT_MODE = {"DRAPTO_QUALITY": "vmaf"}
 FRAMES = 96

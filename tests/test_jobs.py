@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import drapto_argv, executed, media_info, run_drapto
 
+from drapto.build.jobfile import safe_name, specs
 from drapto.errors import DraptoError
-from drapto.jobfile import safe_name, specs
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
 
 FAST = ["preset=12", "crop_samples=4"]
 
@@ -221,7 +221,7 @@ def test_recognising_documents() -> None:
 
 
 def test_the_drapto_command_takes_job_files() -> None:
-    from drapto.cli import doit_argv, parser
+    from drapto.run.cli import doit_argv, parser
 
     argv = doit_argv(parser().parse_args(["jobs", "talk.json", "--api", "ytdlp", "-o", "out/",
                                           "--chapters", "Intro", "--set", "preset=8"]))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import drapto_argv, records_of, run_drapto, workdir_of
 
-from drapto import memory
 from drapto.errors import DraptoError
-from drapto.sample import make_sample
-from drapto.workdir import read_json
+from drapto.files import read_json
+from drapto.media import memory
+from drapto.media.demo import make_sample
 
 GIB = 2**30
 TABLE = {576: 500, 1080: 1200, 2160: 4000}

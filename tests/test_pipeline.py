@@ -14,13 +14,13 @@ import pytest
 from conftest import FAST, FIXED_CRF, ROOT, ffmpeg_make, run_drapto, workdir_of
 
 from drapto import stages
-from drapto.workdir import read_json
+from drapto.files import read_json
 
 # A kind of task a test adds to the pipeline, after every other (a film's last step).
 FAKE = r'''
 import runpy, sys, time
 from drapto import stages
-from drapto.graph import Kind, tagged, watched
+from drapto.build.graph import Kind, tagged, watched
 
 def fake_tasks(b):
     job = b.up.job

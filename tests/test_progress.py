@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import FAST, FIXED_CRF, drapto_argv
 
+from drapto.media.demo import make_sample
 from drapto.progress import Display, Tracker
-from drapto.sample import make_sample
 
 
 def test_line_shows_segments_speed_eta_and_size() -> None:

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import FAST, a_record, drapto_argv, records_of, run_drapto, segment_file, workdir_of
 
-from drapto import proc, search
-from drapto.encoder import encode_range
-from drapto.encoding import Video
-from drapto.quality import (
+from drapto.files import read_json
+from drapto.media import proc
+from drapto.media.records import Scenes, Segment
+from drapto.quality import search
+from drapto.quality.decisions import (
     DEFAULT_SHIFT_PER_PRESET,
     DEFAULT_SLOPE,
     FLOOR_ATTEMPTS,
@@ -41,11 +42,11 @@ from drapto.quality import (
     quarter,
     solve,
 )
-from drapto.records import Scenes, Segment
-from drapto.search import shift_of
-from drapto.segment_encode import LEAST_SCORED, final_subsample
-from drapto.vmaf import Scoring, pool, read_scores, scoring_format, vmaf_graph
-from drapto.workdir import read_json
+from drapto.quality.policy import Video
+from drapto.quality.search import shift_of
+from drapto.quality.segment_run import LEAST_SCORED, final_subsample
+from drapto.quality.svt import encode_range
+from drapto.quality.vmaf import Scoring, pool, read_scores, scoring_format, vmaf_graph
 
 T = Target(vmaf=93.0, tolerance=1.0, crf_min=10, crf_max=63, attempts=3)
 

@@ -20,11 +20,11 @@ from conftest import (
 )
 from test_records import PROBE
 
-from drapto import proc, tracks
-from drapto.records import AudioTrack, Probe
+from drapto.files import read_json
+from drapto.media import proc, tracks
+from drapto.media.probing import colour_of, ffmpeg_streams, main_video
+from drapto.media.records import AudioTrack, Probe
 from drapto.settings import load
-from drapto.stages.probe import colour_of, ffmpeg_streams, main_video
-from drapto.workdir import read_json
 
 SRC = ["-f", "lavfi", "-i"]
 X264 = ["-c:v", "libx264", "-preset", "ultrafast"]

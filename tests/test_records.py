@@ -1,4 +1,4 @@
-"""The typed records (drapto/records.py): each reads a real-shaped file and writes it back
+"""The typed records (drapto/media/records.py): each reads a real-shaped file and writes it back
 as the same JSON (so work folders and keys stay valid), and time in µs decides as the ms
 of MediaInfo did."""
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from drapto.records import Calibration, Crop, Probe, Scenes, Segment, SegmentRecord
+from drapto.media.records import Calibration, Crop, Probe, Scenes, Segment, SegmentRecord
+from drapto.media.timeline import clip_range, segment_durations
+from drapto.media.timeparse import Clip
 from drapto.stages.validate import clip_chapters
-from drapto.timeline import clip_range, segment_durations
-from drapto.timeparse import Clip
 
 TRACK = {"codec_id": "A_AC3", "default": True, "forced": False, "format": "AC-3",
          "language": "en", "language_639_2": "eng", "title": "Surround"}

@@ -20,8 +20,8 @@ from conftest import (
     workdir_of,
 )
 
-from drapto.records import Scenes
-from drapto.sample import make_sample
+from drapto.media.demo import make_sample
+from drapto.media.records import Scenes
 from drapto.stages.segments import segment_ids
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg

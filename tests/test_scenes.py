@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from drapto.records import PictureChange
+from drapto.media.records import PictureChange
+from drapto.media.timeline import seek_arg
 from drapto.stages.scenes import Pass, build, detect, plan
-from drapto.timeline import seek_arg
 
 
 def test_plan_drops_close_cuts_splits_long_gaps_merges_short_tail() -> None:

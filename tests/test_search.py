@@ -1,4 +1,4 @@
-"""One segment's search (drapto/search.py) on recorded curves, without encoding: resumed
+"""One segment's search (drapto/quality/search.py) on recorded curves, without encoding: resumed
 searches decide as uninterrupted ones, reused probes change nothing but the work, and the
 calibration's choice and figures."""
 
@@ -12,10 +12,11 @@ import pytest
 from conftest import a_record, record_json
 from test_quality import RECORDED, T, curve
 
-from drapto import quality, search
-from drapto.encoding import Quality
-from drapto.records import Calibration, CalibrationSegment
-from drapto.workdir import read_json, write_json
+from drapto.files import read_json, write_json
+from drapto.media.records import Calibration, CalibrationSegment
+from drapto.quality import decisions as quality
+from drapto.quality import search
+from drapto.quality.policy import Quality
 
 Q = Quality(target_vmaf=93.0, vmaf_tolerance=1.0, vmaf_overshoot=1.0, crf_min=10, crf_max=63,
             search_attempts=3, vmaf_pool="mean", search_start_crf=35, preset=6,

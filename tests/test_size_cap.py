@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import FAST, drapto_argv, executed, ffmpeg_make, run_drapto, workdir_of
 
-from drapto import search
-from drapto.workdir import read_json
+from drapto.files import read_json
+from drapto.quality import search
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import FAST, executed, run_drapto, workdir_of
 
-from drapto.workdir import read_json
+from drapto.files import read_json
 
 pytestmark = pytest.mark.e2e  # every test here runs FFmpeg
 

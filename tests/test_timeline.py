@@ -19,10 +19,10 @@ from conftest import (
     workdir_of,
 )
 
-from drapto import proc
+from drapto.files import read_json
+from drapto.media import proc
+from drapto.media.timeline import SPAN_CODECS, Span, read_framecrc, stream_maps
 from drapto.stages.mux import on_screen_from
-from drapto.timeline import SPAN_CODECS, Span, read_framecrc, stream_maps
-from drapto.workdir import read_json
 
 AUDIO_US = 20_000
 FRAME_US = 41_667  # the generated clips run at 24 fps

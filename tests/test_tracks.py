@@ -9,8 +9,8 @@ import pytest
 from conftest import FAST, ffmpeg_make, media_info, run_drapto, workdir_of
 
 from drapto.errors import DraptoError
+from drapto.files import read_json
 from drapto.settings import load
-from drapto.workdir import read_json
 
 SRT = "1\n00:00:00,500 --> 00:00:01,500\nHello\n"
 

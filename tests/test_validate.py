@@ -11,18 +11,12 @@ from typing import Any
 import pytest
 
 from drapto.errors import DraptoError
-from drapto.records import Probe, Scenes
-from drapto.stages.probe import probe
+from drapto.files import read_json
+from drapto.media.probing import probe
+from drapto.media.records import Probe, Scenes
+from drapto.media.timeline import expected_spans
 from drapto.stages.segments import segment_ids
-from drapto.stages.validate import (
-    checks,
-    notes,
-    read_output,
-    run_validate,
-    timeline_checks,
-)
-from drapto.timeline import expected_spans
-from drapto.workdir import read_json
+from drapto.stages.validate import checks, notes, read_output, run_validate, timeline_checks
 
 
 @pytest.fixture(scope="module")

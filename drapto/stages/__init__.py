@@ -34,11 +34,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .. import outputs
-from ..graph import Building, Kind, Task, Upstream, done, key_of, stamp_of, tagged, upstream
-from ..job import Job
-from ..workdir import file_state
-from . import (
+from drapto.build import outputs
+from drapto.build.graph import (
+    Building,
+    Kind,
+    Task,
+    Upstream,
+    done,
+    key_of,
+    stamp_of,
+    tagged,
+    upstream,
+)
+from drapto.build.job import Job
+from drapto.build.workdir import file_state
+from drapto.stages import (
     audio,
     balance,
     calibration,

@@ -1,18 +1,18 @@
 """balance.json: once every segment has its first kept encode, the segments to encode again
 so that the film's frame-weighted mean VMAF is within film_tolerance of the target
-(drapto/film.py); adjust:N encodes them."""
+(drapto/quality/film.py); adjust:N encodes them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import film
-from ..graph import Building, Kind, Task, full_name, make_task, record_of
-from ..records import Again, Balance, SegmentRecord
-from .encode import first_encode
-from .segments import segment_id
-from .size import film_target
+from drapto.build.graph import Building, Kind, Task, full_name, make_task, record_of
+from drapto.media.records import Again, Balance, SegmentRecord
+from drapto.quality import film
+from drapto.stages.encode import first_encode
+from drapto.stages.segments import segment_id
+from drapto.stages.size import film_target
 
 SCHEMA = Balance.SCHEMA
 

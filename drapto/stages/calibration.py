@@ -1,18 +1,18 @@
 """The calibration: sample:N, the segments the size decision is made from (the lead first,
 searched from the defaults, then the others from where it crossed the target);
 calibration:N, the further ones once the film is to be encoded; and calibrate, which makes
-calibration.json, where every other segment's search starts (drapto/search.py).
+calibration.json, where every other segment's search starts (drapto/quality/search.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .. import search
-from ..graph import Building, Kind, Task, Upstream, make_task, record_of
-from ..search import AfterLead, FromDefaults
-from .segment_task import encode_task, video_of
-from .segments import segment_ids
+from drapto.build.graph import Building, Kind, Task, Upstream, make_task, record_of
+from drapto.quality import search
+from drapto.quality.search import AfterLead, FromDefaults
+from drapto.stages.segment_task import encode_task, video_of
+from drapto.stages.segments import segment_ids
 
 
 def base_sample(up: Upstream) -> list[int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..segment_encode import SEGMENT_WARNING
+from drapto.quality.segment_run import SEGMENT_WARNING
 
 WIDTH, PANEL, GAP, LEFT, RIGHT, TOP = 960, 150, 46, 64, 16, 56
 MISS, CAP, LINE, BAR, GRID = "#d62728", "#ff7f0e", "#1f77b4", "#7aa6c9", "#dddddd"

@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import dovi, matroska, obu, proc
-from ..encoder import BITEXACT
-from ..errors import DraptoError
-from ..graph import Building, Kind, Task, make_task
-from ..hdr10plus import read
-from ..records import Crop
-from ..timeline import seek_arg, segment_durations
-from ..workdir import atomic_path, scratch
-from .crop import KIND as CROP
-from .crop import cut_of, moves_dolby_vision
-from .encode import final_encode, final_targets
-from .hdr10plus import KIND as HDR10PLUS
-from .hdr10plus import kept as hdr10plus_kept
+from drapto.build.graph import Building, Kind, Task, make_task
+from drapto.errors import DraptoError
+from drapto.files import atomic_path, scratch
+from drapto.media import dovi, matroska, obu, proc
+from drapto.media.hdr10plus import read
+from drapto.media.records import Crop
+from drapto.media.timeline import seek_arg, segment_durations
+from drapto.quality.svt import BITEXACT
+from drapto.stages.crop import KIND as CROP
+from drapto.stages.crop import cut_of, moves_dolby_vision
+from drapto.stages.encode import final_encode, final_targets
+from drapto.stages.hdr10plus import KIND as HDR10PLUS
+from drapto.stages.hdr10plus import kept as hdr10plus_kept
 
 SCHEMA = 1
 
@@ -29,7 +29,7 @@ def run_concat(encoded: list[Path], durations: list[int], listing: Path, target:
     exactly (variable frame rates too) instead of adding up rounded file durations. With
     *hdr10plus* (hdr10plus.t35), each frame gets its HDR10+ metadata on the way; with
     *dolby_vision_crop* (crop.json of a film whose Dolby Vision is kept), each frame's RPU
-    gets its active area moved by the crop (:mod:`drapto.matroska`: the frames rewritten,
+    gets its active area moved by the crop (:mod:`drapto.media.matroska`: the frames rewritten,
     the track's header kept)."""
     with atomic_path(listing) as tmp:
         tmp.write_text("ffconcat version 1.0\n" + "".join(

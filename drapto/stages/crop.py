@@ -15,15 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import dovi, proc
-from ..encoding import Video, decoder_options
-from ..errors import DraptoError
-from ..graph import Kind, Task, Upstream, make_task
-from ..job import Job
-from ..records import Crop, Probe, rect_of
-from ..timeline import seek_arg
-from .probe import KIND as PROBE
-from .probe import kept_dolby_vision
+from drapto.build.graph import Kind, Task, Upstream, make_task
+from drapto.build.job import Job
+from drapto.errors import DraptoError
+from drapto.media import dovi, proc
+from drapto.media.records import Crop, Probe, rect_of
+from drapto.media.timeline import seek_arg
+from drapto.quality.policy import Video, decoder_options
+from drapto.stages.probe import KIND as PROBE
+from drapto.stages.probe import kept_dolby_vision
 
 SCHEMA = Crop.SCHEMA  # 2
 _CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")
@@ -120,7 +120,7 @@ def run_crop(source: Path, probe: Path, target: Path, mode: str, samples: int,
              limit_sdr: float, limit_hdr: float, dolby_vision: str = "off") -> None:
     """crop.json for *source* (*probe*: its probe.json). A film whose Dolby Vision the output
     keeps (*dolby_vision*: the setting) is cropped like any other, the join moving its RPUs'
-    active area (drapto/dovi.py), unless their syntax is not one drapto rewrites: read here,
+    active area (drapto/media/dovi.py), unless their syntax is not one drapto rewrites: read here,
     before any encode, such a film keeps its bars (and a given crop is refused)."""
     facts = Probe.read(probe)
     v = facts.video

@@ -1,13 +1,13 @@
-"""hdr10plus.t35: each encoded frame's HDR10+ metadata, read from the source (drapto/hdr10plus.py);
-the join (concat) writes it into the video."""
+"""hdr10plus.t35: each encoded frame's HDR10+ metadata, read from the source
+(drapto/media/hdr10plus.py); the join (concat) writes it into the video."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .. import hdr10plus
-from ..graph import Building, Kind, Task, Upstream, make_task
-from .scenes import KIND as SCENES
+from drapto.build.graph import Building, Kind, Task, Upstream, make_task
+from drapto.media import hdr10plus
+from drapto.stages.scenes import KIND as SCENES
 
 SCHEMA = 1
 

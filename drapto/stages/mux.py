@@ -7,14 +7,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import outputs, proc, tracks
-from ..errors import DraptoError
-from ..graph import Building, Kind, Task, key_of, make_task
-from ..records import Probe, Scenes, SubtitleTrack
-from ..timeline import read_framecrc, seek_arg, seek_input, segment_durations
-from ..workdir import atomic_path
-from .audio import KIND as AUDIO
-from .concat import KIND as CONCAT
+from drapto.build import outputs
+from drapto.build.graph import Building, Kind, Task, key_of, make_task
+from drapto.errors import DraptoError
+from drapto.files import atomic_path
+from drapto.media import proc, tracks
+from drapto.media.records import Probe, Scenes, SubtitleTrack
+from drapto.media.timeline import read_framecrc, seek_arg, seek_input, segment_durations
+from drapto.stages.audio import KIND as AUDIO
+from drapto.stages.concat import KIND as CONCAT
 
 SCHEMA = 2
 
@@ -97,7 +98,7 @@ def run_mux(source: Path, kept: Probe, joined: Path, audio: list[Path],
             scenes: Scenes, target: Path, source_id: str = "",
             parts: dict[str, Any] | None = None) -> None:
     """The output MKV from the joined video (video.mkv), the audio tracks and the source.
-    *kept*: probe.json as the output holds it (drapto/tracks.py, ``kept_view``)."""
+    *kept*: probe.json as the output holds it (drapto/media/tracks.py, ``kept_view``)."""
     # One timeline, the source's start (or the clip's) as zero (-copyts, then explicit
     # offsets): the Opus tracks and the source (subtitles, chapters) carry the source's own
     # timestamps; the joined video starts at zero and moves to its first frame's time.
@@ -182,5 +183,5 @@ def tasks(b: Building) -> Iterator[Task]:
         [concat, *audio], f"the output MKV {job.output}", SCHEMA, keep_on_clean=True))
 
 
-KIND = Kind("mux", 3, "the output",
+KIND = Kind(outputs.MUX_STAMP, 3, "the output",
             "The output MKV: video, audio, subtitles, chapters, attachments, tags.", make=tasks)

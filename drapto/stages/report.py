@@ -11,20 +11,19 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from .. import proc, tracks
-from ..graph import Building, Kind, Task, make_task
-from ..job import Failure, Job, Plan
-from ..quality import crf_text
-from ..records import Balance, Probe, Scenes, SegmentRecord, SizeDecision
-from ..segment_encode import SEGMENT_WARNING
-from ..timeline import audio_window, read_framecrc, seek_arg, seek_input
-from ..workdir import atomic_path, read_json, write_json
-from .balance import KIND as BALANCE
-from .chart import clock, render
-from .encode import final_targets
-from .size import KIND as SIZE
-from .size import lowered_line
-from .validate import KIND as VALIDATE
+from drapto.build.graph import Building, Kind, Task, make_task
+from drapto.build.job import Failure, Job, Plan
+from drapto.files import atomic_path, read_json, write_json
+from drapto.media import proc, tracks
+from drapto.media.records import Balance, Probe, Scenes, SegmentRecord, SizeDecision, crf_text
+from drapto.media.timeline import audio_window, read_framecrc, seek_arg, seek_input
+from drapto.quality.segment_run import SEGMENT_WARNING
+from drapto.stages.balance import KIND as BALANCE
+from drapto.stages.chart import clock, render
+from drapto.stages.encode import final_targets
+from drapto.stages.size import KIND as SIZE
+from drapto.stages.size import lowered_line
+from drapto.stages.validate import KIND as VALIDATE
 
 SCHEMA = 5
 DOC = ("report.json: figures per segment and overall; without input=, the statistics of "

@@ -15,13 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .. import proc
-from ..encoding import MAX_ENCODER_FPS, decoder_options
-from ..errors import DraptoError
-from ..graph import Kind, Task, make_task
-from ..job import Job
-from ..records import PictureChange, Probe, Scenes, SceneSegment, Streams, VideoStream
-from ..timeline import (
+from drapto.build.graph import Kind, Task, make_task
+from drapto.build.job import Job
+from drapto.errors import DraptoError
+from drapto.media import proc
+from drapto.media.records import PictureChange, Probe, Scenes, SceneSegment, Streams, VideoStream
+from drapto.media.timeline import (
     SPAN_CODECS,
     Packets,
     read_framecrc,
@@ -30,8 +29,9 @@ from ..timeline import (
     spans_by_kind,
     stream_maps,
 )
-from ..timeparse import Clip
-from .probe import KIND as PROBE
+from drapto.media.timeparse import Clip
+from drapto.quality.policy import MAX_ENCODER_FPS, decoder_options
+from drapto.stages.probe import KIND as PROBE
 
 SCHEMA = Scenes.SCHEMA  # 7, part of the task's key: a new schema redoes the target
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)
@@ -254,7 +254,7 @@ def _run_scenes(source: Path, facts: Probe, target: Path, threshold: float,
         check_complete(source, facts, scenes)
     scenes = add_source_bytes(scenes, packets[0].sizes or [] if 0 in packets else [])
     streams = Streams.from_json(spans_by_kind(packets, audio, subtitles))
-    # The output's time zero (drapto/timeline.py): the clip's start, or the earliest stream's.
+    # The output's time zero (drapto/media/timeline.py): the clip's start, or the earliest stream's.
     firsts = [s.start for kind in (streams.video, streams.audio, streams.subtitles)
               for s in kind if s]
     zero_us = (start_us + clip.start_us if clip

@@ -10,12 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..cluster import run_encode_remote
-from ..encoding import Video
-from ..graph import Kind, Task, Upstream, make_task, tagged
-from ..search import Start
-from ..segment_encode import run_encode
-from .segments import segment_ids, segment_of
+from drapto.build.graph import Kind, Task, Upstream, make_task, tagged
+from drapto.cluster.client import run_encode_remote
+from drapto.quality.policy import Video
+from drapto.quality.search import Start
+from drapto.quality.segment_run import run_encode
+from drapto.stages.crop import KIND as CROP
+from drapto.stages.segments import segment_ids, segment_of
 
 SCHEMA = 2
 # What does not change an encode's bytes: where it runs, its name and number, how many
@@ -56,5 +57,5 @@ def encode_task(up: Upstream, kind: Kind, i: int, target: Path, video: Video, th
          "target": target, "video": video, "threads": threads,
          "memory_budget": s.memory_budget, "memory_estimates": s.memory_estimates,
          "start": start},
-        [up.get("crop"), *after], doc, SCHEMA, unkeyed=UNKEYED,
+        [up.get(CROP.name), *after], doc, SCHEMA, unkeyed=UNKEYED,
         stamp_as=f"{kind.name}:{sid}", stowed=stowed))

@@ -9,7 +9,7 @@ as it was, even when a cut added or removed before it renumbers it.
 
 from __future__ import annotations
 
-from ..records import Scenes, SceneSegment, Segment
+from drapto.media.records import Scenes, SceneSegment, Segment
 
 
 def segment_id(start: int) -> str:

@@ -1,19 +1,19 @@
 """size.json: the film's size decision, made once from the calibration, before the bulk of
-the encodes (drapto/film.py): encode at the target, encode at a lowered target, or skip."""
+the encodes (drapto/quality/film.py): encode at the target, encode at a lowered target, or skip."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import film
-from ..encoding import Quality
-from ..graph import Building, Kind, Task, Upstream, make_task, tagged
-from ..job import Job
-from ..records import SegmentRecord, SizeDecision
-from . import scenes
-from .calibration import SAMPLE, size_sample
-from .segments import segment_ids
+from drapto.build.graph import Building, Kind, Task, Upstream, make_task, tagged
+from drapto.build.job import Job
+from drapto.media.records import SegmentRecord, SizeDecision
+from drapto.quality import film
+from drapto.quality.policy import Quality
+from drapto.stages import scenes
+from drapto.stages.calibration import SAMPLE, size_sample
+from drapto.stages.segments import segment_ids
 
 SCHEMA = SizeDecision.SCHEMA
 

@@ -7,17 +7,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import dovi, obu, proc, tracks
-from ..encoding import Picture
-from ..errors import DraptoError
-from ..graph import Building, Kind, Task, make_task
-from ..hdr10plus import of_frames as hdr10plus_of_frames
-from ..hdr10plus import read as read_hdr10plus
-from ..hdr10plus import unkept as unkept_hdr10plus
-from ..hdr10plus import windows
-from ..hevc import RPU_NAL, NoTimestamps, frame_units, nal_units
-from ..records import Crop, Probe, Rect, Scenes, SegmentRecord, VideoStream
-from ..timeline import (
+from drapto.build.graph import Building, Kind, Task, make_task
+from drapto.errors import DraptoError
+from drapto.files import write_json
+from drapto.media import dovi, obu, proc, tracks
+from drapto.media.hdr10plus import of_frames as hdr10plus_of_frames
+from drapto.media.hdr10plus import read as read_hdr10plus
+from drapto.media.hdr10plus import unkept as unkept_hdr10plus
+from drapto.media.hdr10plus import windows
+from drapto.media.hevc import RPU_NAL, NoTimestamps, frame_units, nal_units
+from drapto.media.probing import read_media
+from drapto.media.records import Crop, Probe, Rect, Scenes, SegmentRecord, VideoStream
+from drapto.media.timeline import (
     SPAN_CODECS,
     Span,
     clip_range,
@@ -26,14 +27,13 @@ from ..timeline import (
     spans_by_kind,
     stream_maps,
 )
-from ..workdir import write_json
-from .crop import KIND as CROP
-from .crop import cut_of, moves_dolby_vision
-from .encode import final_targets
-from .hdr10plus import KIND as HDR10PLUS
-from .hdr10plus import kept as hdr10plus_kept
-from .mux import KIND as MUX
-from .probe import read_media
+from drapto.quality.policy import Picture
+from drapto.stages.crop import KIND as CROP
+from drapto.stages.crop import cut_of, moves_dolby_vision
+from drapto.stages.encode import final_targets
+from drapto.stages.hdr10plus import KIND as HDR10PLUS
+from drapto.stages.hdr10plus import kept as hdr10plus_kept
+from drapto.stages.mux import KIND as MUX
 
 # How far a stream's start or end may lie from where it should: one frame of video (the
 # output's timestamps are rounded to the millisecond), and this much for audio (an Opus
@@ -45,7 +45,7 @@ def read_output(path: Path, audio: int, subtitles: int
                 ) -> tuple[int, int, dict[str, list[list[int] | None]]]:
     """One pass over the output (video and subtitles stream-copied, audio decoded): its video
     packets, the bit depth of its pixel format as FFmpeg reports it (MediaInfo does not, for
-    AV1 in MKV), and every stream's span (drapto/timeline.py)."""
+    AV1 in MKV), and every stream's span (drapto/media/timeline.py)."""
     lines: list[str] = []
     result = proc.run(["-v", "info", "-copyts", "-i", str(path),
                        *stream_maps(audio, subtitles), *SPAN_CODECS, "-f", "framecrc",
