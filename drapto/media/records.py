@@ -783,3 +783,164 @@ class SegmentRecord(Record):
                    tuple(d["filters"]), d["dolby_vision"], tuple(d["warnings"]), d["bytes"],
                    Scored.from_json(d) if "search" in d else None, d["peak_memory_mib"],
                    d["reserved_mib"], d["seconds"])
+
+
+# -- report.json: what a finished encode did, per segment and overall ---------------------
+
+def _opt(d: Mapping[str, Any], key: str) -> Any:
+    """A field an older report.json may lack (it was added later): None then."""
+    return d.get(key)
+
+
+@dataclass(frozen=True)
+class SegmentSearched(Flat):
+    """What a segment's quality search did (written for a scored segment only)."""
+    target: float
+    band: list[float]
+    outside: str | None = None
+    balanced: bool = False
+    probes: int = 0
+    final_encodes: int = 0
+
+
+@dataclass(frozen=True)
+class ReportSegment(Record):
+    """One segment's line of report.json."""
+    index: int
+    start: int
+    frames: int
+    crf: float
+    bytes: int
+    vmaf: float | None
+    vmaf_reached: bool | None
+    kbit_s: float
+    seconds: float
+    source_bytes: int | None = None
+    peak_memory_mib: int | None = None
+    searched: SegmentSearched | None = None
+
+    @property
+    def balanced(self) -> bool:
+        """Encoded again for the film's mean."""
+        return bool(self.searched and self.searched.balanced)
+
+    @property
+    def outside(self) -> str | None:
+        """Why it was kept outside its band (None: it was not)."""
+        return self.searched.outside if self.searched else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "start": self.start, "frames": self.frames,
+                "crf": self.crf, "bytes": self.bytes, "vmaf": self.vmaf,
+                "vmaf_reached": self.vmaf_reached,
+                **(self.searched.to_json() if self.searched else {}),
+                "source_bytes": self.source_bytes, "kbit_s": self.kbit_s,
+                "seconds": self.seconds, "peak_memory_mib": self.peak_memory_mib}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ReportSegment:
+        searched = SegmentSearched.from_json(d) if "target" in d else None
+        return cls(d["index"], d["start"], d["frames"], d["crf"], d["bytes"], _opt(d, "vmaf"),
+                   _opt(d, "vmaf_reached"), d["kbit_s"], d["seconds"],
+                   _opt(d, "source_bytes"), _opt(d, "peak_memory_mib"), searched)
+
+
+@dataclass(frozen=True)
+class Outside(Flat):
+    """A segment kept outside its band, and why."""
+    index: int
+    start: int
+    vmaf: float
+    why: str
+
+
+@dataclass(frozen=True)
+class FilmQuality(Record):
+    """report.json's ``vmaf``: the film's quality against what was asked (the frame-weighted
+    mean, its tolerance, the segments outside their band, every scored frame's minimum and
+    5th percentile) and the work it took."""
+    target: float
+    asked: float
+    pool: str
+    mean: float
+    film_tolerance: float | None
+    mean_within: bool | None
+    band: list[float]
+    min: float
+    p5: float
+    segment_min: float
+    segment_max: float
+    frames_scored: int
+    segments_outside_band: tuple[Outside, ...]
+    balanced: int
+    probes: int
+    final_encodes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+                "segments_outside_band": [o.to_json() for o in self.segments_outside_band]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> FilmQuality:
+        return cls(d["target"], d.get("asked", d["target"]), d["pool"], d["mean"],
+                   _opt(d, "film_tolerance"), _opt(d, "mean_within"), d["band"], d["min"],
+                   d["p5"], d["segment_min"], d["segment_max"], d["frames_scored"],
+                   tuple(Outside.from_json(o) for o in d["segments_outside_band"]),
+                   d.get("balanced") or 0, d.get("probes") or 0, d["final_encodes"])
+
+
+@dataclass(frozen=True)
+class Report(Record):
+    """report.json: a finished encode's figures, per segment and overall (read back by
+    ``drapto report``, also from work folders of older versions: fields added since are
+    None there)."""
+    SCHEMA: ClassVar[int] = 5
+    source: str
+    output: str
+    frames: int
+    duration_s: float
+    size_in: int
+    size_out: int
+    reduction_pct: float
+    kbit_s: float | None
+    encode_seconds: float
+    segments: tuple[ReportSegment, ...]
+    warnings: tuple[str, ...]
+    validated: bool
+    video_bytes: int | None = None
+    video_kbit_s: float | None = None
+    audio_bytes: int | None = None
+    audio_kbit_s: float | None = None
+    crf_min: float | None = None
+    crf_max: float | None = None
+    crf_median: float | None = None
+    size_in_of: str | None = None     # "file", or "clip": its own packets
+    size: SizeDecision | None = None
+    vmaf: FilmQuality | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.SCHEMA, "source": self.source, "output": self.output,
+                "video_bytes": self.video_bytes, "video_kbit_s": self.video_kbit_s,
+                "audio_bytes": self.audio_bytes, "audio_kbit_s": self.audio_kbit_s,
+                "crf_min": self.crf_min, "crf_max": self.crf_max,
+                "crf_median": self.crf_median, "frames": self.frames,
+                "duration_s": self.duration_s, "size_in": self.size_in,
+                "size_in_of": self.size_in_of, "size_out": self.size_out,
+                "reduction_pct": self.reduction_pct, "kbit_s": self.kbit_s,
+                "encode_seconds": self.encode_seconds,
+                "segments": [s.to_json() for s in self.segments],
+                "warnings": list(self.warnings), "validated": self.validated,
+                "size": self.size.to_json() if self.size else None,
+                "vmaf": self.vmaf.to_json() if self.vmaf else None}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Report:
+        return cls(d["source"], d["output"], d["frames"], d["duration_s"], d["size_in"],
+                   d["size_out"], d["reduction_pct"], d["kbit_s"], d["encode_seconds"],
+                   tuple(ReportSegment.from_json(s) for s in d["segments"]),
+                   tuple(d["warnings"]), d["validated"], _opt(d, "video_bytes"),
+                   _opt(d, "video_kbit_s"), _opt(d, "audio_bytes"), _opt(d, "audio_kbit_s"),
+                   _opt(d, "crf_min"), _opt(d, "crf_max"), _opt(d, "crf_median"),
+                   _opt(d, "size_in_of"),
+                   SizeDecision.from_json(d["size"]) if d.get("size") else None,
+                   FilmQuality.from_json(d["vmaf"]) if d.get("vmaf") else None)

@@ -22,9 +22,8 @@ from drapto.build.job import Job
 from drapto.build.ledger import LEDGER
 from drapto.build.workdir import Lock
 from drapto.errors import DraptoError
-from drapto.files import read_json
 from drapto.media import proc
-from drapto.media.records import Scenes, SegmentRecord
+from drapto.media.records import Report, Scenes, SegmentRecord
 from drapto.run.ending import RUN_END
 from drapto.stages.report import summary_lines, warning_lines
 
@@ -218,7 +217,7 @@ class Reporter(ExecutedOnlyReporter):
         reports = []
         for job in self._jobs.values():
             with contextlib.suppress(OSError, ValueError):
-                reports.append(read_json(job.work.report))
+                reports.append(Report.read(job.work.report))
         if skipped:
             self.write(f"drapto: batch: {skipped} of {len(self._jobs)} files skipped "
                        "(over the size cap)\n")
@@ -231,9 +230,9 @@ class Reporter(ExecutedOnlyReporter):
             for _, line in sorted(self._file_failures.items()):
                 self.write(f"drapto:   {line}\n")
 
-    def _batch_sizes(self, reports: list[dict[str, Any]]) -> None:
-        size_in = sum(r["size_in"] for r in reports)
-        size_out = sum(r["size_out"] for r in reports)
+    def _batch_sizes(self, reports: list[Report]) -> None:
+        size_in = sum(r.size_in for r in reports)
+        size_out = sum(r.size_out for r in reports)
         self.write(f"drapto: batch: {len(reports)} of {len(self._jobs)} files encoded, "
                    f"{size_in / 2**20:,.1f} MiB -> {size_out / 2**20:,.1f} MiB "
                    f"({100 * (1 - size_out / size_in):.1f} % smaller)\n")
@@ -271,7 +270,7 @@ class Reporter(ExecutedOnlyReporter):
         self._segment_done(task, encoded_now=True)
         if task.name.split(":")[0] == _REPORT and task.targets:  # a file's last word
             with contextlib.suppress(OSError, ValueError, KeyError):
-                report = read_json(Path(task.targets[0]))
+                report = Report.read(Path(task.targets[0]))
                 spans = LEDGER.stage_seconds(without=_REPORT)
                 spans["total"] = time.monotonic() - LEDGER.started
                 lines = summary_lines(report, spans if len(self._jobs) == 1 else {})

@@ -13,9 +13,21 @@ from doit.exceptions import TaskFailed
 
 from drapto.build.graph import Building, Kind, Task, make_task
 from drapto.build.job import Failure, Job, Plan
-from drapto.files import atomic_path, read_json, write_json
+from drapto.files import atomic_path, read_json
 from drapto.media import proc, tracks
-from drapto.media.records import Balance, Probe, Scenes, SegmentRecord, SizeDecision, crf_text
+from drapto.media.records import (
+    Balance,
+    FilmQuality,
+    Outside,
+    Probe,
+    Report,
+    ReportSegment,
+    Scenes,
+    SegmentRecord,
+    SegmentSearched,
+    SizeDecision,
+    crf_text,
+)
 from drapto.media.timeline import audio_window, read_framecrc, seek_arg, seek_input
 from drapto.quality.segment_run import SEGMENT_WARNING
 from drapto.stages.balance import KIND as BALANCE
@@ -51,22 +63,20 @@ def clip_input_bytes(source: Path, scenes: Scenes) -> int:
 def build(probe: Probe, scenes: Scenes, records: list[SegmentRecord],
           validation: dict[str, Any], output: Path, audio_bytes: int = 0,
           size: SizeDecision | None = None, balance: Balance | None = None,
-          size_in: int | None = None) -> dict[str, Any]:
+          size_in: int | None = None) -> Report:
     """*size_in*: a clip's own input size (:func:`clip_input_bytes`); else the file's."""
     fps = scenes.fps
     again = set(balance.segments) if balance else set()
-    segments = [{"index": i, "start": r.start, "frames": r.frames, "crf": r.crf,
-                 "bytes": r.bytes, "vmaf": r.vmaf,
-                 "vmaf_reached": None if r.scored is None else r.scored.reached,
-                 **({} if r.scored is None else {
-                     "target": r.scored.target_vmaf, "band": list(r.scored.band),
-                     "outside": r.scored.outside, "balanced": f"{r.start:08d}" in again,
-                     "probes": len(r.scored.search.probes),
-                     "final_encodes": len(r.scored.search.finals)}),
-                 "source_bytes": None if r.scored is None else r.scored.source_bytes,
-                 "kbit_s": round(r.bytes * 8 / 1000 / (r.frames / fps), 1),
-                 "seconds": r.seconds, "peak_memory_mib": r.peak_memory_mib}
-                for i, r in enumerate(records)]
+    segments = tuple(ReportSegment(
+        i, r.start, r.frames, r.crf, r.bytes, r.vmaf,
+        None if r.scored is None else r.scored.reached,
+        round(r.bytes * 8 / 1000 / (r.frames / fps), 1), r.seconds,
+        None if r.scored is None else r.scored.source_bytes, r.peak_memory_mib,
+        None if r.scored is None else SegmentSearched(
+            r.scored.target_vmaf, list(r.scored.band), r.scored.outside,
+            f"{r.start:08d}" in again, len(r.scored.search.probes),
+            len(r.scored.search.finals)))
+        for i, r in enumerate(records))
     size_in, size_out = size_in or probe.size, output.stat().st_size
     duration = scenes.frames / fps
     video_bytes = sum(r.bytes for r in records)
@@ -74,24 +84,19 @@ def build(probe: Probe, scenes: Scenes, records: list[SegmentRecord],
 
     def rate(n: int) -> float | None:
         return round(n * 8 / 1000 / duration, 1) if duration else None
-    return {"schema": SCHEMA, "source": probe.source, "output": str(output),
-            "video_bytes": video_bytes, "video_kbit_s": rate(video_bytes),
-            "audio_bytes": audio_bytes, "audio_kbit_s": rate(audio_bytes),
-            "crf_min": crfs[0] if crfs else None, "crf_max": crfs[-1] if crfs else None,
-            "crf_median": crfs[len(crfs) // 2] if crfs else None,
-            "frames": scenes.frames, "duration_s": round(duration, 3),
-            "size_in": size_in, "size_in_of": "clip" if scenes.clip else "file",
-            "size_out": size_out,
-            "reduction_pct": round(100 * (1 - size_out / size_in), 1),
-            "kbit_s": round(size_out * 8 / 1000 / duration, 1) if duration else None,
-            "encode_seconds": round(sum(r.seconds for r in records), 1),
-            "segments": segments, "warnings": validation["warnings"],
-            "validated": validation["ok"], "size": size.to_json() if size else None,
-            "vmaf": vmaf_summary(records, size, balance)}
+    return Report(
+        probe.source, str(output), scenes.frames, round(duration, 3), size_in, size_out,
+        round(100 * (1 - size_out / size_in), 1),
+        round(size_out * 8 / 1000 / duration, 1) if duration else None,
+        round(sum(r.seconds for r in records), 1), segments, tuple(validation["warnings"]),
+        validation["ok"], video_bytes, rate(video_bytes), audio_bytes, rate(audio_bytes),
+        crfs[0] if crfs else None, crfs[-1] if crfs else None,
+        crfs[len(crfs) // 2] if crfs else None, "clip" if scenes.clip else "file", size,
+        vmaf_summary(records, size, balance))
 
 
 def vmaf_summary(records: list[SegmentRecord], size: SizeDecision | None = None,
-                 balance: Balance | None = None) -> dict[str, Any] | None:
+                 balance: Balance | None = None) -> FilmQuality | None:
     """The film's quality against what was asked: the frame-weighted mean of the segments'
     VMAF (as balance.json weighs them), its tolerance, the segments outside their band and
     why, over every scored frame the minimum and 5th percentile."""
@@ -103,22 +108,16 @@ def vmaf_summary(records: list[SegmentRecord], size: SizeDecision | None = None,
     target = float(first.target_vmaf)
     mean = sum(s.vmaf * r.frames for r, s in scored) / sum(r.frames for r, _ in scored)
     tolerance = balance.tolerance if balance else None
-    band = list(first.band)
-    return {"target": target, "asked": size.asked if size else target,
-            "pool": first.vmaf_pool, "mean": round(mean, 3),
-            "film_tolerance": tolerance,
-            "mean_within": None if tolerance is None else abs(mean - target) <= tolerance + 1e-9,
-            "band": band, "min": scores[0], "p5": scores[int(0.05 * (len(scores) - 1))],
-            "segment_min": min(s.vmaf for _, s in scored),
-            "segment_max": max(s.vmaf for _, s in scored),
-            "frames_scored": len(scores),
-            "segments_outside_band": [{"index": i, "start": r.start, "vmaf": r.scored.vmaf,
-                                       "why": r.scored.outside}
-                                      for i, r in enumerate(records)
-                                      if r.scored is not None and r.scored.outside],
-            "balanced": len(balance.segments) if balance else 0,
-            "probes": sum(len(s.search.probes) for _, s in scored),
-            "final_encodes": sum(len(s.search.finals) for _, s in scored)}
+    return FilmQuality(
+        target, size.asked if size else target, first.vmaf_pool, round(mean, 3), tolerance,
+        None if tolerance is None else abs(mean - target) <= tolerance + 1e-9,
+        list(first.band), scores[0], scores[int(0.05 * (len(scores) - 1))],
+        min(s.vmaf for _, s in scored), max(s.vmaf for _, s in scored), len(scores),
+        tuple(Outside(i, r.start, r.scored.vmaf, r.scored.outside)
+              for i, r in enumerate(records) if r.scored is not None and r.scored.outside),
+        len(balance.segments) if balance else 0,
+        sum(len(s.search.probes) for _, s in scored),
+        sum(len(s.search.finals) for _, s in scored))
 
 
 def run_report(source: Path, probe: Path, scenes: Path, records: list[Path], validation: Path,
@@ -142,33 +141,32 @@ def run_report(source: Path, probe: Path, scenes: Path, records: list[Path], val
                    clip_input_bytes(source, cut) if cut.clip else None)
     with atomic_path(target.with_suffix(".html")) as tmp:
         tmp.write_text(render(report), encoding="utf-8")
-    write_json(target, report)
+    report.write(target)
 
 
 def mib(n: float) -> str:
     return f"{n / 2**20:,.1f} MiB"
 
 
-def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> list[str]:
+def summary_lines(report: Report, stage_seconds: dict[str, float]) -> list[str]:
     """The human summary at the end of a run."""
-    pct = report["reduction_pct"]
+    pct = report.reduction_pct
     change = f"{pct:.1f} % smaller" if pct >= 0 else f"{-pct:.1f} % larger"
-    crfs = sorted(s["crf"] for s in report["segments"])
-    low, high, mid = (report.get("crf_min", crfs[0]), report.get("crf_max", crfs[-1]),
-                      report.get("crf_median", crfs[len(crfs) // 2]))
+    crfs = sorted(s.crf for s in report.segments)
+    low, high, mid = (_or(report.crf_min, crfs[0]), _or(report.crf_max, crfs[-1]),
+                      _or(report.crf_median, crfs[len(crfs) // 2]))
     crf = crf_text(low) if low == high else (f"{crf_text(low)}-{crf_text(high)} "
                                              f"(median {crf_text(mid)})")
-    lines = [f"{report['source']} -> {report['output']}",
-             f"  {mib(report['size_in'])} -> {mib(report['size_out'])} "
-             f"({change}), {report['frames']} frames, {report['kbit_s']} kbit/s, "
-             f"{len(report['segments'])} segments, CRF {crf}"]
-    if "video_bytes" in report:
-        lines.append(f"  video {mib(report['video_bytes'])} ({report['video_kbit_s']} kbit/s), "
-                     f"audio {mib(report['audio_bytes'])} ({report['audio_kbit_s']} kbit/s)")
-    if report.get("vmaf"):
-        lines.append(f"  {quality_line(report['vmaf'], len(report['segments']))}")
-    lowered = lowered_line(SizeDecision.from_json(report["size"])) if report.get("size") \
-        else None
+    lines = [f"{report.source} -> {report.output}",
+             f"  {mib(report.size_in)} -> {mib(report.size_out)} "
+             f"({change}), {report.frames} frames, {report.kbit_s} kbit/s, "
+             f"{len(report.segments)} segments, CRF {crf}"]
+    if report.video_bytes is not None and report.audio_bytes is not None:
+        lines.append(f"  video {mib(report.video_bytes)} ({report.video_kbit_s} kbit/s), "
+                     f"audio {mib(report.audio_bytes)} ({report.audio_kbit_s} kbit/s)")
+    if report.vmaf:
+        lines.append(f"  {quality_line(report.vmaf, len(report.segments))}")
+    lowered = lowered_line(report.size) if report.size else None
     if lowered:
         lines.append(f"  {lowered}")
     if pct <= 0:
@@ -182,26 +180,29 @@ def summary_lines(report: dict[str, Any], stage_seconds: dict[str, float]) -> li
     return lines
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 # Segments named in a grouped warning line; the others are counted (all are in report.json).
 NAMED = 3
 
 
-def warning_lines(report: dict[str, Any]) -> list[str]:
+def warning_lines(report: Report) -> list[str]:
     """The run's warnings for the screen: each film-wide one as it is, the segments outside
     their band one line per reason, with a count and the first few (all of them are in
     report.json and report.html)."""
-    lines = [w for w in report["warnings"] if not w.startswith(SEGMENT_WARNING)]
-    v = report.get("vmaf") or {}
-    outside = v.get("segments_outside_band") or []
-    fps = report["frames"] / report["duration_s"] if report.get("duration_s") else 0.0
-    by_why: dict[str, list[dict[str, Any]]] = {}
+    lines = [w for w in report.warnings if not w.startswith(SEGMENT_WARNING)]
+    v = report.vmaf
+    outside = v.segments_outside_band if v else ()
+    fps = report.frames / report.duration_s if report.duration_s else 0.0
+    by_why: dict[str, list[Outside]] = {}
     for s in outside:
-        by_why.setdefault(s["why"], []).append(s)
-    band = v.get("band")
-    band_text = f" {band[0]:g}-{band[1]:g}" if band else ""
+        by_why.setdefault(s.why, []).append(s)
+    band_text = f" {v.band[0]:g}-{v.band[1]:g}" if v and v.band else ""
     for why, segs in by_why.items():
-        named = ", ".join(f"{s['index']:04d} at {clock(s['start'] / fps) if fps else '?'}"
-                          f" (VMAF {s['vmaf']:.2f})" for s in segs[:NAMED])
+        named = ", ".join(f"{s.index:04d} at {clock(s.start / fps) if fps else '?'}"
+                          f" (VMAF {s.vmaf:.2f})" for s in segs[:NAMED])
         more = f" and {len(segs) - NAMED} more" if len(segs) > NAMED else ""
         count = f"{len(segs)} segments" if len(segs) > 1 else "segment"
         lines.append(f"{count} outside the band{band_text}: {why}: {named}{more} "
@@ -209,23 +210,22 @@ def warning_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def quality_line(v: dict[str, Any], segments: int) -> str:
+def quality_line(v: FilmQuality, segments: int) -> str:
     """The film's quality in one line: the mean against the target, the segments' range and
     those outside their band, the work it took."""
-    tol = v.get("film_tolerance")
+    tol = v.film_tolerance
     verdict = "" if tol is None else (
-        f" (target {v['target']:g} ± {tol:g}: {'met' if v['mean_within'] else 'missed'})")
-    outside = v["segments_outside_band"]
+        f" (target {v.target:g} ± {tol:g}: {'met' if v.mean_within else 'missed'})")
+    outside = v.segments_outside_band
     out = "none outside the band" if not outside else (
-        f"{len(outside)} outside the band ({outside[0]['why']}"
+        f"{len(outside)} outside the band ({outside[0].why}"
         f"{'; ...' if len(outside) > 1 else ''})")
-    band = v.get("band")
-    band_text = f" {band[0]:g}-{band[1]:g}" if band else ""
-    again = f", {v['balanced']} encoded again for the mean" if v.get("balanced") else ""
-    probes = f"{v['probes']} probes and " if v.get("probes") else ""
-    return (f"VMAF {v['mean']:.2f} film mean{verdict}; segments {v['segment_min']:.2f}-"
-            f"{v['segment_max']:.2f}, {out}{band_text}; frames min {v['min']:.2f}, "
-            f"5th percentile {v['p5']:.2f}; {probes}{v['final_encodes']} final encodes for "
+    band_text = f" {v.band[0]:g}-{v.band[1]:g}" if v.band else ""
+    again = f", {v.balanced} encoded again for the mean" if v.balanced else ""
+    probes = f"{v.probes} probes and " if v.probes else ""
+    return (f"VMAF {v.mean:.2f} film mean{verdict}; segments {v.segment_min:.2f}-"
+            f"{v.segment_max:.2f}, {out}{band_text}; frames min {v.min:.2f}, "
+            f"5th percentile {v.p5:.2f}; {probes}{v.final_encodes} final encodes for "
             f"{segments} segments{again}")
 
 
@@ -239,8 +239,8 @@ def stats(work_root: Path) -> list[str]:
             failed.append(str(read_json(work / "failed.json")["message"]))
             continue
         try:
-            row = {**read_json(work / "report.json"), "wall": wall_seconds(work)}
-            if not Path(row["output"]).is_file():
+            row = Report.read(work / "report.json")
+            if not Path(row.output).is_file():
                 raise OSError
         except (OSError, ValueError, KeyError):
             with contextlib.suppress(OSError, ValueError, KeyError):
@@ -253,33 +253,33 @@ def stats(work_root: Path) -> list[str]:
                             f"{source}: its last run stopped before the output was written "
                             "(run it again)")
             continue
-        rows.append(row)
+        rows.append((row, wall_seconds(work)))
         paths.append(work / "report.json")
     if not (rows or failed or left):
         return [f"no encodes under {work_root}"]
     out = [f"{'in':>12} {'out':>12} {'smaller':>8} {'wall':>9} {'encoding':>10}  output"]
-    for r in rows:
-        out.append(f"{mib(r['size_in']):>12} {mib(r['size_out']):>12} "
-                   f"{r['reduction_pct']:>7.1f}% {seconds(r['wall']):>9} "
-                   f"{r['encode_seconds']:>8.1f} s  {r['output']}")
+    for r, wall in rows:
+        out.append(f"{mib(r.size_in):>12} {mib(r.size_out):>12} "
+                   f"{r.reduction_pct:>7.1f}% {seconds(wall):>9} "
+                   f"{r.encode_seconds:>8.1f} s  {r.output}")
     if rows:
-        size_in = sum(r["size_in"] for r in rows)
-        size_out = sum(r["size_out"] for r in rows)
-        walls = [r["wall"] for r in rows]
+        size_in = sum(r.size_in for r, _ in rows)
+        size_out = sum(r.size_out for r, _ in rows)
+        walls = [wall for _, wall in rows if wall is not None]
         out.append(f"{mib(size_in):>12} {mib(size_out):>12} "
                    f"{100 * (1 - size_out / size_in):>7.1f}% "
-                   f"{seconds(None if None in walls else sum(walls)):>9} "
-                   f"{sum(r['encode_seconds'] for r in rows):>8.1f} s  "
+                   f"{seconds(None if len(walls) < len(rows) else sum(walls)):>9} "
+                   f"{sum(r.encode_seconds for r, _ in rows):>8.1f} s  "
                    f"total of {len(rows)} encodes")
     out.append(f"{len(rows)} done, {len(failed)} failed, {len(left)} not encoded; wall: the "
                "runs that "
                "made each output, start to finish; encoding: the segments' encodes added up "
                "(they run side by side)")
-    for r, path in zip(rows, paths, strict=True):  # where the last run's time went
+    for (r, _), path in zip(rows, paths, strict=True):  # where the last run's time went
         with contextlib.suppress(OSError, ValueError, KeyError, IndexError, TypeError):
             stages = read_json(path.parent / "runs.json")[-1]["stages"]
             spent = ", ".join(f"{k} {v:.1f} s" for k, v in stages.items() if v >= 0.05)
-            out.append(f"  {Path(r['output']).name}, its last run: {spent}")
+            out.append(f"  {Path(r.output).name}, its last run: {spent}")
     out += [f"failed: {message}" for message in failed]
     out += [f"not encoded: {line}" for line in left]
     return out
@@ -302,8 +302,9 @@ class JobRow:
     """One job or clip of a job file, as ``drapto report`` lists it."""
     label: str
     status: str                       # done, failed or left
-    report: dict[str, Any] | None     # report.json, when done
+    report: Report | None             # report.json, when done
     reason: str | None                # why, when failed
+    wall: float | None = None         # the wall time of the runs that made it, when done
 
 
 def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
@@ -313,8 +314,8 @@ def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
            f"{'output':<44} {'status':<7} {'in':>12} {'out':>12} {'smaller':>8} {'wall':>9}"]
     for row in rows:
         r = row.report
-        figures = (f"{mib(r['size_in']):>12} {mib(r['size_out']):>12} "
-                   f"{r['reduction_pct']:>7.1f}% {seconds(r.get('wall')):>9}" if r else "")
+        figures = (f"{mib(r.size_in):>12} {mib(r.size_out):>12} "
+                   f"{r.reduction_pct:>7.1f}% {seconds(row.wall):>9}" if r else "")
         out.append(f"{row.label[:44]:<44} {row.status:<7} {figures}".rstrip())
         if row.reason:
             out.append(f"    {row.reason}")
@@ -323,10 +324,10 @@ def plan_stats(document: str, rows: list[JobRow]) -> list[str]:
               for s in ("done", "skipped", "failed", "left")}
     total = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "skipped")
     if done:
-        size_in, size_out = sum(r["size_in"] for r in done), sum(r["size_out"] for r in done)
+        size_in, size_out = sum(r.size_in for r in done), sum(r.size_out for r in done)
         total += (f"; done: {mib(size_in)} -> {mib(size_out)} "
                   f"({100 * (1 - size_out / size_in):.1f} % smaller), "
-                  f"{sum(r['encode_seconds'] for r in done):.1f} s of encodes added up")
+                  f"{sum(r.encode_seconds for r in done):.1f} s of encodes added up")
     out.append(f"total: {total}")
     return out
 
@@ -361,21 +362,22 @@ def plan_rows(plan: Plan, skipped: Callable[[Job], bool]) -> list[JobRow]:
     *skipped*: the job's graph says so), failed (why) or left."""
     rows = [JobRow(f.label, "failed", None, f.message) for f in plan.failures]
     for job in plan.jobs:
-        report, failed = None, None
+        report: Report | None = None
+        failed = None
         if skipped(job):
             rows.append(JobRow(job.output.name, "skipped", None,
                                str(SizeDecision.read(job.work.size).predicted_percent)
                                + " % of the source's video predicted"))
             continue
         with contextlib.suppress(OSError, ValueError, KeyError):
-            report = {**read_json(job.work.report), "wall": wall_seconds(job.work.path)}
-            if not Path(report["output"]).is_file():
+            report = Report.read(job.work.report)
+            if not Path(report.output).is_file():
                 report = None
         with contextlib.suppress(OSError, ValueError, KeyError):
             failed = str(read_json(job.work.failure)["message"])
         status = "failed" if failed else "done" if report else "left"
         rows.append(JobRow(job.output.name, status, report if status == "done" else None,
-                           failed))
+                           failed, wall_seconds(job.work.path) if status == "done" else None))
     return rows
 
 
