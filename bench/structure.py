@@ -20,16 +20,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.test_structure import FLOORS, floor_of, imports, modules  # noqa: E402
+from tests.test_structure import FLOORS, circles, floor_of, imports, modules  # noqa: E402
 
 
 def main() -> None:
     mods = modules()
     graph = imports(mods)
+    plain = imports(mods, packages=False)
 
     @functools.cache
     def level(m: str) -> int:
-        return 1 + max((level(n) for n in graph[m]), default=-1)
+        return 1 + max((level(n) for n in plain[m]), default=-1)
 
     per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     typed_dicts = task_alias = subscripts = 0
@@ -50,7 +51,12 @@ def main() -> None:
           f"{sum(n for _, n in per.values()):>7}")
     print(f"dict[str, Any] written: {typed_dicts}; the Task alias named: {task_alias}")
     print(f"subscripts by a string: {subscripts}")
-    print(f"import levels: {max(level(m) for m in graph) + 1}")
+    print(f"import levels (the longest chain of module imports): "
+          f"{max(level(m) for m in plain) + 1}")
+    found = circles(graph)
+    print(f"import circles, counting the package __init__ an import runs: {len(found)}")
+    for c in found[:3]:
+        print("  " + " -> ".join(c))
     up = [(m, n) for m, targets in graph.items() for n in targets
           if floor_of(n) > floor_of(m)]
     print(f"floors (lowest first): {', '.join(FLOORS)}")

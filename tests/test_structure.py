@@ -35,8 +35,9 @@ def modules() -> dict[str, Path]:
     return out
 
 
-def imports(modules: dict[str, Path]) -> dict[str, set[str]]:
-    """Each module's imports of drapto's own modules, anywhere in its text."""
+def imports(modules: dict[str, Path], packages: bool = True) -> dict[str, set[str]]:
+    """Each module's imports of drapto's own modules, anywhere in its text; *packages*: and
+    the package __init__ each import runs on its way."""
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
@@ -53,8 +54,9 @@ def imports(modules: dict[str, Path]) -> dict[str, set[str]]:
         # Importing drapto.a.b runs drapto/a/__init__.py first: an edge all the same.
         # (not its own package's: that one has run before the module itself).
         own = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
-        found |= {".".join(m.split(".")[:i]) for m in found
-                  for i in range(1, m.count(".") + 1)} - own
+        if packages:
+            found |= {".".join(m.split(".")[:i]) for m in found
+                      for i in range(1, m.count(".") + 1)} - own
         graph[name] = {m for m in found if m in modules and m != name}
     return graph
 
