@@ -14,11 +14,11 @@ from typing import Any
 from doit import create_after, get_initial_workdir, task_params
 
 from drapto import stages
-from drapto.build.graph import Alone, Kind, Task
-from drapto.build.job import work_root
 from drapto.run import runtime
 from drapto.run import startup as setup
 from drapto.settings import brief, documented
+from drapto.work.graph import Alone, Kind, Task
+from drapto.work.job import work_root
 
 RUN = setup.start(sys.argv, Path(get_initial_workdir()))
 ENCODE = "encode"  # the whole job's task, and the command a user types
@@ -26,7 +26,7 @@ ENCODE = "encode"  # the whole job's task, and the command a user types
 DOIT_CONFIG = {
     "default_tasks": [ENCODE],
     # doit's own record of finished tasks is never used to decide what is done (see
-    # drapto/build/workdir.py): kept in memory, it is not written anywhere.
+    # drapto/work/workdir.py): kept in memory, it is not written anywhere.
     "backend": "sqlite3",
     "dep_file": ":memory:",
     "num_process": RUN.workers,

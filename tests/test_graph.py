@@ -15,9 +15,6 @@ from typing import Any
 
 import pytest
 
-from drapto.build.graph import Task, full_name, key_of, task_key
-from drapto.build.job import jobs_from_vars, requested_workers
-from drapto.build.workdir import mark_done
 from drapto.files import read_json, write_json
 from drapto.media.demo import make_sample
 from drapto.media.probing import probe
@@ -28,6 +25,9 @@ from drapto.settings import Settings
 from drapto.stages import early, late, layer, segment_task
 from drapto.stages.scenes import run_scenes
 from drapto.stages.segments import segment_id, segment_ids
+from drapto.work.graph import Task, full_name, key_of, task_key
+from drapto.work.job import jobs_from_vars, requested_workers
+from drapto.work.workdir import mark_done
 
 SEGMENTS = {"min_segment": "0.5", "max_segment": "1"}
 

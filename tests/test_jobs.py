@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import drapto_argv, executed, media_info, run_drapto
 
-from drapto.build.jobfile import safe_name, specs
 from drapto.errors import DraptoError
 from drapto.media.demo import make_sample
+from drapto.work.jobfile import safe_name, specs
 
 FAST = ["preset=12", "crop_samples=4"]
 

@@ -20,7 +20,7 @@ from drapto.files import read_json
 FAKE = r'''
 import runpy, sys, time
 from drapto import stages
-from drapto.build.graph import Kind, tagged, watched
+from drapto.work.graph import Kind, tagged, watched
 
 def fake_tasks(b):
     job = b.up.job

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent / "drapto"
 
 # The packages from the lowest floor up; drapto's own root modules (errors, files,
 # settings, progress) are the lowest floor, its entry points (TOP) the highest.
-FLOORS = ("drapto", "drapto.media", "drapto.quality", "drapto.build", "drapto.cluster",
+FLOORS = ("drapto", "drapto.media", "drapto.quality", "drapto.work", "drapto.cluster",
           "drapto.stages", "drapto.run")
 TOP = ("drapto.tasks", "drapto.__main__", "drapto.sample")
 

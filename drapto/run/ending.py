@@ -1,7 +1,7 @@
 """The end of a run, whatever reporter doit was given: each file's run recorded (runs.json,
 the settings its output was made with), the finished state a no-op rerun compares with,
 the work folders of inputs refused before anything was made removed, and the exit status.
-Its facts come from the tasks (drapto/build/ledger.py), not from the reporter.
+Its facts come from the tasks (drapto/work/ledger.py), not from the reporter.
 
 drapto's reporter calls :meth:`RunEnd.finish` and prints its lines; with any other reporter
 it runs when the process exits, its lines on stderr.
@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass, field
 
 from drapto import stages
-from drapto.build import outputs
-from drapto.build.job import Job
-from drapto.build.ledger import LEDGER
 from drapto.files import read_json, write_json
 from drapto.media.records import Scenes
+from drapto.work import outputs
+from drapto.work.job import Job
+from drapto.work.ledger import LEDGER
 
 # The exit status of a run of one file that was not encoded by policy (over_cap=skip): not a
 # failure, but no output either, so that `drapto encode x && rm x` cannot lose a film. In a

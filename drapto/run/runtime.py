@@ -18,14 +18,14 @@ from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ExecutedOnlyReporter
 
 from drapto import progress, stages
-from drapto.build.job import Job
-from drapto.build.ledger import LEDGER
-from drapto.build.workdir import Lock
 from drapto.errors import DraptoError
 from drapto.media import proc
 from drapto.media.records import Report, Scenes, SegmentRecord
 from drapto.run.ending import RUN_END
 from drapto.stages.report import summary_lines, warning_lines
+from drapto.work.job import Job
+from drapto.work.ledger import LEDGER
+from drapto.work.workdir import Lock
 
 _SEGMENT_KINDS = {k.name: k for k in stages.segment_kinds()}
 _REPORT = stages.report.KIND.name

@@ -15,8 +15,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drapto.build import outputs
-from drapto.build.job import (
+from drapto.cluster import client as cluster
+from drapto.errors import DraptoError
+from drapto.media import memory
+from drapto.media.memory import svt_threads
+from drapto.media.records import Probe
+from drapto.run import ending, runtime
+from drapto.settings import RUN_VARS, Settings
+from drapto.work import outputs
+from drapto.work.job import (
     READ_ONLY_COMMANDS,
     Failure,
     Job,
@@ -26,14 +33,7 @@ from drapto.build.job import (
     jobs_from_vars,
     requested_workers,
 )
-from drapto.build.workdir import Lock
-from drapto.cluster import client as cluster
-from drapto.errors import DraptoError
-from drapto.media import memory
-from drapto.media.memory import svt_threads
-from drapto.media.records import Probe
-from drapto.run import ending, runtime
-from drapto.settings import RUN_VARS, Settings
+from drapto.work.workdir import Lock
 
 
 def variables(argv: list[str]) -> dict[str, str]:

@@ -34,20 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from drapto.build import outputs
-from drapto.build.graph import (
-    Building,
-    Kind,
-    Task,
-    Upstream,
-    done,
-    key_of,
-    stamp_of,
-    tagged,
-    upstream,
-)
-from drapto.build.job import Job
-from drapto.build.workdir import file_state
 from drapto.stages import (
     audio,
     balance,
@@ -64,6 +50,20 @@ from drapto.stages import (
     tidy,
     validate,
 )
+from drapto.work import outputs
+from drapto.work.graph import (
+    Building,
+    Kind,
+    Task,
+    Upstream,
+    done,
+    key_of,
+    stamp_of,
+    tagged,
+    upstream,
+)
+from drapto.work.job import Job
+from drapto.work.workdir import file_state
 
 # The pipeline, declared once: every kind of task, in the order its tasks are made (and
 # listed). doit's creators (drapto/tasks.py), the layers, ``doit list`` and the run's

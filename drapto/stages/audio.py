@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from drapto.build import outputs
-from drapto.build.graph import Building, Kind, Task, key_of, make_task
 from drapto.files import atomic_path
 from drapto.media import proc, tracks
 from drapto.media.records import AudioTrack
 from drapto.media.timeline import audio_window, seek_arg, seek_input
 from drapto.stages.probe import KIND as PROBE
+from drapto.work import outputs
+from drapto.work.graph import Building, Kind, Task, key_of, make_task
 
 SCHEMA = 1
 

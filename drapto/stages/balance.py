@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from drapto.build.graph import Building, Kind, Task, full_name, make_task, record_of
 from drapto.media.records import Again, Balance, SegmentRecord
 from drapto.quality import film
 from drapto.stages.encode import first_encode
 from drapto.stages.segments import segment_id
 from drapto.stages.size import film_target
+from drapto.work.graph import Building, Kind, Task, full_name, make_task, record_of
 
 SCHEMA = Balance.SCHEMA
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from drapto.build.graph import Building, Kind, Task, Upstream, make_task, record_of
 from drapto.quality import search
 from drapto.quality.search import AfterLead, FromDefaults
 from drapto.stages.segment_task import encode_task, video_of
 from drapto.stages.segments import segment_ids
+from drapto.work.graph import Building, Kind, Task, Upstream, make_task, record_of
 
 
 def base_sample(up: Upstream) -> list[int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from drapto.build.graph import Building, Kind, Task, make_task
 from drapto.errors import DraptoError
 from drapto.files import atomic_path, scratch
 from drapto.media import dovi, matroska, obu, proc
@@ -18,6 +17,7 @@ from drapto.stages.crop import cut_of, moves_dolby_vision
 from drapto.stages.encode import final_encode, final_targets
 from drapto.stages.hdr10plus import KIND as HDR10PLUS
 from drapto.stages.hdr10plus import kept as hdr10plus_kept
+from drapto.work.graph import Building, Kind, Task, make_task
 
 SCHEMA = 1
 

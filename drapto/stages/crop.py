@@ -15,8 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from drapto.build.graph import Kind, Task, Upstream, make_task
-from drapto.build.job import Job
 from drapto.errors import DraptoError
 from drapto.media import dovi, proc
 from drapto.media.records import Crop, Probe, rect_of
@@ -24,6 +22,8 @@ from drapto.media.timeline import seek_arg
 from drapto.quality.policy import Video, decoder_options
 from drapto.stages.probe import KIND as PROBE
 from drapto.stages.probe import kept_dolby_vision
+from drapto.work.graph import Kind, Task, Upstream, make_task
+from drapto.work.job import Job
 
 SCHEMA = Crop.SCHEMA  # 2
 _CROP = re.compile(r"crop=(-?\d+):(-?\d+):(-?\d+):(-?\d+)")

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from drapto.build.graph import Building, Kind, Task, Upstream, target_of
 from drapto.media.records import Balance
 from drapto.quality.search import Balancing, FromCalibration, FromDefaults
 from drapto.stages import size
 from drapto.stages.calibration import CALIBRATE, calibration_sample, sample_task
 from drapto.stages.segment_task import encode_task, video_of
 from drapto.stages.segments import segment_ids
+from drapto.work.graph import Building, Kind, Task, Upstream, target_of
 
 
 def takes_sample(up: Upstream) -> set[int]:

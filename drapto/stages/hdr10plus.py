@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from drapto.build.graph import Building, Kind, Task, Upstream, make_task
 from drapto.media import hdr10plus
 from drapto.stages.scenes import KIND as SCENES
+from drapto.work.graph import Building, Kind, Task, Upstream, make_task
 
 SCHEMA = 1
 

@@ -7,8 +7,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from drapto.build import outputs
-from drapto.build.graph import Building, Kind, Task, key_of, make_task
 from drapto.errors import DraptoError
 from drapto.files import atomic_path
 from drapto.media import proc, tracks
@@ -16,6 +14,8 @@ from drapto.media.records import Probe, Scenes, SubtitleTrack
 from drapto.media.timeline import read_framecrc, seek_arg, seek_input, segment_durations
 from drapto.stages.audio import KIND as AUDIO
 from drapto.stages.concat import KIND as CONCAT
+from drapto.work import outputs
+from drapto.work.graph import Building, Kind, Task, key_of, make_task
 
 SCHEMA = 2
 

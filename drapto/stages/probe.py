@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from drapto.build.graph import Kind, Task, make_task
-from drapto.build.job import Job
 from drapto.media.probing import read_media
 from drapto.media.records import Probe, VideoStream
 from drapto.quality.policy import dolby_vision_blocker
+from drapto.work.graph import Kind, Task, make_task
+from drapto.work.job import Job
 
 SCHEMA = Probe.SCHEMA  # 5, part of the task's key: a new schema redoes the target
 

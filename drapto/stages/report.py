@@ -11,8 +11,6 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from drapto.build.graph import Building, Kind, Task, make_task
-from drapto.build.job import Failure, Job, Plan
 from drapto.files import atomic_path, read_json
 from drapto.media import proc, tracks
 from drapto.media.records import (
@@ -36,6 +34,8 @@ from drapto.stages.encode import final_targets
 from drapto.stages.size import KIND as SIZE
 from drapto.stages.size import lowered_line
 from drapto.stages.validate import KIND as VALIDATE
+from drapto.work.graph import Building, Kind, Task, make_task
+from drapto.work.job import Failure, Job, Plan
 
 SCHEMA = 5
 DOC = ("report.json: figures per segment and overall; without input=, the statistics of "

@@ -15,8 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from drapto.build.graph import Kind, Task, make_task
-from drapto.build.job import Job
 from drapto.errors import DraptoError
 from drapto.media import proc
 from drapto.media.records import PictureChange, Probe, Scenes, SceneSegment, Streams, VideoStream
@@ -32,6 +30,8 @@ from drapto.media.timeline import (
 from drapto.media.timeparse import Clip
 from drapto.quality.policy import MAX_ENCODER_FPS, decoder_options
 from drapto.stages.probe import KIND as PROBE
+from drapto.work.graph import Kind, Task, make_task
+from drapto.work.job import Job
 
 SCHEMA = Scenes.SCHEMA  # 7, part of the task's key: a new schema redoes the target
 _START = re.compile(r"^\s*Duration: .*?, start: (-?\d+\.\d+)", re.MULTILINE)

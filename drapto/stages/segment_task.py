@@ -10,13 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from drapto.build.graph import Kind, Task, Upstream, make_task, tagged
 from drapto.cluster.client import run_encode_remote
 from drapto.quality.policy import Video
 from drapto.quality.search import Start
 from drapto.quality.segment_run import run_encode
 from drapto.stages.crop import KIND as CROP
 from drapto.stages.segments import segment_ids, segment_of
+from drapto.work.graph import Kind, Task, Upstream, make_task, tagged
 
 SCHEMA = 2
 # What does not change an encode's bytes: where it runs, its name and number, how many

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from drapto.build.graph import Building, Kind, Task, Upstream, make_task, tagged
-from drapto.build.job import Job
 from drapto.media.records import SegmentRecord, SizeDecision
 from drapto.quality import film
 from drapto.quality.policy import Quality
 from drapto.stages import scenes
 from drapto.stages.calibration import SAMPLE, size_sample
 from drapto.stages.segments import segment_ids
+from drapto.work.graph import Building, Kind, Task, Upstream, make_task, tagged
+from drapto.work.job import Job
 
 SCHEMA = SizeDecision.SCHEMA
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from drapto.build.graph import Building, Kind, Task, kind_of, stamp_path, tagged, target_of, watched
-from drapto.build.workdir import stow
 from drapto.media.tracks import audio
 from drapto.stages.audio import KIND as AUDIO
 from drapto.stages.concat import KIND as CONCAT
 from drapto.stages.report import KIND as REPORT
+from drapto.work.graph import Building, Kind, Task, kind_of, stamp_path, tagged, target_of, watched
+from drapto.work.workdir import stow
 
 
 def tasks(b: Building) -> Iterator[Task]:

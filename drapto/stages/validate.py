@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from drapto.build.graph import Building, Kind, Task, make_task
 from drapto.errors import DraptoError
 from drapto.files import write_json
 from drapto.media import dovi, obu, proc, tracks
@@ -34,6 +33,7 @@ from drapto.stages.encode import final_targets
 from drapto.stages.hdr10plus import KIND as HDR10PLUS
 from drapto.stages.hdr10plus import kept as hdr10plus_kept
 from drapto.stages.mux import KIND as MUX
+from drapto.work.graph import Building, Kind, Task, make_task
 
 # How far a stream's start or end may lie from where it should: one frame of video (the
 # output's timestamps are rounded to the millisecond), and this much for audio (an Opus

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from drapto import __version__
-from drapto.build import workdir
-from drapto.build.graph import Task, key_of, stamp_of, stamp_path, target_of
-from drapto.build.job import Job
-from drapto.build.workdir import file_state, read_stamp
 from drapto.errors import DraptoError
 from drapto.files import make_key, read_json, write_json
 from drapto.media.records import Probe
+from drapto.work import workdir
+from drapto.work.graph import Task, key_of, stamp_of, stamp_path, target_of
+from drapto.work.job import Job
+from drapto.work.workdir import file_state, read_stamp
 
 
 def probed(job: Job) -> Probe | None:

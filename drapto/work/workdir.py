@@ -58,7 +58,7 @@ class WorkDir:
         # Each run's wall time for this file (no task reads it: `doit report` shows it).
         self.runs = self.path / "runs.json"
         self.settings = self.path / "settings.json"  # what the output was made with
-        # The state of everything a finished run's no-op reads (drapto/build/outputs.py: finished).
+        # The state of everything a finished run's no-op reads (drapto/work/outputs.py: finished).
         self.finished = self.path / "finished.json"
         self.log = self.path / "drapto.log"
         self.lock_file = self.path / "lock"

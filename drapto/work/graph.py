@@ -4,7 +4,7 @@ Every task carries a *key*, derived by :func:`make_task` from exactly what its a
 handed (its keyword arguments) and the keys of the tasks it depends on, so a key cannot
 leave out something its action reads. Files an action reads are its dependencies' targets:
 their content is in those tasks' keys. A task is up to date when its stamp holds its key
-and its target is the file stamped (:mod:`drapto.build.workdir`); doit's own database is never
+and its target is the file stamped (:mod:`drapto.work.workdir`); doit's own database is never
 consulted, so resume works after kill -9 and a no-op rerun hashes nothing but settings.
 """
 
@@ -21,12 +21,12 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from drapto.build.job import Job, Plan
-from drapto.build.ledger import Watch
-from drapto.build.workdir import is_done, mark_done
 from drapto.errors import DraptoError
 from drapto.files import make_key
 from drapto.media.records import Probe, Record, Scenes
+from drapto.work.job import Job, Plan
+from drapto.work.ledger import Watch
+from drapto.work.workdir import is_done, mark_done
 
 Task = dict[str, Any]   # doit's form of a task; read its parts through the functions below
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from drapto import settings as settings_mod
-from drapto.build import jobfile
-from drapto.build.workdir import WorkDir, slug
 from drapto.errors import DraptoError
 from drapto.media.timeparse import Clip, clip_range
 from drapto.settings import Settings
+from drapto.work import jobfile
+from drapto.work.workdir import WorkDir, slug
 
 DEFAULT_WORK = "drapto-work"
 OUTPUT_SUFFIX = ".av1.mkv"
@@ -163,7 +163,7 @@ class Plan:
 
 def jobs_from_file(vars: Mapping[str, str], base: Path,
                    env: Mapping[str, str] | None = None) -> Plan:
-    """Every job and clip of ``jobs=FILE`` (drapto/build/jobfile.py), each a Job with a tag and a
+    """Every job and clip of ``jobs=FILE`` (drapto/work/jobfile.py), each a Job with a tag and a
     work folder of its own; ``output=`` is the folder for those that name no output."""
     name, folder, doc = jobfile.read_document(vars["jobs"], base)
     found = jobfile.specs(doc, name, folder, vars.get("api") or "jobs", vars.get("input"),
