@@ -22,7 +22,7 @@ from drapto.media.records import Balance, Scenes, SizeDecision
 from drapto.quality.search import calibration_indices
 from drapto.run.startup import variables
 from drapto.settings import Settings
-from drapto.stages import early, late, layer, segment_task
+from drapto.stages import early, late, layer, segment_kinds, segment_task
 from drapto.stages.scenes import run_scenes
 from drapto.stages.segments import segment_id, segment_ids
 from drapto.work.graph import Task, full_name, key_of, task_key
@@ -166,7 +166,7 @@ def test_every_argument_an_action_is_handed_is_in_its_key(film: dict[str, Any],
     for name, task in tasks.items():
         kwargs = task["actions"][0][1][5]
         deps = [tasks[d] for d in task["task_dep"]]
-        encodes = ("sample", "calibration", "encode", "adjust")
+        encodes = {k.name for k in segment_kinds()}
         unkeyed = segment_task.UNKEYED if task["basename"] in encodes else ()
         key = task_key(job, task["basename"], 0, kwargs, deps, unkeyed)
         for arg in kwargs:

@@ -759,7 +759,7 @@ class SegmentRecord(Record):
     warnings: tuple[str, ...]
     bytes: int
     scored: Scored | None = None
-    # What the encode took, set once it is over (segment_encode.run_encode).
+    # What the encode took, set once it is over (quality/segment_run.run_encode).
     peak_memory_mib: int = 0
     reserved_mib: int = 0
     seconds: float = 0.0

@@ -1,6 +1,6 @@
 """The task of one segment's encode, whichever kind asks for it (sample:N, calibration:N,
 encode:N, adjust:N): where it runs (here, or on a Dask cluster) and its key. The work of
-the encode is :func:`drapto.segment_encode.run_encode`.
+the encode is :func:`drapto.quality.segment_run.run_encode`.
 """
 
 from __future__ import annotations
