@@ -68,6 +68,7 @@ def task_job() -> Iterator[Task]:
 # Each layer's creator, by the name doit knows it by (doit info encode); the middle one
 # also makes the whole job's task, `encode`.
 LAYER_NAMES = ("plan", ENCODE, "finish")
+assert len(LAYER_NAMES) == stages.layers(), "a creator name for each layer of PIPELINE"
 
 
 def _alone(kind: Kind) -> Task:
