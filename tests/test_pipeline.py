@@ -33,7 +33,7 @@ def fake_tasks(b):
            "task_dep": [tagged(job, stages.PIPELINE[-2].name)], "doc": FAKE.doc,
            "meta": {"kind": FAKE}}
 
-FAKE = Kind("fake", stages.layers(), "fake.txt", "fake.txt: a kind a test added.",
+FAKE = Kind("fake", stages.layers(), "fake.txt: a kind a test added.",
             make=fake_tasks)
 stages.PIPELINE = (*stages.PIPELINE, FAKE)
 sys.argv = ["doit", *sys.argv[1:]]

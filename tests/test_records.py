@@ -196,3 +196,25 @@ def test_a_clip_range_is_its_frames_span_to_the_millisecond() -> None:
     assert clip_range(scenes) == (3_000_000, end // 1000 * 1000)
     assert clip_range(Scenes.from_json({**SCENES, "clip": None})) is None
     assert Scenes.from_json(SCENES).clip == Clip(3_000_000, 20_000_000)
+
+
+def test_drapto_report_reads_a_report_json_of_the_first_schema(tmp_path: Path) -> None:
+    """A work folder of an older version keeps its report.json: its segments had no first
+    frame, its film summary other fields; the statistics still count it as done."""
+    from drapto.stages.report import stats
+
+    work = tmp_path / "work" / "film-0123"
+    work.mkdir(parents=True)
+    out = tmp_path / "film.av1.mkv"
+    out.write_bytes(b"x")
+    (work / "probe.json").write_text("{}", encoding="utf-8")
+    (work / "report.json").write_text(json.dumps({
+        "schema": 1, "source": "/films/film.mkv", "output": str(out), "frames": 240,
+        "duration_s": 10.0, "size_in": 8 * 2**20, "size_out": 2**20, "reduction_pct": 87.5,
+        "kbit_s": 838.9, "encode_seconds": 12.5, "warnings": [], "validated": True,
+        "vmaf": {"mean": 93.1},
+        "segments": [{"index": 0, "frames": 240, "crf": 30, "bytes": 2**20, "kbit_s": 838.9,
+                      "seconds": None, "peak_memory_mib": None}]}), encoding="utf-8")
+    lines = stats(tmp_path / "work")
+    assert lines[1].split()[-1] == str(out) and "87.5%" in lines[1]
+    assert lines[3].startswith("1 done, 0 failed, 0 not encoded")

@@ -277,7 +277,7 @@ class SubtitleTrack(Track):
 
 @dataclass(frozen=True)
 class Probe(Record):
-    """probe.json: what a file holds (drapto/stages/probe.py reads it with MediaInfo)."""
+    """probe.json: what a file holds (drapto/media/probing.py reads it with MediaInfo)."""
     SCHEMA: ClassVar[int] = 5
     source: str
     size: int
@@ -787,11 +787,6 @@ class SegmentRecord(Record):
 
 # -- report.json: what a finished encode did, per segment and overall ---------------------
 
-def _opt(d: Mapping[str, Any], key: str) -> Any:
-    """A field an older report.json may lack (it was added later): None then."""
-    return d.get(key)
-
-
 @dataclass(frozen=True)
 class SegmentSearched(Flat):
     """What a segment's quality search did (written for a scored segment only)."""
@@ -805,16 +800,17 @@ class SegmentSearched(Flat):
 
 @dataclass(frozen=True)
 class ReportSegment(Record):
-    """One segment's line of report.json."""
+    """One segment's line of report.json (*start*, its first frame, and *seconds* are None in
+    an older one)."""
     index: int
-    start: int
+    start: int | None
     frames: int
     crf: float
     bytes: int
     vmaf: float | None
     vmaf_reached: bool | None
     kbit_s: float
-    seconds: float
+    seconds: float | None
     source_bytes: int | None = None
     peak_memory_mib: int | None = None
     searched: SegmentSearched | None = None
@@ -840,9 +836,9 @@ class ReportSegment(Record):
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ReportSegment:
         searched = SegmentSearched.from_json(d) if "target" in d else None
-        return cls(d["index"], d["start"], d["frames"], d["crf"], d["bytes"], _opt(d, "vmaf"),
-                   _opt(d, "vmaf_reached"), d["kbit_s"], d["seconds"],
-                   _opt(d, "source_bytes"), _opt(d, "peak_memory_mib"), searched)
+        return cls(d["index"], d.get("start"), d["frames"], d["crf"], d["bytes"], d.get("vmaf"),
+                   d.get("vmaf_reached"), d["kbit_s"], d.get("seconds"),
+                   d.get("source_bytes"), d.get("peak_memory_mib"), searched)
 
 
 @dataclass(frozen=True)
@@ -883,7 +879,7 @@ class FilmQuality(Record):
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> FilmQuality:
         return cls(d["target"], d.get("asked", d["target"]), d["pool"], d["mean"],
-                   _opt(d, "film_tolerance"), _opt(d, "mean_within"), d["band"], d["min"],
+                   d.get("film_tolerance"), d.get("mean_within"), d["band"], d["min"],
                    d["p5"], d["segment_min"], d["segment_max"], d["frames_scored"],
                    tuple(Outside.from_json(o) for o in d["segments_outside_band"]),
                    d.get("balanced") or 0, d.get("probes") or 0, d["final_encodes"])
@@ -938,9 +934,18 @@ class Report(Record):
         return cls(d["source"], d["output"], d["frames"], d["duration_s"], d["size_in"],
                    d["size_out"], d["reduction_pct"], d["kbit_s"], d["encode_seconds"],
                    tuple(ReportSegment.from_json(s) for s in d["segments"]),
-                   tuple(d["warnings"]), d["validated"], _opt(d, "video_bytes"),
-                   _opt(d, "video_kbit_s"), _opt(d, "audio_bytes"), _opt(d, "audio_kbit_s"),
-                   _opt(d, "crf_min"), _opt(d, "crf_max"), _opt(d, "crf_median"),
-                   _opt(d, "size_in_of"),
+                   tuple(d["warnings"]), d["validated"], d.get("video_bytes"),
+                   d.get("video_kbit_s"), d.get("audio_bytes"), d.get("audio_kbit_s"),
+                   d.get("crf_min"), d.get("crf_max"), d.get("crf_median"),
+                   d.get("size_in_of"),
                    SizeDecision.from_json(d["size"]) if d.get("size") else None,
-                   FilmQuality.from_json(d["vmaf"]) if d.get("vmaf") else None)
+                   _quality(d.get("vmaf")))
+
+
+def _quality(d: Mapping[str, Any] | None) -> FilmQuality | None:
+    """report.json's ``vmaf``; None without one, or for an older report's, whose fields were
+    others (``drapto report`` reads such a work folder's figures all the same)."""
+    try:
+        return FilmQuality.from_json(d) if d else None
+    except (KeyError, TypeError):
+        return None

@@ -135,7 +135,7 @@ _SETPARAMS = {"color_primaries": "color_primaries", "transfer": "color_trc",
 
 def colour_filter(video: VideoStream) -> str | None:
     """A filter that tags the frames with the colour the stream leaves unspecified and the
-    container states (:func:`drapto.stages.probe.colour_of`), or None."""
+    container states (:func:`drapto.media.probing.colour_of`), or None."""
     tags = [f"{_SETPARAMS[t]}={FFMPEG_COLOUR[t][str(video.colour(t))]}"
             for t in video.colour_explicit if str(video.colour(t)) in FFMPEG_COLOUR[t]]
     return f"setparams={':'.join(tags)}" if tags else None

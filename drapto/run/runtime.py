@@ -216,7 +216,7 @@ class Reporter(ExecutedOnlyReporter):
     def _batch_summary(self, skipped: int) -> None:
         reports = []
         for job in self._jobs.values():
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 reports.append(Report.read(job.work.report))
         if skipped:
             self.write(f"drapto: batch: {skipped} of {len(self._jobs)} files skipped "

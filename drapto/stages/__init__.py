@@ -1,33 +1,15 @@
-"""The pipeline, one module per artifact, in order. Each module owns its artifact: the
-action that makes it, the task (its key derived from the action's arguments by
-:func:`drapto.graph.make_task`) and its text for ``doit list``.
+"""The pipeline, one module per artifact, declared once in :data:`PIPELINE`: each kind of
+task with its layer, its doc line (what it makes, first), the function that makes its
+tasks and whether the next layer waits for its decision. Each stage's module owns its
+artifact: the action that makes it, its task (the key derived from the action's arguments
+by :func:`drapto.work.graph.make_task`) and its Kind.
 
-    probe      probe.json       what the input holds (MediaInfo)
-    crop       crop.json        the crop rectangle, or none, with the evidence
-    scenes     scenes.json      scene cuts and segment boundaries, stream spans
-    -- made once scenes.json is (first):
-    encode     sample:N         the calibration segments the size is predicted from: the
-                                lead, searched from the defaults, then the others from it
-    size       size.json        the film's size predicted from them: encode, encode at a
-                                lowered target, or skip
-    -- made once size.json is, unless the film is skipped (second):
-    encode     calibration:N    the other calibration segments, from the lead
-               calibrate        calibration.json, where the other segments' searches start
-    encode     encode:N         each other segment's AV1 encode, searched to the target
-    audio      audio:N          each kept audio track, Opus or copied
-    hdr10plus  hdr10plus.t35    each frame's HDR10+ metadata from the source (HEVC HDR10+)
-    balance    balance.json     the segments to encode again for the film's mean VMAF
-    -- made once balance.json is (third):
-    encode     adjust:N         those segments encoded again
-    concat     video.mkv        the encoded segments joined
-    mux        the output       video, audio, subtitles, chapters, attachments, tags
-    validate   validation.json  the output checked against the source
-    report     report.json      figures per segment and overall (and report.html)
-    tidy                        the bulky intermediates removed once the output holds them
-
-Each later layer's tasks are made from what the earlier ones wrote (size.json, balance.json)
-as values: a setting that leaves a decision as it was leaves every encode after it as it
-was.
+Layer 0 (probe, crop, scenes) exists from the start; layer 1 (the calibration the size is
+decided from, size) once scenes.json is; layer 2 (the rest of the calibration, the
+encodes, audio, HDR10+, balance) once size.json is, unless the film is skipped; layer 3
+(the adjusted encodes, the join, the output, validation, the report, tidy) once
+balance.json is. Each later layer's tasks are made from what the earlier ones wrote as
+values: a setting that leaves a decision as it was leaves every encode after it as it was.
 """
 
 from __future__ import annotations

@@ -84,5 +84,5 @@ def tasks(b: Building) -> Iterator[Task]:
             SCHEMA, stowed=in_output))
 
 
-KIND = Kind("audio", 2, "audio/N.mka",
+KIND = Kind("audio", 2,
             "audio:N: Opus encode of the input's audio track N (or a copy of it).", make=tasks)

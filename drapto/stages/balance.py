@@ -46,6 +46,6 @@ def tasks(b: Building) -> Iterator[Task]:
         firsts, KIND.doc, SCHEMA))
 
 
-KIND = Kind("balance", 2, "balance.json",
+KIND = Kind("balance", 2,
             "balance.json: the segments encoded again so that the film's mean VMAF is "
             "within film_tolerance of the target.", make=tasks, decides=True)

@@ -100,16 +100,16 @@ def sample_task(up: Upstream, i: int) -> Task:
 
 
 SAMPLE = Kind(
-    "sample", 1, "calibration/F.mkv",
+    "sample", 1,
     "sample:N: a calibration segment the size decision is made from, searched from the "
     "defaults (the lead) or from where the lead crossed the target.",
     make=sample_tasks, per_segment="calibration")
 MORE = Kind(
-    "calibration", 2, "calibration/F.mkv",
+    "calibration", 2,
     "calibration:N: a further calibration segment, searched from where the lead crossed "
     "the target, once the size decision lets the film be encoded.",
     make=more_tasks, per_segment="calibration")
 CALIBRATE = Kind(
-    "calibrate", 2, "calibration.json",
+    "calibrate", 2,
     "calibration.json: where the quality search of the film's segments starts, from the "
     "calibration segments.", make=calibrate_tasks)

@@ -85,4 +85,4 @@ def tasks(b: Building) -> Iterator[Task]:
                            KIND.doc, SCHEMA, stowed=b.stowed))
 
 
-KIND = Kind("concat", 3, "video.mkv", "video.mkv: the encoded segments joined.", make=tasks)
+KIND = Kind("concat", 3, "video.mkv: the encoded segments joined.", make=tasks)

@@ -185,7 +185,7 @@ def task(job: Job, before: Mapping[str, Task]) -> Task:
                      [before[PROBE.name]], KIND.doc, SCHEMA)
 
 
-KIND = Kind("crop", 0, "crop.json",
+KIND = Kind("crop", 0,
             "crop.json: letterbox/pillarbox crop (FFmpeg cropdetect on samples), or none.",
             early=task)
 

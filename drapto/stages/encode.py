@@ -81,9 +81,9 @@ def final_targets(up: Upstream) -> list[Path]:
     return list(up.finals[1])
 
 
-ENCODE = Kind("encode", 2, "encoded/F.mkv",
+ENCODE = Kind("encode", 2,
               "encode:N: the AV1 encode of segment N (with quality targeting, its search).",
               make=tasks, per_segment="first")
-ADJUST = Kind("adjust", 3, "balanced/F.mkv",
+ADJUST = Kind("adjust", 3,
               "adjust:N: segment N encoded again at the CRF balance.json gives it, to bring "
               "the film's mean VMAF to the target.", make=adjust_tasks, per_segment="again")

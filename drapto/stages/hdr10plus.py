@@ -29,6 +29,6 @@ def tasks(b: Building) -> Iterator[Task]:
                                [up.get(SCENES.name)], KIND.doc, SCHEMA))
 
 
-KIND = Kind("hdr10plus", 2, "hdr10plus.t35",
+KIND = Kind("hdr10plus", 2,
             "hdr10plus.t35: each frame's HDR10+ metadata from the source, for the join.",
             make=tasks)

@@ -183,5 +183,5 @@ def tasks(b: Building) -> Iterator[Task]:
         [concat, *audio], f"the output MKV {job.output}", SCHEMA, keep_on_clean=True))
 
 
-KIND = Kind(outputs.MUX_STAMP, 3, "the output",
+KIND = Kind(outputs.MUX_STAMP, 3,
             "The output MKV: video, audio, subtitles, chapters, attachments, tags.", make=tasks)

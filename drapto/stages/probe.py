@@ -24,7 +24,7 @@ def task(job: Job, before: Mapping[str, Task]) -> Task:
                      {"source": job.source, "target": job.work.probe}, [], KIND.doc, SCHEMA)
 
 
-KIND = Kind("probe", 0, "probe.json",
+KIND = Kind("probe", 0,
             "probe.json: streams, tracks, colour and chapters of the input (MediaInfo).",
             early=task)
 

@@ -242,7 +242,7 @@ def stats(work_root: Path) -> list[str]:
             row = Report.read(work / "report.json")
             if not Path(row.output).is_file():
                 raise OSError
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             with contextlib.suppress(OSError, ValueError, KeyError):
                 source = read_json(work / "probe.json")["source"]
                 size = (SizeDecision.read(work / "size.json")
@@ -369,7 +369,7 @@ def plan_rows(plan: Plan, skipped: Callable[[Job], bool]) -> list[JobRow]:
                                str(SizeDecision.read(job.work.size).predicted_percent)
                                + " % of the source's video predicted"))
             continue
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             report = Report.read(job.work.report)
             if not Path(report.output).is_file():
                 report = None
@@ -395,5 +395,5 @@ def task_failure(failure: Failure) -> Task:
             "actions": [lambda: TaskFailed(failure.message)], "doc": failure.message}
 
 
-KIND = Kind("report", 3, "report.json", DOC, make=tasks, reports=True, alone=lambda a: (
+KIND = Kind("report", 3, DOC, make=tasks, reports=True, alone=lambda a: (
     task_plan_stats(a.plan, a.skipped) if a.plan is not None else task_stats(a.work_root)))

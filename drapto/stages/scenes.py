@@ -286,6 +286,6 @@ def task(job: Job, before: Mapping[str, Task]) -> Task:
                      [before[PROBE.name]], KIND.doc, SCHEMA)
 
 
-KIND = Kind("scenes", 0, "scenes.json",
+KIND = Kind("scenes", 0,
             "scenes.json: scene cuts (FFmpeg scdet) and segment boundaries as frame numbers.",
             early=task, decides=True)

@@ -86,7 +86,7 @@ def lowered_line(d: SizeDecision) -> str | None:
             f"over the cap of {d.cap_percent:g} % (over_cap=lower){met}")
 
 
-KIND = Kind("size", 1, "size.json",
+KIND = Kind("size", 1,
             "size.json: the film's AV1 video predicted from the calibration against the "
             "source's, and what over_cap decides when it is over max_encoded_percent.",
             make=tasks, decides=True, stops=skips)

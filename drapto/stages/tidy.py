@@ -52,6 +52,6 @@ def tasks(b: Building) -> Iterator[Task]:
            "task_dep": [tagged(job, REPORT.name)], "doc": KIND.doc, "meta": {"kind": KIND}}
 
 
-KIND = Kind("tidy", 3, "",
+KIND = Kind("tidy", 3,
             "tidy: the work folder's bulky intermediates removed after a finished encode "
             "(keep_work=yes keeps them).", make=tasks)

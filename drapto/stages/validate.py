@@ -145,7 +145,7 @@ def checks(src: Probe, out: Probe, frames: int, out_frames: int,
     check("dimensions", size, [ov.width, ov.height])
     # The pixels are turned upright (FFmpeg's autorotate): the output has no rotation.
     check("rotation", 0, ov.rotation)
-    # Each tag from the probe's one source of truth (drapto/stages/probe.py, colour_of).
+    # Each tag from the probe's one source of truth (drapto/media/probing.py, colour_of).
     for tag in VideoStream.COLOUR:
         if sv.colour(tag):
             check(f"colour: {tag}", sv.colour(tag), ov.colour(tag))
@@ -320,5 +320,5 @@ def tasks(b: Building) -> Iterator[Task]:
         KIND.doc, SCHEMA))
 
 
-KIND = Kind("validate", 3, "validation.json",
+KIND = Kind("validate", 3,
             "validation.json: the output checked against the source.", make=tasks)

@@ -45,8 +45,7 @@ class Kind:
     encode) or ``again`` (encoded again for the film's mean)."""
     name: str
     layer: int
-    makes: str            # what it writes, for the map and doit list
-    doc: str
+    doc: str              # for doit list: what it makes, first
     make: Callable[[Building], Iterable[Task]] | None = None
     early: Callable[[Job, Mapping[str, Task]], Task] | None = None
     decides: bool = False
